@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The heldby trace format: the one contract between the shim that writes a
+ * trace and the tools that read it. docs/trace-format.md explains the why;
+ * this header is the normative definition. Any change to what is written
+ * here bumps HELDBY_TRACE_VERSION.
+ */
+#ifndef HELDBY_TRACE_H
+#define HELDBY_TRACE_H
+
+#include <stdint.h>
+
+/* The file starts with these 8 bytes. */
+#define HELDBY_TRACE_MAGIC "HELDBYT\n"
+#define HELDBY_TRACE_MAGIC_LEN 8
+#define HELDBY_TRACE_VERSION 1u
+
+/*
+ * File header, all integers little-endian, no padding:
+ *   off  0  char[8]  HELDBY_TRACE_MAGIC
+ *   off  8  u32      format version (HELDBY_TRACE_VERSION)
+ *   off 12  u32      header size in bytes, including the exe path
+ *   off 16  u64      pid of the traced process
+ *   off 24  u64      CLOCK_REALTIME at start, ns since the epoch
+ *   off 32  u64      CLOCK_MONOTONIC at start, ns; event times count from it
+ *   off 40  u32      length of the executable path that follows
+ *   off 44  u32      flags (HELDBY_TRACE_F_*)
+ *   off 48  bytes    executable path (not NUL-terminated)
+ * A reader skips to "header size", so later versions may append fields.
+ */
+#define HELDBY_TRACE_HEADER_FIXED 48u
+#define HELDBY_TRACE_F_NONE 0u
+
+/*
+ * Then blocks, back to back until the end of the file. Block header, 20
+ * bytes, little-endian:
+ *   off  0  u32  HELDBY_BLOCK_MAGIC
+ *   off  4  u32  sequence number, 0 for the first block, +1 each block
+ *   off  8  u32  stored size: bytes of payload after this header
+ *   off 12  u32  raw size: bytes after decompression (<= HELDBY_BLOCK_RAW_MAX)
+ *   off 16  u32  header check: heldby_block_check(seq, stored, raw)
+ * The payload is exactly one zstd frame written with the content checksum
+ * on (ZSTD_c_checksumFlag), so a damaged payload fails to decompress. A
+ * damaged header fails its check; the reader then scans forward for the next
+ * magic whose header check holds.
+ */
+#define HELDBY_BLOCK_MAGIC 0x4b4c4248u /* "HBLK" read as little-endian u32 */
+#define HELDBY_BLOCK_HEADER_SIZE 20u
+#define HELDBY_BLOCK_RAW_MAX (8u << 20)
+
+static inline uint32_t
+heldby_block_check(uint32_t seq, uint32_t stored, uint32_t raw)
+{
+	/* Not a checksum of the payload (zstd has that): it only tells a real
+	 * block header from a stray magic number while resynchronising. */
+	uint32_t h = 0x9e3779b1u ^ seq;
+	h = (h ^ stored) * 0x85ebca77u;
+	h = (h ^ raw) * 0xc2b2ae3du;
+	return h ^ (h >> 16);
+}
+
+/*
+ * The raw payload of a block is a sequence of records. Each record is one
+ * kind byte followed by its fields, in the order listed below:
+ *   u  unsigned LEB128 varint (at most 10 bytes for a u64)
+ *   s  signed varint: zigzag, then LEB128
+ *   str  u length, then that many bytes (no NUL)
+ *
+ * Each block is self-contained for its deltas: at the start of every block
+ * prev_time = 0 and prev_ptr = 0. A time field "dt" is the event's time
+ * minus prev_time (ns since the header's start_mono); a pointer field "dptr"
+ * is the pointer minus prev_ptr. Each record that has dt sets prev_time; each
+ * record that has dptr sets prev_ptr.
+ *
+ * Identifiers (module ids, stack ids) are global to the file and assigned
+ * by the writer from 1 upward; a record that uses an id comes after the
+ * record that defines it (possibly in an earlier block).
+ *
+ * Events appear in the true order in which they happened across all
+ * threads: a free is ordered before the real free ran, an allocation after
+ * the real allocation returned.
+ */
+enum heldby_rec {
+	/* u id, u load_bias, u nranges, nranges x (u start, u len),
+	 * str path, str build_id (raw bytes, may be empty).
+	 * A module (the executable, a shared library, the vdso) from the
+	 * moment it is known until its MODULE_UNLOAD. start is an absolute
+	 * address of a PT_LOAD segment in this process. A frame address is
+	 * resolved against the modules live when its STACK record is read;
+	 * after an unload, a later module may occupy the same addresses. */
+	HELDBY_REC_MODULE = 1,
+	/* u id */
+	HELDBY_REC_MODULE_UNLOAD = 2,
+	/* u id, u parent, u ip
+	 * One node of the stack tree. ip is a return address (symbolise at
+	 * ip - 1); parent is the node of its caller (0: outermost frame). An
+	 * event's stack is the node of its innermost frame; following parent
+	 * links walks outward. A stack id of 0 in an event means "no stack". */
+	HELDBY_REC_STACK = 3,
+	/* u dt, u size, s dptr, u stack, u fn (enum heldby_fn) */
+	HELDBY_REC_ALLOC = 4,
+	/* u dt, s dptr
+	 * The block at ptr is released. A FREE for a pointer the reader does
+	 * not hold (allocated before tracking began, or untracked) is ignored.
+	 * realloc is written as FREE of the old pointer then ALLOC of the new. */
+	HELDBY_REC_FREE = 5,
+	/* u tid, str name */
+	HELDBY_REC_THREAD = 6,
+	/* u dt, str label: a named moment (heldby_mark) */
+	HELDBY_REC_MARK = 7,
+	/* u dt, u events_dropped, u ring_waits
+	 * The program ended and everything was written. A trace without END
+	 * was cut short (crash, kill -9, _exit, full disk). */
+	HELDBY_REC_END = 8,
+};
+
+/* Which function made an allocation. */
+enum heldby_fn {
+	HELDBY_FN_MALLOC = 0,
+	HELDBY_FN_CALLOC = 1,
+	HELDBY_FN_REALLOC = 2,
+	HELDBY_FN_REALLOCARRAY = 3,
+	HELDBY_FN_POSIX_MEMALIGN = 4,
+	HELDBY_FN_ALIGNED_ALLOC = 5,
+	HELDBY_FN_MEMALIGN = 6,
+	HELDBY_FN_VALLOC = 7,
+	HELDBY_FN_PVALLOC = 8,
+	HELDBY_FN_NEW = 9,       /* operator new, any variant */
+	HELDBY_FN_NEW_ARRAY = 10, /* operator new[], any variant */
+	HELDBY_FN_COUNT_
+};
+
+#endif
