@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The heldby command: argument parsing and dispatch only. Usage errors are
+ * one line on stderr and exit status 2; a trace that cannot be read is
+ * "heldby: PATH: reason" and exit status 1.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "heldby/trace.h"
+#include "report.h"
+#include "run.h"
+
+#ifndef HELDBY_VERSION
+#define HELDBY_VERSION "unknown"
+#endif
+
+static const char usage[] =
+	"usage: heldby run [-o PATTERN] [--] PROG [ARGS...]\n"
+	"       heldby report [--json] [--top N] [--color WHEN] TRACE\n"
+	"       heldby --help | --version\n"
+	"\n"
+	"Which call sites hold the bytes: at the peak, and at exit.\n"
+	"\n"
+	"  run      run PROG with libheldby.so preloaded; write a trace to PATTERN\n"
+	"           (default heldby.%p.hbt, %p = pid) and summarise it on stderr.\n"
+	"           Exits with PROG's status.\n"
+	"  report   the holders at the peak, what was held at exit, the busiest\n"
+	"           allocation sites. --json: the full, stable form; --top N: list\n"
+	"           length (default 10 in text, all in JSON; 0: all);\n"
+	"           --color auto|always|never.\n";
+
+static int
+bad_usage(const char *cmd, const char *what, const char *arg)
+{
+	fprintf(stderr, "heldby%s%s: %s%s%s (see heldby --help)\n", cmd ? " " : "",
+		cmd ? cmd : "", what, arg ? " " : "", arg ? arg : "");
+	return 2;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct run_opts ro = {0};
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!*optarg)
+				return bad_usage("run", "empty output pattern", NULL);
+			ro.pattern = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case ':':
+			return bad_usage("run", "option needs an argument:", argv[optind - 1]);
+		default:
+			return bad_usage("run", "unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return bad_usage("run", "no program given", NULL);
+	ro.argv = argv + optind;
+	return run_program(&ro);
+}
+
+static int
+cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"top", required_argument, NULL, 't'},
+		{"color", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int json = 0, top_set = 0, c;
+	size_t top = 10;
+	const char *color = "auto";
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jt:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-')
+				return bad_usage("report", "--top wants a number, not", optarg);
+			top = (size_t)v;
+			top_set = 1;
+			break;
+		}
+		case 'c':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
+			    strcmp(optarg, "never"))
+				return bad_usage("report", "--color wants auto, always or never, not",
+						 optarg);
+			color = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case ':':
+			return bad_usage("report", "option needs an argument:", argv[optind - 1]);
+		default:
+			return bad_usage("report", "unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return bad_usage("report", "no trace given", NULL);
+	if (optind + 1 < argc)
+		return bad_usage("report", "one trace at a time; extra argument", argv[optind + 1]);
+	const char *path = argv[optind];
+
+	struct report rep;
+	char err[256];
+	if (report_load(&rep, path, err, sizeof err) != 0) {
+		fprintf(stderr, "heldby: %s: %s\n", path, err);
+		return 1;
+	}
+	rep.opt.top = json && !top_set ? 0 : top;
+	rep.opt.color = !strcmp(color, "always") ||
+			(!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+	int rc = json ? report_json(&rep, stdout) : report_text(&rep, stdout);
+	const struct reader_stats *st = reader_stats(rep.r);
+	if (!rep.rp.sum.complete && !json)
+		fprintf(stderr, "heldby: %s: cut short after block %llu; reporting what was "
+				"recorded\n",
+			path, (unsigned long long)(st->blocks_read ? st->last_seq : 0));
+	report_unload(&rep);
+	if (fflush(stdout) != 0 || rc != 0) {
+		fprintf(stderr, "heldby: writing the report: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return bad_usage(NULL, "no command given", NULL);
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("heldby %s (trace format %u)\n", HELDBY_VERSION, HELDBY_TRACE_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (cmd[0] == '-')
+		return bad_usage(NULL, "unknown option", cmd);
+	return bad_usage(NULL, "unknown command", cmd);
+}

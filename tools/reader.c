@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trace decoding. Blocks are read one at a time with pread into reused
+ * buffers; a block that fails its header check or its zstd checksum is
+ * counted and skipped by scanning for the next header that checks out. A
+ * file that ends inside a block is a trace cut short: everything before it
+ * is still reported.
+ */
+#include "reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "heldby/trace.h"
+#include "heldby/varint.h"
+
+#define SCAN_WINDOW (64u << 10)
+
+struct reader {
+	int fd;
+	char *path;
+	char *exe;
+	uint64_t pid, start_real, start_mono;
+	uint64_t pos; /* file offset of the next block header */
+	int eof;
+
+	ZSTD_DCtx *dctx;
+	uint8_t *zbuf;
+	size_t zcap;
+	uint8_t *raw;
+	const uint8_t *p, *end;
+	uint64_t prev_time, prev_ptr;
+
+	struct rd_module *modules;  /* by id */
+	struct rd_module **live;    /* modules between MODULE and UNLOAD */
+	size_t nlive, livecap;
+	struct rd_node *nodes;      /* by id */
+
+	struct reader_stats st;
+};
+
+static uint32_t
+le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* pread that retries short reads; returns bytes read (short only at EOF)
+ * or -1. */
+static ssize_t
+read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+int
+reader_open(const char *path, struct reader **out, char *err, size_t errlen)
+{
+	uint8_t h[HELDBY_TRACE_HEADER_FIXED];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s", strerror(e));
+		return -e;
+	}
+	ssize_t n = read_at(fd, h, sizeof h, 0);
+	if (n < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s", strerror(e));
+		close(fd);
+		return -e;
+	}
+	if ((size_t)n < HELDBY_TRACE_MAGIC_LEN ||
+	    memcmp(h, HELDBY_TRACE_MAGIC, HELDBY_TRACE_MAGIC_LEN) != 0) {
+		snprintf(err, errlen, "not a heldby trace");
+		close(fd);
+		return -EINVAL;
+	}
+	if ((size_t)n < sizeof h) {
+		snprintf(err, errlen, "trace header cut short (%zd bytes)", n);
+		close(fd);
+		return -EINVAL;
+	}
+	uint32_t version = le32(h + 8);
+	if (version > HELDBY_TRACE_VERSION) {
+		snprintf(err, errlen, "format version %u is newer than this heldby (%u)", version,
+			 HELDBY_TRACE_VERSION);
+		close(fd);
+		return -EPROTO;
+	}
+	if (version == 0) {
+		snprintf(err, errlen, "format version 0 is not valid");
+		close(fd);
+		return -EPROTO;
+	}
+	uint32_t hsize = le32(h + 12);
+	uint32_t exelen = le32(h + 40);
+	if (hsize < HELDBY_TRACE_HEADER_FIXED || exelen > hsize - HELDBY_TRACE_HEADER_FIXED) {
+		snprintf(err, errlen, "damaged trace header");
+		close(fd);
+		return -EINVAL;
+	}
+
+	struct reader *r = calloc(1, sizeof *r);
+	if (!r)
+		goto oom;
+	r->fd = fd;
+	r->pid = le64(h + 16);
+	r->start_real = le64(h + 24);
+	r->start_mono = le64(h + 32);
+	r->pos = hsize;
+	r->path = strdup(path);
+	r->exe = calloc(1, (size_t)exelen + 1);
+	r->dctx = ZSTD_createDCtx();
+	r->raw = malloc(HELDBY_BLOCK_RAW_MAX);
+	if (!r->path || !r->exe || !r->dctx || !r->raw)
+		goto oom;
+	if (read_at(fd, r->exe, exelen, HELDBY_TRACE_HEADER_FIXED) != (ssize_t)exelen)
+		r->exe[0] = 0; /* header cut short: blocks will be missing too */
+	r->p = r->end = r->raw;
+	*out = r;
+	return 0;
+oom:
+	if (r) {
+		r->fd = -1;
+		reader_close(r);
+	}
+	close(fd);
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+void
+reader_close(struct reader *r)
+{
+	if (!r)
+		return;
+	struct rd_module *m, *mt;
+	HASH_ITER(hh, r->modules, m, mt) {
+		HASH_DEL(r->modules, m);
+		free(m->starts);
+		free(m->lens);
+		free(m->path);
+		free(m->build_id);
+		free(m);
+	}
+	struct rd_node *n, *nt;
+	HASH_ITER(hh, r->nodes, n, nt) {
+		HASH_DEL(r->nodes, n);
+		free(n);
+	}
+	free(r->live);
+	if (r->fd >= 0)
+		close(r->fd);
+	ZSTD_freeDCtx(r->dctx);
+	free(r->zbuf);
+	free(r->raw);
+	free(r->exe);
+	free(r->path);
+	free(r);
+}
+
+struct blk {
+	uint32_t seq, stored, raw;
+};
+
+static int
+header_ok(const uint8_t *h, struct blk *b)
+{
+	if (le32(h) != HELDBY_BLOCK_MAGIC)
+		return 0;
+	b->seq = le32(h + 4);
+	b->stored = le32(h + 8);
+	b->raw = le32(h + 12);
+	if (le32(h + 16) != heldby_block_check(b->seq, b->stored, b->raw))
+		return 0;
+	return b->stored > 0 && b->raw <= HELDBY_BLOCK_RAW_MAX &&
+	       b->stored <= ZSTD_compressBound(HELDBY_BLOCK_RAW_MAX);
+}
+
+/* Finds the next offset >= from holding a block header that checks out.
+ * Returns 1 and sets *at, or 0 when the file has none. */
+static int
+resync(struct reader *r, uint64_t from, uint64_t *at)
+{
+	static const uint8_t magic[4] = {0x48, 0x42, 0x4c, 0x4b}; /* "HBLK" */
+	uint8_t *buf = r->raw; /* free between blocks; RAW_MAX >> window */
+	uint64_t off = from;
+	for (;;) {
+		ssize_t n = read_at(r->fd, buf, SCAN_WINDOW, off);
+		if (n < (ssize_t)HELDBY_BLOCK_HEADER_SIZE)
+			return 0;
+		size_t i = 0;
+		for (;;) {
+			uint8_t *hit = memmem(buf + i, (size_t)n - i, magic, sizeof magic);
+			if (!hit)
+				break;
+			i = (size_t)(hit - buf);
+			if (i + HELDBY_BLOCK_HEADER_SIZE > (size_t)n)
+				break; /* re-read from here with the next window */
+			struct blk b;
+			if (header_ok(hit, &b)) {
+				*at = off + i;
+				return 1;
+			}
+			i++;
+		}
+		if ((size_t)n < SCAN_WINDOW)
+			return 0;
+		off += (size_t)n - (HELDBY_BLOCK_HEADER_SIZE - 1);
+	}
+}
+
+/* Loads the next good block into raw. Returns 1, or 0 at the end. */
+static int
+load_block(struct reader *r)
+{
+	for (;;) {
+		uint8_t h[HELDBY_BLOCK_HEADER_SIZE];
+		if (r->eof)
+			return 0;
+		ssize_t n = read_at(r->fd, h, sizeof h, r->pos);
+		if (n <= 0) {
+			r->eof = 1;
+			return 0;
+		}
+		if ((size_t)n < sizeof h) {
+			r->st.truncated = 1;
+			r->eof = 1;
+			return 0;
+		}
+		struct blk b;
+		if (!header_ok(h, &b)) {
+			uint64_t at;
+			r->st.blocks_damaged++;
+			if (!resync(r, r->pos + 1, &at)) {
+				r->eof = 1;
+				return 0;
+			}
+			r->pos = at;
+			continue;
+		}
+		if (r->zcap < b.stored) {
+			uint8_t *z = realloc(r->zbuf, b.stored);
+			if (!z) {
+				r->eof = 1;
+				return 0;
+			}
+			r->zbuf = z;
+			r->zcap = b.stored;
+		}
+		n = read_at(r->fd, r->zbuf, b.stored, r->pos + sizeof h);
+		if (n < (ssize_t)b.stored) {
+			/* The last block was being written when the program died. */
+			r->st.truncated = 1;
+			r->eof = 1;
+			return 0;
+		}
+		size_t got = ZSTD_decompressDCtx(r->dctx, r->raw, HELDBY_BLOCK_RAW_MAX, r->zbuf,
+						 b.stored);
+		if (ZSTD_isError(got) || got != b.raw) {
+			uint64_t at;
+			r->st.blocks_damaged++;
+			if (!resync(r, r->pos + 1, &at)) {
+				r->eof = 1;
+				return 0;
+			}
+			r->pos = at;
+			continue;
+		}
+		r->pos += sizeof h + b.stored;
+		r->st.bytes_read = r->pos;
+		r->st.blocks_read++;
+		r->st.last_seq = b.seq;
+		r->p = r->raw;
+		r->end = r->raw + got;
+		r->prev_time = 0;
+		r->prev_ptr = 0;
+		return 1;
+	}
+}
+
+static int
+get_str(const uint8_t **p, const uint8_t *end, const uint8_t **s, uint64_t *len)
+{
+	if (heldby_get_u(p, end, len) != 0 || *len > (uint64_t)(end - *p))
+		return -1;
+	*s = *p;
+	*p += *len;
+	return 0;
+}
+
+static void
+resolve_node(struct reader *r, struct rd_node *n)
+{
+	/* A return address may sit just past its module's last byte. */
+	uint64_t a = n->ip ? n->ip - 1 : 0;
+	n->module = 0;
+	n->offset = n->ip;
+	for (size_t i = r->nlive; i-- > 0;) {
+		struct rd_module *m = r->live[i];
+		for (size_t k = 0; k < m->nranges; k++) {
+			if (a >= m->starts[k] && a - m->starts[k] < m->lens[k]) {
+				n->module = m->id;
+				n->offset = n->ip - m->bias;
+				return;
+			}
+		}
+	}
+}
+
+static void
+unlive(struct reader *r, struct rd_module *m)
+{
+	for (size_t i = 0; i < r->nlive; i++) {
+		if (r->live[i] == m) {
+			memmove(&r->live[i], &r->live[i + 1], (r->nlive - i - 1) * sizeof *r->live);
+			r->nlive--;
+			break;
+		}
+	}
+	m->live = 0;
+}
+
+static int
+rec_module(struct reader *r)
+{
+	uint64_t id, bias, nr;
+	const uint8_t **p = &r->p, *end = r->end;
+	if (heldby_get_u(p, end, &id) || heldby_get_u(p, end, &bias) || heldby_get_u(p, end, &nr))
+		return -1;
+	if (nr > (uint64_t)(end - *p) / 2) /* each range takes at least 2 bytes */
+		return -1;
+	struct rd_module *m = calloc(1, sizeof *m);
+	if (!m)
+		return -1;
+	m->id = id;
+	m->bias = bias;
+	m->nranges = (size_t)nr;
+	m->starts = calloc(nr ? nr : 1, sizeof *m->starts);
+	m->lens = calloc(nr ? nr : 1, sizeof *m->lens);
+	if (!m->starts || !m->lens)
+		goto bad;
+	for (uint64_t i = 0; i < nr; i++)
+		if (heldby_get_u(p, end, &m->starts[i]) || heldby_get_u(p, end, &m->lens[i]))
+			goto bad;
+	const uint8_t *s, *bid;
+	uint64_t slen, blen;
+	if (get_str(p, end, &s, &slen) || get_str(p, end, &bid, &blen))
+		goto bad;
+	m->path = strndup((const char *)s, slen);
+	m->build_id = malloc(blen ? blen : 1);
+	if (!m->path || !m->build_id)
+		goto bad;
+	memcpy(m->build_id, bid, blen);
+	m->build_id_len = blen;
+
+	struct rd_module *old;
+	HASH_FIND(hh, r->modules, &id, sizeof id, old);
+	if (old) { /* a redefinition replaces: should not happen */
+		r->st.anomalies++;
+		unlive(r, old);
+		HASH_DEL(r->modules, old);
+		free(old->starts);
+		free(old->lens);
+		free(old->path);
+		free(old->build_id);
+		free(old);
+	}
+	if (r->nlive == r->livecap) {
+		size_t cap = r->livecap ? r->livecap * 2 : 64;
+		struct rd_module **l = realloc(r->live, cap * sizeof *l);
+		if (!l)
+			goto bad;
+		r->live = l;
+		r->livecap = cap;
+	}
+	r->live[r->nlive++] = m;
+	m->live = 1;
+	HASH_ADD(hh, r->modules, id, sizeof m->id, m);
+	return 0;
+bad:
+	free(m->starts);
+	free(m->lens);
+	free(m->path);
+	free(m->build_id);
+	free(m);
+	return -1;
+}
+
+static int
+rec_stack(struct reader *r)
+{
+	uint64_t id, parent, ip;
+	if (heldby_get_u(&r->p, r->end, &id) || heldby_get_u(&r->p, r->end, &parent) ||
+	    heldby_get_u(&r->p, r->end, &ip))
+		return -1;
+	struct rd_node *n;
+	HASH_FIND(hh, r->nodes, &id, sizeof id, n);
+	if (n) {
+		r->st.anomalies++;
+	} else {
+		n = calloc(1, sizeof *n);
+		if (!n)
+			return -1;
+		n->id = id;
+		HASH_ADD(hh, r->nodes, id, sizeof n->id, n);
+	}
+	n->parent = parent;
+	n->ip = ip;
+	resolve_node(r, n);
+	return 0;
+}
+
+static void
+set_time(struct reader *r, uint64_t dt, struct rd_event *ev)
+{
+	r->prev_time += dt;
+	ev->time_ns = r->prev_time;
+	if (ev->time_ns > r->st.last_time_ns)
+		r->st.last_time_ns = ev->time_ns;
+}
+
+int
+reader_next(struct reader *r, struct rd_event *ev)
+{
+	for (;;) {
+		if (r->p >= r->end) {
+			if (!load_block(r))
+				return 0;
+			continue;
+		}
+		const uint8_t *rec = r->p;
+		uint8_t kind = *r->p++;
+		const uint8_t **p = &r->p, *end = r->end;
+		uint64_t a, b, c, d;
+		int64_t s;
+		memset(ev, 0, sizeof *ev);
+		switch (kind) {
+		case HELDBY_REC_MODULE:
+			if (rec_module(r))
+				goto bad;
+			continue;
+		case HELDBY_REC_MODULE_UNLOAD: {
+			if (heldby_get_u(p, end, &a))
+				goto bad;
+			struct rd_module *m;
+			HASH_FIND(hh, r->modules, &a, sizeof a, m);
+			if (m)
+				unlive(r, m);
+			else
+				r->st.anomalies++;
+			continue;
+		}
+		case HELDBY_REC_STACK:
+			if (rec_stack(r))
+				goto bad;
+			continue;
+		case HELDBY_REC_ALLOC:
+			if (heldby_get_u(p, end, &a) || heldby_get_u(p, end, &b) ||
+			    heldby_get_s(p, end, &s) || heldby_get_u(p, end, &c) ||
+			    heldby_get_u(p, end, &d))
+				goto bad;
+			ev->kind = RD_ALLOC;
+			set_time(r, a, ev);
+			ev->size = b;
+			r->prev_ptr += (uint64_t)s;
+			ev->ptr = r->prev_ptr;
+			ev->stack = c;
+			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d : HELDBY_FN_MALLOC;
+			return 1;
+		case HELDBY_REC_FREE:
+			if (heldby_get_u(p, end, &a) || heldby_get_s(p, end, &s))
+				goto bad;
+			ev->kind = RD_FREE;
+			set_time(r, a, ev);
+			r->prev_ptr += (uint64_t)s;
+			ev->ptr = r->prev_ptr;
+			return 1;
+		case HELDBY_REC_THREAD: {
+			const uint8_t *str;
+			if (heldby_get_u(p, end, &a) || get_str(p, end, &str, &b))
+				goto bad;
+			continue;
+		}
+		case HELDBY_REC_MARK: {
+			const uint8_t *str;
+			if (heldby_get_u(p, end, &a) || get_str(p, end, &str, &b))
+				goto bad;
+			ev->kind = RD_MARK;
+			set_time(r, a, ev);
+			ev->label = (const char *)str;
+			ev->label_len = (size_t)b;
+			return 1;
+		}
+		case HELDBY_REC_END:
+			if (heldby_get_u(p, end, &a) || heldby_get_u(p, end, &b) ||
+			    heldby_get_u(p, end, &c))
+				goto bad;
+			ev->kind = RD_END;
+			set_time(r, a, ev);
+			ev->dropped = b;
+			ev->waits = c;
+			r->st.complete = 1;
+			return 1;
+		default:
+			goto bad;
+		}
+	bad:
+		/* Decompressed fine but does not parse: a writer bug or a newer
+		 * record kind. The rest of this block cannot be trusted. */
+		(void)rec;
+		r->st.blocks_damaged++;
+		r->p = r->end;
+	}
+}
+
+const struct reader_stats *
+reader_stats(const struct reader *r)
+{
+	return &r->st;
+}
+
+const struct rd_node *
+reader_node(const struct reader *r, uint64_t id)
+{
+	struct rd_node *n;
+	HASH_FIND(hh, r->nodes, &id, sizeof id, n);
+	return n;
+}
+
+const struct rd_module *
+reader_module(const struct reader *r, uint64_t id)
+{
+	struct rd_module *m;
+	HASH_FIND(hh, r->modules, &id, sizeof id, m);
+	return m;
+}
+
+uint64_t
+reader_pid(const struct reader *r)
+{
+	return r->pid;
+}
+
+uint64_t
+reader_start_real_ns(const struct reader *r)
+{
+	return r->start_real;
+}
+
+const char *
+reader_exe(const struct reader *r)
+{
+	return r->exe;
+}
+
+const char *
+reader_path(const struct reader *r)
+{
+	return r->path;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Streaming decoder of a heldby trace (include/heldby/trace.h). It keeps
+ * the module and stack-node tables itself and hands out events one by one,
+ * so memory stays bounded by one block plus the tables, whatever the length
+ * of the trace. A cut-short or damaged file reads as far as it can.
+ */
+#ifndef HELDBY_TOOLS_READER_H
+#define HELDBY_TOOLS_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+struct rd_module {
+	uint64_t id;
+	uint64_t bias;
+	size_t nranges;
+	uint64_t *starts, *lens;
+	char *path;
+	uint8_t *build_id;
+	size_t build_id_len;
+	int live;
+	UT_hash_handle hh;
+};
+
+/* One node of the stack tree, with its ip resolved against the modules
+ * that were live when the node was read. */
+struct rd_node {
+	uint64_t id;
+	uint64_t parent;
+	uint64_t ip;     /* return address */
+	uint64_t module; /* 0: in no known module */
+	uint64_t offset; /* ip - load bias of module (ip when module is 0) */
+	UT_hash_handle hh;
+};
+
+enum rd_kind { RD_ALLOC, RD_FREE, RD_MARK, RD_END };
+
+struct rd_event {
+	enum rd_kind kind;
+	uint64_t time_ns; /* since the header's start_mono */
+	uint64_t ptr;
+	uint64_t size;    /* ALLOC */
+	uint64_t stack;   /* ALLOC; 0 = no stack */
+	unsigned fn;      /* ALLOC: enum heldby_fn */
+	const char *label; /* MARK: not NUL-terminated, valid until next call */
+	size_t label_len;
+	uint64_t dropped, waits; /* END */
+};
+
+struct reader_stats {
+	uint64_t blocks_read;    /* decoded successfully */
+	uint64_t blocks_damaged; /* skipped: bad header, bad payload, bad records */
+	uint64_t last_seq;       /* sequence number of the last good block */
+	uint64_t bytes_read;     /* file offset reached */
+	uint64_t last_time_ns;   /* time of the last event seen */
+	int complete;            /* saw END */
+	int truncated;           /* the file ends inside a block */
+	uint64_t anomalies;      /* records referring to ids never defined, … */
+};
+
+struct reader;
+
+/* Opens path and reads the header. Returns 0, or -errno with a one-line
+ * reason in err ("not a heldby trace", "format version 2 is newer than
+ * this heldby (1)"). Not thread-safe: one reader per thread. */
+int reader_open(const char *path, struct reader **out, char *err, size_t errlen);
+void reader_close(struct reader *r);
+
+/* Next event: 1 and *ev filled, or 0 at the end of the stream (including a
+ * truncated or damaged tail). Never fails otherwise. */
+int reader_next(struct reader *r, struct rd_event *ev);
+
+const struct reader_stats *reader_stats(const struct reader *r);
+const struct rd_node *reader_node(const struct reader *r, uint64_t id);
+const struct rd_module *reader_module(const struct reader *r, uint64_t id);
+
+/* Header fields. */
+uint64_t reader_pid(const struct reader *r);
+uint64_t reader_start_real_ns(const struct reader *r);
+const char *reader_exe(const struct reader *r);
+const char *reader_path(const struct reader *r);
+
+#endif

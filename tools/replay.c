@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Live set and per-site counters. The holders at the peak come out of one
+ * pass: the global peak carries an epoch that grows with every new peak;
+ * a site touched for the first time since the latest peak first saves its
+ * current value as its value at that peak.
+ */
+#include "replay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heldby/trace.h"
+
+void
+replay_init(struct replay *rp)
+{
+	memset(rp, 0, sizeof *rp);
+}
+
+void
+replay_free(struct replay *rp)
+{
+	struct rp_live *l, *lt;
+	HASH_ITER(hh, rp->live, l, lt) {
+		HASH_DEL(rp->live, l);
+		free(l);
+	}
+	struct rp_site *s, *st;
+	HASH_ITER(hh, rp->sites, s, st) {
+		HASH_DEL(rp->sites, s);
+		free(s);
+	}
+	memset(rp, 0, sizeof *rp);
+}
+
+/* Saves the site's value at the latest peak if it has not been touched
+ * since that peak was reached. */
+static void
+touch(struct replay *rp, struct rp_site *s)
+{
+	if (s->epoch != rp->epoch) {
+		s->peak_bytes = s->cur_bytes;
+		s->peak_blocks = s->cur_blocks;
+		s->peak_tsum = s->cur_tsum;
+		s->epoch = rp->epoch;
+	}
+}
+
+static void
+after_change(struct replay *rp, uint64_t t)
+{
+	if (rp->cur_bytes > rp->sum.peak_bytes) {
+		rp->sum.peak_bytes = rp->cur_bytes;
+		rp->sum.peak_blocks = rp->cur_blocks;
+		rp->sum.peak_time_ns = t;
+		rp->epoch++;
+	}
+}
+
+static void
+note_time(struct replay *rp, uint64_t t)
+{
+	if (t > rp->last_time)
+		rp->last_time = t;
+}
+
+static void
+drop_live(struct replay *rp, struct rp_live *l)
+{
+	struct rp_site *s = l->site;
+	touch(rp, s);
+	s->cur_bytes -= l->size;
+	s->cur_blocks--;
+	s->cur_tsum -= (double)l->time;
+	rp->cur_bytes -= l->size;
+	rp->cur_blocks--;
+	HASH_DEL(rp->live, l);
+	free(l);
+}
+
+int
+replay_alloc(struct replay *rp, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
+{
+	note_time(rp, t);
+	rp->sum.alloc_calls++;
+	struct rp_live *l;
+	HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
+	if (l) {
+		/* Events are in true order, so this should not happen; the old
+		 * block must have been freed unseen. */
+		rp->sum.reused_live++;
+		drop_live(rp, l);
+	}
+	struct rp_site *s;
+	HASH_FIND(hh, rp->sites, &stack, sizeof stack, s);
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s)
+			return -ENOMEM;
+		s->stack = stack;
+		s->epoch = rp->epoch; /* held nothing at every earlier peak */
+		HASH_ADD(hh, rp->sites, stack, sizeof s->stack, s);
+	}
+	l = malloc(sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->ptr = ptr;
+	l->size = size;
+	l->time = t;
+	l->site = s;
+	HASH_ADD(hh, rp->live, ptr, sizeof l->ptr, l);
+
+	touch(rp, s);
+	s->cur_bytes += size;
+	s->cur_blocks++;
+	s->cur_tsum += (double)t;
+	s->calls++;
+	s->total_bytes += size;
+	rp->cur_bytes += size;
+	rp->cur_blocks++;
+	after_change(rp, t);
+	return 0;
+}
+
+void
+replay_release(struct replay *rp, uint64_t t, uint64_t ptr)
+{
+	note_time(rp, t);
+	rp->sum.free_calls++;
+	struct rp_live *l;
+	HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
+	if (!l) {
+		rp->sum.unknown_frees++;
+		return;
+	}
+	drop_live(rp, l);
+}
+
+int
+replay_apply(struct replay *rp, const struct rd_event *ev)
+{
+	switch (ev->kind) {
+	case RD_ALLOC:
+		return replay_alloc(rp, ev->time_ns, ev->ptr, ev->size, ev->stack);
+	case RD_FREE:
+		replay_release(rp, ev->time_ns, ev->ptr);
+		return 0;
+	case RD_MARK:
+		note_time(rp, ev->time_ns);
+		rp->sum.marks++;
+		return 0;
+	case RD_END:
+		note_time(rp, ev->time_ns);
+		rp->sum.dropped += ev->dropped;
+		rp->sum.waits += ev->waits;
+		return 0;
+	}
+	return 0;
+}
+
+void
+replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
+{
+	struct rp_site *s, *st;
+	HASH_ITER(hh, rp->sites, s, st)
+		touch(rp, s);
+	rp->sum.end_bytes = rp->cur_bytes;
+	rp->sum.end_blocks = rp->cur_blocks;
+	rp->sum.duration_ns = duration_ns > rp->last_time ? duration_ns : rp->last_time;
+	rp->sum.complete = complete;
+	rp->finished = 1;
+}
+
+int
+replay_reader(struct replay *rp, struct reader *r)
+{
+	struct rd_event ev;
+	int rc = 0;
+	while (reader_next(r, &ev) == 1) {
+		if (replay_apply(rp, &ev) != 0) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	const struct reader_stats *st = reader_stats(r);
+	replay_finish(rp, st->last_time_ns, st->complete);
+	return rc;
+}
+
+uint64_t
+replay_peak_age(const struct replay *rp, const struct rp_site *s)
+{
+	if (!s->peak_blocks)
+		return 0;
+	double mean = s->peak_tsum / (double)s->peak_blocks;
+	double age = (double)rp->sum.peak_time_ns - mean;
+	return age > 0 ? (uint64_t)(age + 0.5) : 0;
+}

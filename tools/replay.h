@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replay of a trace's events: the live set (ptr -> size, stack, time) and
+ * per-site counters keyed by stack id, including each site's bytes at the
+ * global peak, found in one pass with a peak epoch.
+ */
+#ifndef HELDBY_TOOLS_REPLAY_H
+#define HELDBY_TOOLS_REPLAY_H
+
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "reader.h"
+
+struct rp_site {
+	uint64_t stack; /* key: stack id, 0 = no stack */
+	uint64_t cur_bytes, cur_blocks;
+	double cur_tsum; /* sum of the allocation times of the held blocks */
+	uint64_t peak_bytes, peak_blocks; /* at the global peak */
+	double peak_tsum;
+	uint64_t epoch; /* global epoch when peak_* were last brought up to date */
+	uint64_t calls, total_bytes;
+	unsigned mark; /* scratch for the views */
+	UT_hash_handle hh;
+};
+
+struct rp_live {
+	uint64_t ptr;
+	uint64_t size;
+	uint64_t time;
+	struct rp_site *site;
+	UT_hash_handle hh;
+};
+
+struct rp_summary {
+	uint64_t peak_bytes, peak_time_ns, peak_blocks;
+	uint64_t end_bytes, end_blocks;
+	uint64_t alloc_calls, free_calls;
+	uint64_t duration_ns;
+	uint64_t unknown_frees; /* FREE of a pointer we do not hold */
+	uint64_t reused_live;   /* ALLOC of an address still live (anomaly) */
+	uint64_t marks;
+	uint64_t dropped, waits; /* from END */
+	int complete;
+};
+
+struct replay {
+	struct rp_live *live;
+	struct rp_site *sites;
+	uint64_t cur_bytes, cur_blocks;
+	uint64_t epoch;
+	uint64_t last_time;
+	int finished;
+	struct rp_summary sum;
+};
+
+/* Not thread-safe; one replay per thread. */
+void replay_init(struct replay *rp);
+void replay_free(struct replay *rp);
+/* Out-of-memory makes these return -ENOMEM; the replay is then incomplete. */
+int replay_alloc(struct replay *rp, uint64_t time_ns, uint64_t ptr, uint64_t size,
+		 uint64_t stack);
+void replay_release(struct replay *rp, uint64_t time_ns, uint64_t ptr);
+int replay_apply(struct replay *rp, const struct rd_event *ev);
+/* Brings every site's peak values up to date; call once after the last
+ * event. duration_ns is the END time or the last event's time. */
+void replay_finish(struct replay *rp, uint64_t duration_ns, int complete);
+
+/* Reads every event of r into rp and finishes it. Returns 0 or -ENOMEM. */
+int replay_reader(struct replay *rp, struct reader *r);
+
+/* Mean age, at the peak, of a site's blocks held at the peak. */
+uint64_t replay_peak_age(const struct replay *rp, const struct rp_site *s);
+
+#endif

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loading a trace for the views, and the pieces every view needs: stacks
+ * turned into frames, sites ranked, allocator plumbing recognised.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 1024 /* guards against a parent cycle in a damaged file */
+
+int
+report_load(struct report *rep, const char *path, char *err, size_t errlen)
+{
+	memset(rep, 0, sizeof *rep);
+	replay_init(&rep->rp);
+	int rc = reader_open(path, &rep->r, err, errlen);
+	if (rc)
+		return rc;
+	rep->sym = sym_new();
+	if (!rep->sym || replay_reader(&rep->rp, rep->r) != 0) {
+		snprintf(err, errlen, "out of memory");
+		report_unload(rep);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+report_unload(struct report *rep)
+{
+	replay_free(&rep->rp);
+	sym_free(rep->sym);
+	reader_close(rep->r);
+	memset(rep, 0, sizeof *rep);
+}
+
+size_t
+report_stack(struct report *rep, uint64_t stack, struct frame **out)
+{
+	size_t n = 0, cap = 0;
+	struct frame *f = NULL;
+	uint64_t id = stack;
+	for (int depth = 0; id && depth < MAX_DEPTH; depth++) {
+		const struct rd_node *node = reader_node(rep->r, id);
+		if (!node)
+			break; /* defined in a damaged block */
+		const struct rd_module *m = node->module ? reader_module(rep->r, node->module) : NULL;
+		const struct sym_frame *sf;
+		size_t k = sym_resolve(rep->sym, m, node->offset, 1, &sf);
+		if (n + k > cap) {
+			cap = (n + k) * 2;
+			struct frame *nf = realloc(f, cap * sizeof *nf);
+			if (!nf)
+				break;
+			f = nf;
+		}
+		for (size_t i = 0; i < k; i++) {
+			f[n++] = (struct frame){
+				.function = sf[i].function,
+				.file = sf[i].file,
+				.line = sf[i].line,
+				.inlined = sf[i].inlined,
+				.module = m ? m->path : NULL,
+				.offset = node->offset,
+				.ip = node->ip,
+			};
+		}
+		id = node->parent;
+	}
+	*out = f;
+	return n;
+}
+
+static uint64_t
+metric(const struct rp_site *s, enum rank_by by)
+{
+	switch (by) {
+	case RANK_PEAK:
+		return s->peak_bytes;
+	case RANK_END:
+		return s->cur_bytes;
+	case RANK_CALLS:
+		return s->calls;
+	}
+	return 0;
+}
+
+static enum rank_by sort_by;
+
+static int
+cmp_site(const void *a, const void *b)
+{
+	const struct rp_site *x = *(const struct rp_site *const *)a;
+	const struct rp_site *y = *(const struct rp_site *const *)b;
+	uint64_t mx = metric(x, sort_by), my = metric(y, sort_by);
+	if (mx != my)
+		return mx > my ? -1 : 1;
+	/* Leaks of zero-byte blocks still count; then by id for stability. */
+	if (x->cur_blocks != y->cur_blocks && sort_by == RANK_END)
+		return x->cur_blocks > y->cur_blocks ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+struct rp_site **
+report_rank(struct report *rep, enum rank_by by, size_t *n)
+{
+	size_t cnt = HASH_COUNT(rep->rp.sites), k = 0;
+	struct rp_site **v = malloc((cnt ? cnt : 1) * sizeof *v);
+	if (!v) {
+		*n = 0;
+		return NULL;
+	}
+	struct rp_site *s, *t;
+	HASH_ITER(hh, rep->rp.sites, s, t) {
+		int keep = by == RANK_END ? s->cur_blocks > 0
+			 : by == RANK_PEAK ? s->peak_bytes > 0 : s->calls > 0;
+		if (keep)
+			v[k++] = s;
+	}
+	sort_by = by;
+	qsort(v, k, sizeof *v, cmp_site);
+	*n = k;
+	return v;
+}
+
+const char *
+report_basename(const char *path)
+{
+	if (!path)
+		return NULL;
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static int
+starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The qualified name of a demangled function, without its return type:
+ * "void std::vector<int>::_M_realloc_insert<int>(…)" -> "std::vector…". */
+static const char *
+qualified(const char *name)
+{
+	const char *last = name;
+	int depth = 0;
+	for (const char *p = name; *p && *p != '('; p++) {
+		if (*p == '<')
+			depth++;
+		else if (*p == '>')
+			depth--;
+		else if (*p == ' ' && depth == 0 && p[1] && p[1] != '(' &&
+			 !(p - name >= 8 && starts(p - 8, "operator")))
+			last = p + 1;
+	}
+	return last;
+}
+
+static int
+is_plumbing(const struct frame *f)
+{
+	const char *mod = report_basename(f->module);
+	if (mod && (starts(mod, "libheldby") || starts(mod, "libstdc++") ||
+		    starts(mod, "libc.so") || starts(mod, "libc-") || starts(mod, "ld-linux")))
+		return 1;
+	const char *fn = f->function;
+	if (!fn)
+		return 0;
+	static const char *const exact[] = {
+		"malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+		"aligned_alloc", "memalign", "valloc", "pvalloc", "strdup", "strndup",
+	};
+	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+		if (!strcmp(fn, exact[i]))
+			return 1;
+	if (starts(fn, "operator new") || starts(fn, "operator delete") ||
+	    starts(fn, "__libc_") || starts(fn, "_int_") || starts(fn, "__gnu_cxx::") ||
+	    starts(fn, "std::"))
+		return 1;
+	const char *q = qualified(fn);
+	return starts(q, "std::") || starts(q, "__gnu_cxx::") || starts(q, "__cxxabiv1::");
+}
+
+size_t
+report_fold(const struct frame *f, size_t n)
+{
+	size_t k = 0;
+	while (k < n && is_plumbing(&f[k]))
+		k++;
+	return k == n ? 0 : k;
+}

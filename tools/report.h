@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the views share: a loaded trace (reader + replay + symbolizer),
+ * symbolised stacks, site rankings and the folding of allocator plumbing.
+ */
+#ifndef HELDBY_TOOLS_REPORT_H
+#define HELDBY_TOOLS_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "reader.h"
+#include "replay.h"
+#include "symbolize.h"
+
+/* One symbolised frame; strings are owned by the symbolizer or reader. */
+struct frame {
+	const char *function; /* NULL: unknown */
+	const char *file;     /* NULL: unknown */
+	unsigned line;        /* 0: unknown */
+	int inlined;
+	const char *module;   /* module path, NULL: in no known module */
+	uint64_t offset;      /* ip - load bias (ip when no module) */
+	uint64_t ip;
+};
+
+struct report_opts {
+	size_t top;   /* 0: no limit */
+	int color;
+};
+
+struct report {
+	struct reader *r;
+	struct replay rp;
+	struct symbolizer *sym;
+	struct report_opts opt;
+};
+
+enum rank_by { RANK_PEAK, RANK_END, RANK_CALLS };
+
+/* Opens and replays path. Returns 0, or -errno with a one-line reason in
+ * err. */
+int report_load(struct report *rep, const char *path, char *err, size_t errlen);
+void report_unload(struct report *rep);
+
+/* Symbolises a stack, innermost frame first, inlined frames as their own
+ * entries. *out is malloc'd (free it); returns the count (0 for stack 0). */
+size_t report_stack(struct report *rep, uint64_t stack, struct frame **out);
+
+/* Sites with a non-zero value for by, largest first (ties: stack id).
+ * Returns a malloc'd array of *n pointers. */
+struct rp_site **report_rank(struct report *rep, enum rank_by by, size_t *n);
+
+/* How many leading frames are allocator plumbing (malloc, operator new,
+ * std::allocator, container internals, libstdc++ …); never all of them. */
+size_t report_fold(const struct frame *f, size_t n);
+
+/* Last path component. */
+const char *report_basename(const char *path);
+
+int report_text(struct report *rep, FILE *out);
+int report_json(struct report *rep, FILE *out);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `heldby report --json`: the stable contract other tools parse. Fields
+ * may be added, never removed or renamed. Stacks are full (not folded),
+ * innermost frame first, inlined frames as their own entries.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+/* Length of a valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	unsigned cp = c & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Writes s as a JSON string, or null. Bytes that are not UTF-8 become
+ * U+FFFD so the output always parses. */
+static void
+jstr(FILE *o, const char *s)
+{
+	if (!s) {
+		fputs("null", o);
+		return;
+	}
+	const unsigned char *p = (const unsigned char *)s;
+	fputc('"', o);
+	while (*p) {
+		unsigned c = *p;
+		if (c == '"' || c == '\\') {
+			fputc('\\', o);
+			fputc((int)c, o);
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			switch (c) {
+			case '\n': fputs("\\n", o); break;
+			case '\t': fputs("\\t", o); break;
+			case '\r': fputs("\\r", o); break;
+			case '\b': fputs("\\b", o); break;
+			case '\f': fputs("\\f", o); break;
+			default: fprintf(o, "\\u%04x", c);
+			}
+			p++;
+		} else {
+			size_t n = utf8_len(p);
+			if (!n) {
+				fputs("\\ufffd", o);
+				p++;
+			} else {
+				fwrite(p, 1, n, o);
+				p += n;
+			}
+		}
+	}
+	fputc('"', o);
+}
+
+static void
+jstack(struct report *rep, FILE *o, uint64_t stack)
+{
+	struct frame *f;
+	size_t n = report_stack(rep, stack, &f);
+	fputs("\"stack\": [", o);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",\n      {\"function\": " : "\n      {\"function\": ", o);
+		jstr(o, f[i].function);
+		fputs(", \"file\": ", o);
+		jstr(o, f[i].file);
+		fprintf(o, ", \"line\": %u, \"module\": ", f[i].line);
+		jstr(o, f[i].module);
+		fprintf(o, ", \"inlined\": %s, \"offset\": \"0x%" PRIx64 "\"}",
+			f[i].inlined ? "true" : "false", f[i].offset);
+	}
+	if (!n) /* no stack recorded: one unknown frame keeps the shape */
+		fputs("\n      {\"function\": null, \"file\": null, \"line\": 0, \"module\": null}",
+		      o);
+	fputs("]", o);
+	free(f);
+}
+
+static void
+jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
+{
+	size_t n;
+	struct rp_site **v = report_rank(rep, by, &n);
+	if (rep->opt.top && n > rep->opt.top)
+		n = rep->opt.top;
+	fprintf(o, ",\n \"%s\": [", name);
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_site *s = v[i];
+		fputs(i ? ",\n  {" : "\n  {", o);
+		switch (by) {
+		case RANK_PEAK:
+			fprintf(o, "\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
+				   ", \"age_ns\": %" PRIu64 ", ",
+				s->peak_bytes, s->peak_blocks, replay_peak_age(&rep->rp, s));
+			break;
+		case RANK_END:
+			fprintf(o, "\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", ",
+				s->cur_bytes, s->cur_blocks);
+			break;
+		case RANK_CALLS:
+			fprintf(o, "\"calls\": %" PRIu64 ", \"bytes\": %" PRIu64 ", ", s->calls,
+				s->total_bytes);
+			break;
+		}
+		jstack(rep, o, s->stack);
+		fputs("}", o);
+	}
+	fputs(n ? "\n ]" : "]", o);
+	free(v);
+}
+
+int
+report_json(struct report *rep, FILE *o)
+{
+	const struct rp_summary *s = &rep->rp.sum;
+	const struct reader_stats *st = reader_stats(rep->r);
+	fprintf(o,
+		"{\"summary\": {\"peak_bytes\": %" PRIu64 ", \"peak_time_ns\": %" PRIu64
+		", \"peak_blocks\": %" PRIu64 ", \"end_bytes\": %" PRIu64
+		", \"end_blocks\": %" PRIu64 ", \"alloc_calls\": %" PRIu64
+		", \"free_calls\": %" PRIu64 ", \"duration_ns\": %" PRIu64
+		", \"complete\": %s, \"unknown_frees\": %" PRIu64 ", \"events_dropped\": %" PRIu64
+		", \"ring_waits\": %" PRIu64 "},\n",
+		s->peak_bytes, s->peak_time_ns, s->peak_blocks, s->end_bytes, s->end_blocks,
+		s->alloc_calls, s->free_calls, s->duration_ns, s->complete ? "true" : "false",
+		s->unknown_frees, s->dropped, s->waits);
+	fputs(" \"trace\": {\"path\": ", o);
+	jstr(o, reader_path(rep->r));
+	fputs(", \"exe\": ", o);
+	jstr(o, reader_exe(rep->r));
+	fprintf(o,
+		", \"pid\": %" PRIu64 ", \"start_real_ns\": %" PRIu64 ", \"blocks_read\": %" PRIu64
+		", \"blocks_damaged\": %" PRIu64 ", \"truncated\": %s}",
+		reader_pid(rep->r), reader_start_real_ns(rep->r), st->blocks_read,
+		st->blocks_damaged, st->truncated ? "true" : "false");
+	jlist(rep, o, "peak_holders", RANK_PEAK);
+	jlist(rep, o, "leaks", RANK_END);
+	jlist(rep, o, "most_calls", RANK_CALLS);
+	fputs("}\n", o);
+	return ferror(o) ? -EIO : 0;
+}

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `heldby report`: the view users read first. A summary, then who held the
+ * bytes at the peak, what was still held at exit, and who called the
+ * allocator most. Allocator plumbing is folded so that the first frame
+ * shown is the user's code; sites whose folded stacks agree are merged.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "units.h"
+
+#define SHOW_FRAMES 8   /* frames of a stack shown after folding */
+#define NAME_MAX_W 90   /* longer C++ names lose their parameter list */
+#define CANDIDATES 200  /* sites looked at per list before merging */
+
+struct group {
+	char *key;
+	struct frame *frames; /* full stack of the first site merged */
+	size_t nframes, folded;
+	uint64_t peak_bytes, peak_blocks;
+	double peak_tsum;
+	uint64_t end_bytes, end_blocks;
+	uint64_t calls, total_bytes;
+	size_t sites;
+	UT_hash_handle hh;
+};
+
+struct style {
+	const char *b, *d, *r; /* bold, dim, reset */
+};
+
+static char cwd[PATH_MAX];
+
+static const char *
+short_file(const char *file)
+{
+	size_t n = strlen(cwd);
+	if (n > 1 && !strncmp(file, cwd, n) && file[n] == '/')
+		return file + n + 1;
+	return file;
+}
+
+static char *
+frames_key(const struct frame *f, size_t n)
+{
+	size_t cap = 64, len = 0;
+	char *k = malloc(cap);
+	if (!k)
+		return NULL;
+	k[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		char one[64];
+		int w = snprintf(one, sizeof one, "|%u|%d|", f[i].line, f[i].inlined);
+		const char *fn = f[i].function ? f[i].function : "?";
+		const char *fl = f[i].file ? f[i].file : "?";
+		char addr[40] = "";
+		if (!f[i].function)
+			snprintf(addr, sizeof addr, "%" PRIx64, f[i].ip);
+		size_t need = len + strlen(fn) + strlen(fl) + (size_t)w + strlen(addr) + 1;
+		if (need > cap) {
+			cap = need * 2;
+			char *nk = realloc(k, cap);
+			if (!nk) {
+				free(k);
+				return NULL;
+			}
+			k = nk;
+		}
+		len += (size_t)sprintf(k + len, "%s%s%s%s", fn, one, fl, addr);
+	}
+	return k;
+}
+
+/* Adds the top candidates of one ranking to the groups. */
+static void
+collect(struct report *rep, enum rank_by by, struct group **groups)
+{
+	size_t n;
+	struct rp_site **v = report_rank(rep, by, &n);
+	if (n > CANDIDATES && rep->opt.top <= CANDIDATES / 4)
+		n = CANDIDATES;
+	for (size_t i = 0; i < n; i++) {
+		struct rp_site *s = v[i];
+		if (s->mark)
+			continue; /* already in a group */
+		s->mark = 1;
+
+		struct frame *f;
+		size_t nf = report_stack(rep, s->stack, &f);
+		size_t fold = report_fold(f, nf);
+		char *key = frames_key(f + fold, nf - fold);
+		if (!key) {
+			free(f);
+			continue;
+		}
+		struct group *g;
+		HASH_FIND_STR(*groups, key, g);
+		if (g) {
+			free(key);
+			free(f);
+		} else {
+			g = calloc(1, sizeof *g);
+			if (!g) {
+				free(key);
+				free(f);
+				continue;
+			}
+			g->key = key;
+			g->frames = f;
+			g->nframes = nf;
+			g->folded = fold;
+			HASH_ADD_KEYPTR(hh, *groups, g->key, strlen(g->key), g);
+		}
+		g->sites++;
+		g->peak_bytes += s->peak_bytes;
+		g->peak_blocks += s->peak_blocks;
+		g->peak_tsum += s->peak_tsum;
+		g->end_bytes += s->cur_bytes;
+		g->end_blocks += s->cur_blocks;
+		g->calls += s->calls;
+		g->total_bytes += s->total_bytes;
+	}
+	free(v);
+}
+
+static enum rank_by gsort_by;
+
+static uint64_t
+gmetric(const struct group *g)
+{
+	return gsort_by == RANK_PEAK ? g->peak_bytes
+	       : gsort_by == RANK_END ? g->end_bytes : g->calls;
+}
+
+static int
+cmp_group(const void *a, const void *b)
+{
+	const struct group *x = *(const struct group *const *)a;
+	const struct group *y = *(const struct group *const *)b;
+	uint64_t mx = gmetric(x), my = gmetric(y);
+	if (mx != my)
+		return mx > my ? -1 : 1;
+	if (gsort_by == RANK_END && x->end_blocks != y->end_blocks)
+		return x->end_blocks > y->end_blocks ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static void
+print_name(FILE *o, const char *fn)
+{
+	size_t len = strlen(fn);
+	const char *paren = strchr(fn, '(');
+	if (len > NAME_MAX_W && paren && paren != fn) {
+		fwrite(fn, 1, (size_t)(paren - fn), o);
+		fputs("(…)", o);
+		const char *close = strrchr(fn, ')');
+		if (close && close[1])
+			fputs(close + 1, o); /* " const" */
+	} else {
+		fputs(fn, o);
+	}
+}
+
+static void
+print_stack(struct report *rep, FILE *o, const struct group *g, const struct style *st)
+{
+	const struct frame *f = g->frames + g->folded;
+	size_t n = g->nframes - g->folded;
+	size_t show = n > SHOW_FRAMES ? SHOW_FRAMES : n;
+	(void)rep;
+	if (!n) {
+		fprintf(o, "        %s(no stack recorded)%s\n", st->d, st->r);
+		return;
+	}
+	for (size_t i = 0; i < show; i++) {
+		fputs("        ", o);
+		if (f[i].inlined)
+			fprintf(o, "%s[inlined]%s ", st->d, st->r);
+		if (f[i].function)
+			print_name(o, f[i].function);
+		else if (f[i].module)
+			fprintf(o, "%s+0x%" PRIx64, report_basename(f[i].module), f[i].offset);
+		else
+			fprintf(o, "0x%" PRIx64, f[i].ip);
+		if (f[i].file) {
+			fprintf(o, "  %s", short_file(f[i].file));
+			if (f[i].line)
+				fprintf(o, ":%u", f[i].line);
+		}
+		if (f[i].module && f[i].function)
+			fprintf(o, "  %s(%s)%s", st->d, report_basename(f[i].module), st->r);
+		fputc('\n', o);
+	}
+	if (show < n)
+		fprintf(o, "        %s… %zu more frame%s%s\n", st->d, n - show,
+			n - show == 1 ? "" : "s", st->r);
+	if (g->folded)
+		fprintf(o, "        %s(%zu allocator frame%s folded%s)%s\n", st->d, g->folded,
+			g->folded == 1 ? "" : "s",
+			g->sites > 1 ? ", similar call sites merged" : "", st->r);
+	else if (g->sites > 1)
+		fprintf(o, "        %s(%zu call sites merged)%s\n", st->d, g->sites, st->r);
+}
+
+static void
+section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_by by,
+	const struct style *st)
+{
+	const struct rp_summary *s = &rep->rp.sum;
+	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
+	gsort_by = by;
+	qsort(all, nall, sizeof *all, cmp_group);
+	size_t n = 0;
+	while (n < nall && (by == RANK_END ? all[n]->end_blocks > 0 : gmetric(all[n]) > 0))
+		n++;
+	size_t total = n;
+	if (rep->opt.top && n > rep->opt.top)
+		n = rep->opt.top;
+
+	switch (by) {
+	case RANK_PEAK:
+		fprintf(o, "\n%sTop holders at peak%s (%s at %s)\n", st->b, st->r,
+			format_size(s->peak_bytes, b1), format_duration(s->peak_time_ns, b2));
+		break;
+	case RANK_END:
+		fprintf(o, "\n%sHeld at exit%s (%s in %s block%s)\n", st->b, st->r,
+			format_size(s->end_bytes, b1), format_count(s->end_blocks, b2),
+			s->end_blocks == 1 ? "" : "s");
+		break;
+	case RANK_CALLS:
+		fprintf(o, "\n%sMost allocation calls%s (%s in all)\n", st->b, st->r,
+			format_count(s->alloc_calls, b1));
+		break;
+	}
+	if (!n) {
+		fprintf(o, "    %s(nothing)%s\n",  st->d, st->r);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct group *g = all[i];
+		fprintf(o, "%s%4zu.%s ", st->b, i + 1, st->r);
+		switch (by) {
+		case RANK_PEAK: {
+			double pct = s->peak_bytes ? 100.0 * (double)g->peak_bytes /
+							     (double)s->peak_bytes
+						   : 0;
+			uint64_t age = 0;
+			if (g->peak_blocks) {
+				double a = (double)s->peak_time_ns -
+					   g->peak_tsum / (double)g->peak_blocks;
+				age = a > 0 ? (uint64_t)a : 0;
+			}
+			fprintf(o, "%s%s%s in %s block%s, %.1f%% of peak, held for %s on average\n",
+				st->b, format_size(g->peak_bytes, b1), st->r,
+				format_count(g->peak_blocks, b2), g->peak_blocks == 1 ? "" : "s",
+				pct, format_duration(age, b3));
+			break;
+		}
+		case RANK_END:
+			fprintf(o, "%s%s%s in %s block%s\n", st->b, format_size(g->end_bytes, b1),
+				st->r, format_count(g->end_blocks, b2),
+				g->end_blocks == 1 ? "" : "s");
+			break;
+		case RANK_CALLS:
+			fprintf(o, "%s%s%s call%s, %s in all, %s held at exit\n", st->b,
+				format_count(g->calls, b1), st->r, g->calls == 1 ? "" : "s",
+				format_size(g->total_bytes, b2), format_size(g->end_bytes, b3));
+			break;
+		}
+		print_stack(rep, o, g, st);
+	}
+	if (total > n)
+		fprintf(o, "    %s… and %zu more (--top N shows more)%s\n", st->d, total - n,
+			st->r);
+}
+
+int
+report_text(struct report *rep, FILE *o)
+{
+	static const struct style plain = {"", "", ""};
+	static const struct style color = {"\033[1m", "\033[2m", "\033[0m"};
+	const struct style *st = rep->opt.color ? &color : &plain;
+	const struct rp_summary *s = &rep->rp.sum;
+	const struct reader_stats *rs = reader_stats(rep->r);
+	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
+
+	if (!getcwd(cwd, sizeof cwd))
+		cwd[0] = 0;
+	const char *exe = reader_exe(rep->r);
+	fprintf(o, "%sheldby report%s  %s  (%s, pid %" PRIu64 ")\n\n", st->b, st->r,
+		reader_path(rep->r), exe && *exe ? exe : "?", reader_pid(rep->r));
+	fprintf(o, "  Peak       %s%s%s in %s block%s at %s\n", st->b,
+		format_size(s->peak_bytes, b1), st->r, format_count(s->peak_blocks, b2),
+		s->peak_blocks == 1 ? "" : "s", format_duration(s->peak_time_ns, b3));
+	fprintf(o, "  At exit    %s%s%s in %s block%s\n", st->b, format_size(s->end_bytes, b1),
+		st->r, format_count(s->end_blocks, b2), s->end_blocks == 1 ? "" : "s");
+	fprintf(o, "  Calls      %s allocations, ", format_count(s->alloc_calls, b1));
+	fprintf(o, "%s frees\n", format_count(s->free_calls, b1));
+	fprintf(o, "  Duration   %s\n", format_duration(s->duration_ns, b1));
+	if (s->complete)
+		fprintf(o, "  Trace      complete\n");
+	else
+		fprintf(o, "  Trace      %scut short after %s (block %" PRIu64
+			   "); reporting what was recorded%s\n",
+			st->b, format_duration(rs->last_time_ns, b1),
+			rs->blocks_read ? rs->last_seq : 0, st->r);
+	if (rs->blocks_damaged)
+		fprintf(o, "  Damaged    %" PRIu64 " block%s skipped\n", rs->blocks_damaged,
+			rs->blocks_damaged == 1 ? "" : "s");
+	if (s->dropped || s->waits)
+		fprintf(o, "  Recording  %" PRIu64 " events dropped, %" PRIu64 " ring waits\n",
+			s->dropped, s->waits);
+
+	struct group *groups = NULL;
+	struct rp_site *site, *tmp;
+	HASH_ITER(hh, rep->rp.sites, site, tmp)
+		site->mark = 0;
+	collect(rep, RANK_PEAK, &groups);
+	collect(rep, RANK_END, &groups);
+	collect(rep, RANK_CALLS, &groups);
+
+	size_t nall = HASH_COUNT(groups), k = 0;
+	struct group **all = malloc((nall ? nall : 1) * sizeof *all);
+	if (!all)
+		return -ENOMEM;
+	struct group *g, *t;
+	HASH_ITER(hh, groups, g, t)
+		all[k++] = g;
+
+	section(rep, o, all, nall, RANK_PEAK, st);
+	section(rep, o, all, nall, RANK_END, st);
+	section(rep, o, all, nall, RANK_CALLS, st);
+
+	HASH_ITER(hh, groups, g, t) {
+		HASH_DEL(groups, g);
+		free(g->key);
+		free(g->frames);
+		free(g);
+	}
+	free(all);
+	return ferror(o) ? -EIO : 0;
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `heldby run`: finds libheldby.so beside this executable, runs the
+ * program with it preloaded, then replays the trace for a short summary.
+ * The child checks for an existing trace file itself (after fork it knows
+ * its pid) and reports exec failures through a close-on-exec pipe, so the
+ * program's own exit status is never confused with ours.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "units.h"
+
+#define DEFAULT_PATTERN "heldby.%p.hbt"
+
+enum child_fail { CHILD_EXISTS = 1, CHILD_EXEC = 2, CHILD_ENV = 3 };
+
+int
+run_expand(const char *pattern, pid_t pid, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (const char *p = pattern; *p; p++) {
+		char tmp[24];
+		const char *add = tmp;
+		if (p[0] == '%' && p[1] == 'p') {
+			snprintf(tmp, sizeof tmp, "%ld", (long)pid);
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			tmp[0] = '%';
+			tmp[1] = 0;
+			p++;
+		} else {
+			tmp[0] = *p;
+			tmp[1] = 0;
+		}
+		size_t n = strlen(add);
+		if (o + n >= outlen)
+			return -ENAMETOOLONG;
+		memcpy(out + o, add, n);
+		o += n;
+	}
+	out[o] = 0;
+	return 0;
+}
+
+static int
+usable(const char *path, char *out, size_t outlen)
+{
+	char real[PATH_MAX];
+	if (access(path, R_OK) != 0 || !realpath(path, real))
+		return 0;
+	if (strlen(real) >= outlen)
+		return 0;
+	strcpy(out, real);
+	return 1;
+}
+
+int
+run_find_shim(char *out, size_t outlen)
+{
+	const char *env = getenv("HELDBY_SHIM");
+	if (env && *env)
+		return usable(env, out, outlen) ? 0 : -ENOENT;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		static const char *const rel[] = {
+			"/../shim/libheldby.so",                  /* build tree */
+			"/../lib/x86_64-linux-gnu/libheldby.so",  /* Debian multiarch */
+			"/../lib/aarch64-linux-gnu/libheldby.so",
+			"/../lib64/libheldby.so",
+			"/../lib/libheldby.so",
+		};
+		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+			char cand[PATH_MAX + 64];
+			snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+			if (usable(cand, out, outlen))
+				return 0;
+		}
+	}
+#ifdef HELDBY_LIBDIR
+	if (usable(HELDBY_LIBDIR "/libheldby.so", out, outlen))
+		return 0;
+#endif
+	return -ENOENT;
+}
+
+static void
+child_fail(int fd, int what, int err)
+{
+	int msg[2] = {what, err};
+	if (write(fd, msg, sizeof msg) < 0) {
+		/* nothing left to tell */
+	}
+	_exit(what == CHILD_EXEC ? 127 : 2);
+}
+
+static void
+child(const struct run_opts *o, const char *shim, const char *pattern, int fd)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	char path[PATH_MAX];
+	if (run_expand(pattern, getpid(), path, sizeof path) != 0)
+		child_fail(fd, CHILD_ENV, ENAMETOOLONG);
+	struct stat sb;
+	if (lstat(path, &sb) == 0)
+		child_fail(fd, CHILD_EXISTS, EEXIST);
+
+	const char *old = getenv("LD_PRELOAD");
+	size_t len = strlen(shim) + (old ? strlen(old) : 0) + 2;
+	char *pre = malloc(len);
+	if (!pre)
+		child_fail(fd, CHILD_ENV, ENOMEM);
+	snprintf(pre, len, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
+	if (setenv("LD_PRELOAD", pre, 1) || setenv("HELDBY_OUTPUT", pattern, 1))
+		child_fail(fd, CHILD_ENV, errno);
+	execvp(o->argv[0], o->argv);
+	child_fail(fd, CHILD_EXEC, errno);
+}
+
+static void
+summary(const char *path)
+{
+	struct report rep;
+	char err[256];
+	if (report_load(&rep, path, err, sizeof err) != 0) {
+		fprintf(stderr, "heldby: %s: %s\n", path, err);
+		return;
+	}
+	const struct rp_summary *s = &rep.rp.sum;
+	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
+	fprintf(stderr, "heldby: trace written to %s%s\n", path,
+		s->complete ? "" : " (cut short)");
+	fprintf(stderr, "heldby:   peak     %s in %s blocks at %s\n",
+		format_size(s->peak_bytes, b1), format_count(s->peak_blocks, b2),
+		format_duration(s->peak_time_ns, b3));
+	fprintf(stderr, "heldby:   at exit  %s in %s blocks\n", format_size(s->end_bytes, b1),
+		format_count(s->end_blocks, b2));
+	fprintf(stderr, "heldby:   calls    %s allocations, %s frees\n",
+		format_count(s->alloc_calls, b1), format_count(s->free_calls, b2));
+	fprintf(stderr, "heldby: who holds them: heldby report %s\n", path);
+	report_unload(&rep);
+}
+
+int
+run_program(const struct run_opts *o)
+{
+	const char *pattern = o->pattern ? o->pattern : DEFAULT_PATTERN;
+	char shim[PATH_MAX];
+	if (run_find_shim(shim, sizeof shim) != 0) {
+		fprintf(stderr, "heldby: cannot find libheldby.so beside this heldby "
+				"(set HELDBY_SHIM to its path)\n");
+		return 1;
+	}
+	if (strpbrk(shim, " :")) {
+		fprintf(stderr, "heldby: %s: LD_PRELOAD cannot hold a path with ' ' or ':'\n",
+			shim);
+		return 1;
+	}
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		fprintf(stderr, "heldby: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "heldby: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		child(o, shim, pattern, pfd[1]);
+	}
+	close(pfd[1]);
+	/* Like time(1): ^C goes to the program; we stay to report. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+
+	int msg[2] = {0, 0};
+	ssize_t n;
+	do
+		n = read(pfd[0], msg, sizeof msg);
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+
+	int status;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "heldby: waitpid: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+	char path[PATH_MAX];
+	run_expand(pattern, pid, path, sizeof path);
+	if (n == (ssize_t)sizeof msg) {
+		switch (msg[0]) {
+		case CHILD_EXISTS:
+			fprintf(stderr, "heldby: %s already exists; not overwriting it\n", path);
+			return 2;
+		case CHILD_EXEC:
+			fprintf(stderr, "heldby: %s: %s\n", o->argv[0], strerror(msg[1]));
+			return 127;
+		default:
+			fprintf(stderr, "heldby: cannot set up the environment: %s\n",
+				strerror(msg[1]));
+			return 1;
+		}
+	}
+	int rc = WIFEXITED(status) ? WEXITSTATUS(status)
+		 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "heldby: %s was killed by signal %d (%s)\n", o->argv[0],
+			WTERMSIG(status), strsignal(WTERMSIG(status)));
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr,
+			"heldby: no trace was written to %s: the program may be statically "
+			"linked, bring its own allocator, or not have started\n",
+			path);
+		return rc;
+	}
+	summary(path);
+	return rc;
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One Dwfl per traced module, reported at bias 0 so that addresses are the
+ * module's own virtual addresses (ip - load bias): modules unloaded and
+ * replaced at the same addresses then never overlap. Inlined frames are
+ * recovered as eu-addr2line -i does: dwarf_getscopes on the CU DIE, each
+ * DW_TAG_inlined_subroutine giving its caller's DW_AT_call_file/call_line.
+ */
+#include "symbolize.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "demangle.h"
+
+struct sym_mod {
+	uint64_t id;
+	Dwfl *dwfl;
+	Dwfl_Module *mod; /* NULL: file missing or build-id differs */
+	UT_hash_handle hh;
+};
+
+struct sym_key {
+	uint64_t module, addr;
+};
+
+struct sym_entry {
+	struct sym_key key;
+	size_t n;
+	struct sym_frame *frames;
+	UT_hash_handle hh;
+};
+
+struct symbolizer {
+	struct sym_mod *mods;
+	struct sym_entry *cache;
+	struct sym_frame unknown;
+};
+
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+struct symbolizer *
+sym_new(void)
+{
+	return calloc(1, sizeof(struct symbolizer));
+}
+
+static void
+free_frames(struct sym_frame *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)f[i].function);
+		free((char *)f[i].file);
+	}
+	free(f);
+}
+
+void
+sym_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	struct sym_mod *m, *mt;
+	HASH_ITER(hh, s->mods, m, mt) {
+		HASH_DEL(s->mods, m);
+		if (m->dwfl)
+			dwfl_end(m->dwfl);
+		free(m);
+	}
+	struct sym_entry *e, *et;
+	HASH_ITER(hh, s->cache, e, et) {
+		HASH_DEL(s->cache, e);
+		free_frames(e->frames, e->n);
+		free(e);
+	}
+	free(s);
+}
+
+static struct sym_mod *
+get_mod(struct symbolizer *s, const struct rd_module *rm)
+{
+	struct sym_mod *m;
+	HASH_FIND(hh, s->mods, &rm->id, sizeof rm->id, m);
+	if (m)
+		return m;
+	m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->id = rm->id;
+	HASH_ADD(hh, s->mods, id, sizeof m->id, m);
+	if (!rm->path || rm->path[0] != '/')
+		return m; /* [vdso], or no path: nothing to open */
+	m->dwfl = dwfl_begin(&callbacks);
+	if (!m->dwfl)
+		return m;
+	dwfl_report_begin(m->dwfl);
+	Dwfl_Module *dm = dwfl_report_elf(m->dwfl, rm->path, rm->path, -1, 0, false);
+	dwfl_report_end(m->dwfl, NULL, NULL);
+	if (!dm)
+		return m;
+	if (rm->build_id_len) {
+		const unsigned char *bits;
+		GElf_Addr vaddr;
+		int len = dwfl_module_build_id(dm, &bits, &vaddr);
+		if (len != (int)rm->build_id_len || memcmp(bits, rm->build_id, (size_t)len) != 0)
+			return m; /* another build of the same path */
+	}
+	m->mod = dm;
+	return m;
+}
+
+int
+sym_module_usable(struct symbolizer *s, const struct rd_module *m)
+{
+	struct sym_mod *sm = m ? get_mod(s, m) : NULL;
+	return sm && sm->mod;
+}
+
+static char *
+nice_name(const char *raw)
+{
+	if (!raw)
+		return NULL;
+	char *d = tools_demangle(raw);
+	return d ? d : strdup(raw);
+}
+
+static const char *
+die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute a;
+	const char *n = NULL;
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &a) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a))
+		n = dwarf_formstring(&a);
+	if (!n && dwarf_attr_integrate(die, DW_AT_name, &a))
+		n = dwarf_formstring(&a);
+	return n;
+}
+
+struct fbuf {
+	struct sym_frame *f;
+	size_t n, cap;
+};
+
+static int
+push(struct fbuf *b, const char *fn_raw, const char *file, unsigned line, int inlined)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4;
+		struct sym_frame *f = realloc(b->f, cap * sizeof *f);
+		if (!f)
+			return -1;
+		b->f = f;
+		b->cap = cap;
+	}
+	struct sym_frame *f = &b->f[b->n++];
+	f->function = nice_name(fn_raw);
+	f->file = file ? strdup(file) : NULL;
+	f->line = line;
+	f->inlined = inlined;
+	return 0;
+}
+
+static const char *
+call_file(Dwarf_Die *cu, Dwarf_Die *die)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word idx;
+	Dwarf_Files *files;
+	size_t nfiles;
+	if (!dwarf_attr(die, DW_AT_call_file, &a) || dwarf_formudata(&a, &idx) != 0)
+		return NULL;
+	if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || idx >= nfiles)
+		return NULL;
+	return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static unsigned
+call_line(Dwarf_Die *die)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word w;
+	if (!dwarf_attr(die, DW_AT_call_line, &a) || dwarf_formudata(&a, &w) != 0)
+		return 0;
+	return (unsigned)w;
+}
+
+static void
+resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
+{
+	const char *file = NULL;
+	int line = 0;
+	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
+	if (ln)
+		file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+	if (line < 0)
+		line = 0;
+
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+	Dwarf_Die *scopes = NULL;
+	int n = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
+	int done = 0;
+	for (int i = 0; i < n && !done; i++) {
+		Dwarf_Die *d = &scopes[i];
+		int tag = dwarf_tag(d);
+		if (tag == DW_TAG_inlined_subroutine) {
+			if (push(b, die_name(d), file, (unsigned)line, 1))
+				break;
+			file = call_file(cu, d);
+			line = (int)call_line(d);
+		} else if (tag == DW_TAG_subprogram) {
+			/* The ELF symbol names the out-of-line function
+			 * exactly (mangled, so fully qualified). */
+			const char *nm = symname ? symname : die_name(d);
+			push(b, nm, file, (unsigned)line, 0);
+			done = 1;
+		}
+	}
+	free(scopes);
+	if (!done)
+		push(b, symname, file, (unsigned)line, 0);
+}
+
+size_t
+sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset, int is_return,
+	    const struct sym_frame **frames)
+{
+	uint64_t addr = is_return && offset ? offset - 1 : offset;
+	struct sym_key key = {m ? m->id : 0, addr};
+	struct sym_entry *e;
+	HASH_FIND(hh, s->cache, &key, sizeof key, e);
+	if (e) {
+		*frames = e->frames;
+		return e->n;
+	}
+	struct sym_mod *sm = m ? get_mod(s, m) : NULL;
+	struct fbuf b = {0};
+	if (sm && sm->mod)
+		resolve(sm->mod, addr, &b);
+	if (!b.n && push(&b, NULL, NULL, 0, 0)) {
+		*frames = &s->unknown;
+		return 1;
+	}
+	e = calloc(1, sizeof *e);
+	if (!e) {
+		free_frames(b.f, b.n);
+		*frames = &s->unknown;
+		return 1;
+	}
+	e->key = key;
+	e->n = b.n;
+	e->frames = b.f;
+	HASH_ADD(hh, s->cache, key, sizeof e->key, e);
+	*frames = e->frames;
+	return e->n;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sizes and durations for humans. Three significant digits are enough to
+ * tell holders apart; the exact bytes are in --json.
+ */
+#include "units.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+char *
+format_size(uint64_t n, char *buf)
+{
+	static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	if (n < 1024) {
+		snprintf(buf, UNITS_BUF, "%llu B", (unsigned long long)n);
+		return buf;
+	}
+	double v = (double)n / 1024.0;
+	size_t u = 0;
+	/* Switch unit before rounding would print "1024 KiB". */
+	while (v >= 999.5 && u + 1 < sizeof unit / sizeof unit[0]) {
+		v /= 1024.0;
+		u++;
+	}
+	if (v < 9.995)
+		snprintf(buf, UNITS_BUF, "%.2f %s", v, unit[u]);
+	else if (v < 99.95)
+		snprintf(buf, UNITS_BUF, "%.1f %s", v, unit[u]);
+	else
+		snprintf(buf, UNITS_BUF, "%.0f %s", v, unit[u]);
+	return buf;
+}
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	if (!s)
+		return -EINVAL;
+	while (isspace((unsigned char)*s))
+		s++;
+	const char *p = s;
+	uint64_t whole = 0;
+	int digits = 0;
+	while (isdigit((unsigned char)*p)) {
+		unsigned d = (unsigned)(*p - '0');
+		if (whole > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		whole = whole * 10 + d;
+		p++;
+		digits++;
+	}
+	double frac = 0, scale = 0.1;
+	int has_frac = 0;
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p)) {
+			frac += (*p - '0') * scale;
+			scale /= 10;
+			p++;
+			digits++;
+			has_frac = 1;
+		}
+	}
+	if (!digits)
+		return -EINVAL;
+	while (*p == ' ')
+		p++;
+
+	uint64_t mult = 1;
+	if (*p) {
+		static const char letters[] = "KMGTPE";
+		const char *l = strchr(letters, toupper((unsigned char)*p));
+		if (!strcasecmp(p, "b")) {
+			mult = 1;
+		} else if (l && *l) {
+			unsigned pow = (unsigned)(l - letters) + 1;
+			const char *rest = p + 1;
+			uint64_t base;
+			if (!*rest || !strcasecmp(rest, "ib"))
+				base = 1024;
+			else if (!strcasecmp(rest, "b"))
+				base = 1000;
+			else
+				return -EINVAL;
+			for (unsigned i = 0; i < pow; i++)
+				mult *= base;
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (has_frac && mult == 1)
+		return -EINVAL; /* a fraction of a byte */
+	if (whole > UINT64_MAX / mult)
+		return -ERANGE;
+	uint64_t v = whole * mult;
+	double f = round(frac * (double)mult);
+	if (f >= (double)(UINT64_MAX - v))
+		return -ERANGE;
+	*out = v + (uint64_t)f;
+	return 0;
+}
+
+char *
+format_duration(uint64_t ns, char *buf)
+{
+	if (ns < 1000)
+		snprintf(buf, UNITS_BUF, "%llu ns", (unsigned long long)ns);
+	else if (ns < 999950)
+		snprintf(buf, UNITS_BUF, "%.1f us", ns / 1e3);
+	else if (ns < 999950000ull)
+		snprintf(buf, UNITS_BUF, "%.1f ms", ns / 1e6);
+	else if (ns < 9995000000ull)
+		snprintf(buf, UNITS_BUF, "%.2f s", ns / 1e9);
+	else if (ns < 59950000000ull)
+		snprintf(buf, UNITS_BUF, "%.1f s", ns / 1e9);
+	else if (ns < 3600000000000ull) {
+		uint64_t s = (ns + 500000000ull) / 1000000000ull;
+		snprintf(buf, UNITS_BUF, "%llum%02llus", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+	} else {
+		uint64_t m = (ns + 30000000000ull) / 60000000000ull;
+		snprintf(buf, UNITS_BUF, "%lluh%02llum", (unsigned long long)(m / 60),
+			 (unsigned long long)(m % 60));
+	}
+	return buf;
+}
+
+char *
+format_count(uint64_t n, char *buf)
+{
+	char tmp[UNITS_BUF];
+	int len = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)n);
+	int o = 0;
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = 0;
+	return buf;
+}

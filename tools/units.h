@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Human units for sizes and durations: what every view prints, and the
+ * size syntax the command line accepts (--max-peak 1.5GiB).
+ */
+#ifndef HELDBY_TOOLS_UNITS_H
+#define HELDBY_TOOLS_UNITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UNITS_BUF 32
+
+/* Writes n as "512 B", "12.0 KiB", "3.70 GiB" (three significant digits,
+ * binary units) into buf (at least UNITS_BUF bytes); returns buf.
+ * Thread-safe; no allocation. */
+char *format_size(uint64_t n, char *buf);
+
+/* Parses "1048576", "64KB" (64000), "64KiB" (65536), "10M" (10 MiB),
+ * "1.5GiB". Single letters K, M, G, T are binary; KB, MB… are decimal;
+ * case-insensitive. Returns 0 and sets *out, or -EINVAL / -ERANGE. */
+int parse_size(const char *s, uint64_t *out);
+
+/* Writes a duration in ns as "850 ns", "12.3 us", "4.5 ms", "12.4 s",
+ * "3m05s", "2h07m" into buf (at least UNITS_BUF bytes); returns buf. */
+char *format_duration(uint64_t ns, char *buf);
+
+/* Writes n with thousands separators: 1234567 -> "1,234,567". */
+char *format_count(uint64_t n, char *buf);
+
+#endif
