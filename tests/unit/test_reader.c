@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace reader against files written here by a small independent
+ * writer (so the format is checked from both sides), then cut short,
+ * damaged and garbled: it must read what it can and never crash or hang.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "heldby/trace.h"
+#include "heldby/varint.h"
+#include "reader.h"
+#include "replay.h"
+
+#ifdef HAVE_SHIM_ENCODER
+#include "encode.h"
+#include "tracefile.h"
+#endif
+
+/* ---- a tiny writer ---- */
+
+struct tw {
+	uint8_t raw[1 << 16];
+	size_t len;
+	uint64_t pt, pp;
+};
+
+static void
+tw_u(struct tw *w, uint64_t v)
+{
+	w->len += heldby_put_u(w->raw + w->len, v);
+}
+
+static void
+tw_s(struct tw *w, int64_t v)
+{
+	w->len += heldby_put_s(w->raw + w->len, v);
+}
+
+static void
+tw_str(struct tw *w, const char *s)
+{
+	size_t n = strlen(s);
+	tw_u(w, n);
+	memcpy(w->raw + w->len, s, n);
+	w->len += n;
+}
+
+static void
+tw_kind(struct tw *w, enum heldby_rec k)
+{
+	w->raw[w->len++] = (uint8_t)k;
+}
+
+static void
+tw_dt(struct tw *w, uint64_t t)
+{
+	tw_u(w, t - w->pt);
+	w->pt = t;
+}
+
+static void
+tw_dptr(struct tw *w, uint64_t p)
+{
+	tw_s(w, (int64_t)(p - w->pp));
+	w->pp = p;
+}
+
+static void
+tw_module(struct tw *w, uint64_t id, uint64_t bias, uint64_t start, uint64_t len,
+	  const char *path)
+{
+	tw_kind(w, HELDBY_REC_MODULE);
+	tw_u(w, id);
+	tw_u(w, bias);
+	tw_u(w, 1);
+	tw_u(w, start);
+	tw_u(w, len);
+	tw_str(w, path);
+	tw_str(w, "");
+}
+
+static void
+tw_unload(struct tw *w, uint64_t id)
+{
+	tw_kind(w, HELDBY_REC_MODULE_UNLOAD);
+	tw_u(w, id);
+}
+
+static void
+tw_stack(struct tw *w, uint64_t id, uint64_t parent, uint64_t ip)
+{
+	tw_kind(w, HELDBY_REC_STACK);
+	tw_u(w, id);
+	tw_u(w, parent);
+	tw_u(w, ip);
+}
+
+static void
+tw_alloc(struct tw *w, uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack)
+{
+	tw_kind(w, HELDBY_REC_ALLOC);
+	tw_dt(w, t);
+	tw_u(w, size);
+	tw_dptr(w, ptr);
+	tw_u(w, stack);
+	tw_u(w, HELDBY_FN_MALLOC);
+}
+
+static void
+tw_free(struct tw *w, uint64_t t, uint64_t ptr)
+{
+	tw_kind(w, HELDBY_REC_FREE);
+	tw_dt(w, t);
+	tw_dptr(w, ptr);
+}
+
+static void
+tw_mark(struct tw *w, uint64_t t, const char *label)
+{
+	tw_kind(w, HELDBY_REC_MARK);
+	tw_dt(w, t);
+	tw_str(w, label);
+}
+
+static void
+tw_thread(struct tw *w, uint64_t tid, const char *name)
+{
+	tw_kind(w, HELDBY_REC_THREAD);
+	tw_u(w, tid);
+	tw_str(w, name);
+}
+
+static void
+tw_end(struct tw *w, uint64_t t)
+{
+	tw_kind(w, HELDBY_REC_END);
+	tw_dt(w, t);
+	tw_u(w, 0);
+	tw_u(w, 0);
+}
+
+static void
+put32(FILE *f, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	fwrite(b, 1, 4, f);
+}
+
+static void
+put64(FILE *f, uint64_t v)
+{
+	put32(f, (uint32_t)v);
+	put32(f, (uint32_t)(v >> 32));
+}
+
+static void
+write_header(FILE *f, uint32_t version)
+{
+	const char *exe = "/usr/bin/victim";
+	fwrite(HELDBY_TRACE_MAGIC, 1, HELDBY_TRACE_MAGIC_LEN, f);
+	put32(f, version);
+	put32(f, HELDBY_TRACE_HEADER_FIXED + (uint32_t)strlen(exe));
+	put64(f, 4242);
+	put64(f, 1700000000000000000ull);
+	put64(f, 1000);
+	put32(f, (uint32_t)strlen(exe));
+	put32(f, HELDBY_TRACE_F_NONE);
+	fputs(exe, f);
+}
+
+/* Writes w as block seq and starts a new block; returns its file offset. */
+static long
+write_block(FILE *f, uint32_t seq, struct tw *w)
+{
+	long at = ftell(f);
+	size_t cap = ZSTD_compressBound(w->len);
+	void *z = malloc(cap);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	size_t n = ZSTD_compress2(c, z, cap, w->raw, w->len);
+	cr_assert(!ZSTD_isError(n));
+	ZSTD_freeCCtx(c);
+	put32(f, HELDBY_BLOCK_MAGIC);
+	put32(f, seq);
+	put32(f, (uint32_t)n);
+	put32(f, (uint32_t)w->len);
+	put32(f, heldby_block_check(seq, (uint32_t)n, (uint32_t)w->len));
+	fwrite(z, 1, n, f);
+	free(z);
+	w->len = 0;
+	w->pt = w->pp = 0;
+	return at;
+}
+
+static char *
+tmpname(void)
+{
+	static char buf[64];
+	snprintf(buf, sizeof buf, "/tmp/heldby-test-%d-XXXXXX", (int)getpid());
+	int fd = mkstemp(buf);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	return buf;
+}
+
+struct three {
+	char path[64];
+	long block[3];
+	long size;
+	unsigned per_block; /* allocations in each block */
+};
+
+/* Three blocks of allocations; END in the third. */
+static void
+write_three(struct three *t)
+{
+	static struct tw w;
+	strcpy(t->path, tmpname());
+	FILE *f = fopen(t->path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION);
+	t->per_block = 200;
+	uint64_t time = 10;
+	for (uint32_t b = 0; b < 3; b++) {
+		if (b == 0) {
+			tw_module(&w, 1, 0x400000, 0x400000, 0x10000, "/usr/bin/victim");
+			tw_stack(&w, 1, 0, 0x401000);
+			tw_stack(&w, 2, 1, 0x402000);
+		}
+		for (unsigned i = 0; i < t->per_block; i++)
+			tw_alloc(&w, time++, 100 + b, 0x10000000ull + (b * 1000 + i) * 64, 2);
+		if (b == 2)
+			tw_end(&w, time);
+		t->block[b] = write_block(f, b, &w);
+	}
+	t->size = ftell(f);
+	fclose(f);
+}
+
+struct tally {
+	unsigned allocs, frees, marks, ends;
+	unsigned per_size[3];
+};
+
+static int
+read_all(const char *path, struct tally *ty, const struct reader_stats **st, struct reader **rp)
+{
+	char err[256];
+	struct reader *r;
+	int rc = reader_open(path, &r, err, sizeof err);
+	if (rc)
+		return rc;
+	memset(ty, 0, sizeof *ty);
+	struct rd_event ev;
+	unsigned guard = 0;
+	while (reader_next(r, &ev) == 1) {
+		cr_assert_lt(guard++, 10000000u, "reader does not stop");
+		switch (ev.kind) {
+		case RD_ALLOC:
+			ty->allocs++;
+			if (ev.size >= 100 && ev.size < 103)
+				ty->per_size[ev.size - 100]++;
+			break;
+		case RD_FREE: ty->frees++; break;
+		case RD_MARK: ty->marks++; break;
+		case RD_END: ty->ends++; break;
+		}
+	}
+	*st = reader_stats(r);
+	if (rp)
+		*rp = r;
+	else
+		reader_close(r);
+	return 0;
+}
+
+Test(reader, round_trip)
+{
+	static struct tw w;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION);
+	tw_module(&w, 1, 0x555500000000ull, 0x555500001000ull, 0x2000, "/usr/bin/victim");
+	tw_stack(&w, 1, 0, 0x555500001234ull);
+	tw_stack(&w, 2, 1, 0x555500002000ull);
+	tw_thread(&w, 7, "worker");
+	tw_alloc(&w, 5, 64, 0x7f0000001000ull, 2);
+	tw_alloc(&w, 6, 32, 0x7f0000000800ull, 1); /* pointer goes down: negative delta */
+	write_block(f, 0, &w);
+	tw_mark(&w, 8, "request \"done\"");
+	tw_free(&w, 9, 0x7f0000001000ull);
+	tw_end(&w, 12);
+	write_block(f, 1, &w);
+	fclose(f);
+
+	char err[256];
+	struct reader *r;
+	cr_assert_eq(reader_open(path, &r, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(reader_pid(r), 4242);
+	cr_expect_str_eq(reader_exe(r), "/usr/bin/victim");
+	struct rd_event ev;
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_ALLOC);
+	cr_expect_eq(ev.time_ns, 5);
+	cr_expect_eq(ev.size, 64);
+	cr_expect_eq(ev.ptr, 0x7f0000001000ull);
+	cr_expect_eq(ev.stack, 2);
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.ptr, 0x7f0000000800ull);
+	cr_expect_eq(ev.time_ns, 6);
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_MARK);
+	cr_expect_eq(ev.time_ns, 8, "deltas restart at each block");
+	cr_expect_eq(ev.label_len, strlen("request \"done\""));
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_FREE);
+	cr_expect_eq(ev.ptr, 0x7f0000001000ull);
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_END);
+	cr_expect_eq(ev.time_ns, 12);
+	cr_expect_eq(reader_next(r, &ev), 0);
+	cr_expect_eq(reader_next(r, &ev), 0, "the end stays the end");
+
+	const struct rd_node *n = reader_node(r, 1);
+	cr_assert_not_null(n);
+	cr_expect_eq(n->module, 1);
+	cr_expect_eq(n->offset, 0x1234);
+	n = reader_node(r, 2);
+	cr_assert_not_null(n);
+	cr_expect_eq(n->parent, 1);
+	cr_expect_eq(n->module, 1, "a return address at the end of a range is inside");
+	const struct reader_stats *st = reader_stats(r);
+	cr_expect(st->complete);
+	cr_expect(!st->truncated);
+	cr_expect_eq(st->blocks_read, 2);
+	cr_expect_eq(st->blocks_damaged, 0);
+	reader_close(r);
+	unlink(path);
+}
+
+Test(reader, resolves_frames_against_the_modules_live_at_the_time)
+{
+	static struct tw w;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION);
+	tw_module(&w, 1, 0x7000000000ull, 0x7000001000ull, 0x1000, "/lib/liba.so");
+	tw_stack(&w, 1, 0, 0x7000001100ull);
+	tw_unload(&w, 1);
+	tw_stack(&w, 2, 0, 0x7000001100ull);
+	write_block(f, 0, &w);
+	tw_module(&w, 2, 0x6fff000000ull, 0x7000001000ull, 0x1000, "/lib/libb.so");
+	tw_stack(&w, 3, 0, 0x7000001100ull);
+	tw_end(&w, 1);
+	write_block(f, 1, &w);
+	fclose(f);
+
+	struct tally ty;
+	const struct reader_stats *st;
+	struct reader *r;
+	cr_assert_eq(read_all(path, &ty, &st, &r), 0);
+	cr_expect_eq(reader_node(r, 1)->module, 1);
+	cr_expect_eq(reader_node(r, 1)->offset, 0x1100);
+	cr_expect_eq(reader_node(r, 2)->module, 0, "liba was unloaded");
+	cr_expect_eq(reader_node(r, 3)->module, 2);
+	cr_expect_eq(reader_node(r, 3)->offset, 0x1001100ull);
+	cr_expect_str_eq(reader_module(r, 1)->path, "/lib/liba.so");
+	reader_close(r);
+	unlink(path);
+}
+
+Test(reader, reports_cut_short_trace)
+{
+	struct three t;
+	write_three(&t);
+	char *buf = malloc((size_t)t.size);
+	FILE *f = fopen(t.path, "rb");
+	cr_assert_eq(fread(buf, 1, (size_t)t.size, f), (size_t)t.size);
+	fclose(f);
+
+	long cuts[] = {t.block[0], t.block[0] + 3, t.block[0] + 25, t.block[1] - 1, t.block[1],
+		       t.block[1] + 19, t.block[1] + 20, t.block[2] + 7, t.size - 1};
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		long cut = cuts[i];
+		f = fopen(t.path, "wb");
+		fwrite(buf, 1, (size_t)cut, f);
+		fclose(f);
+		struct tally ty;
+		const struct reader_stats *st;
+		struct reader *r;
+		cr_assert_eq(read_all(t.path, &ty, &st, &r), 0, "cut at %ld", cut);
+		unsigned whole = 0;
+		for (int b = 0; b < 3; b++)
+			if (t.block[b] < cut && (b == 2 ? t.size : t.block[b + 1]) <= cut)
+				whole++;
+		cr_expect(!st->complete, "cut at %ld", cut);
+		cr_expect_eq(ty.allocs, whole * t.per_block, "cut at %ld: %u allocs", cut,
+			     ty.allocs);
+		cr_expect_eq(st->blocks_read, whole);
+		cr_expect_eq(st->blocks_damaged, 0, "cut at %ld", cut);
+		cr_expect_eq(st->truncated, cut != t.block[0] && cut != t.block[1],
+			     "cut at %ld", cut);
+		reader_close(r);
+	}
+	/* Cut inside the file header: a clear error, not a crash. */
+	f = fopen(t.path, "wb");
+	fwrite(buf, 1, 20, f);
+	fclose(f);
+	char err[256];
+	struct reader *r;
+	cr_expect_neq(reader_open(t.path, &r, err, sizeof err), 0);
+	free(buf);
+	unlink(t.path);
+}
+
+static void
+flip(const char *path, long off)
+{
+	FILE *f = fopen(path, "r+b");
+	fseek(f, off, SEEK_SET);
+	int c = fgetc(f);
+	fseek(f, off, SEEK_SET);
+	fputc(c ^ 0x5a, f);
+	fclose(f);
+}
+
+Test(reader, skips_damaged_block)
+{
+	/* A byte of block 2's payload, then of its header, then its magic. */
+	long where[] = {40, 6, 0, 16};
+	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+		struct three t;
+		write_three(&t);
+		flip(t.path, t.block[1] + where[i]);
+		struct tally ty;
+		const struct reader_stats *st;
+		struct reader *r;
+		cr_assert_eq(read_all(t.path, &ty, &st, &r), 0);
+		cr_expect_eq(st->blocks_read, 2, "flip at +%ld", where[i]);
+		cr_expect_eq(st->blocks_damaged, 1, "flip at +%ld", where[i]);
+		cr_expect_eq(ty.per_size[0], t.per_block);
+		cr_expect_eq(ty.per_size[1], 0);
+		cr_expect_eq(ty.per_size[2], t.per_block);
+		cr_expect(st->complete, "block 3 holds END");
+		reader_close(r);
+		unlink(t.path);
+	}
+}
+
+Test(reader, survives_garbage)
+{
+	struct three t;
+	write_three(&t);
+	char *orig = malloc((size_t)t.size);
+	FILE *f = fopen(t.path, "rb");
+	cr_assert_eq(fread(orig, 1, (size_t)t.size, f), (size_t)t.size);
+	fclose(f);
+	srand(12345);
+	for (int round = 0; round < 200; round++) {
+		f = fopen(t.path, "wb");
+		fwrite(orig, 1, (size_t)t.size, f);
+		fclose(f);
+		for (int k = 0; k < 1 + round % 8; k++)
+			flip(t.path, t.block[0] + rand() % (t.size - t.block[0]));
+		struct tally ty;
+		const struct reader_stats *st;
+		cr_assert_eq(read_all(t.path, &ty, &st, NULL), 0);
+		cr_expect_leq(ty.allocs, 3 * t.per_block);
+	}
+	/* Pure noise after a valid header. */
+	f = fopen(t.path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION);
+	for (int i = 0; i < 300000; i++)
+		fputc(i % 7 == 0 ? 'H' : rand() & 0xff, f);
+	fclose(f);
+	struct tally ty;
+	const struct reader_stats *st;
+	cr_assert_eq(read_all(t.path, &ty, &st, NULL), 0);
+	cr_expect_eq(ty.allocs, 0);
+	cr_expect(!st->complete);
+	free(orig);
+	unlink(t.path);
+}
+
+Test(reader, rejects_non_trace)
+{
+	char err[256];
+	struct reader *r;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	fputs("#!/bin/sh\necho this is not a trace, but it is long enough\n", f);
+	fclose(f);
+	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0);
+	cr_expect_str_eq(err, "not a heldby trace");
+	f = fopen(path, "wb");
+	fclose(f);
+	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0, "empty file");
+	cr_expect_str_eq(err, "not a heldby trace");
+	cr_expect_neq(reader_open("/nonexistent/trace.hbt", &r, err, sizeof err), 0);
+	cr_expect_str_eq(err, "No such file or directory");
+	unlink(path);
+}
+
+Test(reader, rejects_newer_version)
+{
+	char err[256];
+	struct reader *r;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION + 1);
+	fclose(f);
+	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0);
+	char want[128];
+	snprintf(want, sizeof want, "format version %u is newer than this heldby (%u)",
+		 HELDBY_TRACE_VERSION + 1, HELDBY_TRACE_VERSION);
+	cr_expect_str_eq(err, want);
+	unlink(path);
+}
+
+Test(reader, feeds_replay)
+{
+	struct three t;
+	write_three(&t);
+	char err[256];
+	struct reader *r;
+	cr_assert_eq(reader_open(t.path, &r, err, sizeof err), 0);
+	struct replay rp;
+	replay_init(&rp);
+	cr_assert_eq(replay_reader(&rp, r), 0);
+	cr_expect_eq(rp.sum.alloc_calls, 3 * t.per_block);
+	cr_expect_eq(rp.sum.peak_bytes, (100 + 101 + 102) * t.per_block);
+	cr_expect_eq(rp.sum.end_bytes, rp.sum.peak_bytes);
+	cr_expect(rp.sum.complete);
+	replay_free(&rp);
+	reader_close(r);
+	unlink(t.path);
+}
+
+#ifdef HAVE_SHIM_ENCODER
+/* The shim's own encoder and file writer, read back. */
+Test(reader, reads_what_the_shim_encoder_writes)
+{
+	char *path = tmpname();
+	unlink(path);
+	struct tfile tf;
+	cr_assert_eq(tfile_create(&tf, path, 77, 1, 2, "/bin/x"), 0);
+	static uint8_t buf[1 << 16];
+	struct enc e;
+	enc_init(&e, buf, sizeof buf);
+	uint64_t start = 0x1000, len = 0x1000;
+	cr_assert_eq(enc_module(&e, 1, 0, 1, &start, &len, "/bin/x", NULL, 0), 0);
+	cr_assert_eq(enc_stack(&e, 1, 0, 0x1010), 0);
+	cr_assert_eq(enc_alloc(&e, 5, 48, 0x9000, 1, HELDBY_FN_NEW), 0);
+	cr_assert_eq(enc_alloc(&e, 6, 16, 0x8000, 1, HELDBY_FN_MALLOC), 0);
+	cr_assert_eq(enc_free(&e, 7, 0x9000), 0);
+	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
+	enc_clear(&e);
+	cr_assert_eq(enc_end(&e, 9, 0, 0), 0);
+	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
+	tfile_close(&tf);
+
+	char err[256];
+	struct reader *r;
+	cr_assert_eq(reader_open(path, &r, err, sizeof err), 0, "%s", err);
+	struct replay rp;
+	replay_init(&rp);
+	cr_assert_eq(replay_reader(&rp, r), 0);
+	cr_expect_eq(rp.sum.alloc_calls, 2);
+	cr_expect_eq(rp.sum.free_calls, 1);
+	cr_expect_eq(rp.sum.unknown_frees, 0);
+	cr_expect_eq(rp.sum.peak_bytes, 64);
+	cr_expect_eq(rp.sum.end_bytes, 16);
+	cr_expect_eq(rp.sum.duration_ns, 9);
+	cr_expect(rp.sum.complete);
+	cr_expect_eq(reader_node(r, 1)->module, 1);
+	replay_free(&rp);
+	reader_close(r);
+	unlink(path);
+}
+#endif

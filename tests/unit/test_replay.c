@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replay: the live set, per-site counters and the holders at the peak,
+ * driven with events directly; and symbolisation of this very binary.
+ */
+#include <criterion/criterion.h>
+#include <link.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replay.h"
+#include "symbolize.h"
+
+static struct rp_site *
+site(struct replay *rp, uint64_t stack)
+{
+	struct rp_site *s;
+	HASH_FIND(hh, rp->sites, &stack, sizeof stack, s);
+	cr_assert_not_null(s, "no site for stack %llu", (unsigned long long)stack);
+	return s;
+}
+
+Test(replay, peak_holders_are_the_sites_at_the_peak)
+{
+	struct replay rp;
+	replay_init(&rp);
+	/* A peaks at 300, then is freed; B grows to 250 later: the peak
+	 * (300 at t=3) belongs to A. */
+	replay_alloc(&rp, 1, 0x1000, 100, 1);
+	replay_alloc(&rp, 2, 0x2000, 100, 1);
+	replay_alloc(&rp, 3, 0x3000, 100, 1);
+	replay_release(&rp, 4, 0x1000);
+	replay_release(&rp, 5, 0x2000);
+	replay_release(&rp, 6, 0x3000);
+	replay_alloc(&rp, 7, 0x4000, 150, 2);
+	replay_alloc(&rp, 8, 0x5000, 100, 2);
+	replay_finish(&rp, 10, 1);
+
+	cr_expect_eq(rp.sum.peak_bytes, 300);
+	cr_expect_eq(rp.sum.peak_time_ns, 3);
+	cr_expect_eq(site(&rp, 1)->peak_bytes, 300);
+	cr_expect_eq(site(&rp, 1)->peak_blocks, 3);
+	cr_expect_eq(site(&rp, 2)->peak_bytes, 0);
+	cr_expect_eq(site(&rp, 2)->cur_bytes, 250);
+	cr_expect_eq(rp.sum.end_bytes, 250);
+	cr_expect_eq(rp.sum.end_blocks, 2);
+	cr_expect_eq(rp.sum.alloc_calls, 5);
+	cr_expect_eq(rp.sum.free_calls, 3);
+	cr_expect_eq(rp.sum.duration_ns, 10);
+	/* Blocks allocated at 1, 2, 3 are on average 1 ns old at t=3. */
+	cr_expect_eq(replay_peak_age(&rp, site(&rp, 1)), 1);
+	replay_free(&rp);
+}
+
+Test(replay, peak_holders_split_between_sites)
+{
+	struct replay rp;
+	replay_init(&rp);
+	replay_alloc(&rp, 1, 0x10, 50, 1);
+	replay_alloc(&rp, 2, 0x20, 70, 2);  /* peak 120: A 50, B 70 */
+	replay_release(&rp, 3, 0x10);
+	replay_alloc(&rp, 4, 0x30, 40, 1);  /* 110 < 120 */
+	replay_alloc(&rp, 5, 0x40, 5, 3);   /* 115 */
+	replay_release(&rp, 6, 0x20);
+	replay_finish(&rp, 6, 1);
+	cr_expect_eq(rp.sum.peak_bytes, 120);
+	cr_expect_eq(site(&rp, 1)->peak_bytes, 50);
+	cr_expect_eq(site(&rp, 2)->peak_bytes, 70);
+	cr_expect_eq(site(&rp, 3)->peak_bytes, 0);
+	replay_free(&rp);
+}
+
+Test(replay, peak_survives_address_reuse)
+{
+	struct replay rp;
+	replay_init(&rp);
+	/* The same address is freed by one site and reused by another
+	 * (another thread): each holds it in turn, the peak is one block. */
+	replay_alloc(&rp, 1, 0xabc0, 4096, 1);
+	replay_release(&rp, 2, 0xabc0);
+	replay_alloc(&rp, 3, 0xabc0, 1024, 2);
+	replay_alloc(&rp, 4, 0xdef0, 1024, 2);
+	replay_release(&rp, 5, 0xabc0);
+	replay_alloc(&rp, 6, 0xabc0, 8192, 3);
+	replay_finish(&rp, 6, 1);
+	cr_expect_eq(rp.sum.peak_bytes, 9216);
+	cr_expect_eq(rp.sum.peak_time_ns, 6);
+	cr_expect_eq(site(&rp, 1)->peak_bytes, 0);
+	cr_expect_eq(site(&rp, 2)->peak_bytes, 1024);
+	cr_expect_eq(site(&rp, 3)->peak_bytes, 8192);
+	cr_expect_eq(rp.sum.end_bytes, 9216);
+	cr_expect_eq(rp.sum.end_blocks, 2);
+	cr_expect_eq(rp.sum.reused_live, 0);
+	replay_free(&rp);
+}
+
+Test(replay, alloc_of_live_address_frees_the_old_block)
+{
+	struct replay rp;
+	replay_init(&rp);
+	replay_alloc(&rp, 1, 0x100, 10, 1);
+	replay_alloc(&rp, 2, 0x100, 20, 2);
+	replay_finish(&rp, 2, 1);
+	cr_expect_eq(rp.sum.reused_live, 1);
+	cr_expect_eq(rp.sum.end_bytes, 20);
+	cr_expect_eq(site(&rp, 1)->cur_bytes, 0);
+	cr_expect_eq(rp.sum.peak_bytes, 20);
+	replay_free(&rp);
+}
+
+Test(replay, ignores_unknown_free)
+{
+	struct replay rp;
+	replay_init(&rp);
+	replay_alloc(&rp, 1, 0x100, 10, 1);
+	replay_release(&rp, 2, 0x999);
+	replay_release(&rp, 3, 0x100);
+	replay_release(&rp, 4, 0x100); /* double free: unknown by now */
+	replay_finish(&rp, 4, 0);
+	cr_expect_eq(rp.sum.unknown_frees, 2);
+	cr_expect_eq(rp.sum.free_calls, 3);
+	cr_expect_eq(rp.sum.end_bytes, 0);
+	cr_expect_eq(rp.sum.end_blocks, 0);
+	cr_expect_eq(rp.sum.peak_bytes, 10);
+	cr_expect_eq(rp.sum.complete, 0);
+	replay_free(&rp);
+}
+
+Test(replay, zero_byte_blocks_are_counted)
+{
+	struct replay rp;
+	replay_init(&rp);
+	replay_alloc(&rp, 1, 0x100, 0, 1);
+	replay_finish(&rp, 1, 1);
+	cr_expect_eq(rp.sum.end_blocks, 1);
+	cr_expect_eq(rp.sum.end_bytes, 0);
+	replay_free(&rp);
+}
+
+/* ---- symbolisation of this binary ---- */
+
+__attribute__((noinline)) int
+heldby_test_target_function(int x)
+{
+	return x * 3 + 1;
+}
+
+struct main_mod {
+	uint64_t bias;
+	int found;
+};
+
+static int
+find_main(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct main_mod *m = data;
+	if (!m->found) { /* the first entry is the executable */
+		m->bias = info->dlpi_addr;
+		m->found = 1;
+	}
+	return 1;
+}
+
+Test(symbolize, names_a_function_in_this_binary)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	cr_assert_gt(n, 0);
+	exe[n] = 0;
+	struct main_mod mm = {0};
+	dl_iterate_phdr(find_main, &mm);
+	cr_assert(mm.found);
+
+	struct rd_module m = {.id = 1, .bias = mm.bias, .path = exe};
+	struct symbolizer *s = sym_new();
+	cr_assert_not_null(s);
+	uint64_t off = (uint64_t)(uintptr_t)&heldby_test_target_function - mm.bias;
+	const struct sym_frame *f;
+	/* As a return address just past the first byte of the function. */
+	size_t k = sym_resolve(s, &m, off + 1, 1, &f);
+	cr_assert_geq(k, 1);
+	cr_assert_not_null(f[k - 1].function);
+	cr_expect_str_eq(f[k - 1].function, "heldby_test_target_function");
+	cr_assert_not_null(f[k - 1].file);
+	cr_expect(strstr(f[k - 1].file, "test_replay.c") != NULL, "file %s", f[k - 1].file);
+	cr_expect_gt(f[k - 1].line, 0);
+	/* Cached: the same frames again. */
+	const struct sym_frame *g;
+	cr_expect_eq(sym_resolve(s, &m, off + 1, 1, &g), k);
+	cr_expect_eq(g, f);
+
+	/* A module whose file is missing gives an unknown frame, no crash. */
+	struct rd_module gone = {.id = 2, .path = "/nonexistent/libgone.so"};
+	k = sym_resolve(s, &gone, 0x1234, 1, &f);
+	cr_expect_eq(k, 1);
+	cr_expect_null(f[0].function);
+	cr_expect(!sym_module_usable(s, &gone));
+
+	/* Another build-id: not trusted. */
+	uint8_t bid[4] = {1, 2, 3, 4};
+	struct rd_module other = {.id = 3, .bias = mm.bias, .path = exe, .build_id = bid,
+				  .build_id_len = 4};
+	k = sym_resolve(s, &other, off + 1, 1, &f);
+	cr_expect_null(f[0].function);
+	sym_free(s);
+}

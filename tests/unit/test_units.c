@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* Human units: what every view prints and what the command line accepts. */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "units.h"
+
+Test(units, format_size)
+{
+	char b[UNITS_BUF];
+	cr_expect_str_eq(format_size(0, b), "0 B");
+	cr_expect_str_eq(format_size(512, b), "512 B");
+	cr_expect_str_eq(format_size(1023, b), "1023 B");
+	cr_expect_str_eq(format_size(1024, b), "1.00 KiB");
+	cr_expect_str_eq(format_size(12 * 1024, b), "12.0 KiB");
+	cr_expect_str_eq(format_size(512 * 1024, b), "512 KiB");
+	cr_expect_str_eq(format_size(1023 * 1024 + 1000, b), "1.00 MiB");
+	cr_expect_str_eq(format_size(3973069619ull, b), "3.70 GiB");
+	cr_expect_str_eq(format_size(11059200, b), "10.5 MiB");
+	cr_expect_str_eq(format_size(UINT64_MAX, b), "16.0 EiB");
+}
+
+Test(units, parse_size)
+{
+	uint64_t v;
+	cr_expect_eq(parse_size("1048576", &v), 0);
+	cr_expect_eq(v, 1048576);
+	cr_expect_eq(parse_size("64KB", &v), 0);
+	cr_expect_eq(v, 64000);
+	cr_expect_eq(parse_size("64KiB", &v), 0);
+	cr_expect_eq(v, 65536);
+	cr_expect_eq(parse_size("64k", &v), 0);
+	cr_expect_eq(v, 65536);
+	cr_expect_eq(parse_size("10M", &v), 0);
+	cr_expect_eq(v, 10u << 20);
+	cr_expect_eq(parse_size("1.5GiB", &v), 0);
+	cr_expect_eq(v, 3ull << 29);
+	cr_expect_eq(parse_size("2 GB", &v), 0);
+	cr_expect_eq(v, 2000000000ull);
+	cr_expect_eq(parse_size("0", &v), 0);
+	cr_expect_eq(v, 0);
+	cr_expect_eq(parse_size("100B", &v), 0);
+	cr_expect_eq(v, 100);
+}
+
+Test(units, parse_size_rejects_bad_strings)
+{
+	uint64_t v = 7;
+	static const char *const bad[] = {
+		"", " ", "abc", "-1", "1.5", "10X", "10MX", "10 MiBs", "K", ".", "1e6",
+		"1..5M", "0x10", "10Mi",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_expect_neq(parse_size(bad[i], &v), 0, "accepted \"%s\"", bad[i]);
+	cr_expect_eq(parse_size("99999999999999999999", &v), -ERANGE);
+	cr_expect_eq(parse_size("20000000000000000EiB", &v), -ERANGE);
+	cr_expect_eq(v, 7, "an error leaves the output alone");
+}
+
+Test(units, format_duration)
+{
+	char b[UNITS_BUF];
+	cr_expect_str_eq(format_duration(850, b), "850 ns");
+	cr_expect_str_eq(format_duration(12300, b), "12.3 us");
+	cr_expect_str_eq(format_duration(4500000, b), "4.5 ms");
+	cr_expect_str_eq(format_duration(1234000000ull, b), "1.23 s");
+	cr_expect_str_eq(format_duration(12400000000ull, b), "12.4 s");
+	cr_expect_str_eq(format_duration(185000000000ull, b), "3m05s");
+	cr_expect_str_eq(format_duration(7620000000000ull, b), "2h07m");
+}
+
+Test(units, format_count)
+{
+	char b[UNITS_BUF];
+	cr_expect_str_eq(format_count(0, b), "0");
+	cr_expect_str_eq(format_count(999, b), "999");
+	cr_expect_str_eq(format_count(1000, b), "1,000");
+	cr_expect_str_eq(format_count(1234567, b), "1,234,567");
+}
