@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Record encoder: varints and per-block deltas exactly as trace.h defines
+ * them. Each function checks the worst-case size first so a record is either
+ * written whole or not at all.
+ */
+#include "encode.h"
+
+#include <string.h>
+
+#include "heldby/trace.h"
+#include "heldby/varint.h"
+
+void
+enc_init(struct enc *e, uint8_t *buf, size_t cap)
+{
+	e->buf = buf;
+	e->cap = cap;
+	enc_clear(e);
+}
+
+void
+enc_clear(struct enc *e)
+{
+	e->len = 0;
+	e->prev_time = 0;
+	e->prev_ptr = 0;
+}
+
+static int
+room(const struct enc *e, size_t n)
+{
+	return e->cap - e->len >= n;
+}
+
+static uint8_t *
+cur(struct enc *e)
+{
+	return e->buf + e->len;
+}
+
+static uint64_t
+dtime(struct enc *e, uint64_t t)
+{
+	if (t < e->prev_time)
+		t = e->prev_time;
+	uint64_t dt = t - e->prev_time;
+	e->prev_time = t;
+	return dt;
+}
+
+static int64_t
+dptr(struct enc *e, uint64_t p)
+{
+	int64_t d = (int64_t)(p - e->prev_ptr);
+	e->prev_ptr = p;
+	return d;
+}
+
+static size_t
+put_str(uint8_t *p, const void *s, size_t n)
+{
+	size_t k = heldby_put_u(p, n);
+	memcpy(p + k, s, n);
+	return k + n;
+}
+
+int
+enc_module(struct enc *e, uint64_t id, uint64_t bias, size_t nranges,
+	   const uint64_t *starts, const uint64_t *lens, const char *path,
+	   const uint8_t *build_id, size_t build_id_len)
+{
+	size_t plen = path ? strlen(path) : 0;
+	size_t worst = 1 + 3 * HELDBY_VARINT_MAX +
+		       nranges * 2 * HELDBY_VARINT_MAX + 2 * HELDBY_VARINT_MAX +
+		       plen + build_id_len;
+	if (!room(e, worst))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_MODULE;
+	q += heldby_put_u(q, id);
+	q += heldby_put_u(q, bias);
+	q += heldby_put_u(q, nranges);
+	for (size_t i = 0; i < nranges; i++) {
+		q += heldby_put_u(q, starts[i]);
+		q += heldby_put_u(q, lens[i]);
+	}
+	q += put_str(q, path ? path : "", plen);
+	q += put_str(q, build_id ? (const void *)build_id : "", build_id_len);
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_module_unload(struct enc *e, uint64_t id)
+{
+	if (!room(e, 1 + HELDBY_VARINT_MAX))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_MODULE_UNLOAD;
+	q += heldby_put_u(q, id);
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_stack(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip)
+{
+	if (!room(e, 1 + 3 * HELDBY_VARINT_MAX))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_STACK;
+	q += heldby_put_u(q, id);
+	q += heldby_put_u(q, parent);
+	q += heldby_put_u(q, ip);
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_alloc(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t ptr,
+	  uint64_t stack, unsigned fn)
+{
+	if (!room(e, 1 + 5 * HELDBY_VARINT_MAX))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_ALLOC;
+	q += heldby_put_u(q, dtime(e, time_ns));
+	q += heldby_put_u(q, size);
+	q += heldby_put_s(q, dptr(e, ptr));
+	q += heldby_put_u(q, stack);
+	q += heldby_put_u(q, fn);
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_free(struct enc *e, uint64_t time_ns, uint64_t ptr)
+{
+	if (!room(e, 1 + 2 * HELDBY_VARINT_MAX))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_FREE;
+	q += heldby_put_u(q, dtime(e, time_ns));
+	q += heldby_put_s(q, dptr(e, ptr));
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_thread(struct enc *e, uint64_t tid, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (!room(e, 1 + 2 * HELDBY_VARINT_MAX + n))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_THREAD;
+	q += heldby_put_u(q, tid);
+	q += put_str(q, name ? name : "", n);
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_mark(struct enc *e, uint64_t time_ns, const char *label)
+{
+	size_t n = label ? strlen(label) : 0;
+	if (!room(e, 1 + 2 * HELDBY_VARINT_MAX + n))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_MARK;
+	q += heldby_put_u(q, dtime(e, time_ns));
+	q += put_str(q, label ? label : "", n);
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_end(struct enc *e, uint64_t time_ns, uint64_t dropped, uint64_t waits)
+{
+	if (!room(e, 1 + 3 * HELDBY_VARINT_MAX))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_END;
+	q += heldby_put_u(q, dtime(e, time_ns));
+	q += heldby_put_u(q, dropped);
+	q += heldby_put_u(q, waits);
+	e->len += (size_t)(q - p);
+	return 0;
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hot path: per-thread ring lookup and the order protocol. Each event
+ * takes a key from one global counter (an allocation after the real call
+ * returned, a free before the real free) and announces it in its ring's
+ * `pending` word until it is pushed, so the writer can compute a watermark
+ * below which every event is already in some ring (see writer.c).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "heldby/trace.h"
+#include "shim.h"
+
+HB_TLS int hb_guard;
+static HB_TLS struct ring *tls_ring;
+static HB_TLS int tls_exiting; /* the ring was handed back: pass through */
+static HB_TLS int tls_dtor_rounds;
+
+_Atomic uint64_t hb_order;
+static struct ring *_Atomic ring_list;
+static pthread_key_t ring_key;
+static int ring_key_ok;
+static _Atomic uint64_t hb_dropped_;
+
+uint64_t
+hb_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct ring *
+event_rings(void)
+{
+	return atomic_load_explicit(&ring_list, memory_order_acquire);
+}
+
+uint64_t
+event_dropped(void)
+{
+	return atomic_load_explicit(&hb_dropped_, memory_order_relaxed);
+}
+
+/* Runs in the exiting thread after C++ thread_local destructors. Re-arms
+ * itself so that other keys' destructors, which may run in later rounds,
+ * are still recorded; in the last round the ring goes back to the writer. */
+static void
+ring_dtor(void *v)
+{
+	if (++tls_dtor_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+		pthread_setspecific(ring_key, v);
+		return;
+	}
+	struct ring *r = tls_ring;
+	tls_exiting = 1;
+	tls_ring = NULL;
+	if (r)
+		atomic_store_explicit(&r->state, RING_DEAD,
+				      memory_order_release);
+}
+
+void
+event_init(void)
+{
+	if (pthread_key_create(&ring_key, ring_dtor) == 0)
+		ring_key_ok = 1;
+}
+
+static struct ring *
+ring_claim(void)
+{
+	struct ring *r;
+	for (r = event_rings(); r; r = atomic_load(&r->next)) {
+		int f = RING_FREE;
+		if (atomic_load_explicit(&r->state, memory_order_relaxed) ==
+			    RING_FREE &&
+		    atomic_compare_exchange_strong(&r->state, &f, RING_ACTIVE))
+			goto got;
+	}
+	void *m = mmap(NULL, sizeof(struct ring), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	r = m;
+	if (ring_init(r, HB_RING_SIZE) != 0) {
+		munmap(m, sizeof(struct ring));
+		return NULL;
+	}
+	atomic_store(&r->state, RING_ACTIVE);
+	struct ring *head = atomic_load(&ring_list);
+	do
+		atomic_store_explicit(&r->next, head, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak(&ring_list, &head, r));
+got:
+	r->tid = (uint64_t)gettid();
+	r->name[0] = 0;
+	prctl(PR_GET_NAME, r->name, 0, 0, 0);
+	r->name[15] = 0;
+	atomic_fetch_add_explicit(&r->gen, 1, memory_order_release);
+	if (ring_key_ok)
+		pthread_setspecific(ring_key, r);
+	return r;
+}
+
+struct ring *
+event_ring(void)
+{
+	struct ring *r = tls_ring;
+	if (likely(r))
+		return r;
+	if (tls_exiting)
+		return NULL;
+	return tls_ring = ring_claim();
+}
+
+static inline uint64_t
+key_take(struct ring *r)
+{
+	atomic_store(&r->pending, RING_PENDING_UNKNOWN);
+	uint64_t k = atomic_fetch_add(&hb_order, 1);
+	atomic_store_explicit(&r->pending, k + 2, memory_order_release);
+	return k;
+}
+
+static inline void
+key_done(struct ring *r)
+{
+	atomic_store_explicit(&r->pending, RING_PENDING_IDLE,
+			      memory_order_release);
+}
+
+static inline void
+push(struct ring *r, struct ev *e, const uint64_t *ips)
+{
+	if (ring_push(r, e, sizeof(*e), ips, e->nframes * sizeof(uint64_t)))
+		atomic_fetch_add_explicit(&hb_dropped_, 1,
+					  memory_order_relaxed);
+}
+
+void
+event_alloc(void *p, size_t n, unsigned fn)
+{
+	struct ring *r = event_ring();
+	if (!r)
+		return;
+	int saved = errno;
+	uint64_t ips[HB_DEPTH_MAX];
+	struct ev e;
+	e.nframes = (uint32_t)bt_capture(ips, hb_cfg.depth);
+	e.kind = EV_ALLOC;
+	e.fn = (uint16_t)fn;
+	e.ptr = (uint64_t)(uintptr_t)p;
+	e.size = n;
+	e.key = key_take(r);
+	e.time = hb_now();
+	push(r, &e, ips);
+	key_done(r);
+	errno = saved;
+}
+
+void
+event_free(void *p)
+{
+	struct ring *r = event_ring();
+	if (!r)
+		return;
+	int saved = errno;
+	struct ev e;
+	e.nframes = 0;
+	e.kind = EV_FREE;
+	e.fn = 0;
+	e.ptr = (uint64_t)(uintptr_t)p;
+	e.size = 0;
+	e.key = key_take(r);
+	e.time = hb_now();
+	push(r, &e, NULL);
+	key_done(r);
+	errno = saved;
+}
+
+void
+event_realloc_begin(struct realloc_state *st)
+{
+	st->ring = event_ring();
+	if (!st->ring)
+		return;
+	int saved = errno;
+	st->nframes = bt_capture(st->ips, hb_cfg.depth);
+	st->key = key_take(st->ring);
+	errno = saved;
+}
+
+void
+event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
+		  unsigned fn)
+{
+	struct ring *r = st->ring;
+	if (!r)
+		return;
+	int saved = errno;
+	struct ev e;
+	if (!p && n != 0) {
+		/* failed: old is still allocated; the key stays unused */
+		key_done(r);
+		errno = saved;
+		return;
+	}
+	uint64_t t = hb_now();
+	if (old) {
+		e.nframes = 0;
+		e.kind = EV_FREE;
+		e.fn = 0;
+		e.ptr = (uint64_t)(uintptr_t)old;
+		e.size = 0;
+		e.key = st->key;
+		e.time = t;
+		push(r, &e, NULL);
+	}
+	if (p) {
+		e.nframes = (uint32_t)st->nframes;
+		e.kind = EV_ALLOC;
+		e.fn = (uint16_t)fn;
+		e.ptr = (uint64_t)(uintptr_t)p;
+		e.size = n;
+		e.key = atomic_fetch_add(&hb_order, 1);
+		e.time = t;
+		push(r, &e, st->ips);
+	}
+	key_done(r);
+	errno = saved;
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The C allocation functions. Each calls the real function first and
+ * records after it returned (a free: before the real free), under the
+ * reentrancy guard; with the guard already set, or before start-up
+ * finished, a call passes straight through.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "heldby/trace.h"
+#include "shim.h"
+
+#define HB_EXPORT __attribute__((visibility("default")))
+
+static inline int
+ready(void)
+{
+	return likely(real.malloc != NULL) || real_init() == 0;
+}
+
+static inline void
+record(void *p, size_t n, unsigned fn)
+{
+	if (p && hb_on() && guard_enter()) {
+		event_alloc(p, n, fn);
+		guard_leave();
+	}
+}
+
+HB_EXPORT void *
+malloc(size_t n)
+{
+	if (unlikely(!ready()))
+		return boot_malloc(n, 16);
+	void *p = real.malloc(n);
+	record(p, n, HELDBY_FN_MALLOC);
+	return p;
+}
+
+HB_EXPORT void
+free(void *p)
+{
+	if (!p || unlikely(boot_owns(p)))
+		return;
+	if (unlikely(!real.free) && real_init() != 0)
+		return; /* cannot happen: only arena blocks exist then */
+	if (hb_on() && guard_enter()) {
+		event_free(p);
+		guard_leave();
+	}
+	real.free(p);
+}
+
+HB_EXPORT void
+free_sized(void *p, size_t n)
+{
+	(void)n;
+	free(p);
+}
+
+HB_EXPORT void
+free_aligned_sized(void *p, size_t al, size_t n)
+{
+	(void)al;
+	(void)n;
+	free(p);
+}
+
+HB_EXPORT void *
+calloc(size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (unlikely(!ready()))
+		return boot_malloc(n, 16); /* static memory: already zero */
+	void *p = real.calloc(a, b);
+	record(p, n, HELDBY_FN_CALLOC);
+	return p;
+}
+
+static void *
+realloc_common(void *p, size_t n, unsigned fn)
+{
+	if (unlikely(!ready())) {
+		void *q = boot_malloc(n, 16);
+		if (q && p)
+			memcpy(q, p, boot_size(p) < n ? boot_size(p) : n);
+		return q;
+	}
+	if (unlikely(p && boot_owns(p))) {
+		/* Move an arena block to the real heap; the arena keeps it. */
+		void *q = real.malloc(n ? n : 1);
+		if (q)
+			memcpy(q, p, boot_size(p) < n ? boot_size(p) : n);
+		record(q, n, fn);
+		return q;
+	}
+	if (!hb_on() || !guard_enter())
+		return real.realloc(p, n);
+	struct realloc_state st;
+	event_realloc_begin(&st);
+	void *q = real.realloc(p, n);
+	event_realloc_end(&st, p, q, n, fn);
+	guard_leave();
+	return q;
+}
+
+HB_EXPORT void *
+realloc(void *p, size_t n)
+{
+	return realloc_common(p, n, HELDBY_FN_REALLOC);
+}
+
+HB_EXPORT void *
+reallocarray(void *p, size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc_common(p, n, HELDBY_FN_REALLOCARRAY);
+}
+
+static int
+memalign_common(void **pp, size_t al, size_t n, unsigned fn)
+{
+	if (unlikely(!ready())) {
+		*pp = boot_malloc(n, al);
+		return *pp ? 0 : ENOMEM;
+	}
+	int r = real.posix_memalign(pp, al, n);
+	if (r == 0)
+		record(*pp, n, fn);
+	return r;
+}
+
+HB_EXPORT int
+posix_memalign(void **pp, size_t al, size_t n)
+{
+	return memalign_common(pp, al, n, HELDBY_FN_POSIX_MEMALIGN);
+}
+
+HB_EXPORT void *
+aligned_alloc(size_t al, size_t n)
+{
+	if (likely(real.aligned_alloc)) {
+		void *p = real.aligned_alloc(al, n);
+		record(p, n, HELDBY_FN_ALIGNED_ALLOC);
+		return p;
+	}
+	void *p = NULL;
+	int r = memalign_common(&p, al, n, HELDBY_FN_ALIGNED_ALLOC);
+	if (r)
+		errno = r;
+	return r ? NULL : p;
+}
+
+HB_EXPORT void *
+memalign(size_t al, size_t n)
+{
+	if (likely(real.memalign)) {
+		void *p = real.memalign(al, n);
+		record(p, n, HELDBY_FN_MEMALIGN);
+		return p;
+	}
+	void *p = NULL;
+	int r = memalign_common(&p, al, n, HELDBY_FN_MEMALIGN);
+	if (r)
+		errno = r;
+	return r ? NULL : p;
+}
+
+HB_EXPORT void *
+valloc(size_t n)
+{
+	if (likely(real.valloc)) {
+		void *p = real.valloc(n);
+		record(p, n, HELDBY_FN_VALLOC);
+		return p;
+	}
+	void *p = NULL;
+	int r = memalign_common(&p, (size_t)sysconf(_SC_PAGESIZE), n,
+				HELDBY_FN_VALLOC);
+	if (r)
+		errno = r;
+	return r ? NULL : p;
+}
+
+HB_EXPORT void *
+pvalloc(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t rn = (n + pg - 1) & ~(pg - 1);
+	if (!rn)
+		rn = pg;
+	if (likely(real.pvalloc)) {
+		void *p = real.pvalloc(n);
+		record(p, rn, HELDBY_FN_PVALLOC);
+		return p;
+	}
+	void *p = NULL;
+	int r = memalign_common(&p, pg, rn, HELDBY_FN_PVALLOC);
+	if (r)
+		errno = r;
+	return r ? NULL : p;
+}
+
+HB_EXPORT size_t
+malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	if (boot_owns(p))
+		return boot_size(p);
+	if (unlikely(!ready()))
+		return 0;
+	return real.malloc_usable_size(p);
+}
+
+/* dlopen is not wrapped (memray#212). Before a library goes away, make the
+ * writer resolve everything recorded so far against it. */
+HB_EXPORT int
+dlclose(void *h)
+{
+	if (unlikely(!real.dlclose))
+		real_init();
+	if (hb_on() && guard_enter()) {
+		writer_sync();
+		guard_leave();
+	}
+	return real.dlclose ? real.dlclose(h) : -1;
+}

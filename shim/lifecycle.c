@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Start-up, configuration, exit and fork. Configuration is read from environ
+ * directly (getenv can be unusable this early); bad values are reported once
+ * and replaced by the default: the observed program never dies because of
+ * heldby.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "shim.h"
+
+extern char **environ;
+
+struct hb_config hb_cfg = {
+	.output = "heldby.%p.hbt",
+	.mode = HB_MODE_RECORD,
+	.depth = HB_DEPTH_DEFAULT,
+	.flush_ms = 200,
+	.follow = 0,
+};
+_Atomic int hb_state;
+
+void
+hb_warn(const char *msg)
+{
+	ssize_t r = write(2, msg, strlen(msg));
+	(void)r;
+}
+
+void
+hb_warn2(const char *a, const char *b)
+{
+	hb_warn(a);
+	hb_warn(b);
+	hb_warn("\n");
+}
+
+static char *
+env_find(const char *name)
+{
+	size_t n = strlen(name);
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static int
+parse_int(const char *name, const char *v, int lo, int hi, int def)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (!*v || *end || x < lo || x > hi) {
+		hb_warn2("heldby: ignoring bad value, using the default: ",
+			 name);
+		return def;
+	}
+	return (int)x;
+}
+
+static void
+read_config(void)
+{
+	const char *v;
+	if ((v = env_find("HELDBY_OUTPUT")) && *v) {
+		if (strlen(v) < sizeof(hb_cfg.output) - 64)
+			strcpy(hb_cfg.output, v);
+		else
+			hb_warn("heldby: HELDBY_OUTPUT too long, using the "
+				"default\n");
+	}
+	if ((v = env_find("HELDBY_MODE"))) {
+		if (strcmp(v, "record") == 0)
+			hb_cfg.mode = HB_MODE_RECORD;
+		else if (strcmp(v, "off") == 0)
+			hb_cfg.mode = HB_MODE_OFF;
+		else
+			hb_warn("heldby: HELDBY_MODE must be record or off; "
+				"recording\n");
+	}
+	if ((v = env_find("HELDBY_DEPTH")))
+		hb_cfg.depth = parse_int("HELDBY_DEPTH", v, 1, HB_DEPTH_MAX,
+					 HB_DEPTH_DEFAULT);
+	if ((v = env_find("HELDBY_FLUSH_MS")))
+		hb_cfg.flush_ms =
+			parse_int("HELDBY_FLUSH_MS", v, 1, 3600000, 200);
+	if ((v = env_find("HELDBY_FOLLOW")))
+		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
+}
+
+/* Removes libheldby from LD_PRELOAD in place so that exec'd children are
+ * not traced (HELDBY_FOLLOW=0). Entries are separated by ':' or ' '. */
+static void
+strip_preload(void)
+{
+	char *v = env_find("LD_PRELOAD");
+	if (!v)
+		return;
+	Dl_info di;
+	const char *self = NULL;
+	if (dladdr((void *)&strip_preload, &di) && di.dli_fname) {
+		self = strrchr(di.dli_fname, '/');
+		self = self ? self + 1 : di.dli_fname;
+	}
+	char *out = v, *p = v;
+	while (*p) {
+		while (*p == ':' || *p == ' ')
+			p++;
+		if (!*p)
+			break;
+		char *s = p;
+		while (*p && *p != ':' && *p != ' ')
+			p++;
+		size_t n = (size_t)(p - s);
+		const char *b = s;
+		for (char *q = s; q < p; q++)
+			if (*q == '/')
+				b = q + 1;
+		size_t bn = (size_t)(p - b);
+		int ours = (self && strlen(self) == bn &&
+			    strncmp(b, self, bn) == 0) ||
+			   (bn == 12 && strncmp(b, "libheldby.so", 12) == 0);
+		if (ours)
+			continue;
+		if (out != v)
+			*out++ = ':';
+		memmove(out, s, n);
+		out += n;
+	}
+	*out = 0;
+}
+
+static void
+hb_exit(void)
+{
+	int owned = guard_enter();
+	/* From here on hooks pass through: threads still allocating neither
+	 * block nor delay the exit. */
+	atomic_store(&hb_state, HB_STOPPED);
+	atomic_store(&ring_stop, 1);
+	writer_finish();
+	if (owned)
+		guard_leave();
+}
+
+static void
+hb_fork_child(void)
+{
+	atomic_store(&hb_state, HB_STOPPED);
+	atomic_store(&ring_stop, 1);
+	writer_forked();
+}
+
+void
+hb_init(void)
+{
+	static _Atomic int once;
+	if (atomic_exchange(&once, 1))
+		return;
+	int owned = guard_enter();
+	real_init();
+	read_config();
+	if (!hb_cfg.follow)
+		strip_preload();
+	if (hb_cfg.mode == HB_MODE_OFF || !real.malloc) {
+		atomic_store(&hb_state, HB_STOPPED);
+		goto out;
+	}
+	event_init();
+	bt_init();
+	mod_init();
+	/* Registered first, so it runs last of the atexit handlers. */
+	atexit(hb_exit);
+	pthread_atfork(NULL, NULL, hb_fork_child);
+	if (writer_start() == 0)
+		atomic_store(&hb_state, HB_ON);
+	else
+		atomic_store(&hb_state, HB_STOPPED);
+out:
+	if (owned)
+		guard_leave();
+}
+
+__attribute__((constructor)) static void
+hb_ctor(void)
+{
+	hb_init();
+}

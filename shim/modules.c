@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Snapshots of the loaded modules (dl_iterate_phdr): path, load bias, PT_LOAD
+ * ranges and GNU build-id, so the tools can symbolise offline and a library
+ * that is dlclose'd later still resolves. Changes are detected with the
+ * loader's dlpi_adds/dlpi_subs counters instead of wrapping dlopen, which
+ * would break the caller's RUNPATH (memray#212). Writer thread only.
+ */
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define MOD_RANGES 16
+#define MOD_BID 64
+
+struct mod {
+	uint64_t id;
+	uint64_t bias;
+	size_t nranges;
+	uint64_t starts[MOD_RANGES], lens[MOD_RANGES];
+	uint8_t bid[MOD_BID];
+	size_t bidlen;
+	int seen;
+	struct mod *next;
+	char path[];
+};
+
+static struct mod *mods;
+static uint64_t mod_next_id = 1;
+static unsigned long long last_adds, last_subs;
+static int have_snapshot;
+static char exe_path[4096];
+
+void
+mod_init(void)
+{
+	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+	exe_path[n > 0 ? n : 0] = 0;
+}
+
+const char *
+mod_exe_path(void)
+{
+	return exe_path;
+}
+
+static int
+counts_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	unsigned long long *c = arg;
+	if (size < offsetof(struct dl_phdr_info, dlpi_subs) +
+			   sizeof(info->dlpi_subs))
+		return 1;
+	c[0] = info->dlpi_adds;
+	c[1] = info->dlpi_subs;
+	return 1;
+}
+
+static size_t
+build_id(const struct dl_phdr_info *info, uint8_t *out)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		size_t al = ph->p_align == 8 ? 8 : 4;
+		const uint8_t *p = (const uint8_t *)(info->dlpi_addr +
+						     ph->p_vaddr);
+		const uint8_t *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			ElfW(Nhdr) nh;
+			memcpy(&nh, p, sizeof(nh));
+			const uint8_t *name = p + sizeof(nh);
+			const uint8_t *desc =
+				name + ((nh.n_namesz + al - 1) & ~(al - 1));
+			const uint8_t *next =
+				desc + ((nh.n_descsz + al - 1) & ~(al - 1));
+			if (next > end || next <= p)
+				break;
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    memcmp(name, "GNU", 4) == 0) {
+				size_t n = nh.n_descsz;
+				if (n > MOD_BID)
+					n = MOD_BID;
+				memcpy(out, desc, n);
+				return n;
+			}
+			p = next;
+		}
+	}
+	return 0;
+}
+
+static int
+collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	const char *path = info->dlpi_name;
+	if (!path || !*path)
+		path = exe_path;
+	uint64_t first = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD) {
+			first = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+			break;
+		}
+	for (struct mod *m = mods; m; m = m->next)
+		if (m->bias == info->dlpi_addr && strcmp(m->path, path) == 0 &&
+		    (m->nranges ? m->starts[0] : 0) == first) {
+			m->seen = 1;
+			return 0;
+		}
+	size_t plen = strlen(path);
+	struct mod *m = real.malloc(sizeof(*m) + plen + 1);
+	if (!m)
+		return 0;
+	memset(m, 0, sizeof(*m));
+	memcpy(m->path, path, plen + 1);
+	m->bias = info->dlpi_addr;
+	for (int i = 0; i < info->dlpi_phnum && m->nranges < MOD_RANGES; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		m->starts[m->nranges] = info->dlpi_addr + ph->p_vaddr;
+		m->lens[m->nranges] = ph->p_memsz;
+		m->nranges++;
+	}
+	m->bidlen = build_id(info, m->bid);
+	m->seen = 2; /* new: to be announced */
+	struct mod **pp = &mods; /* keep load order: the executable first */
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = m;
+	return 0;
+}
+
+void
+mod_refresh(mod_emit_fn emit, void *ctx, bool force)
+{
+	unsigned long long c[2] = {0, 0};
+	dl_iterate_phdr(counts_cb, c);
+	if (have_snapshot && !force && c[0] == last_adds && c[1] == last_subs)
+		return;
+	for (struct mod *m = mods; m; m = m->next)
+		m->seen = 0;
+	/* Collect under the loader's lock, announce outside it. */
+	dl_iterate_phdr(collect_cb, NULL);
+	last_adds = c[0];
+	last_subs = c[1];
+	have_snapshot = 1;
+	struct mod **pp = &mods;
+	while (*pp) {
+		struct mod *m = *pp;
+		if (m->seen == 0) {
+			emit(ctx, 1, m->id, 0, 0, NULL, NULL, NULL, NULL, 0);
+			*pp = m->next;
+			real.free(m);
+			continue;
+		}
+		if (m->seen == 2) {
+			m->id = mod_next_id++;
+			emit(ctx, 0, m->id, m->bias, m->nranges, m->starts,
+			     m->lens, m->path, m->bid, m->bidlen);
+		}
+		pp = &m->next;
+	}
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A single-producer/single-consumer byte ring: each application thread owns
+ * one and only writes; the writer thread only reads. Positions grow without
+ * bound (u64) and are reduced modulo the power-of-two capacity. The memory
+ * comes from mmap, never from the allocator being traced.
+ */
+#ifndef HELDBY_RING_H
+#define HELDBY_RING_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RING_PENDING_IDLE 0u    /* no order key held */
+#define RING_PENDING_UNKNOWN 1u /* a key is being taken: wait */
+/* otherwise: key + 2 of the oldest event not yet pushed */
+
+enum ring_state { RING_FREE = 0, RING_ACTIVE = 1, RING_DEAD = 2 };
+
+struct ring {
+	/* producer side */
+	_Alignas(64) _Atomic uint64_t tail;
+	_Atomic uint64_t pending;
+	uint64_t waits; /* times the producer found the ring full */
+	/* consumer side */
+	_Alignas(64) _Atomic uint64_t head;
+	uint64_t seen_gen; /* writer-private: last generation announced */
+	/* shared, rarely written */
+	_Alignas(64) _Atomic int state;
+	_Atomic uint64_t gen; /* +1 each time a thread claims the ring */
+	uint64_t tid;
+	char name[16];
+	struct ring *_Atomic next; /* global list, push-only */
+	uint8_t *buf;
+	size_t cap; /* power of two */
+};
+
+/* Set by the owner of the rings: a producer that finds its ring full gives
+ * up as soon as ring_stop is non-zero, and raises ring_kick to ask the
+ * consumer to drain early. */
+extern _Atomic int ring_stop;
+extern _Atomic int ring_kick;
+
+/* Maps cap bytes (rounded up to a power of two, at least 4 KiB). Returns 0
+ * or -errno. Not thread-safe for the same ring. */
+int ring_init(struct ring *r, size_t cap);
+void ring_destroy(struct ring *r);
+
+/* Producer: appends a then b as one record. Waits while the ring is full
+ * (counting r->waits), or returns -1 without writing when ring_stop is set
+ * or the record can never fit. Producer thread only; async-signal-safe. */
+int ring_push(struct ring *r, const void *a, size_t an, const void *b,
+	      size_t bn);
+
+/* Bytes written and not yet consumed. Either side. */
+static inline size_t
+ring_used(struct ring *r)
+{
+	return (size_t)(atomic_load_explicit(&r->tail, memory_order_acquire) -
+			atomic_load_explicit(&r->head, memory_order_relaxed));
+}
+
+/* Consumer: copies n bytes starting at position pos (head <= pos,
+ * pos + n <= tail). */
+void ring_read(const struct ring *r, uint64_t pos, void *dst, size_t n);
+
+/* Consumer: releases everything before pos to the producer. */
+static inline void
+ring_consume(struct ring *r, uint64_t pos)
+{
+	atomic_store_explicit(&r->head, pos, memory_order_release);
+}
+
+#endif

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * State shared by the shim's files: configuration, the recording state, the
+ * event record that travels through the rings, and the internal entry points
+ * of each concern. Nothing here is exported from libheldby.so.
+ */
+#ifndef HELDBY_SHIM_H
+#define HELDBY_SHIM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "real.h"
+#include "ring.h"
+
+#define HB_DEPTH_DEFAULT 64
+#define HB_DEPTH_MAX 256
+#define HB_RING_SIZE (1u << 20)
+
+enum hb_mode { HB_MODE_RECORD = 0, HB_MODE_OFF = 1 };
+
+struct hb_config {
+	char output[4096]; /* pattern, %p not yet expanded */
+	int mode;
+	int depth;
+	int flush_ms;
+	int follow;
+};
+extern struct hb_config hb_cfg HB_HIDDEN;
+
+/* 0: not initialised (hooks pass through), 1: recording, 2: stopped (exit
+ * flush started, fork child, write error, mode off). */
+enum { HB_INIT = 0, HB_ON = 1, HB_STOPPED = 2 };
+extern _Atomic int hb_state HB_HIDDEN;
+
+static inline bool
+hb_on(void)
+{
+	return atomic_load_explicit(&hb_state, memory_order_relaxed) == HB_ON;
+}
+
+/* One event in a ring, followed by nframes u64 return addresses. */
+enum { EV_ALLOC = 1, EV_FREE = 2 };
+struct ev {
+	uint64_t key;  /* global order */
+	uint64_t time; /* CLOCK_MONOTONIC ns */
+	uint64_t ptr;
+	uint64_t size;
+	uint16_t kind;
+	uint16_t fn;
+	uint32_t nframes;
+};
+
+/* event.c: the hot path. Call with the guard held; keep errno. */
+void event_alloc(void *p, size_t n, unsigned fn) HB_HIDDEN;
+void event_free(void *p) HB_HIDDEN;
+/* realloc: the stack and the free part's key are taken before the real
+ * call; the allocation's key after it. Nothing is recorded for a failed
+ * realloc (old stays allocated). */
+struct realloc_state {
+	struct ring *ring;
+	uint64_t key;
+	int nframes;
+	uint64_t ips[HB_DEPTH_MAX];
+};
+void event_realloc_begin(struct realloc_state *st) HB_HIDDEN;
+void event_realloc_end(struct realloc_state *st, void *old, void *p,
+		       size_t n, unsigned fn) HB_HIDDEN;
+uint64_t event_dropped(void) HB_HIDDEN;
+/* Per-thread ring, created on first use; NULL once the thread is exiting. */
+struct ring *event_ring(void) HB_HIDDEN;
+struct ring *event_rings(void) HB_HIDDEN; /* head of the global list */
+extern _Atomic uint64_t hb_order HB_HIDDEN;
+void event_init(void) HB_HIDDEN;
+
+/* backtrace.c */
+void bt_init(void) HB_HIDDEN;
+/* Fills ips with the caller's return addresses, innermost first, the shim's
+ * own frames left out; returns how many. */
+int bt_capture(uint64_t *ips, int max) HB_HIDDEN;
+
+/* writer.c */
+int writer_start(void) HB_HIDDEN;
+/* Drain and write everything recorded so far; bounded wait. */
+void writer_sync(void) HB_HIDDEN;
+/* Final flush, END record, close; idempotent, bounded. */
+void writer_finish(void) HB_HIDDEN;
+bool writer_running(void) HB_HIDDEN;
+/* In a fork child: forget the writer and the parent's file. */
+void writer_forked(void) HB_HIDDEN;
+
+/* modules.c */
+struct enc;
+void mod_init(void) HB_HIDDEN;
+/* Compares the loaded modules with the last snapshot and encodes MODULE and
+ * MODULE_UNLOAD records through emit. Writer thread only. */
+typedef int (*mod_emit_fn)(void *ctx, int unload, uint64_t id, uint64_t bias,
+			   size_t nranges, const uint64_t *starts,
+			   const uint64_t *lens, const char *path,
+			   const uint8_t *bid, size_t bidlen);
+void mod_refresh(mod_emit_fn emit, void *ctx, bool force) HB_HIDDEN;
+const char *mod_exe_path(void) HB_HIDDEN;
+
+/* lifecycle.c */
+void hb_warn(const char *msg) HB_HIDDEN;
+void hb_warn2(const char *a, const char *b) HB_HIDDEN;
+uint64_t hb_now(void) HB_HIDDEN;
+void hb_init(void) HB_HIDDEN;
+
+#endif

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writes the trace file. Each block is one zstd frame with its content
+ * checksum, behind a small header, written with a full write(2) loop, so a
+ * program killed at any moment leaves a file whose complete blocks read.
+ */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced */
+#include "tracefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "heldby/trace.h"
+
+void *(*tfile_alloc)(void *opaque, size_t n);
+void (*tfile_free)(void *opaque, void *p);
+
+static void
+le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void
+le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int
+write_all(struct tfile *t, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(t->fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (w == 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+		t->bytes += (uint64_t)w;
+	}
+	return 0;
+}
+
+int
+tfile_create(struct tfile *t, const char *path, uint64_t pid,
+	     uint64_t start_real_ns, uint64_t start_mono_ns, const char *exe)
+{
+	int err;
+	memset(t, 0, sizeof(*t));
+	t->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     0600);
+	if (t->fd < 0)
+		return -errno;
+
+	ZSTD_customMem mem = ZSTD_defaultCMem;
+	if (tfile_alloc && tfile_free) {
+		mem.customAlloc = tfile_alloc;
+		mem.customFree = tfile_free;
+	}
+	t->cctx = ZSTD_createCCtx_advanced(mem);
+	if (!t->cctx) {
+		err = -ENOMEM;
+		goto out_close;
+	}
+	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_compressionLevel, 3);
+	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_checksumFlag, 1);
+	t->zcap = ZSTD_compressBound(HELDBY_BLOCK_RAW_MAX) +
+		  HELDBY_BLOCK_HEADER_SIZE;
+	void *z = mmap(NULL, t->zcap, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (z == MAP_FAILED) {
+		err = -errno;
+		goto out_free;
+	}
+	t->zbuf = z;
+
+	size_t elen = exe ? strlen(exe) : 0;
+	if (elen > 4096)
+		elen = 4096;
+	uint8_t hdr[HELDBY_TRACE_HEADER_FIXED + 4096];
+	memcpy(hdr, HELDBY_TRACE_MAGIC, HELDBY_TRACE_MAGIC_LEN);
+	le32(hdr + 8, HELDBY_TRACE_VERSION);
+	le32(hdr + 12, (uint32_t)(HELDBY_TRACE_HEADER_FIXED + elen));
+	le64(hdr + 16, pid);
+	le64(hdr + 24, start_real_ns);
+	le64(hdr + 32, start_mono_ns);
+	le32(hdr + 40, (uint32_t)elen);
+	le32(hdr + 44, HELDBY_TRACE_F_NONE);
+	if (elen)
+		memcpy(hdr + HELDBY_TRACE_HEADER_FIXED, exe, elen);
+	err = write_all(t, hdr, HELDBY_TRACE_HEADER_FIXED + elen);
+	if (err)
+		goto out_unmap;
+	return 0;
+
+out_unmap:
+	munmap(t->zbuf, t->zcap);
+	t->zbuf = NULL;
+out_free:
+	ZSTD_freeCCtx(t->cctx);
+	t->cctx = NULL;
+out_close:
+	close(t->fd);
+	t->fd = -1;
+	return err;
+}
+
+int
+tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
+{
+	if (t->fd < 0 || !t->cctx)
+		return -EBADF;
+	if (len > HELDBY_BLOCK_RAW_MAX)
+		return -EINVAL;
+	uint8_t *out = t->zbuf + HELDBY_BLOCK_HEADER_SIZE;
+	size_t cap = t->zcap - HELDBY_BLOCK_HEADER_SIZE;
+	size_t z = ZSTD_compress2(t->cctx, out, cap, raw, len);
+	if (ZSTD_isError(z)) {
+		ZSTD_CCtx_reset(t->cctx, ZSTD_reset_session_only);
+		return -EIO;
+	}
+	le32(t->zbuf, HELDBY_BLOCK_MAGIC);
+	le32(t->zbuf + 4, t->seq);
+	le32(t->zbuf + 8, (uint32_t)z);
+	le32(t->zbuf + 12, (uint32_t)len);
+	le32(t->zbuf + 16, heldby_block_check(t->seq, (uint32_t)z,
+					      (uint32_t)len));
+	int err = write_all(t, t->zbuf, HELDBY_BLOCK_HEADER_SIZE + z);
+	if (err)
+		return err;
+	t->seq++;
+	return 0;
+}
+
+void
+tfile_close(struct tfile *t)
+{
+	if (t->cctx)
+		ZSTD_freeCCtx(t->cctx);
+	t->cctx = NULL;
+	if (t->zbuf)
+		munmap(t->zbuf, t->zcap);
+	t->zbuf = NULL;
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+}

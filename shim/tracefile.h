@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace file: header, then zstd-compressed, checksummed blocks as
+ * include/heldby/trace.h defines them. Usable from the shim's writer and from
+ * plain test programs. One struct tfile per file; not thread-safe for the
+ * same file; not async-signal-safe.
+ */
+#ifndef HELDBY_TRACEFILE_H
+#define HELDBY_TRACEFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ZSTD_CCtx_s;
+
+struct tfile {
+	int fd;
+	uint32_t seq;            /* next block's sequence number */
+	struct ZSTD_CCtx_s *cctx;
+	uint8_t *zbuf;           /* compressed output, from mmap */
+	size_t zcap;
+	uint64_t bytes;          /* bytes written so far */
+};
+
+/* Memory for zstd's context. The shim points these at the real allocator so
+ * its own memory never passes through the traced malloc; NULL (the default)
+ * means zstd's own (malloc). Set before tfile_create. */
+extern void *(*tfile_alloc)(void *opaque, size_t n);
+extern void (*tfile_free)(void *opaque, void *p);
+
+/* Creates path (O_EXCL, mode 0600) and writes the header. Returns 0 or
+ * -errno (-EEXIST when the file exists). */
+int tfile_create(struct tfile *t, const char *path, uint64_t pid,
+		 uint64_t start_real_ns, uint64_t start_mono_ns,
+		 const char *exe);
+
+/* Compresses raw[0..len) (len <= HELDBY_BLOCK_RAW_MAX) into one block and
+ * writes it whole. Returns 0 or -errno. */
+int tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len);
+
+/* Closes the file and frees the context. Idempotent. */
+void tfile_close(struct tfile *t);
+
+#endif

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The writer thread: drains every ring, merges the events by order key,
+ * interns stacks, announces modules and threads, encodes and writes blocks.
+ *
+ * Ordering: an application thread stores pending=UNKNOWN, takes a key from
+ * hb_order, stores pending=key+2, pushes, stores pending=0 (event.c). A drain
+ * reads g = hb_order first, then each ring's pending word (waiting out the
+ * short UNKNOWN window), then its tail. Every key below the watermark
+ * w = min(g, pending keys) was taken before g was read and its event was
+ * pushed before the pending word moved on, so it is in some ring we can see;
+ * no key below w can appear later. Each ring is in key order, so a k-way
+ * merge of the events below w emits them in true order. A thread that waits
+ * on a full ring holds a key larger than everything in its ring, so the
+ * drain always makes room.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "encode.h"
+#include "guard.h"
+#include "heldby/trace.h"
+#include "shim.h"
+#include "tracefile.h"
+
+#define uthash_malloc(sz) real.malloc(sz)
+#define uthash_free(ptr, sz) real.free(ptr)
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) abort_intern()
+#include <uthash.h>
+
+#define RAW_CAP (4u << 20)
+#define SC_BITS 16
+
+static struct tfile tf;
+static int tf_ok;
+static struct enc enc;
+static uint64_t start_mono, start_real;
+static pthread_t w_thread;
+static _Atomic int w_running, w_quit, w_done, w_finishing;
+static _Atomic uint64_t sync_req, sync_done;
+static uint64_t n_events;
+static int intern_broken;
+
+static void
+abort_intern(void)
+{
+	intern_broken = 1;
+}
+
+/* ---- stack interning: a tree of (parent, ip) nodes ---- */
+
+struct skey {
+	uint64_t parent, ip;
+};
+struct snode {
+	struct skey k;
+	uint64_t id;
+	UT_hash_handle hh;
+};
+static struct snode *stab;
+static struct skey *nodes; /* by id; nodes[0] unused */
+static size_t nnodes = 1, cnodes;
+static struct snode *slab;
+static size_t slab_left;
+
+struct scache {
+	uint64_t h, id;
+	uint32_t n;
+};
+static struct scache *scache;
+
+static int flush_block(void);
+
+/* Writes a record, flushing the block first when it is full. True when
+ * written. */
+#define EMIT(call) (!!((call) == 0 || (flush_block() == 0 && (call) == 0)))
+
+static uint64_t
+node_get(uint64_t parent, uint64_t ip)
+{
+	struct skey k = {parent, ip};
+	struct snode *s;
+	HASH_FIND(hh, stab, &k, sizeof(k), s);
+	if (s)
+		return s->id;
+	if (nnodes >= cnodes) {
+		size_t nc = cnodes ? cnodes * 2 : 4096;
+		struct skey *nn = real.realloc(nodes, nc * sizeof(*nn));
+		if (!nn)
+			return 0;
+		nodes = nn;
+		cnodes = nc;
+	}
+	if (!slab_left) {
+		slab = real.malloc(1024 * sizeof(*slab));
+		if (!slab)
+			return 0;
+		slab_left = 1024;
+	}
+	s = slab++;
+	slab_left--;
+	memset(s, 0, sizeof(*s));
+	s->k = k;
+	s->id = nnodes;
+	nodes[nnodes++] = k;
+	HASH_ADD(hh, stab, k, sizeof(k), s);
+	if (intern_broken)
+		return 0;
+	if (!EMIT(enc_stack(&enc, s->id, parent, ip)))
+		return 0;
+	return s->id;
+}
+
+static uint64_t
+stack_hash(const uint64_t *ips, int n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n;
+	for (int i = 0; i < n; i++) {
+		h = (h ^ ips[i]) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	return h;
+}
+
+static int
+stack_is(uint64_t id, const uint64_t *ips, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (id == 0 || id >= nnodes || nodes[id].ip != ips[i])
+			return 0;
+		id = nodes[id].parent;
+	}
+	return id == 0;
+}
+
+static uint64_t
+stack_intern(const uint64_t *ips, int n)
+{
+	if (n <= 0)
+		return 0;
+	uint64_t h = stack_hash(ips, n);
+	struct scache *c = scache ? &scache[h & ((1u << SC_BITS) - 1)] : NULL;
+	if (c && c->h == h && c->n == (uint32_t)n && stack_is(c->id, ips, n))
+		return c->id;
+	uint64_t parent = 0;
+	for (int i = n - 1; i >= 0; i--) {
+		parent = node_get(parent, ips[i]);
+		if (!parent)
+			return 0;
+	}
+	if (c) {
+		c->h = h;
+		c->n = (uint32_t)n;
+		c->id = parent;
+	}
+	return parent;
+}
+
+/* ---- output ---- */
+
+static void
+write_failed(int err)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+		 "heldby: writing the trace failed (%s); recording stopped\n",
+		 strerror(-err));
+	hb_warn(msg);
+	tf_ok = 0;
+	atomic_store(&hb_state, HB_STOPPED);
+	atomic_store(&ring_stop, 1);
+}
+
+static int
+flush_block(void)
+{
+	if (enc.len && tf_ok) {
+		int err = tfile_write_block(&tf, enc.buf, enc.len);
+		if (err)
+			write_failed(err);
+	}
+	enc_clear(&enc);
+	return tf_ok ? 0 : -1;
+}
+
+static int
+emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias, size_t nranges,
+	 const uint64_t *starts, const uint64_t *lens, const char *path,
+	 const uint8_t *bid, size_t bidlen)
+{
+	(void)ctx;
+	if (unload)
+		return EMIT(enc_module_unload(&enc, id)) ? 0 : -1;
+	return EMIT(enc_module(&enc, id, bias, nranges, starts, lens, path,
+			       bid, bidlen))
+		       ? 0
+		       : -1;
+}
+
+/* ---- drain and merge ---- */
+
+struct cur {
+	struct ring *r;
+	uint64_t pos, tail;
+	unsigned since;
+	struct ev e;
+};
+static struct cur *curs;
+static size_t ccurs;
+static struct cur **act;
+static uint64_t ips_buf[HB_DEPTH_MAX];
+
+static int
+cur_peek(struct cur *c, uint64_t w)
+{
+	if (c->pos + sizeof(struct ev) > c->tail)
+		return 0;
+	ring_read(c->r, c->pos, &c->e, sizeof(c->e));
+	return c->e.key < w;
+}
+
+static void
+emit_event(struct cur *c)
+{
+	struct ev *e = &c->e;
+	uint64_t t = e->time > start_mono ? e->time - start_mono : 0;
+	if (e->kind == EV_ALLOC) {
+		int n = (int)e->nframes;
+		if (n > HB_DEPTH_MAX)
+			n = HB_DEPTH_MAX;
+		ring_read(c->r, c->pos + sizeof(*e), ips_buf,
+			  (size_t)n * sizeof(uint64_t));
+		uint64_t id = stack_intern(ips_buf, n);
+		(void)EMIT(enc_alloc(&enc, t, e->size, e->ptr, id, e->fn));
+	} else {
+		(void)EMIT(enc_free(&enc, t, e->ptr));
+	}
+	n_events++;
+}
+
+/* Emits every event below the watermark; returns the watermark. */
+static uint64_t
+drain(bool final)
+{
+	uint64_t g = atomic_load(&hb_order);
+	uint64_t w = g;
+	size_t nc = 0;
+	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next)) {
+		uint64_t p = atomic_load(&r->pending);
+		unsigned spins = 0;
+		while (p == RING_PENDING_UNKNOWN) {
+			/* A few instructions wide; at exit do not wait on a
+			 * thread that was stopped inside it. */
+			if (final && ++spins > 10000)
+				break;
+			sched_yield();
+			p = atomic_load(&r->pending);
+		}
+		if (p >= 2 && p - 2 < w)
+			w = p - 2;
+		if (nc == ccurs) {
+			size_t n = ccurs ? ccurs * 2 : 64;
+			struct cur *nc_ = real.realloc(curs, n * sizeof(*curs));
+			struct cur **na = real.realloc(act, n * sizeof(*act));
+			if (nc_)
+				curs = nc_;
+			if (na)
+				act = na;
+			if (!nc_ || !na)
+				break;
+			ccurs = n;
+		}
+		struct cur *c = &curs[nc++];
+		c->r = r;
+		c->pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+		c->tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+		c->since = 0;
+	}
+	if (tf_ok)
+		mod_refresh(emit_mod, NULL, false);
+
+	size_t na = 0;
+	for (size_t i = 0; i < nc; i++) {
+		struct ring *r = curs[i].r;
+		uint64_t gen = atomic_load_explicit(&r->gen,
+						    memory_order_acquire);
+		if (gen != r->seen_gen) {
+			r->seen_gen = gen;
+			(void)EMIT(enc_thread(&enc, r->tid, r->name));
+		}
+		if (cur_peek(&curs[i], w))
+			act[na++] = &curs[i];
+	}
+	while (na) {
+		size_t bi = 0;
+		for (size_t i = 1; i < na; i++)
+			if (act[i]->e.key < act[bi]->e.key)
+				bi = i;
+		struct cur *c = act[bi];
+		if (tf_ok)
+			emit_event(c);
+		c->pos += sizeof(struct ev) + c->e.nframes * sizeof(uint64_t);
+		if (++c->since >= 64) {
+			ring_consume(c->r, c->pos);
+			c->since = 0;
+		}
+		if (!cur_peek(c, w))
+			act[bi] = act[--na];
+	}
+	for (size_t i = 0; i < nc; i++) {
+		struct cur *c = &curs[i];
+		ring_consume(c->r, c->pos);
+		int st = atomic_load_explicit(&c->r->state,
+					      memory_order_acquire);
+		if (st == RING_DEAD &&
+		    atomic_load(&c->r->tail) == c->pos &&
+		    atomic_load(&c->r->pending) == RING_PENDING_IDLE)
+			atomic_store_explicit(&c->r->state, RING_FREE,
+					      memory_order_release);
+	}
+	return w;
+}
+
+/* Drains until every key taken before the call is written, or timeout. */
+static void
+drain_all(bool final, uint64_t timeout_ns)
+{
+	uint64_t target = atomic_load(&hb_order);
+	uint64_t deadline = hb_now() + timeout_ns;
+	while (drain(final) < target && hb_now() < deadline)
+		sched_yield();
+}
+
+static void *
+writer_main(void *arg)
+{
+	(void)arg;
+	hb_guard = 1; /* for good: nothing this thread does is recorded */
+	uint64_t flush_ns = (uint64_t)hb_cfg.flush_ms * 1000000u;
+	uint64_t last_flush = hb_now();
+	uint64_t done = 0;
+	while (!atomic_load(&w_quit) && tf_ok) {
+		for (int i = 0; i < 4; i++) {
+			if (atomic_load_explicit(&ring_kick,
+						 memory_order_relaxed) ||
+			    atomic_load(&sync_req) != done ||
+			    atomic_load(&w_quit))
+				break;
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+		atomic_store_explicit(&ring_kick, 0, memory_order_relaxed);
+		uint64_t req = atomic_load(&sync_req);
+		if (req != done) {
+			drain_all(false, 500000000u);
+			flush_block();
+			last_flush = hb_now();
+			done = req;
+			atomic_store(&sync_done, req);
+			continue;
+		}
+		drain(false);
+		uint64_t now = hb_now();
+		if (now - last_flush >= flush_ns || enc.len >= enc.cap / 2) {
+			flush_block();
+			last_flush = now;
+		}
+	}
+	if (tf_ok) {
+		drain_all(true, 1000000000u);
+		uint64_t waits = 0;
+		for (struct ring *r = event_rings(); r;
+		     r = atomic_load(&r->next))
+			waits += r->waits;
+		uint64_t now = hb_now();
+		(void)EMIT(enc_end(&enc, now - start_mono, event_dropped(), waits));
+		flush_block();
+	}
+	tfile_close(&tf);
+	tf_ok = 0;
+	atomic_store(&w_done, 1);
+	return NULL;
+}
+
+/* ---- control ---- */
+
+static void *
+z_alloc(void *opaque, size_t n)
+{
+	(void)opaque;
+	return real.malloc(n);
+}
+
+static void
+z_free(void *opaque, void *p)
+{
+	(void)opaque;
+	real.free(p);
+}
+
+static void
+expand_output(char *out, size_t cap, const char *pat)
+{
+	size_t o = 0;
+	for (const char *p = pat; *p && o + 24 < cap; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			o += (size_t)snprintf(out + o, cap - o, "%ld",
+					      (long)getpid());
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			out[o++] = '%';
+			p++;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = 0;
+}
+
+int
+writer_start(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	start_real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	start_mono = hb_now();
+
+	char base[4096], path[4200];
+	expand_output(base, sizeof(base), hb_cfg.output);
+	tfile_alloc = z_alloc;
+	tfile_free = z_free;
+	int err = -EEXIST;
+	for (int i = 0; i < 100 && err == -EEXIST; i++) {
+		if (i == 0)
+			snprintf(path, sizeof(path), "%s", base);
+		else
+			snprintf(path, sizeof(path), "%s.%d", base, i);
+		err = tfile_create(&tf, path, (uint64_t)getpid(), start_real,
+				   start_mono, mod_exe_path());
+	}
+	if (err) {
+		char msg[4400];
+		snprintf(msg, sizeof(msg),
+			 "heldby: cannot create the trace %s (%s); not "
+			 "recording\n",
+			 base, strerror(-err));
+		hb_warn(msg);
+		return err;
+	}
+	void *raw = mmap(NULL, RAW_CAP, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED) {
+		err = -errno;
+		goto out_close;
+	}
+	enc_init(&enc, raw, RAW_CAP);
+	scache = real.calloc(1u << SC_BITS, sizeof(*scache));
+	tf_ok = 1;
+
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&w_thread, NULL, writer_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto out_unmap;
+	pthread_setname_np(w_thread, "heldby-writer");
+	atomic_store(&w_running, 1);
+	return 0;
+
+out_unmap:
+	tf_ok = 0;
+	munmap(raw, RAW_CAP);
+out_close:
+	tfile_close(&tf);
+	hb_warn("heldby: cannot start the writer; not recording\n");
+	return err;
+}
+
+bool
+writer_running(void)
+{
+	return atomic_load(&w_running) && !atomic_load(&w_done) &&
+	       !atomic_load(&w_finishing);
+}
+
+static void
+wait_for(_Atomic uint64_t *v, uint64_t want, uint64_t timeout_ns)
+{
+	uint64_t deadline = hb_now() + timeout_ns;
+	while (atomic_load(v) < want && !atomic_load(&w_done) &&
+	       hb_now() < deadline) {
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void
+writer_sync(void)
+{
+	if (!writer_running())
+		return;
+	uint64_t req = atomic_fetch_add(&sync_req, 1) + 1;
+	atomic_store(&ring_kick, 1);
+	wait_for(&sync_done, req, 2000000000u);
+}
+
+void
+writer_finish(void)
+{
+	if (!atomic_load(&w_running))
+		return;
+	if (!atomic_exchange(&w_finishing, 1))
+		atomic_store(&w_quit, 1);
+	uint64_t deadline = hb_now() + 5000000000u;
+	while (!atomic_load(&w_done) && hb_now() < deadline) {
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void
+writer_forked(void)
+{
+	/* The child has no writer thread and must never write the parent's
+	 * file: forget both (the descriptor is shared; leave it open). */
+	atomic_store(&w_running, 0);
+	tf_ok = 0;
+}
