@@ -133,8 +133,17 @@ nice_name(const char *raw)
 {
 	if (!raw)
 		return NULL;
-	char *d = tools_demangle(raw);
-	return d ? d : strdup(raw);
+	/* Versioned ELF symbols: "__libc_start_main@@GLIBC_2.34". */
+	const char *at = strchr(raw, '@');
+	char *plain = at ? strndup(raw, (size_t)(at - raw)) : strdup(raw);
+	if (!plain)
+		return NULL;
+	char *d = tools_demangle(plain);
+	if (d) {
+		free(plain);
+		return d;
+	}
+	return plain;
 }
 
 static const char *
@@ -217,6 +226,16 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
 	Dwarf_Die *scopes = NULL;
 	int n = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
+	if (n > 0) {
+		/* dwarf_getscopes follows an inlined subroutine into its
+		 * abstract origin; the concrete nesting (inlined call inside
+		 * inlined call inside the function) comes from the innermost
+		 * DIE's own parents, as eu-addr2line -i does. */
+		Dwarf_Die inner = scopes[0];
+		free(scopes);
+		scopes = NULL;
+		n = dwarf_getscopes_die(&inner, &scopes);
+	}
 	int done = 0;
 	for (int i = 0; i < n && !done; i++) {
 		Dwarf_Die *d = &scopes[i];
@@ -235,8 +254,13 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 		}
 	}
 	free(scopes);
-	if (!done)
+	if (!done && b->n == 0 && n <= 0) {
+		/* No function DIE covers addr (start-up code, assembly): a
+		 * line found now belongs to a neighbour; do not show it. */
+		push(b, symname, cu && n > 0 ? file : NULL, cu && n > 0 ? (unsigned)line : 0, 0);
+	} else if (!done) {
 		push(b, symname, file, (unsigned)line, 0);
+	}
 }
 
 size_t
