@@ -33,6 +33,29 @@ room(const struct enc *e, size_t n)
 	return e->cap - e->len >= n;
 }
 
+static size_t
+ulen(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static size_t
+slen(int64_t v)
+{
+	return ulen(heldby_zigzag(v));
+}
+
+static uint64_t
+clamp_time(const struct enc *e, uint64_t t)
+{
+	return t < e->prev_time ? 0 : t - e->prev_time;
+}
+
 static uint8_t *
 cur(struct enc *e)
 {
@@ -71,10 +94,11 @@ enc_module(struct enc *e, uint64_t id, uint64_t bias, size_t nranges,
 	   const uint8_t *build_id, size_t build_id_len)
 {
 	size_t plen = path ? strlen(path) : 0;
-	size_t worst = 1 + 3 * HELDBY_VARINT_MAX +
-		       nranges * 2 * HELDBY_VARINT_MAX + 2 * HELDBY_VARINT_MAX +
-		       plen + build_id_len;
-	if (!room(e, worst))
+	size_t need = 1 + ulen(id) + ulen(bias) + ulen(nranges) + ulen(plen) +
+		      plen + ulen(build_id_len) + build_id_len;
+	for (size_t i = 0; i < nranges; i++)
+		need += ulen(starts[i]) + ulen(lens[i]);
+	if (!room(e, need))
 		return -1;
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_MODULE;
@@ -94,7 +118,7 @@ enc_module(struct enc *e, uint64_t id, uint64_t bias, size_t nranges,
 int
 enc_module_unload(struct enc *e, uint64_t id)
 {
-	if (!room(e, 1 + HELDBY_VARINT_MAX))
+	if (!room(e, 1 + ulen(id)))
 		return -1;
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_MODULE_UNLOAD;
@@ -106,7 +130,7 @@ enc_module_unload(struct enc *e, uint64_t id)
 int
 enc_stack(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip)
 {
-	if (!room(e, 1 + 3 * HELDBY_VARINT_MAX))
+	if (!room(e, 1 + ulen(id) + ulen(parent) + ulen(ip)))
 		return -1;
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_STACK;
@@ -121,7 +145,9 @@ int
 enc_alloc(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t ptr,
 	  uint64_t stack, unsigned fn)
 {
-	if (!room(e, 1 + 5 * HELDBY_VARINT_MAX))
+	if (!room(e, 1 + ulen(clamp_time(e, time_ns)) + ulen(size) +
+			     slen((int64_t)(ptr - e->prev_ptr)) + ulen(stack) +
+			     ulen(fn)))
 		return -1;
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_ALLOC;
@@ -137,7 +163,8 @@ enc_alloc(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t ptr,
 int
 enc_free(struct enc *e, uint64_t time_ns, uint64_t ptr)
 {
-	if (!room(e, 1 + 2 * HELDBY_VARINT_MAX))
+	if (!room(e, 1 + ulen(clamp_time(e, time_ns)) +
+			     slen((int64_t)(ptr - e->prev_ptr))))
 		return -1;
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_FREE;
@@ -151,7 +178,7 @@ int
 enc_thread(struct enc *e, uint64_t tid, const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
-	if (!room(e, 1 + 2 * HELDBY_VARINT_MAX + n))
+	if (!room(e, 1 + ulen(tid) + ulen(n) + n))
 		return -1;
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_THREAD;
@@ -165,7 +192,7 @@ int
 enc_mark(struct enc *e, uint64_t time_ns, const char *label)
 {
 	size_t n = label ? strlen(label) : 0;
-	if (!room(e, 1 + 2 * HELDBY_VARINT_MAX + n))
+	if (!room(e, 1 + ulen(clamp_time(e, time_ns)) + ulen(n) + n))
 		return -1;
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_MARK;
@@ -178,7 +205,8 @@ enc_mark(struct enc *e, uint64_t time_ns, const char *label)
 int
 enc_end(struct enc *e, uint64_t time_ns, uint64_t dropped, uint64_t waits)
 {
-	if (!room(e, 1 + 3 * HELDBY_VARINT_MAX))
+	if (!room(e, 1 + ulen(clamp_time(e, time_ns)) + ulen(dropped) +
+			     ulen(waits)))
 		return -1;
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_END;

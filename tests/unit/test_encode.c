@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shim's record encoder and trace file writer produce exactly the
+ * format of include/heldby/trace.h: decoded here by hand, field by field.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "encode.h"
+#include "heldby/trace.h"
+#include "heldby/varint.h"
+#include "tracefile.h"
+
+static uint64_t
+get_u(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t v = 0;
+	cr_assert_eq(heldby_get_u(p, end, &v), 0);
+	return v;
+}
+
+static int64_t
+get_s(const uint8_t **p, const uint8_t *end)
+{
+	int64_t v = 0;
+	cr_assert_eq(heldby_get_s(p, end, &v), 0);
+	return v;
+}
+
+Test(encode, encode_records_round_trip_with_deltas)
+{
+	uint8_t buf[4096];
+	struct enc e;
+	enc_init(&e, buf, sizeof(buf));
+	uint64_t starts[2] = {0x400000, 0x600000}, lens[2] = {0x1000, 0x200};
+	uint8_t bid[3] = {0xab, 0xcd, 0xef};
+	cr_assert_eq(enc_module(&e, 1, 0x1000, 2, starts, lens, "/bin/x", bid,
+				3), 0);
+	cr_assert_eq(enc_stack(&e, 1, 0, 0x401234), 0);
+	cr_assert_eq(enc_alloc(&e, 1000, 64, 0x7000, 1, 9), 0);
+	cr_assert_eq(enc_free(&e, 900, 0x6ff0), 0); /* earlier time: clamped */
+	cr_assert_eq(enc_thread(&e, 42, "worker"), 0);
+	cr_assert_eq(enc_mark(&e, 2000, "go"), 0);
+	cr_assert_eq(enc_module_unload(&e, 1), 0);
+	cr_assert_eq(enc_end(&e, 3000, 5, 7), 0);
+
+	const uint8_t *p = buf, *end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_MODULE);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(get_u(&p, end), 0x1000);
+	cr_assert_eq(get_u(&p, end), 2);
+	cr_assert_eq(get_u(&p, end), 0x400000);
+	cr_assert_eq(get_u(&p, end), 0x1000);
+	cr_assert_eq(get_u(&p, end), 0x600000);
+	cr_assert_eq(get_u(&p, end), 0x200);
+	cr_assert_eq(get_u(&p, end), 6);
+	cr_assert(memcmp(p, "/bin/x", 6) == 0);
+	p += 6;
+	cr_assert_eq(get_u(&p, end), 3);
+	cr_assert(memcmp(p, bid, 3) == 0);
+	p += 3;
+	cr_assert_eq(*p++, HELDBY_REC_STACK);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(get_u(&p, end), 0);
+	cr_assert_eq(get_u(&p, end), 0x401234);
+	cr_assert_eq(*p++, HELDBY_REC_ALLOC);
+	cr_assert_eq(get_u(&p, end), 1000);
+	cr_assert_eq(get_u(&p, end), 64);
+	cr_assert_eq(get_s(&p, end), 0x7000);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(get_u(&p, end), 9);
+	cr_assert_eq(*p++, HELDBY_REC_FREE);
+	cr_assert_eq(get_u(&p, end), 0);
+	cr_assert_eq(get_s(&p, end), -0x10);
+	cr_assert_eq(*p++, HELDBY_REC_THREAD);
+	cr_assert_eq(get_u(&p, end), 42);
+	cr_assert_eq(get_u(&p, end), 6);
+	cr_assert(memcmp(p, "worker", 6) == 0);
+	p += 6;
+	cr_assert_eq(*p++, HELDBY_REC_MARK);
+	cr_assert_eq(get_u(&p, end), 1000);
+	cr_assert_eq(get_u(&p, end), 2);
+	p += 2;
+	cr_assert_eq(*p++, HELDBY_REC_MODULE_UNLOAD);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(*p++, HELDBY_REC_END);
+	cr_assert_eq(get_u(&p, end), 1000);
+	cr_assert_eq(get_u(&p, end), 5);
+	cr_assert_eq(get_u(&p, end), 7);
+	cr_assert_eq(p, end);
+
+	/* A new block starts its deltas from zero. */
+	enc_clear(&e);
+	cr_assert_eq(enc_free(&e, 5, 0x10), 0);
+	p = buf;
+	end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_FREE);
+	cr_assert_eq(get_u(&p, end), 5);
+	cr_assert_eq(get_s(&p, end), 0x10);
+}
+
+Test(encode, encode_refuses_what_does_not_fit)
+{
+	uint8_t buf[4];
+	struct enc e;
+	enc_init(&e, buf, sizeof(buf));
+	cr_assert_eq(enc_alloc(&e, 1, 2, 3, 4, 0), -1);
+	cr_assert_eq(e.len, 0);
+	cr_assert_eq(e.prev_time, 0);
+	cr_assert_eq(enc_module_unload(&e, 1), 0);
+	cr_assert_eq(e.len, 2);
+}
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+rd64(const uint8_t *p)
+{
+	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+Test(encode, tracefile_writes_header_and_checked_blocks)
+{
+	char path[] = "/tmp/heldby-test-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	struct tfile t;
+	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x"), -EEXIST);
+	unlink(path);
+	cr_assert_eq(tfile_create(&t, path, 77, 1234, 5678, "/bin/x"), 0);
+	uint8_t raw[1000];
+	struct enc e;
+	enc_init(&e, raw, sizeof(raw));
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(enc_alloc(&e, (uint64_t)i, 16, 0x1000 + 16 * i, 0,
+				       0), 0);
+	cr_assert_eq(tfile_write_block(&t, raw, e.len), 0);
+	cr_assert_eq(tfile_write_block(&t, raw, e.len), 0);
+	tfile_close(&t);
+
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	uint8_t *f = malloc((size_t)st.st_size);
+	FILE *fp = fopen(path, "rb");
+	cr_assert_eq(fread(f, 1, (size_t)st.st_size, fp), (size_t)st.st_size);
+	fclose(fp);
+	unlink(path);
+
+	cr_assert(memcmp(f, HELDBY_TRACE_MAGIC, 8) == 0);
+	cr_assert_eq(rd32(f + 8), HELDBY_TRACE_VERSION);
+	cr_assert_eq(rd32(f + 12), HELDBY_TRACE_HEADER_FIXED + 6);
+	cr_assert_eq(rd64(f + 16), 77);
+	cr_assert_eq(rd64(f + 24), 1234);
+	cr_assert_eq(rd64(f + 32), 5678);
+	cr_assert_eq(rd32(f + 40), 6);
+	cr_assert(memcmp(f + 48, "/bin/x", 6) == 0);
+	size_t off = rd32(f + 12);
+	for (uint32_t seq = 0; seq < 2; seq++) {
+		const uint8_t *b = f + off;
+		cr_assert_eq(rd32(b), HELDBY_BLOCK_MAGIC);
+		cr_assert_eq(rd32(b + 4), seq);
+		uint32_t stored = rd32(b + 8), rawlen = rd32(b + 12);
+		cr_assert_eq(rawlen, e.len);
+		cr_assert_eq(rd32(b + 16),
+			     heldby_block_check(seq, stored, rawlen));
+		uint8_t out[1000];
+		size_t n = ZSTD_decompress(out, sizeof(out),
+					   b + HELDBY_BLOCK_HEADER_SIZE,
+					   stored);
+		cr_assert(!ZSTD_isError(n));
+		cr_assert_eq(n, e.len);
+		cr_assert(memcmp(out, raw, n) == 0);
+		off += HELDBY_BLOCK_HEADER_SIZE + stored;
+	}
+	cr_assert_eq(off, (size_t)st.st_size);
+	free(f);
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-thread SPSC ring (shim/ring.c): records survive wrap-around intact
+ * and a producer that outruns the consumer waits instead of overwriting.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ring.h"
+
+/* A record: u32 length, u32 sequence number, then length bytes of pattern. */
+static void
+make_payload(uint8_t *p, uint32_t seq, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seq * 31u + i);
+}
+
+static int
+pop_one(struct ring *r, uint32_t expect_seq)
+{
+	uint64_t head = atomic_load(&r->head);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	if (tail - head < 8)
+		return 0;
+	uint32_t hdr[2];
+	ring_read(r, head, hdr, sizeof(hdr));
+	cr_assert_eq(hdr[1], expect_seq, "sequence %u, expected %u", hdr[1],
+		     expect_seq);
+	uint8_t got[4096], want[4096];
+	cr_assert_leq(hdr[0], sizeof(got));
+	cr_assert_geq(tail - head, 8 + hdr[0]);
+	ring_read(r, head + 8, got, hdr[0]);
+	make_payload(want, hdr[1], hdr[0]);
+	cr_assert(memcmp(got, want, hdr[0]) == 0, "record %u corrupted",
+		  hdr[1]);
+	ring_consume(r, head + 8 + hdr[0]);
+	return 1;
+}
+
+static int
+push_one(struct ring *r, uint32_t seq, uint32_t len)
+{
+	uint32_t hdr[2] = {len, seq};
+	uint8_t payload[4096];
+	make_payload(payload, seq, len);
+	return ring_push(r, hdr, sizeof(hdr), payload, len);
+}
+
+Test(ring, ring_wraps_around)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4096), 0);
+	cr_assert_eq(r.cap, 4096);
+	/* Odd sizes so that records straddle the end of the buffer in every
+	 * possible way; 10 times the capacity in all. */
+	uint32_t next_pop = 0, seq;
+	uint64_t pushed = 0;
+	for (seq = 0; pushed < 10 * r.cap; seq++) {
+		uint32_t len = (seq * 37u) % 700u + 1u;
+		while (r.cap - ring_used(&r) < 8 + len)
+			cr_assert(pop_one(&r, next_pop++));
+		cr_assert_eq(push_one(&r, seq, len), 0);
+		pushed += 8 + len;
+	}
+	while (pop_one(&r, next_pop))
+		next_pop++;
+	cr_assert_eq(next_pop, seq);
+	cr_assert_eq(ring_used(&r), 0);
+	cr_assert_eq(r.waits, 0);
+	ring_destroy(&r);
+}
+
+Test(ring, ring_rejects_record_larger_than_capacity)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4096), 0);
+	static uint8_t big[8192];
+	cr_assert_eq(ring_push(&r, big, sizeof(big), NULL, 0), -1);
+	cr_assert_eq(ring_used(&r), 0);
+	ring_destroy(&r);
+}
+
+#define NREC 20000u
+
+static void *
+consumer(void *arg)
+{
+	struct ring *r = arg;
+	uint32_t next = 0;
+	while (next < NREC) {
+		if (pop_one(r, next))
+			next++;
+		else
+			sched_yield();
+	}
+	return NULL;
+}
+
+Test(ring, ring_blocks_when_full)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4096), 0);
+	/* Fill the ring before the consumer runs: the producer must wait. */
+	uint32_t seq = 0;
+	while (r.cap - ring_used(&r) >= 8 + 500) {
+		cr_assert_eq(push_one(&r, seq, 500), 0);
+		seq++;
+	}
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, consumer, &r), 0);
+	uint64_t bytes = 0;
+	for (; seq < NREC; seq++) {
+		uint32_t len = (seq * 13u) % 1000u + 1u;
+		cr_assert_eq(push_one(&r, seq, len), 0);
+		bytes += 8 + len;
+	}
+	pthread_join(t, NULL);
+	cr_assert_gt(bytes, 100 * r.cap);
+	cr_assert_gt(r.waits, 0, "the producer never found the ring full");
+	cr_assert_eq(ring_used(&r), 0);
+	ring_destroy(&r);
+}
+
+Test(ring, ring_full_gives_up_on_stop)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4096), 0);
+	uint32_t seq = 0;
+	while (r.cap - ring_used(&r) >= 8 + 100)
+		cr_assert_eq(push_one(&r, seq++, 100), 0);
+	atomic_store(&ring_stop, 1);
+	cr_assert_eq(push_one(&r, seq, 100), -1);
+	atomic_store(&ring_stop, 0);
+	ring_destroy(&r);
+}
