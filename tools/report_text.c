@@ -151,59 +151,97 @@ cmp_group(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* The name as shown: long C++ names lose their parameter list. */
 static void
-print_name(FILE *o, const char *fn)
+show_name(const struct frame *f, char *buf, size_t len)
 {
-	size_t len = strlen(fn);
+	const char *fn = f->function;
+	if (!fn) {
+		if (f->module)
+			snprintf(buf, len, "%s+0x%" PRIx64, report_basename(f->module), f->offset);
+		else
+			snprintf(buf, len, "0x%" PRIx64, f->ip);
+		return;
+	}
 	const char *paren = strchr(fn, '(');
-	if (len > NAME_MAX_W && paren && paren != fn) {
-		fwrite(fn, 1, (size_t)(paren - fn), o);
-		fputs("(…)", o);
+	if (strlen(fn) > NAME_MAX_W && paren && paren != fn) {
 		const char *close = strrchr(fn, ')');
-		if (close && close[1])
-			fputs(close + 1, o); /* " const" */
+		snprintf(buf, len, "%.*s(...)%s", (int)(paren - fn), fn,
+			 close && close > paren ? close + 1 : "");
 	} else {
-		fputs(fn, o);
+		snprintf(buf, len, "%s", fn);
 	}
 }
 
+static int
+is_runtime(const struct frame *f)
+{
+	static const char *const names[] = {
+		"_start", "__libc_start_main", "__libc_start_call_main", "start_thread",
+		"clone", "clone3", "__clone", "__clone3", "__clone_internal",
+	};
+	const char *mod = report_basename(f->module);
+	if (mod && (!strncmp(mod, "libc.so", 7) || !strncmp(mod, "ld-linux", 8)))
+		return 1;
+	if (!f->function)
+		return mod && !strncmp(mod, "libstdc++", 9); /* thread trampoline */
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(f->function, names[i]))
+			return 1;
+	return 0;
+}
+
 static void
-print_stack(struct report *rep, FILE *o, const struct group *g, const struct style *st)
+print_stack(FILE *o, const struct group *g, const struct style *st)
 {
 	const struct frame *f = g->frames + g->folded;
 	size_t n = g->nframes - g->folded;
+	/* main's and the threads' start-up frames say nothing. */
+	while (n > 1 && is_runtime(&f[n - 1]))
+		n--;
 	size_t show = n > SHOW_FRAMES ? SHOW_FRAMES : n;
-	(void)rep;
 	if (!n) {
 		fprintf(o, "        %s(no stack recorded)%s\n", st->d, st->r);
 		return;
 	}
+	char name[SHOW_FRAMES][NAME_MAX_W + 64], loc[SHOW_FRAMES][PATH_MAX + 16];
+	int wn = 0, wl = 0;
 	for (size_t i = 0; i < show; i++) {
-		fputs("        ", o);
+		show_name(&f[i], name[i], sizeof name[i]);
+		loc[i][0] = 0;
+		if (f[i].file && f[i].line)
+			snprintf(loc[i], sizeof loc[i], "%s:%u", short_file(f[i].file), f[i].line);
+		else if (f[i].file)
+			snprintf(loc[i], sizeof loc[i], "%s", short_file(f[i].file));
+		int ln = (int)strlen(name[i]) + (f[i].inlined ? 10 : 0);
+		int ll = (int)strlen(loc[i]);
+		if (ln > wn && ln <= 48)
+			wn = ln;
+		if (ll > wl && ll <= 48)
+			wl = ll;
+	}
+	for (size_t i = 0; i < show; i++) {
+		int pad = wn - (int)strlen(name[i]) - (f[i].inlined ? 10 : 0);
+		fprintf(o, "        %s", name[i]);
 		if (f[i].inlined)
-			fprintf(o, "%s[inlined]%s ", st->d, st->r);
-		if (f[i].function)
-			print_name(o, f[i].function);
-		else if (f[i].module)
-			fprintf(o, "%s+0x%" PRIx64, report_basename(f[i].module), f[i].offset);
-		else
-			fprintf(o, "0x%" PRIx64, f[i].ip);
-		if (f[i].file) {
-			fprintf(o, "  %s", short_file(f[i].file));
-			if (f[i].line)
-				fprintf(o, ":%u", f[i].line);
+			fprintf(o, " %s[inlined]%s", st->d, st->r);
+		const char *mod = f[i].function ? report_basename(f[i].module) : NULL;
+		if (!loc[i][0] && !mod) {
+			fputc('\n', o);
+			continue;
 		}
-		if (f[i].module && f[i].function)
-			fprintf(o, "  %s(%s)%s", st->d, report_basename(f[i].module), st->r);
+		fprintf(o, "%*s  %-*s", pad > 0 ? pad : 0, "", mod ? wl : 0, loc[i]);
+		if (mod)
+			fprintf(o, "  %s(%s)%s", st->d, mod, st->r);
 		fputc('\n', o);
 	}
 	if (show < n)
-		fprintf(o, "        %s… %zu more frame%s%s\n", st->d, n - show,
+		fprintf(o, "        %s... %zu more frame%s%s\n", st->d, n - show,
 			n - show == 1 ? "" : "s", st->r);
 	if (g->folded)
 		fprintf(o, "        %s(%zu allocator frame%s folded%s)%s\n", st->d, g->folded,
 			g->folded == 1 ? "" : "s",
-			g->sites > 1 ? ", similar call sites merged" : "", st->r);
+			g->sites > 1 ? "; like stacks merged" : "", st->r);
 	else if (g->sites > 1)
 		fprintf(o, "        %s(%zu call sites merged)%s\n", st->d, g->sites, st->r);
 }
@@ -273,10 +311,10 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_
 				format_size(g->total_bytes, b2), format_size(g->end_bytes, b3));
 			break;
 		}
-		print_stack(rep, o, g, st);
+		print_stack(o, g, st);
 	}
 	if (total > n)
-		fprintf(o, "    %s… and %zu more (--top N shows more)%s\n", st->d, total - n,
+		fprintf(o, "    %s... and %zu more (--top N shows more)%s\n", st->d, total - n,
 			st->r);
 }
 

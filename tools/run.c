@@ -147,11 +147,11 @@ summary(const char *path)
 	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
 	fprintf(stderr, "heldby: trace written to %s%s\n", path,
 		s->complete ? "" : " (cut short)");
-	fprintf(stderr, "heldby:   peak     %s in %s blocks at %s\n",
+	fprintf(stderr, "heldby:   peak     %s in %s block%s at %s\n",
 		format_size(s->peak_bytes, b1), format_count(s->peak_blocks, b2),
-		format_duration(s->peak_time_ns, b3));
-	fprintf(stderr, "heldby:   at exit  %s in %s blocks\n", format_size(s->end_bytes, b1),
-		format_count(s->end_blocks, b2));
+		s->peak_blocks == 1 ? "" : "s", format_duration(s->peak_time_ns, b3));
+	fprintf(stderr, "heldby:   at exit  %s in %s block%s\n", format_size(s->end_bytes, b1),
+		format_count(s->end_blocks, b2), s->end_blocks == 1 ? "" : "s");
 	fprintf(stderr, "heldby:   calls    %s allocations, %s frees\n",
 		format_count(s->alloc_calls, b1), format_count(s->free_calls, b2));
 	fprintf(stderr, "heldby: who holds them: heldby report %s\n", path);
