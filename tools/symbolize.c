@@ -11,6 +11,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,8 +165,49 @@ struct fbuf {
 	size_t n, cap;
 };
 
+/* file joined to the compilation directory when relative, with "." and
+ * ".." removed lexically: "../examples/x.c" in /src/build -> /src/examples/x.c.
+ * Returns a malloc'd string. */
+static char *
+full_path(const char *dir, const char *file)
+{
+	char *joined;
+	if (file[0] == '/' || !dir || !*dir)
+		joined = strdup(file);
+	else if (asprintf(&joined, "%s/%s", dir, file) < 0)
+		joined = NULL;
+	if (!joined || joined[0] != '/')
+		return joined;
+	/* Normalise in place: a component stack over the same buffer. */
+	char *out = joined, *w = joined, *p = joined;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		char *e = p;
+		while (*e && *e != '/')
+			e++;
+		size_t n = (size_t)(e - p);
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			/* skip */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (w > out && *--w != '/')
+				;
+		} else {
+			*w++ = '/';
+			memmove(w, p, n);
+			w += n;
+		}
+		p = e;
+	}
+	if (w == out)
+		*w++ = '/';
+	*w = 0;
+	return out;
+}
+
 static int
-push(struct fbuf *b, const char *fn_raw, const char *file, unsigned line, int inlined)
+push(struct fbuf *b, const char *fn_raw, const char *file, unsigned line, int inlined,
+     const char *dir)
 {
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 4;
@@ -177,7 +219,7 @@ push(struct fbuf *b, const char *fn_raw, const char *file, unsigned line, int in
 	}
 	struct sym_frame *f = &b->f[b->n++];
 	f->function = nice_name(fn_raw);
-	f->file = file ? strdup(file) : NULL;
+	f->file = file ? full_path(dir, file) : NULL;
 	f->line = line;
 	f->inlined = inlined;
 	return 0;
@@ -224,6 +266,11 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+	const char *dir = ln ? dwfl_line_comp_dir(ln) : NULL;
+	if (!dir && cu) {
+		Dwarf_Attribute a;
+		dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a));
+	}
 	Dwarf_Die *scopes = NULL;
 	int n = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
 	if (n > 0) {
@@ -241,7 +288,7 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 		Dwarf_Die *d = &scopes[i];
 		int tag = dwarf_tag(d);
 		if (tag == DW_TAG_inlined_subroutine) {
-			if (push(b, die_name(d), file, (unsigned)line, 1))
+			if (push(b, die_name(d), file, (unsigned)line, 1, dir))
 				break;
 			file = call_file(cu, d);
 			line = (int)call_line(d);
@@ -249,7 +296,7 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 			/* The ELF symbol names the out-of-line function
 			 * exactly (mangled, so fully qualified). */
 			const char *nm = symname ? symname : die_name(d);
-			push(b, nm, file, (unsigned)line, 0);
+			push(b, nm, file, (unsigned)line, 0, dir);
 			done = 1;
 		}
 	}
@@ -257,9 +304,9 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 	if (!done && b->n == 0 && n <= 0) {
 		/* No function DIE covers addr (start-up code, assembly): a
 		 * line found now belongs to a neighbour; do not show it. */
-		push(b, symname, cu && n > 0 ? file : NULL, cu && n > 0 ? (unsigned)line : 0, 0);
+		push(b, symname, NULL, 0, 0, NULL);
 	} else if (!done) {
-		push(b, symname, file, (unsigned)line, 0);
+		push(b, symname, file, (unsigned)line, 0, dir);
 	}
 }
 
@@ -279,7 +326,7 @@ sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset, in
 	struct fbuf b = {0};
 	if (sm && sm->mod)
 		resolve(sm->mod, addr, &b);
-	if (!b.n && push(&b, NULL, NULL, 0, 0)) {
+	if (!b.n && push(&b, NULL, NULL, 0, 0, NULL)) {
 		*frames = &s->unknown;
 		return 1;
 	}
