@@ -14,6 +14,7 @@
 #include "heldby/trace.h"
 #include "report.h"
 #include "run.h"
+#include "units.h"
 
 #ifndef HELDBY_VERSION
 #define HELDBY_VERSION "unknown"
@@ -139,10 +140,13 @@ cmd_report(int argc, char **argv)
 			(!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 	int rc = json ? report_json(&rep, stdout) : report_text(&rep, stdout);
 	const struct reader_stats *st = reader_stats(rep.r);
-	if (!rep.rp.sum.complete && !json)
-		fprintf(stderr, "heldby: %s: cut short after block %llu; reporting what was "
-				"recorded\n",
-			path, (unsigned long long)(st->blocks_read ? st->last_seq : 0));
+	if (!rep.rp.sum.complete) {
+		char b1[UNITS_BUF];
+		fprintf(stderr, "heldby: %s: cut short after %s (%llu block%s read); reporting "
+				"what was recorded\n",
+			path, format_duration(st->last_time_ns, b1),
+			(unsigned long long)st->blocks_read, st->blocks_read == 1 ? "" : "s");
+	}
 	report_unload(&rep);
 	if (fflush(stdout) != 0 || rc != 0) {
 		fprintf(stderr, "heldby: writing the report: %s\n", strerror(errno));

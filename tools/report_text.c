@@ -267,7 +267,8 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_
 			format_size(s->peak_bytes, b1), format_duration(s->peak_time_ns, b2));
 		break;
 	case RANK_END:
-		fprintf(o, "\n%sHeld at exit%s (%s in %s block%s)\n", st->b, st->r,
+		fprintf(o, "\n%s%s%s (%s in %s block%s)\n", st->b,
+			s->complete ? "Held at exit" : "Held when the trace was cut", st->r,
 			format_size(s->end_bytes, b1), format_count(s->end_blocks, b2),
 			s->end_blocks == 1 ? "" : "s");
 		break;
@@ -336,7 +337,8 @@ report_text(struct report *rep, FILE *o)
 	fprintf(o, "  Peak       %s%s%s in %s block%s at %s\n", st->b,
 		format_size(s->peak_bytes, b1), st->r, format_count(s->peak_blocks, b2),
 		s->peak_blocks == 1 ? "" : "s", format_duration(s->peak_time_ns, b3));
-	fprintf(o, "  At exit    %s%s%s in %s block%s\n", st->b, format_size(s->end_bytes, b1),
+	fprintf(o, "  %s%s%s%s in %s block%s\n", s->complete ? "At exit    " : "At the cut ", st->b,
+		format_size(s->end_bytes, b1),
 		st->r, format_count(s->end_blocks, b2), s->end_blocks == 1 ? "" : "s");
 	fprintf(o, "  Calls      %s allocations, ", format_count(s->alloc_calls, b1));
 	fprintf(o, "%s frees\n", format_count(s->free_calls, b1));
@@ -344,10 +346,10 @@ report_text(struct report *rep, FILE *o)
 	if (s->complete)
 		fprintf(o, "  Trace      complete\n");
 	else
-		fprintf(o, "  Trace      %scut short after %s (block %" PRIu64
-			   "); reporting what was recorded%s\n",
-			st->b, format_duration(rs->last_time_ns, b1),
-			rs->blocks_read ? rs->last_seq : 0, st->r);
+		fprintf(o, "  Trace      %scut short after %s (%" PRIu64 " block%s, %s read); "
+			   "reporting what was recorded%s\n",
+			st->b, format_duration(rs->last_time_ns, b1), rs->blocks_read,
+			rs->blocks_read == 1 ? "" : "s", format_size(rs->bytes_read, b2), st->r);
 	if (rs->blocks_damaged)
 		fprintf(o, "  Damaged    %" PRIu64 " block%s skipped\n", rs->blocks_damaged,
 			rs->blocks_damaged == 1 ? "" : "s");

@@ -16,6 +16,7 @@
 #include "heldby/varint.h"
 #include "reader.h"
 #include "replay.h"
+#include "report.h"
 
 #ifdef HAVE_SHIM_ENCODER
 #include "encode.h"
@@ -539,6 +540,47 @@ Test(reader, feeds_replay)
 	replay_free(&rp);
 	reader_close(r);
 	unlink(t.path);
+}
+
+Test(reader, json_report_escapes_strings)
+{
+	static struct tw w;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION);
+	tw_module(&w, 1, 0, 0x1000, 0x1000, "/nonexistent/we\"ird\\\n\xff\x01.so");
+	tw_stack(&w, 1, 0, 0x1100);
+	tw_alloc(&w, 1, 4096, 0x5000, 1);
+	tw_alloc(&w, 2, 8, 0x6000, 0);
+	tw_end(&w, 3);
+	write_block(f, 0, &w);
+	fclose(f);
+
+	struct report rep;
+	char err[256];
+	cr_assert_eq(report_load(&rep, path, err, sizeof err), 0, "%s", err);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	cr_assert_eq(report_json(&rep, m), 0);
+	fclose(m);
+	cr_expect(strstr(out, "\"module\": \"/nonexistent/we\\\"ird\\\\\\n\\ufffd\\u0001.so\"") != NULL,
+		  "%s", out);
+	cr_expect(strstr(out, "\"peak_bytes\": 4104") != NULL);
+	cr_expect(strstr(out, "\"complete\": true") != NULL);
+	cr_expect(strstr(out, "\"function\": null, \"file\": null, \"line\": 0") != NULL);
+	for (size_t i = 0; i < len; i++)
+		cr_expect((unsigned char)out[i] >= 0x20 || out[i] == '\n', "raw control byte");
+	free(out);
+
+	/* The text view of the same trace does not crash either. */
+	m = open_memstream(&out, &len);
+	cr_assert_eq(report_text(&rep, m), 0);
+	fclose(m);
+	cr_expect(strstr(out, "Top holders at peak") != NULL);
+	free(out);
+	report_unload(&rep);
+	unlink(path);
 }
 
 #ifdef HAVE_SHIM_ENCODER
