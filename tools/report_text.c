@@ -173,22 +173,33 @@ show_name(const struct frame *f, char *buf, size_t len)
 	}
 }
 
+/* Where a process or a thread starts: nothing above these is the user's. */
 static int
-is_runtime(const struct frame *f)
+is_entry(const struct frame *f)
 {
 	static const char *const names[] = {
 		"_start", "__libc_start_main", "__libc_start_call_main", "start_thread",
 		"clone", "clone3", "__clone", "__clone3", "__clone_internal",
 	};
-	const char *mod = report_basename(f->module);
-	if (mod && (!strncmp(mod, "libc.so", 7) || !strncmp(mod, "ld-linux", 8)))
-		return 1;
 	if (!f->function)
-		return mod && !strncmp(mod, "libstdc++", 9); /* thread trampoline */
+		return 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (!strcmp(f->function, names[i]))
 			return 1;
 	return 0;
+}
+
+/* Outer frames that only call into the user's code: the loader, libc, and
+ * libstdc++'s (unnamed) thread trampoline. */
+static int
+is_runtime(const struct frame *f)
+{
+	const char *mod = report_basename(f->module);
+	if (mod && (!strncmp(mod, "libc.so", 7) || !strncmp(mod, "ld-linux", 8)))
+		return 1;
+	if (!f->function)
+		return mod && !strncmp(mod, "libstdc++", 9);
+	return is_entry(f);
 }
 
 static void
@@ -197,6 +208,12 @@ print_stack(FILE *o, const struct group *g, const struct style *st)
 	const struct frame *f = g->frames + g->folded;
 	size_t n = g->nframes - g->folded;
 	/* main's and the threads' start-up frames say nothing. */
+	for (size_t i = 1; i < n; i++) {
+		if (is_entry(&f[i])) {
+			n = i;
+			break;
+		}
+	}
 	while (n > 1 && is_runtime(&f[n - 1]))
 		n--;
 	size_t show = n > SHOW_FRAMES ? SHOW_FRAMES : n;
