@@ -11,6 +11,15 @@
 
 #define MAX_DEPTH 1024 /* guards against a parent cycle in a damaged file */
 
+static char *
+dirname_of(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	if (!slash)
+		return strdup(".");
+	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
 int
 report_load(struct report *rep, const char *path, char *err, size_t errlen)
 {
@@ -20,6 +29,14 @@ report_load(struct report *rep, const char *path, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	rep->sym = sym_new();
+	if (rep->sym) {
+		char *dir = dirname_of(path);
+		sym_add_dir(rep->sym, dir);
+		free(dir);
+		dir = dirname_of(reader_exe(rep->r));
+		sym_add_dir(rep->sym, dir);
+		free(dir);
+	}
 	if (!rep->sym || replay_reader(&rep->rp, rep->r) != 0) {
 		snprintf(err, errlen, "out of memory");
 		report_unload(rep);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uthash.h>
 
@@ -38,6 +39,8 @@ struct sym_entry {
 };
 
 struct symbolizer {
+	char *dirs[4]; /* where to look for a module recorded by a relative path */
+	size_t ndirs;
 	struct sym_mod *mods;
 	struct sym_entry *cache;
 	struct sym_frame unknown;
@@ -69,10 +72,20 @@ free_frames(struct sym_frame *f, size_t n)
 }
 
 void
+sym_add_dir(struct symbolizer *s, const char *dir)
+{
+	if (s->ndirs < sizeof s->dirs / sizeof s->dirs[0] && dir && *dir)
+		if ((s->dirs[s->ndirs] = strdup(dir)))
+			s->ndirs++;
+}
+
+void
 sym_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->ndirs; i++)
+		free(s->dirs[i]);
 	struct sym_mod *m, *mt;
 	HASH_ITER(hh, s->mods, m, mt) {
 		HASH_DEL(s->mods, m);
@@ -89,6 +102,18 @@ sym_free(struct symbolizer *s)
 	free(s);
 }
 
+/* Another build of the same path must not name our frames. */
+static int
+build_id_matches(Dwfl_Module *dm, const struct rd_module *rm)
+{
+	if (!rm->build_id_len)
+		return 1;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(dm, &bits, &vaddr);
+	return len == (int)rm->build_id_len && memcmp(bits, rm->build_id, (size_t)len) == 0;
+}
+
 static struct sym_mod *
 get_mod(struct symbolizer *s, const struct rd_module *rm)
 {
@@ -101,23 +126,36 @@ get_mod(struct symbolizer *s, const struct rd_module *rm)
 		return NULL;
 	m->id = rm->id;
 	HASH_ADD(hh, s->mods, id, sizeof m->id, m);
-	if (!rm->path || rm->path[0] != '/')
+	if (!rm->path || !rm->path[0] || rm->path[0] == '[' || !strncmp(rm->path, "linux-vdso", 10))
 		return m; /* [vdso], or no path: nothing to open */
-	m->dwfl = dwfl_begin(&callbacks);
-	if (!m->dwfl)
-		return m;
-	dwfl_report_begin(m->dwfl);
-	Dwfl_Module *dm = dwfl_report_elf(m->dwfl, rm->path, rm->path, -1, 0, false);
-	dwfl_report_end(m->dwfl, NULL, NULL);
+	/* dlopen("./libx.so") is recorded as given: try it from here, then
+	 * from the directories the caller named (the trace's, the exe's). */
+	char *cand[1 + sizeof s->dirs / sizeof s->dirs[0]];
+	size_t ncand = 0;
+	cand[ncand++] = strdup(rm->path);
+	if (rm->path[0] != '/')
+		for (size_t i = 0; i < s->ndirs; i++)
+			if (asprintf(&cand[ncand], "%s/%s", s->dirs[i], rm->path) >= 0)
+				ncand++;
+	Dwfl_Module *dm = NULL;
+	for (size_t i = 0; i < ncand && !dm; i++) {
+		if (!cand[i] || access(cand[i], R_OK) != 0)
+			continue;
+		if (m->dwfl)
+			dwfl_end(m->dwfl);
+		m->dwfl = dwfl_begin(&callbacks);
+		if (!m->dwfl)
+			break;
+		dwfl_report_begin(m->dwfl);
+		dm = dwfl_report_elf(m->dwfl, rm->path, cand[i], -1, 0, false);
+		dwfl_report_end(m->dwfl, NULL, NULL);
+		if (dm && !build_id_matches(dm, rm))
+			dm = NULL;
+	}
+	for (size_t i = 0; i < ncand; i++)
+		free(cand[i]);
 	if (!dm)
 		return m;
-	if (rm->build_id_len) {
-		const unsigned char *bits;
-		GElf_Addr vaddr;
-		int len = dwfl_module_build_id(dm, &bits, &vaddr);
-		if (len != (int)rm->build_id_len || memcmp(bits, rm->build_id, (size_t)len) != 0)
-			return m; /* another build of the same path */
-	}
 	m->mod = dm;
 	return m;
 }

@@ -24,6 +24,9 @@ struct symbolizer;
 /* Not thread-safe. sym_new returns NULL when out of memory. */
 struct symbolizer *sym_new(void);
 void sym_free(struct symbolizer *s);
+/* Adds a directory (at most 4) in which to look for modules that the
+ * trace names by a relative path (dlopen("./libx.so")). */
+void sym_add_dir(struct symbolizer *s, const char *dir);
 
 /* Resolves the return address m + offset (symbolised at offset - 1; pass
  * is_return 0 for an exact address). Sets *frames to an array, innermost
