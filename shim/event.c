@@ -2,9 +2,9 @@
 /*
  * The hot path: per-thread ring lookup and the order protocol. Each event
  * takes a key from one global counter (an allocation after the real call
- * returned, a free before the real free) and announces it in its ring's
- * `pending` word until it is pushed, so the writer can compute a watermark
- * below which every event is already in some ring (see writer.c).
+ * returned, a free before the real free) and announces a lower bound of it
+ * in its ring's `pending` word until it is pushed, so the writer can compute
+ * a watermark below which every event is already in some ring (writer.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -121,13 +121,16 @@ event_ring(void)
 	return tls_ring = ring_claim();
 }
 
+/* Announces a lower bound of the key about to be taken (the counter can
+ * only grow), then takes it. The seq_cst store is ordered before the
+ * fetch_add, so a writer that reads the counter after our fetch_add and
+ * then our pending word sees at most our key (+2). */
 static inline uint64_t
 key_take(struct ring *r)
 {
-	atomic_store(&r->pending, RING_PENDING_UNKNOWN);
-	uint64_t k = atomic_fetch_add(&hb_order, 1);
-	atomic_store_explicit(&r->pending, k + 2, memory_order_release);
-	return k;
+	uint64_t lo = atomic_load_explicit(&hb_order, memory_order_relaxed);
+	atomic_store(&r->pending, lo + 2);
+	return atomic_fetch_add(&hb_order, 1);
 }
 
 static inline void

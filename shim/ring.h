@@ -12,9 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RING_PENDING_IDLE 0u    /* no order key held */
-#define RING_PENDING_UNKNOWN 1u /* a key is being taken: wait */
-/* otherwise: key + 2 of the oldest event not yet pushed */
+#define RING_PENDING_IDLE 0u /* no order key held */
+/* otherwise: 2 + a lower bound of the oldest key not yet pushed */
 
 enum ring_state { RING_FREE = 0, RING_ACTIVE = 1, RING_DEAD = 2 };
 

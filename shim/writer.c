@@ -3,13 +3,14 @@
  * The writer thread: drains every ring, merges the events by order key,
  * interns stacks, announces modules and threads, encodes and writes blocks.
  *
- * Ordering: an application thread stores pending=UNKNOWN, takes a key from
- * hb_order, stores pending=key+2, pushes, stores pending=0 (event.c). A drain
- * reads g = hb_order first, then each ring's pending word (waiting out the
- * short UNKNOWN window), then its tail. Every key below the watermark
- * w = min(g, pending keys) was taken before g was read and its event was
- * pushed before the pending word moved on, so it is in some ring we can see;
- * no key below w can appear later. Each ring is in key order, so a k-way
+ * Ordering: an application thread reads c = hb_order, stores pending=c+2
+ * (seq_cst), takes its key k >= c with a fetch_add, pushes, and stores
+ * pending=0 (event.c). A drain reads g = hb_order first, then each ring's
+ * pending word, then its tail. A key k < g was taken before g was read, so
+ * its pending store is visible: either still pending (and w <= c <= k) or
+ * replaced after the push, which the tail then shows. So every key below the
+ * watermark w = min(g, pending bounds) is in some ring we can see, and no key
+ * below w can appear later. Each ring is in key order, so a k-way
  * merge of the events below w emits them in true order. A thread that waits
  * on a full ring holds a key larger than everything in its ring, so the
  * drain always makes room.
@@ -248,22 +249,13 @@ emit_event(struct cur *c)
 
 /* Emits every event below the watermark; returns the watermark. */
 static uint64_t
-drain(bool final)
+drain(void)
 {
 	uint64_t g = atomic_load(&hb_order);
 	uint64_t w = g;
 	size_t nc = 0;
 	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next)) {
 		uint64_t p = atomic_load(&r->pending);
-		unsigned spins = 0;
-		while (p == RING_PENDING_UNKNOWN) {
-			/* A few instructions wide; at exit do not wait on a
-			 * thread that was stopped inside it. */
-			if (final && ++spins > 10000)
-				break;
-			sched_yield();
-			p = atomic_load(&r->pending);
-		}
 		if (p >= 2 && p - 2 < w)
 			w = p - 2;
 		if (nc == ccurs) {
@@ -331,11 +323,11 @@ drain(bool final)
 
 /* Drains until every key taken before the call is written, or timeout. */
 static void
-drain_all(bool final, uint64_t timeout_ns)
+drain_all(uint64_t timeout_ns)
 {
 	uint64_t target = atomic_load(&hb_order);
 	uint64_t deadline = hb_now() + timeout_ns;
-	while (drain(final) < target && hb_now() < deadline)
+	while (drain() < target && hb_now() < deadline)
 		sched_yield();
 }
 
@@ -360,14 +352,14 @@ writer_main(void *arg)
 		atomic_store_explicit(&ring_kick, 0, memory_order_relaxed);
 		uint64_t req = atomic_load(&sync_req);
 		if (req != done) {
-			drain_all(false, 500000000u);
+			drain_all(500000000u);
 			flush_block();
 			last_flush = hb_now();
 			done = req;
 			atomic_store(&sync_done, req);
 			continue;
 		}
-		drain(false);
+		drain();
 		uint64_t now = hb_now();
 		if (now - last_flush >= flush_ns || enc.len >= enc.cap / 2) {
 			flush_block();
@@ -375,7 +367,7 @@ writer_main(void *arg)
 		}
 	}
 	if (tf_ok) {
-		drain_all(true, 1000000000u);
+		drain_all(1000000000u);
 		uint64_t waits = 0;
 		for (struct ring *r = event_rings(); r;
 		     r = atomic_load(&r->next))
