@@ -248,6 +248,7 @@ struct tally {
 	unsigned per_size[3];
 };
 
+/* Reads every event; *st is a copy of the stats (valid after close). */
 static int
 read_all(const char *path, struct tally *ty, const struct reader_stats **st, struct reader **rp)
 {
@@ -272,7 +273,9 @@ read_all(const char *path, struct tally *ty, const struct reader_stats **st, str
 		case RD_END: ty->ends++; break;
 		}
 	}
-	*st = reader_stats(r);
+	static struct reader_stats copy;
+	copy = *reader_stats(r);
+	*st = &copy;
 	if (rp)
 		*rp = r;
 	else
