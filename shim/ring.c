@@ -6,13 +6,39 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 _Atomic int ring_stop;
 _Atomic int ring_kick;
+
+void
+ring_kick_consumer(void)
+{
+	/* One syscall per kick, and only on the 0 -> 1 edge: a producer
+	 * crosses half full at most once per drain. */
+	if (atomic_load_explicit(&ring_kick, memory_order_relaxed) ||
+	    atomic_exchange(&ring_kick, 1))
+		return;
+	syscall(SYS_futex, (int *)&ring_kick, FUTEX_WAKE_PRIVATE, 1, NULL,
+		NULL, 0);
+}
+
+void
+ring_wait_kick(long timeout_ns)
+{
+	if (atomic_load(&ring_kick))
+		return;
+	struct timespec ts = {timeout_ns / 1000000000L,
+			      timeout_ns % 1000000000L};
+	syscall(SYS_futex, (int *)&ring_kick, FUTEX_WAIT_PRIVATE, 0, &ts,
+		NULL, 0);
+}
 
 int
 ring_init(struct ring *r, size_t cap)
@@ -79,8 +105,7 @@ ring_push(struct ring *r, const void *a, size_t an, const void *b, size_t bn)
 			if (atomic_load_explicit(&ring_stop,
 						 memory_order_relaxed))
 				return -1;
-			atomic_store_explicit(&ring_kick, 1,
-					      memory_order_relaxed);
+			ring_kick_consumer();
 			if (spins++ < 16) {
 				sched_yield();
 			} else {
@@ -90,9 +115,8 @@ ring_push(struct ring *r, const void *a, size_t an, const void *b, size_t bn)
 			head = atomic_load_explicit(&r->head,
 						    memory_order_acquire);
 		} while (tail + n - head > r->cap);
-	} else if (tail + n - head > r->cap / 2 &&
-		   !atomic_load_explicit(&ring_kick, memory_order_relaxed)) {
-		atomic_store_explicit(&ring_kick, 1, memory_order_relaxed);
+	} else if (tail + n - head > r->cap / 2) {
+		ring_kick_consumer();
 	}
 	put(r, tail, a, an);
 	if (bn)

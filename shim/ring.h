@@ -41,6 +41,13 @@ struct ring {
 extern _Atomic int ring_stop;
 extern _Atomic int ring_kick;
 
+/* Raises ring_kick and wakes a consumer sleeping in ring_wait_kick. Any
+ * thread; async-signal-safe. */
+void ring_kick_consumer(void);
+/* Consumer: sleeps until kicked or timeout_ns passed. Does not clear the
+ * kick: the consumer stores 0 when it starts draining. */
+void ring_wait_kick(long timeout_ns);
+
 /* Maps cap bytes (rounded up to a power of two, at least 4 KiB). Returns 0
  * or -errno. Not thread-safe for the same ring. */
 int ring_init(struct ring *r, size_t cap);

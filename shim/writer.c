@@ -39,6 +39,8 @@
 
 #define RAW_CAP (4u << 20)
 #define SC_BITS 16
+/* Drain at least this often; a ring past half full wakes the writer. */
+#define DRAIN_NS 5000000L
 
 static struct tfile tf;
 static int tf_ok;
@@ -340,15 +342,8 @@ writer_main(void *arg)
 	uint64_t last_flush = hb_now();
 	uint64_t done = 0;
 	while (!atomic_load(&w_quit) && tf_ok) {
-		for (int i = 0; i < 4; i++) {
-			if (atomic_load_explicit(&ring_kick,
-						 memory_order_relaxed) ||
-			    atomic_load(&sync_req) != done ||
-			    atomic_load(&w_quit))
-				break;
-			struct timespec ts = {0, 1000000};
-			nanosleep(&ts, NULL);
-		}
+		if (atomic_load(&sync_req) == done)
+			ring_wait_kick(DRAIN_NS);
 		atomic_store_explicit(&ring_kick, 0, memory_order_relaxed);
 		uint64_t req = atomic_load(&sync_req);
 		if (req != done) {
@@ -501,7 +496,7 @@ writer_sync(void)
 	if (!writer_running())
 		return;
 	uint64_t req = atomic_fetch_add(&sync_req, 1) + 1;
-	atomic_store(&ring_kick, 1);
+	ring_kick_consumer();
 	wait_for(&sync_done, req, 2000000000u);
 }
 
@@ -510,8 +505,10 @@ writer_finish(void)
 {
 	if (!atomic_load(&w_running))
 		return;
-	if (!atomic_exchange(&w_finishing, 1))
+	if (!atomic_exchange(&w_finishing, 1)) {
 		atomic_store(&w_quit, 1);
+		ring_kick_consumer();
+	}
 	uint64_t deadline = hb_now() + 5000000000u;
 	while (!atomic_load(&w_done) && hb_now() < deadline) {
 		struct timespec ts = {0, 200000};
