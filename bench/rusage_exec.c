@@ -5,7 +5,11 @@
  *   wall_ns user_us sys_us maxrss_kib status
  * Launching from this small process (instead of from Python) keeps the
  * child's max RSS honest: ru_maxrss survives exec, so a child forked from a
- * 20 MiB interpreter could never report less than 20 MiB. */
+ * 20 MiB interpreter could never report less than 20 MiB.
+ *
+ * RUSAGE_EXEC_PRELOAD=LIB in the environment becomes LD_PRELOAD=LIB for PROG
+ * only, so a preloaded shim sees PROG and not this launcher (a shim that
+ * stops tracking across fork/exec would otherwise trace nothing). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +39,11 @@ int main(int argc, char **argv)
 	}
 	if (pid == 0) {
 		fclose(out);
+		const char *pre = getenv("RUSAGE_EXEC_PRELOAD");
+		if (pre) {
+			setenv("LD_PRELOAD", pre, 1);
+			unsetenv("RUSAGE_EXEC_PRELOAD");
+		}
 		execvp(argv[2], argv + 2);
 		perror(argv[2]);
 		_exit(127);
