@@ -22,7 +22,13 @@
 	X(void *, valloc, (size_t), 0)                                  \
 	X(void *, pvalloc, (size_t), 0)                                 \
 	X(size_t, malloc_usable_size, (void *), 1)                      \
-	X(int, dlclose, (void *), 1)
+	X(int, dlclose, (void *), 1)                                    \
+	X(int, execve, (const char *, char *const[], char *const[]), 1) \
+	X(int, execv, (const char *, char *const[]), 1)                 \
+	X(int, execvp, (const char *, char *const[]), 1)                \
+	X(int, execvpe, (const char *, char *const[], char *const[]), 0) \
+	X(int, close, (int), 0)                                         \
+	X(int, close_range, (unsigned, unsigned, int), 0)
 
 /* The C++ runtime's allocation functions, by mangled name (x86_64/aarch64:
  * size_t is unsigned long, 'm'). align_val_t and nothrow_t are passed as a

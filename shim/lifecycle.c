@@ -6,7 +6,9 @@
  * heldby.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -172,7 +174,10 @@ hb_init(void)
 		goto out;
 	}
 	event_init();
-	bt_init();
+	unsigned char fds_before[256];
+	fds_snapshot(fds_before, 256);
+	bt_init(); /* libunwind opens its validation pipe here */
+	fds_protect_new_pipes(fds_before, 256);
 	mod_init();
 	/* Registered first, so it runs last of the atexit handlers. */
 	atexit(hb_exit);
@@ -184,6 +189,118 @@ hb_init(void)
 out:
 	if (owned)
 		guard_leave();
+}
+
+/*
+ * exec replaces the process image and every unwritten event with it
+ * (PITFALLS: flush first). Write everything recorded so far; no END, since
+ * exec may fail and the program carry on recording. glibc's execl* and
+ * execvp reach execve internally, not through our symbol: wrap each.
+ */
+#define HB_EXPORT __attribute__((visibility("default")))
+
+static void
+before_exec(void)
+{
+	if (unlikely(!real.execve))
+		real_init();
+	if (hb_on() && guard_enter()) {
+		writer_sync();
+		guard_leave();
+	}
+}
+
+HB_EXPORT int
+execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real.execve(path, argv, envp);
+}
+
+HB_EXPORT int
+execv(const char *path, char *const argv[])
+{
+	before_exec();
+	return real.execv(path, argv);
+}
+
+HB_EXPORT int
+execvp(const char *file, char *const argv[])
+{
+	before_exec();
+	return real.execvp(file, argv);
+}
+
+HB_EXPORT int
+execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec();
+	if (!real.execvpe) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real.execvpe(file, argv, envp);
+}
+
+/* execl, execlp, execle: collect the list, then the v form. */
+static int
+exec_list(int kind, const char *path, const char *arg0, va_list ap)
+{
+	size_t n = 0; /* arguments before the terminating NULL */
+	if (arg0) {
+		va_list cp;
+		va_copy(cp, ap);
+		for (n = 1; va_arg(cp, char *); n++)
+			if (n >= 4096)
+				break;
+		va_end(cp);
+		if (n >= 4096) {
+			errno = E2BIG;
+			return -1;
+		}
+	}
+	char *argv[n + 1];
+	argv[0] = (char *)arg0;
+	for (size_t i = 1; i < n; i++)
+		argv[i] = va_arg(ap, char *);
+	if (n)
+		(void)va_arg(ap, char *); /* the NULL */
+	argv[n] = NULL;
+	if (kind == 2) {
+		char *const *envp = va_arg(ap, char *const *);
+		return execve(path, argv, envp);
+	}
+	return kind == 1 ? execvp(path, argv) : execv(path, argv);
+}
+
+HB_EXPORT int
+execl(const char *path, const char *arg0, ...)
+{
+	va_list ap;
+	va_start(ap, arg0);
+	int r = exec_list(0, path, arg0, ap);
+	va_end(ap);
+	return r;
+}
+
+HB_EXPORT int
+execlp(const char *file, const char *arg0, ...)
+{
+	va_list ap;
+	va_start(ap, arg0);
+	int r = exec_list(1, file, arg0, ap);
+	va_end(ap);
+	return r;
+}
+
+HB_EXPORT int
+execle(const char *path, const char *arg0, ...)
+{
+	va_list ap;
+	va_start(ap, arg0);
+	int r = exec_list(2, path, arg0, ap);
+	va_end(ap);
+	return r;
 }
 
 __attribute__((constructor)) static void

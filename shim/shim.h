@@ -103,6 +103,12 @@ typedef int (*mod_emit_fn)(void *ctx, int unload, uint64_t id, uint64_t bias,
 void mod_refresh(mod_emit_fn emit, void *ctx, bool force) HB_HIDDEN;
 const char *mod_exe_path(void) HB_HIDDEN;
 
+/* fds.c: descriptors that close/close_range/closefrom leave open */
+void fds_protect(int fd) HB_HIDDEN;
+void fds_unprotect(int fd) HB_HIDDEN;
+void fds_snapshot(unsigned char *seen, int n) HB_HIDDEN;
+void fds_protect_new_pipes(const unsigned char *before, int n) HB_HIDDEN;
+
 /* lifecycle.c */
 void hb_warn(const char *msg) HB_HIDDEN;
 void hb_warn2(const char *a, const char *b) HB_HIDDEN;

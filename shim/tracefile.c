@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -62,6 +63,16 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 		     0600);
 	if (t->fd < 0)
 		return -errno;
+	int hi = fcntl(t->fd, F_DUPFD_CLOEXEC, 512);
+	if (hi >= 0) {
+		close(t->fd);
+		t->fd = hi;
+	}
+	struct stat st;
+	if (fstat(t->fd, &st) == 0) {
+		t->dev = (uint64_t)st.st_dev;
+		t->ino = (uint64_t)st.st_ino;
+	}
 
 	ZSTD_customMem mem = ZSTD_defaultCMem;
 	if (tfile_alloc && tfile_free) {
@@ -123,6 +134,10 @@ tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 		return -EBADF;
 	if (len > HELDBY_BLOCK_RAW_MAX)
 		return -EINVAL;
+	struct stat st;
+	if (fstat(t->fd, &st) != 0 || (uint64_t)st.st_dev != t->dev ||
+	    (uint64_t)st.st_ino != t->ino)
+		return -EBADF;
 	uint8_t *out = t->zbuf + HELDBY_BLOCK_HEADER_SIZE;
 	size_t cap = t->zcap - HELDBY_BLOCK_HEADER_SIZE;
 	size_t z = ZSTD_compress2(t->cctx, out, cap, raw, len);

@@ -20,6 +20,7 @@ struct tfile {
 	uint8_t *zbuf;           /* compressed output, from mmap */
 	size_t zcap;
 	uint64_t bytes;          /* bytes written so far */
+	uint64_t dev, ino;       /* to notice that the program closed our fd */
 };
 
 /* Memory for zstd's context. The shim points these at the real allocator so
@@ -28,14 +29,17 @@ struct tfile {
 extern void *(*tfile_alloc)(void *opaque, size_t n);
 extern void (*tfile_free)(void *opaque, void *p);
 
-/* Creates path (O_EXCL, mode 0600) and writes the header. Returns 0 or
- * -errno (-EEXIST when the file exists). */
+/* Creates path (O_EXCL, mode 0600) and writes the header. The descriptor
+ * is moved to 512 or above, out of the way of programs that reuse low ones.
+ * Returns 0 or -errno (-EEXIST when the file exists). */
 int tfile_create(struct tfile *t, const char *path, uint64_t pid,
 		 uint64_t start_real_ns, uint64_t start_mono_ns,
 		 const char *exe);
 
 /* Compresses raw[0..len) (len <= HELDBY_BLOCK_RAW_MAX) into one block and
- * writes it whole. Returns 0 or -errno. */
+ * writes it whole. Returns 0 or -errno; -EBADF, writing nothing, when the
+ * descriptor no longer refers to the trace (the program closed it, perhaps
+ * reusing the number). */
 int tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len);
 
 /* Closes the file and frees the context. Idempotent. */

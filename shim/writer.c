@@ -371,6 +371,7 @@ writer_main(void *arg)
 		(void)EMIT(enc_end(&enc, now - start_mono, event_dropped(), waits));
 		flush_block();
 	}
+	fds_unprotect(tf.fd);
 	tfile_close(&tf);
 	tf_ok = 0;
 	atomic_store(&w_done, 1);
@@ -449,6 +450,7 @@ writer_start(void)
 		goto out_close;
 	}
 	enc_init(&enc, raw, RAW_CAP);
+	fds_protect(tf.fd);
 	scache = real.calloc(1u << SC_BITS, sizeof(*scache));
 	tf_ok = 1;
 
@@ -467,6 +469,7 @@ out_unmap:
 	tf_ok = 0;
 	munmap(raw, RAW_CAP);
 out_close:
+	fds_unprotect(tf.fd);
 	tfile_close(&tf);
 	hb_warn("heldby: cannot start the writer; not recording\n");
 	return err;
