@@ -41,6 +41,10 @@ malloc(size_t n)
 	return p;
 }
 
+/* Our malloc by address, for the start-up check in lifecycle.c. */
+extern __typeof(malloc) hb_malloc_self
+	__attribute__((alias("malloc"), visibility("hidden")));
+
 HB_EXPORT void
 free(void *p)
 {

@@ -158,6 +158,24 @@ hb_fork_child(void)
 	writer_forked();
 }
 
+extern __typeof(malloc) hb_malloc_self HB_HIDDEN;
+
+/* A program linked with its own allocator (static jemalloc, tcmalloc)
+ * resolves malloc before us: say so rather than report nothing (PITFALLS). */
+static void
+check_interposed(void)
+{
+	void *def = dlsym(RTLD_DEFAULT, "malloc");
+	if (!def || def == (void *)&hb_malloc_self)
+		return;
+	Dl_info di;
+	const char *who = dladdr(def, &di) && di.dli_fname && *di.dli_fname
+				  ? di.dli_fname
+				  : "the executable";
+	hb_warn2("heldby: malloc is not ours but comes from ", who);
+	hb_warn("heldby: allocations through it are not recorded\n");
+}
+
 void
 hb_init(void)
 {
@@ -179,6 +197,7 @@ hb_init(void)
 	bt_init(); /* libunwind opens its validation pipe here */
 	fds_protect_new_pipes(fds_before, 256);
 	mod_init();
+	check_interposed();
 	/* Registered first, so it runs last of the atexit handlers. */
 	atexit(hb_exit);
 	pthread_atfork(NULL, NULL, hb_fork_child);

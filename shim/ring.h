@@ -25,6 +25,7 @@ struct ring {
 	/* consumer side */
 	_Alignas(64) _Atomic uint64_t head;
 	uint64_t seen_gen; /* writer-private: last generation announced */
+	uint64_t stuck_pending, stuck_since; /* writer-private */
 	/* shared, rarely written */
 	_Alignas(64) _Atomic int state;
 	_Atomic uint64_t gen; /* +1 each time a thread claims the ring */

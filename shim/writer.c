@@ -249,6 +249,25 @@ emit_event(struct cur *c)
 	n_events++;
 }
 
+/* A thread that never leaves the few instructions between taking a key and
+ * pushing its event (stopped for good, or a signal handler that jumped out
+ * of the hook) would hold the watermark back forever and, once the rings
+ * fill, every other thread with it. After STUCK_NS of the same pending word
+ * on a ring that is not full, drain past it. */
+#define STUCK_NS 2000000000u
+
+static bool
+pending_stuck(struct ring *r, uint64_t p)
+{
+	uint64_t now = hb_now();
+	if (p != r->stuck_pending) {
+		r->stuck_pending = p;
+		r->stuck_since = now;
+		return false;
+	}
+	return now - r->stuck_since > STUCK_NS && ring_used(r) < r->cap / 2;
+}
+
 /* Emits every event below the watermark; returns the watermark. */
 static uint64_t
 drain(void)
@@ -258,7 +277,7 @@ drain(void)
 	size_t nc = 0;
 	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next)) {
 		uint64_t p = atomic_load(&r->pending);
-		if (p >= 2 && p - 2 < w)
+		if (p >= 2 && !pending_stuck(r, p) && p - 2 < w)
 			w = p - 2;
 		if (nc == ccurs) {
 			size_t n = ccurs ? ccurs * 2 : 64;
@@ -268,8 +287,10 @@ drain(void)
 				curs = nc_;
 			if (na)
 				act = na;
-			if (!nc_ || !na)
+			if (!nc_ || !na) {
+				w = 0; /* a ring left out: emit nothing */
 				break;
+			}
 			ccurs = n;
 		}
 		struct cur *c = &curs[nc++];
