@@ -121,16 +121,20 @@ event_ring(void)
 	return tls_ring = ring_claim();
 }
 
-/* Announces a lower bound of the key about to be taken (the counter can
- * only grow), then takes it. The seq_cst store is ordered before the
- * fetch_add, so a writer that reads the counter after our fetch_add and
- * then our pending word sees at most our key (+2). */
+/* Announces a lower bound of the key about to be taken -- one more than
+ * this ring's previous key: the counter only grows -- then takes it. The
+ * release half of the fetch_add publishes the pending store to a writer
+ * whose acquire load of the counter sees this increment or a later one (a
+ * release sequence of RMWs), so that writer sees at most our key + 2. */
 static inline uint64_t
 key_take(struct ring *r)
 {
-	uint64_t lo = atomic_load_explicit(&hb_order, memory_order_relaxed);
-	atomic_store(&r->pending, lo + 2);
-	return atomic_fetch_add(&hb_order, 1);
+	atomic_store_explicit(&r->pending, r->next_lo + 2,
+			      memory_order_relaxed);
+	uint64_t k = atomic_fetch_add_explicit(&hb_order, 1,
+					       memory_order_acq_rel);
+	r->next_lo = k + 1;
+	return k;
 }
 
 static inline void
@@ -234,6 +238,7 @@ event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 		e.ptr = (uint64_t)(uintptr_t)p;
 		e.size = n;
 		e.key = atomic_fetch_add(&hb_order, 1);
+		r->next_lo = e.key + 1;
 		e.time = t;
 		push(r, &e, st->ips);
 	}
