@@ -73,17 +73,12 @@ is_ours(uintptr_t a)
 }
 
 int
-bt_capture(uint64_t *ips, int max)
+bt_capture(void **buf, int max, int *first)
 {
-	void *buf[HB_DEPTH_MAX + 16];
-	int n = unw_backtrace(buf, max + 16);
+	int n = unw_backtrace(buf, max + BT_SLACK);
 	int i = 0;
 	while (i < n && is_ours((uintptr_t)buf[i]))
 		i++;
-	int k = n - i;
-	if (k > max)
-		k = max;
-	for (int j = 0; j < k; j++)
-		ips[j] = (uint64_t)(uintptr_t)buf[i + j];
-	return k;
+	*first = i;
+	return n - i < max ? n - i : max;
 }

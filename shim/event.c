@@ -121,32 +121,22 @@ event_ring(void)
 	return tls_ring = ring_claim();
 }
 
-/* Announces a lower bound of the key about to be taken -- one more than
- * this ring's previous key: the counter only grows -- then takes it. The
- * release half of the fetch_add publishes the pending store to a writer
- * whose acquire load of the counter sees this increment or a later one (a
- * release sequence of RMWs), so that writer sees at most our key + 2. */
 static inline uint64_t
 key_take(struct ring *r)
 {
-	atomic_store_explicit(&r->pending, r->next_lo + 2,
-			      memory_order_relaxed);
-	uint64_t k = atomic_fetch_add_explicit(&hb_order, 1,
-					       memory_order_acq_rel);
-	r->next_lo = k + 1;
-	return k;
+	return ring_key_take(r, &hb_order);
 }
 
 static inline void
 key_done(struct ring *r)
 {
-	atomic_store_explicit(&r->pending, RING_PENDING_IDLE,
-			      memory_order_release);
+	ring_key_done(r);
 }
 
 static inline void
-push(struct ring *r, struct ev *e, const uint64_t *ips)
+push(struct ring *r, struct ev *e, void *const *ips)
 {
+	_Static_assert(sizeof(void *) == sizeof(uint64_t), "frames are u64");
 	if (ring_push(r, e, sizeof(*e), ips, e->nframes * sizeof(uint64_t)))
 		atomic_fetch_add_explicit(&hb_dropped_, 1,
 					  memory_order_relaxed);
@@ -159,16 +149,17 @@ event_alloc(void *p, size_t n, unsigned fn)
 	if (!r)
 		return;
 	int saved = errno;
-	uint64_t ips[HB_DEPTH_MAX];
+	void *buf[hb_cfg.depth + BT_SLACK];
+	int first;
 	struct ev e;
-	e.nframes = (uint32_t)bt_capture(ips, hb_cfg.depth);
+	e.nframes = (uint32_t)bt_capture(buf, hb_cfg.depth, &first);
 	e.kind = EV_ALLOC;
 	e.fn = (uint16_t)fn;
 	e.ptr = (uint64_t)(uintptr_t)p;
 	e.size = n;
 	e.key = key_take(r);
 	e.time = hb_now();
-	push(r, &e, ips);
+	push(r, &e, buf + first);
 	key_done(r);
 	errno = saved;
 }
@@ -200,7 +191,7 @@ event_realloc_begin(struct realloc_state *st)
 	if (!st->ring)
 		return;
 	int saved = errno;
-	st->nframes = bt_capture(st->ips, hb_cfg.depth);
+	st->nframes = bt_capture(st->buf, hb_cfg.depth, &st->first);
 	st->key = key_take(st->ring);
 	errno = saved;
 }
@@ -237,10 +228,9 @@ event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 		e.fn = (uint16_t)fn;
 		e.ptr = (uint64_t)(uintptr_t)p;
 		e.size = n;
-		e.key = atomic_fetch_add(&hb_order, 1);
-		r->next_lo = e.key + 1;
+		e.key = ring_key_next(r, &hb_order);
 		e.time = t;
-		push(r, &e, st->ips);
+		push(r, &e, st->buf + st->first);
 	}
 	key_done(r);
 	errno = saved;

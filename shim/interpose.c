@@ -108,7 +108,8 @@ realloc_common(void *p, size_t n, unsigned fn)
 	}
 	if (!hb_on() || !guard_enter())
 		return real.realloc(p, n);
-	struct realloc_state st;
+	void *buf[hb_cfg.depth + BT_SLACK];
+	struct realloc_state st = {.buf = buf};
 	event_realloc_begin(&st);
 	void *q = real.realloc(p, n);
 	event_realloc_end(&st, p, q, n, fn);

@@ -80,4 +80,51 @@ ring_consume(struct ring *r, uint64_t pos)
 	atomic_store_explicit(&r->head, pos, memory_order_release);
 }
 
+/*
+ * Order keys across rings (writer.c explains the protocol). A producer
+ * announces a lower bound of its next key in `pending`, takes the key, pushes
+ * the event(s) and clears `pending`. A consumer that read the counter (g)
+ * first and then every ring's ring_key_bound() can emit every event whose key
+ * is below min(g, bounds): none of those can still appear.
+ */
+static inline uint64_t
+ring_key_take(struct ring *r, _Atomic uint64_t *counter)
+{
+	atomic_store_explicit(&r->pending, r->next_lo + 2,
+			      memory_order_relaxed);
+	/* release: a consumer whose acquire load of the counter sees this
+	 * increment (or a later one: a release sequence of RMWs) sees the
+	 * pending store too */
+	uint64_t k = atomic_fetch_add_explicit(counter, 1,
+					       memory_order_acq_rel);
+	r->next_lo = k + 1;
+	return k;
+}
+
+/* A further key while pending is still held (realloc's second event). */
+static inline uint64_t
+ring_key_next(struct ring *r, _Atomic uint64_t *counter)
+{
+	uint64_t k = atomic_fetch_add_explicit(counter, 1,
+					       memory_order_acq_rel);
+	r->next_lo = k + 1;
+	return k;
+}
+
+static inline void
+ring_key_done(struct ring *r)
+{
+	atomic_store_explicit(&r->pending, RING_PENDING_IDLE,
+			      memory_order_release);
+}
+
+/* Consumer: the lowest key this ring may still push, or UINT64_MAX. Read
+ * after the counter and before the ring's tail. */
+static inline uint64_t
+ring_key_bound(struct ring *r)
+{
+	uint64_t p = atomic_load_explicit(&r->pending, memory_order_acquire);
+	return p >= 2 ? p - 2 : UINT64_MAX;
+}
+
 #endif

@@ -62,8 +62,8 @@ void event_free(void *p) HB_HIDDEN;
 struct realloc_state {
 	struct ring *ring;
 	uint64_t key;
-	int nframes;
-	uint64_t ips[HB_DEPTH_MAX];
+	void **buf; /* caller's, hb_cfg.depth + BT_SLACK entries */
+	int first, nframes;
 };
 void event_realloc_begin(struct realloc_state *st) HB_HIDDEN;
 void event_realloc_end(struct realloc_state *st, void *old, void *p,
@@ -77,9 +77,12 @@ void event_init(void) HB_HIDDEN;
 
 /* backtrace.c */
 void bt_init(void) HB_HIDDEN;
-/* Fills ips with the caller's return addresses, innermost first, the shim's
- * own frames left out; returns how many. */
-int bt_capture(uint64_t *ips, int max) HB_HIDDEN;
+/* Captures the caller's return addresses into buf, which has room for
+ * max + BT_SLACK entries; returns how many (at most max), innermost first
+ * from buf[*first], the shim's own frames left out. Keeps the stack small:
+ * no copy of its own. Thread-safe; not async-signal-safe (libunwind). */
+#define BT_SLACK 16
+int bt_capture(void **buf, int max, int *first) HB_HIDDEN;
 
 /* writer.c */
 int writer_start(void) HB_HIDDEN;

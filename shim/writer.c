@@ -258,11 +258,15 @@ emit_event(struct cur *c)
 #define STUCK_NS 2000000000u
 
 static bool
-pending_stuck(struct ring *r, uint64_t p)
+pending_stuck(struct ring *r, uint64_t b)
 {
+	if (b == UINT64_MAX) {
+		r->stuck_pending = b;
+		return false;
+	}
 	uint64_t now = hb_now();
-	if (p != r->stuck_pending) {
-		r->stuck_pending = p;
+	if (b != r->stuck_pending) {
+		r->stuck_pending = b;
 		r->stuck_since = now;
 		return false;
 	}
@@ -273,13 +277,13 @@ pending_stuck(struct ring *r, uint64_t p)
 static uint64_t
 drain(void)
 {
-	uint64_t g = atomic_load(&hb_order);
+	uint64_t g = atomic_load_explicit(&hb_order, memory_order_acquire);
 	uint64_t w = g;
 	size_t nc = 0;
 	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next)) {
-		uint64_t p = atomic_load(&r->pending);
-		if (p >= 2 && !pending_stuck(r, p) && p - 2 < w)
-			w = p - 2;
+		uint64_t b = ring_key_bound(r);
+		if (!pending_stuck(r, b) && b < w)
+			w = b;
 		if (nc == ccurs) {
 			size_t n = ccurs ? ccurs * 2 : 64;
 			struct cur *nc_ = real.realloc(curs, n * sizeof(*curs));

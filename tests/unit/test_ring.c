@@ -136,3 +136,88 @@ Test(ring, ring_full_gives_up_on_stop)
 	atomic_store(&ring_stop, 0);
 	ring_destroy(&r);
 }
+
+/*
+ * The order protocol across rings: producers take keys from one counter and
+ * push into their own small rings (so they often wait on a full ring); the
+ * consumer emits only keys below the watermark, merging the rings. Every key
+ * is pushed exactly once, so the merged stream must be exactly 0, 1, 2, ...
+ */
+#define NPROD 4
+#define PER_PROD 50000u
+
+static _Atomic uint64_t order;
+static struct ring prod_ring[NPROD];
+
+static void *
+producer(void *arg)
+{
+	struct ring *r = arg;
+	for (uint32_t i = 0; i < PER_PROD; i++) {
+		uint64_t k = ring_key_take(r, &order);
+		cr_assert_eq(ring_push(r, &k, sizeof(k), NULL, 0), 0);
+		if (i % 7 == 0) {
+			/* realloc: a second key while the first is held */
+			uint64_t k2 = ring_key_next(r, &order);
+			cr_assert_eq(ring_push(r, &k2, sizeof(k2), NULL, 0), 0);
+		}
+		ring_key_done(r);
+	}
+	return NULL;
+}
+
+Test(ring, ring_keys_merge_in_global_order)
+{
+	pthread_t t[NPROD];
+	for (int i = 0; i < NPROD; i++) {
+		cr_assert_eq(ring_init(&prod_ring[i], 4096), 0);
+		cr_assert_eq(pthread_create(&t[i], NULL, producer,
+					    &prod_ring[i]), 0);
+	}
+	uint64_t total = NPROD * (PER_PROD + (PER_PROD + 6) / 7);
+	uint64_t next = 0;
+	while (next < total) {
+		uint64_t w = atomic_load_explicit(&order,
+						  memory_order_acquire);
+		uint64_t pos[NPROD], tail[NPROD];
+		for (int i = 0; i < NPROD; i++) {
+			uint64_t b = ring_key_bound(&prod_ring[i]);
+			if (b < w)
+				w = b;
+			pos[i] = atomic_load(&prod_ring[i].head);
+			tail[i] = atomic_load_explicit(&prod_ring[i].tail,
+						       memory_order_acquire);
+		}
+		for (;;) {
+			int best = -1;
+			uint64_t bk = 0;
+			for (int i = 0; i < NPROD; i++) {
+				if (pos[i] >= tail[i])
+					continue;
+				uint64_t k;
+				ring_read(&prod_ring[i], pos[i], &k, sizeof(k));
+				if (k < w && (best < 0 || k < bk)) {
+					best = i;
+					bk = k;
+				}
+			}
+			if (best < 0)
+				break;
+			cr_assert_eq(bk, next, "emitted key %lu, expected %lu",
+				     (unsigned long)bk, (unsigned long)next);
+			next++;
+			pos[best] += sizeof(uint64_t);
+			ring_consume(&prod_ring[best], pos[best]);
+		}
+		sched_yield();
+	}
+	uint64_t waits = 0;
+	for (int i = 0; i < NPROD; i++) {
+		pthread_join(t[i], NULL);
+		waits += prod_ring[i].waits;
+		cr_assert_eq(ring_used(&prod_ring[i]), 0);
+		ring_destroy(&prod_ring[i]);
+	}
+	cr_assert_eq(next, total);
+	cr_assert_gt(waits, 0, "no producer ever waited: test too easy");
+}
