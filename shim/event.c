@@ -62,9 +62,11 @@ ring_dtor(void *v)
 	struct ring *r = tls_ring;
 	tls_exiting = 1;
 	tls_ring = NULL;
-	if (r)
+	if (r) {
+		ring_key_done(r); /* in case a cancellation unwound a hook */
 		atomic_store_explicit(&r->state, RING_DEAD,
 				      memory_order_release);
+	}
 }
 
 void

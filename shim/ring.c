@@ -30,6 +30,15 @@ ring_kick_consumer(void)
 }
 
 void
+ring_nap(long ns)
+{
+	/* The raw system call: glibc's nanosleep is a cancellation point, and
+	 * a thread must not be cancelled from inside malloc. */
+	struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+	syscall(SYS_nanosleep, &ts, NULL);
+}
+
+void
 ring_wait_kick(long timeout_ns)
 {
 	if (atomic_load(&ring_kick))
@@ -106,12 +115,10 @@ ring_push(struct ring *r, const void *a, size_t an, const void *b, size_t bn)
 						 memory_order_relaxed))
 				return -1;
 			ring_kick_consumer();
-			if (spins++ < 16) {
+			if (spins++ < 16)
 				sched_yield();
-			} else {
-				struct timespec ts = {0, 50000};
-				nanosleep(&ts, NULL);
-			}
+			else
+				ring_nap(50000);
 			head = atomic_load_explicit(&r->head,
 						    memory_order_acquire);
 		} while (tail + n - head > r->cap);

@@ -46,6 +46,8 @@ extern _Atomic int ring_kick;
 /* Raises ring_kick and wakes a consumer sleeping in ring_wait_kick. Any
  * thread; async-signal-safe. */
 void ring_kick_consumer(void);
+/* Sleeps ns nanoseconds; not a cancellation point. */
+void ring_nap(long ns);
 /* Consumer: sleeps until kicked or timeout_ns passed. Does not clear the
  * kick: the consumer stores 0 when it starts draining. */
 void ring_wait_kick(long timeout_ns);

@@ -513,10 +513,8 @@ wait_for(_Atomic uint64_t *v, uint64_t want, uint64_t timeout_ns)
 {
 	uint64_t deadline = hb_now() + timeout_ns;
 	while (atomic_load(v) < want && !atomic_load(&w_done) &&
-	       hb_now() < deadline) {
-		struct timespec ts = {0, 200000};
-		nanosleep(&ts, NULL);
-	}
+	       hb_now() < deadline)
+		ring_nap(200000);
 }
 
 void
@@ -539,10 +537,8 @@ writer_finish(void)
 		ring_kick_consumer();
 	}
 	uint64_t deadline = hb_now() + 5000000000u;
-	while (!atomic_load(&w_done) && hb_now() < deadline) {
-		struct timespec ts = {0, 200000};
-		nanosleep(&ts, NULL);
-	}
+	while (!atomic_load(&w_done) && hb_now() < deadline)
+		ring_nap(200000);
 }
 
 void
