@@ -63,6 +63,12 @@ bt_init(void)
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
+void
+bt_flush(void)
+{
+	unw_flush_cache(unw_local_addr_space, 0, 0);
+}
+
 static inline int
 is_ours(uintptr_t a)
 {

@@ -241,5 +241,11 @@ dlclose(void *h)
 		writer_sync();
 		guard_leave();
 	}
-	return real.dlclose ? real.dlclose(h) : -1;
+	if (!real.dlclose)
+		return -1;
+	int r = real.dlclose(h);
+	if (r == 0 && atomic_load_explicit(&hb_state, memory_order_relaxed) !=
+			      HB_INIT)
+		bt_flush();
+	return r;
 }

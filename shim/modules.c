@@ -108,10 +108,16 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 			first = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
 			break;
 		}
+	/* The same file at the same place is the same module, even across a
+	 * dlclose and dlopen between two snapshots; a rebuilt file is not. */
+	uint8_t bid[MOD_BID];
+	size_t bidlen = build_id(info, bid);
 	for (struct mod *m = mods; m; m = m->next)
-		if (m->bias == info->dlpi_addr && strcmp(m->path, path) == 0 &&
-		    (m->nranges ? m->starts[0] : 0) == first) {
-			m->seen = 1;
+		if (m->seen != 1 && m->bias == info->dlpi_addr &&
+		    strcmp(m->path, path) == 0 &&
+		    (m->nranges ? m->starts[0] : 0) == first &&
+		    m->bidlen == bidlen && memcmp(m->bid, bid, bidlen) == 0) {
+			m->seen = m->seen == 2 ? 2 : 1;
 			return 0;
 		}
 	size_t plen = strlen(path);
@@ -129,7 +135,8 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 		m->lens[m->nranges] = ph->p_memsz;
 		m->nranges++;
 	}
-	m->bidlen = build_id(info, m->bid);
+	memcpy(m->bid, bid, bidlen);
+	m->bidlen = bidlen;
 	m->seen = 2; /* new: to be announced */
 	struct mod **pp = &mods; /* keep load order: the executable first */
 	while (*pp)

@@ -82,6 +82,9 @@ void bt_init(void) HB_HIDDEN;
  * from buf[*first], the shim's own frames left out. Keeps the stack small:
  * no copy of its own. Thread-safe; not async-signal-safe (libunwind). */
 #define BT_SLACK 16
+/* After dlclose: unwind information cached for the unloaded code is stale
+ * (a later library may be mapped at the same addresses). Thread-safe. */
+void bt_flush(void) HB_HIDDEN;
 int bt_capture(void **buf, int max, int *first) HB_HIDDEN;
 
 /* writer.c */
