@@ -3,18 +3,18 @@
  * The writer thread: drains every ring, merges the events by order key,
  * interns stacks, announces modules and threads, encodes and writes blocks.
  *
- * Ordering: an application thread stores pending=c+2 where c is a lower
- * bound of its next key, takes its key k >= c with a fetch_add (release),
- * pushes, and stores pending=0 (release; event.c). A drain reads g = hb_order
- * first (acquire), then each ring's pending word, then its tail. A key k < g
- * was taken before g was read, so its pending store is visible: either still
- * pending (and w <= c <= k) or replaced after the push, which the tail then
- * shows. So every key below the
- * watermark w = min(g, pending bounds) is in some ring we can see, and no key
- * below w can appear later. Each ring is in key order, so a k-way
- * merge of the events below w emits them in true order. A thread that waits
- * on a full ring holds a key larger than everything in its ring, so the
- * drain always makes room.
+ * Ordering (ring.h has the primitives, tests/unit/test_ring.c checks them):
+ * a thread stores pending = c + 2, c a lower bound of its next key, takes
+ * its key k >= c with a fetch_add (release), pushes, and clears pending
+ * (release). A drain reads g = hb_order first (acquire), then each ring's
+ * pending word, then its tail. A key k < g was taken before g was read, so
+ * its pending store is visible: either still there (and w <= c <= k) or
+ * cleared after the push, which the tail then shows. So every key below the
+ * watermark w = min(g, pending bounds) is in a ring we can see and none can
+ * appear later; each ring is in key order, so a k-way merge of the events
+ * below w emits them in true order. A thread waiting on a full ring
+ * announces a bound above every key in its ring, so a drain always makes
+ * room.
  */
 #include <errno.h>
 #include <pthread.h>
