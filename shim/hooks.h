@@ -28,7 +28,9 @@
 	X(int, execvp, (const char *, char *const[]), 1)                \
 	X(int, execvpe, (const char *, char *const[], char *const[]), 0) \
 	X(int, close, (int), 0)                                         \
-	X(int, close_range, (unsigned, unsigned, int), 0)
+	X(int, close_range, (unsigned, unsigned, int), 0)               \
+	X(void, _exit, (int), 1)                                        \
+	X(void, _Exit, (int), 0)
 
 /* The C++ runtime's allocation functions, by mangled name (x86_64/aarch64:
  * size_t is unsigned long, 'm'). align_val_t and nothrow_t are passed as a

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Start-up, configuration, exit and fork. Configuration is read from environ
- * directly (getenv can be unusable this early); bad values are reported once
- * and replaced by the default: the observed program never dies because of
- * heldby.
+ * Start-up, configuration, exit, fork and exec. Configuration is read from
+ * environ directly (getenv can be unusable this early); bad values are
+ * reported once and replaced by the default: the observed program never dies
+ * because of heldby.
+ *   HELDBY_OUTPUT    trace path, %p = pid (heldby.%p.hbt); if it exists,
+ *                    PATH.1 ... PATH.99
+ *   HELDBY_MODE      record | off
+ *   HELDBY_DEPTH     frames per stack, 1..256 (64)
+ *   HELDBY_FLUSH_MS  longest time between two written blocks (200)
+ *   HELDBY_FOLLOW    1: exec'd programs are traced too (0: libheldby is
+ *                    removed from LD_PRELOAD at start)
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -11,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -26,6 +34,15 @@ struct hb_config hb_cfg = {
 	.follow = 0,
 };
 _Atomic int hb_state;
+/* The traced process. A vfork child shares our memory and runs our hooks
+ * without the atfork handlers: it must not stop or flush the parent. */
+static pid_t hb_pid;
+
+static int
+in_owner(void)
+{
+	return getpid() == hb_pid;
+}
 
 void
 hb_warn(const char *msg)
@@ -140,6 +157,8 @@ strip_preload(void)
 static void
 hb_exit(void)
 {
+	if (!in_owner())
+		return;
 	int owned = guard_enter();
 	/* From here on hooks pass through: threads still allocating neither
 	 * block nor delay the exit. */
@@ -183,6 +202,7 @@ hb_init(void)
 	if (atomic_exchange(&once, 1))
 		return;
 	int owned = guard_enter();
+	hb_pid = getpid();
 	real_init();
 	read_config();
 	if (!hb_cfg.follow)
@@ -223,10 +243,28 @@ before_exec(void)
 {
 	if (unlikely(!real.execve))
 		real_init();
-	if (hb_on() && guard_enter()) {
+	if (hb_on() && in_owner() && guard_enter()) {
 		writer_sync();
 		guard_leave();
 	}
+}
+
+/* _exit skips atexit: finish the trace here (exit itself reaches _exit
+ * inside libc, after our atexit handler already did). */
+HB_EXPORT void
+_exit(int status)
+{
+	hb_exit();
+	if (real._exit)
+		real._exit(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+HB_EXPORT void
+_Exit(int status)
+{
+	_exit(status);
 }
 
 HB_EXPORT int
@@ -327,3 +365,4 @@ hb_ctor(void)
 {
 	hb_init();
 }
+
