@@ -5,6 +5,7 @@
  * reentrancy guard; with the guard already set, or before start-up
  * finished, a call passes straight through.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -31,19 +32,37 @@ record(void *p, size_t n, unsigned fn)
 	}
 }
 
+/* Set while lifecycle.c checks that malloc reaches us. */
+static volatile int probing, probe_hit;
+
 HB_EXPORT void *
 malloc(size_t n)
 {
 	if (unlikely(!ready()))
 		return boot_malloc(n, 16);
+	if (unlikely(probing))
+		probe_hit = 1;
 	void *p = real.malloc(n);
 	record(p, n, HELDBY_FN_MALLOC);
 	return p;
 }
 
-/* Our malloc by address, for the start-up check in lifecycle.c. */
-extern __typeof(malloc) hb_malloc_self
-	__attribute__((alias("malloc"), visibility("hidden")));
+/* Calls malloc as the program does (the global symbol, which may be a PLT
+ * entry in the executable) and says whether it arrived here. */
+bool
+interpose_malloc_is_ours(void)
+{
+	void *(*m)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
+	void (*f)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
+	if (!m || !f)
+		return true;
+	probe_hit = 0;
+	probing = 1;
+	void *p = m(1);
+	probing = 0;
+	f(p);
+	return probe_hit;
+}
 
 HB_EXPORT void
 free(void *p)

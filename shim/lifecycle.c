@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,60 @@ hb_exit(void)
 		guard_leave();
 }
 
+/*
+ * Crashes skip atexit: write out what was recorded (best effort, bounded,
+ * async-signal-safe), then let the signal do what it would have done.
+ * Installed only over the default action; a handler the program installs
+ * later replaces ours. Not for SIGINT/SIGTERM/...: programs look at those
+ * dispositions (CPython installs KeyboardInterrupt only over SIG_DFL), so
+ * for them the periodic flush has to do.
+ */
+static const int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+#define NFATAL (sizeof(fatal_sigs) / sizeof(fatal_sigs[0]))
+static struct sigaction fatal_old[NFATAL];
+
+static void
+hb_fatal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	int saved = errno;
+	size_t i = 0;
+	while (i < NFATAL && fatal_sigs[i] != sig)
+		i++;
+	/* Not from inside a hook or the writer (guard set), not in a vfork
+	 * child. */
+	if (hb_on() && in_owner() && guard_enter()) {
+		writer_sync_for(1000000000u);
+		guard_leave();
+	}
+	if (i < NFATAL)
+		sigaction(sig, &fatal_old[i], NULL);
+	/* A fault returns to the faulting instruction and happens again under
+	 * the restored action; a sent signal is sent again, delivered once we
+	 * return. */
+	if (si->si_code <= 0)
+		raise(sig);
+	errno = saved;
+}
+
+static void
+install_fatal_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = hb_fatal;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < NFATAL; i++) {
+		struct sigaction cur;
+		if (sigaction(fatal_sigs[i], NULL, &cur) != 0 ||
+		    (cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL)
+			continue;
+		fatal_old[i] = cur;
+		sigaction(fatal_sigs[i], &sa, NULL);
+	}
+}
+
 static void
 hb_fork_child(void)
 {
@@ -177,18 +232,19 @@ hb_fork_child(void)
 	writer_forked();
 }
 
-extern __typeof(malloc) hb_malloc_self HB_HIDDEN;
-
 /* A program linked with its own allocator (static jemalloc, tcmalloc)
- * resolves malloc before us: say so rather than report nothing (PITFALLS). */
+ * resolves malloc before us: say so rather than report nothing (PITFALLS).
+ * Compare behaviour, not addresses: the canonical address of malloc may be
+ * a PLT entry in the executable. */
 static void
 check_interposed(void)
 {
-	void *def = dlsym(RTLD_DEFAULT, "malloc");
-	if (!def || def == (void *)&hb_malloc_self)
+	if (interpose_malloc_is_ours())
 		return;
+	void *def = dlsym(RTLD_DEFAULT, "malloc");
 	Dl_info di;
-	const char *who = dladdr(def, &di) && di.dli_fname && *di.dli_fname
+	const char *who = def && dladdr(def, &di) && di.dli_fname &&
+				  *di.dli_fname
 				  ? di.dli_fname
 				  : "the executable";
 	hb_warn2("heldby: malloc is not ours but comes from ", who);
@@ -221,10 +277,12 @@ hb_init(void)
 	/* Registered first, so it runs last of the atexit handlers. */
 	atexit(hb_exit);
 	pthread_atfork(NULL, NULL, hb_fork_child);
-	if (writer_start() == 0)
+	if (writer_start() == 0) {
 		atomic_store(&hb_state, HB_ON);
-	else
+		install_fatal_handlers();
+	} else {
 		atomic_store(&hb_state, HB_STOPPED);
+	}
 out:
 	if (owned)
 		guard_leave();

@@ -75,6 +75,10 @@ struct ring *event_rings(void) HB_HIDDEN; /* head of the global list */
 extern _Atomic uint64_t hb_order HB_HIDDEN;
 void event_init(void) HB_HIDDEN;
 
+/* interpose.c: false when the program's malloc is not ours (its own
+ * allocator, linked in). Start-up only. */
+bool interpose_malloc_is_ours(void) HB_HIDDEN;
+
 /* backtrace.c */
 void bt_init(void) HB_HIDDEN;
 /* Captures the caller's return addresses into buf, which has room for
@@ -89,8 +93,11 @@ int bt_capture(void **buf, int max, int *first) HB_HIDDEN;
 
 /* writer.c */
 int writer_start(void) HB_HIDDEN;
-/* Drain and write everything recorded so far; bounded wait. */
+/* Drain and write everything recorded so far; bounded wait (2 s, or
+ * timeout_ns). Any thread but the writer; async-signal-safe (atomics,
+ * futex, nanosleep). */
 void writer_sync(void) HB_HIDDEN;
+void writer_sync_for(uint64_t timeout_ns) HB_HIDDEN;
 /* Final flush, END record, close; idempotent, bounded. */
 void writer_finish(void) HB_HIDDEN;
 bool writer_running(void) HB_HIDDEN;

@@ -518,13 +518,19 @@ wait_for(_Atomic uint64_t *v, uint64_t want, uint64_t timeout_ns)
 }
 
 void
-writer_sync(void)
+writer_sync_for(uint64_t timeout_ns)
 {
 	if (!writer_running())
 		return;
 	uint64_t req = atomic_fetch_add(&sync_req, 1) + 1;
 	ring_kick_consumer();
-	wait_for(&sync_done, req, 2000000000u);
+	wait_for(&sync_done, req, timeout_ns);
+}
+
+void
+writer_sync(void)
+{
+	writer_sync_for(2000000000u);
 }
 
 void
