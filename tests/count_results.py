@@ -32,6 +32,7 @@ with open(sys.argv[1]) as f:
             failures.append(f"{t['name']}: {t['result']}")
 for fl in failures:
     print("FAILED", fl)
-tail = f", {skipped} skipped" if skipped else ""
-print(f"{passed} passed, {failed} failed{tail}")
+if skipped:
+    print(f"{skipped} skipped")
+print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

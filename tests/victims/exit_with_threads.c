@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* Kept in a global so the compiler cannot drop the allocation. */
+void *volatile kept_block;
+
 static void *
 allocate_forever(void *arg)
 {
@@ -24,9 +27,8 @@ main(void)
 	pthread_t t;
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t, NULL, allocate_forever, NULL);
-	void *kept = malloc(1 << 20);
+	kept_block = malloc(1 << 20);
 	usleep(100 * 1000);
 	printf("main returns\n");
-	(void)kept;
 	return 0;
 }
