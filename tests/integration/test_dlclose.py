@@ -17,4 +17,15 @@ if t.trace:
         check("dlclose_plugin_frame_has_module_and_line",
               "victim_plugin" in (frame.get("module") or "") and (frame.get("file") or "").endswith("plugin.c")
               and frame.get("line", 0) > 0, frame)
+
+# dlopen("./libvictim_plugin.so"): the module is recorded by the path the
+# kernel mapped, so the report names it absolutely from any folder.
+t = run_traced([victim("dlopen_host"), "./" + os.path.basename(plugin)], cwd=os.path.dirname(plugin))
+if t.trace:
+    leak = holder_with(t.report["leaks"], "plugin_make_cache")
+    frame = leak and next(f for f in leak["stack"] if "plugin_make_cache" in (f.get("function") or ""))
+    check("dlclose_relative_dlopen_recorded_absolute",
+          bool(frame) and frame.get("module") == plugin and frame.get("line", 0) > 0, frame)
+else:
+    check("dlclose_relative_dlopen_recorded_absolute", False, t.proc.stderr)
 done()
