@@ -395,9 +395,11 @@ marks_section(struct report *rep, FILE *o, const struct style *st)
 		n = rep->opt.top;
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_mark *m = &rp->marks[i];
-		fprintf(o, "    at %-9s %s%10s%s held in %s block%s  ",
-			format_duration(m->time_ns, b1), st->b, format_size(m->bytes, b2), st->r,
-			format_count(m->blocks, b3), m->blocks == 1 ? "" : "s");
+		char blocks[UNITS_BUF + 16];
+		snprintf(blocks, sizeof blocks, "%s block%s", format_count(m->blocks, b3),
+			 m->blocks == 1 ? "" : "s");
+		fprintf(o, "    at %-9s %s%10s%s held in %-10s  ", format_duration(m->time_ns, b1),
+			st->b, format_size(m->bytes, b2), st->r, blocks);
 		print_label(o, m->label);
 		fputc('\n', o);
 	}

@@ -253,7 +253,9 @@ Test(replay, marks_from_the_shim_encoder_reach_the_report)
 	cr_expect_not_null(marks, "%s", text);
 	if (marks) {
 		cr_expect(strstr(marks, "at 10 ns") && strstr(marks, "before load"), "%s", text);
-		cr_expect(strstr(marks, "4.98 KiB held in 2 blocks  loaded \"all\"") != NULL,
+		const char *line = strstr(marks, "4.98 KiB held in 2 blocks ");
+		cr_expect(line && strstr(line, " loaded \"all\"\n") &&
+				  strstr(line, " loaded \"all\"\n") < strchr(line, '\n') + 1,
 			  "%s", text);
 		cr_expect(strstr(marks, "done?now") == NULL, "--top 2 shows two: %s", text);
 		cr_expect(strstr(marks, "... and 1 more") != NULL, "%s", text);
