@@ -29,7 +29,7 @@
 
 static const char help[] =
 	"usage: heldby check [--max-peak SIZE] [--max-end SIZE] [--max-blocks N]\n"
-	"                    [-o PATTERN] [--] PROG [ARGS...]\n"
+	"                    [--follow | -o PATTERN] [--] PROG [ARGS...]\n"
 	"\n"
 	"Runs PROG under heldby (as heldby run does) and fails when it holds more\n"
 	"memory than allowed: for tests and CI, in any language.\n"
@@ -40,14 +40,16 @@ static const char help[] =
 	"  -o PATTERN        keep the trace there (%p = pid); by default it goes to\n"
 	"                    a private folder in $TMPDIR (or /tmp), removed when\n"
 	"                    PROG is within its limits, kept when it is not\n"
+	"  --follow          check the programs PROG runs too (make check, ctest,\n"
+	"                    a script): each process against the limits on its own\n"
 	"\n"
 	"At least one limit; a value equal to its limit is within it. SIZE is bytes\n"
 	"(1048576) or a number with a unit, any case: K, M, G, T (or KiB, MiB, ...)\n"
 	"count in 1024s, KB, MB, GB, TB in 1000s: 64KiB = 64K = 65536, 64KB =\n"
 	"64000, 1.5GiB, 10M = 10485760.\n"
 	"\n"
-	"Only PROG's own process is checked (with HELDBY_FOLLOW=1 the programs it\n"
-	"execs write their own traces, not checked).\n"
+	"Without --follow only PROG's own process is measured, not the programs\n"
+	"it runs.\n"
 	"\n"
 	"Exit status: 0 within every limit; 1 over a limit (the limit, the measured\n"
 	"value and the top three holders are printed on stderr) or no trace to\n"
@@ -119,16 +121,37 @@ remove_dir(const char *dir)
 }
 
 static void
-over_size(const char *what, const char *opt, uint64_t v, uint64_t limit)
+over_size(const char *who, const char *what, const char *opt, uint64_t v, uint64_t limit)
 {
 	char b1[UNITS_BUF], b2[UNITS_BUF];
 	fprintf(stderr,
-		"heldby check: %s %s (%" PRIu64 " bytes) is over %s %s (%" PRIu64 " bytes)\n",
-		what, format_size(v, b1), v, opt, format_size(limit, b2), limit);
+		"heldby check: %s%s %s (%" PRIu64 " bytes) is over %s %s (%" PRIu64 " bytes)\n",
+		who, what, format_size(v, b1), v, opt, format_size(limit, b2), limit);
+}
+
+/* "heldby check: WHO within limits SCOPE: peak 1.2 MiB (limit 2 MiB), ..." */
+static void
+within(const char *who, const char *scope, const struct check_limits *lim,
+       const struct check_measured *m)
+{
+	char line[256] = "", b1[UNITS_BUF], b2[UNITS_BUF];
+	size_t n = 0;
+	if (lim->peak_set)
+		n += (size_t)snprintf(line + n, sizeof line - n, ", peak %s (limit %s)",
+				      format_size(m->peak, b1), format_size(lim->peak, b2));
+	if (lim->end_set && n < sizeof line)
+		n += (size_t)snprintf(line + n, sizeof line - n, ", held at exit %s (limit %s)",
+				      format_size(m->end, b1), format_size(lim->end, b2));
+	if (lim->blocks_set && n < sizeof line)
+		snprintf(line + n, sizeof line - n, ", %s block%s at exit (limit %s)",
+			 format_count(m->blocks, b1), m->blocks == 1 ? "" : "s",
+			 format_count(lim->blocks, b2));
+	fprintf(stderr, "heldby check: %swithin limits%s: %s\n", who, scope, line + 2);
 }
 
 int
-check_trace(const char *path, const struct check_limits *lim)
+check_trace(const char *path, const struct check_limits *lim, unsigned flags,
+	    struct check_measured *m)
 {
 	struct report rep;
 	char err[256];
@@ -139,61 +162,123 @@ check_trace(const char *path, const struct check_limits *lim)
 	rep.opt.top = TOP_HOLDERS;
 	rep.opt.brief = 1;
 	const struct rp_summary *s = &rep.rp.sum;
-	char b1[UNITS_BUF], b2[UNITS_BUF];
+	*m = (struct check_measured){s->peak_bytes, s->end_bytes, s->end_blocks};
+	char who[PATH_MAX + 64] = "", b1[UNITS_BUF], b2[UNITS_BUF];
+	if (flags & CHECK_NAME_PROCESS) {
+		const char *exe = report_basename(reader_exe(rep.r));
+		snprintf(who, sizeof who, "%s (pid %" PRIu64 "): ", exe && *exe ? exe : "?",
+			 reader_pid(rep.r));
+	}
 	if (!s->complete)
-		fprintf(stderr, "heldby check: %s was cut short; checking what was recorded\n",
-			path);
+		fprintf(stderr, "heldby check: %s%s was cut short; checking what was recorded\n",
+			who, path);
 	int over = 0;
-	if (lim->peak_set && s->peak_bytes > lim->peak) {
-		over_size("peak", "--max-peak", s->peak_bytes, lim->peak);
+	if (lim->peak_set && m->peak > lim->peak) {
+		over_size(who, "peak", "--max-peak", m->peak, lim->peak);
 		fflush(stderr);
 		report_text_holders(&rep, stderr, RANK_PEAK);
 		over++;
 	}
-	int end_over = lim->end_set && s->end_bytes > lim->end;
-	int blocks_over = lim->blocks_set && s->end_blocks > lim->blocks;
+	int end_over = lim->end_set && m->end > lim->end;
+	int blocks_over = lim->blocks_set && m->blocks > lim->blocks;
 	if (end_over)
-		over_size("held at exit", "--max-end", s->end_bytes, lim->end);
+		over_size(who, "held at exit", "--max-end", m->end, lim->end);
 	if (blocks_over)
-		fprintf(stderr, "heldby check: %s block%s held at exit is over --max-blocks %s\n",
-			format_count(s->end_blocks, b1), s->end_blocks == 1 ? "" : "s",
+		fprintf(stderr,
+			"heldby check: %s%s block%s held at exit is over --max-blocks %s\n", who,
+			format_count(m->blocks, b1), m->blocks == 1 ? "" : "s",
 			format_count(lim->blocks, b2));
 	if (end_over || blocks_over) {
 		fflush(stderr);
 		report_text_holders(&rep, stderr, RANK_END);
 	}
 	over += end_over + blocks_over;
-	if (!over) {
-		char line[256] = "";
-		size_t n = 0;
-		char b3[UNITS_BUF];
-		if (lim->peak_set)
-			n += (size_t)snprintf(line + n, sizeof line - n, ", peak %s (limit %s)",
-					      format_size(s->peak_bytes, b1),
-					      format_size(lim->peak, b2));
-		if (lim->end_set && n < sizeof line)
-			n += (size_t)snprintf(line + n, sizeof line - n,
-					      ", held at exit %s (limit %s)",
-					      format_size(s->end_bytes, b1), format_size(lim->end, b2));
-		if (lim->blocks_set && n < sizeof line)
-			snprintf(line + n, sizeof line - n, ", %s block%s at exit (limit %s)",
-				 format_count(s->end_blocks, b1), s->end_blocks == 1 ? "" : "s",
-				 format_count(lim->blocks, b3));
-		fprintf(stderr, "heldby check: within limits: %s\n", line + 2);
-	}
+	if (!over && !(flags & CHECK_QUIET_OK))
+		within(who, "", lim, m);
+	if (over)
+		fprintf(stderr, "heldby check: trace kept; the whole story: heldby report %s\n",
+			path);
 	report_unload(&rep);
+	return over;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* --follow: every trace in the private folder, each process on its own.
+ * Returns the number of processes over a limit, or -1 when none could be
+ * checked. */
+static int
+check_folder(const char *dir, const struct check_limits *lim)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "heldby check: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nn = realloc(names, cap * sizeof *nn);
+			if (!nn)
+				break;
+			names = nn;
+		}
+		if ((names[n] = strdup(e->d_name)) != NULL)
+			n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof *names, cmp_name);
+	struct check_measured m, most = {0};
+	size_t checked = 0;
+	int over = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		int rc = check_trace(path, lim, CHECK_QUIET_OK | CHECK_NAME_PROCESS, &m);
+		if (rc >= 0) {
+			checked++;
+			over += rc > 0;
+			most.peak = m.peak > most.peak ? m.peak : most.peak;
+			most.end = m.end > most.end ? m.end : most.end;
+			most.blocks = m.blocks > most.blocks ? m.blocks : most.blocks;
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (!checked) {
+		fprintf(stderr, "heldby check: no trace was written to %s: nothing measured; "
+				"cannot check the limits\n", dir);
+		return -1;
+	}
+	if (!over) {
+		char scope[64];
+		snprintf(scope, sizeof scope, " (the largest of %zu process%s)", checked,
+			 checked == 1 ? "" : "es");
+		within("", scope, lim, &most);
+	}
 	return over;
 }
 
 /* Parses the options; returns -1 to go on, or the exit status. */
 static int
-parse(int argc, char **argv, struct check_limits *lim, const char **pattern)
+parse(int argc, char **argv, struct check_limits *lim, const char **pattern, int *follow)
 {
 	static const struct option opts[] = {
 		{"max-peak", required_argument, NULL, 'p'},
 		{"max-end", required_argument, NULL, 'e'},
 		{"max-blocks", required_argument, NULL, 'b'},
 		{"output", required_argument, NULL, 'o'},
+		{"follow", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -222,6 +307,9 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern)
 				return bad_usage("empty output pattern", NULL);
 			*pattern = optarg;
 			break;
+		case 'f':
+			*follow = 1;
+			break;
 		case 'h':
 			fputs(help, stdout);
 			return 0;
@@ -235,6 +323,8 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern)
 		return bad_usage("no program given", NULL);
 	if (!lim->peak_set && !lim->end_set && !lim->blocks_set)
 		return bad_usage("no limit given: --max-peak, --max-end or --max-blocks", NULL);
+	if (*follow && *pattern)
+		return bad_usage("--follow keeps its traces in a private folder; drop -o", NULL);
 	return -1;
 }
 
@@ -243,7 +333,8 @@ check_main(int argc, char **argv)
 {
 	struct check_limits lim = {0};
 	struct run_opts ro = {0};
-	int rc = parse(argc, argv, &lim, &ro.pattern);
+	int follow = 0;
+	int rc = parse(argc, argv, &lim, &ro.pattern, &follow);
 	if (rc >= 0)
 		return rc;
 	ro.argv = argv + optind;
@@ -263,6 +354,12 @@ check_main(int argc, char **argv)
 		snprintf(pattern, sizeof pattern, "%s/heldby.%%p.hbt", dir);
 		ro.pattern = pattern;
 	}
+	/* The shim reads it in PROG and passes it on to what PROG runs. */
+	if (follow && setenv("HELDBY_FOLLOW", "1", 1) != 0) {
+		fprintf(stderr, "heldby check: setenv: %s\n", strerror(errno));
+		remove_dir(dir);
+		return 1;
+	}
 
 	struct run_done d = {0};
 	rc = run_traced(&ro, &d);
@@ -276,18 +373,22 @@ check_main(int argc, char **argv)
 		fprintf(stderr, "heldby check: %s failed with exit status %d\n", ro.argv[0],
 			prog_rc);
 	int over;
-	if (d.have_trace) {
-		over = check_trace(d.trace, &lim);
+	struct check_measured m;
+	if (follow) {
+		over = check_folder(dir, &lim);
+	} else if (d.have_trace) {
+		over = check_trace(d.trace, &lim, 0, &m);
 	} else {
 		run_no_trace(d.trace);
 		fprintf(stderr, "heldby check: nothing measured; cannot check the limits\n");
 		over = -1;
 	}
-	if (over && d.have_trace)
-		fprintf(stderr, "heldby check: trace kept; the whole story: heldby report %s\n",
-			d.trace);
-	else if (*dir)
+	/* Kept for `heldby report` when over a limit, or unreadable (damaged). */
+	int keep = over > 0 || (over < 0 && !follow && d.have_trace);
+	if (*dir && !keep)
 		remove_dir(dir);
+	else if (*dir && follow)
+		fprintf(stderr, "heldby check: every trace is kept in %s\n", dir);
 	if (prog_rc)
 		return prog_rc;
 	return over ? 1 : 0;

@@ -21,8 +21,20 @@ struct check_limits {
  * program's own failure passed on (its status, 128+signal, 127). */
 int check_main(int argc, char **argv);
 
+/* What one process held, from its trace. */
+struct check_measured {
+	uint64_t peak, end, blocks;
+};
+
+enum check_flags {
+	CHECK_QUIET_OK = 1, /* no "within limits" line */
+	CHECK_NAME_PROCESS = 2, /* say whose trace it is: "cc1 (pid 42)" */
+};
+
 /* How many limits the trace at path exceeds, each described on stderr
- * with its top three holders; -1 when it cannot be read (reason printed). */
-int check_trace(const char *path, const struct check_limits *lim);
+ * with its top three holders; -1 when it cannot be read (reason printed).
+ * *m is filled when it can. Not thread-safe. */
+int check_trace(const char *path, const struct check_limits *lim, unsigned flags,
+		struct check_measured *m);
 
 #endif

@@ -25,7 +25,7 @@ static const char usage[] =
 	"usage: heldby run [-o PATTERN] [--] PROG [ARGS...]\n"
 	"       heldby report [--json] [--top N] [--color WHEN] TRACE\n"
 	"       heldby check [--max-peak SIZE] [--max-end SIZE] [--max-blocks N]\n"
-	"                    [-o PATTERN] [--] PROG [ARGS...]\n"
+	"                    [--follow | -o PATTERN] [--] PROG [ARGS...]\n"
 	"       heldby --help | --version\n"
 	"\n"
 	"Which call sites hold the bytes: at the peak, and at exit.\n"
@@ -41,6 +41,7 @@ static const char usage[] =
 	"           bytes at the peak, --max-end bytes or --max-blocks blocks at\n"
 	"           exit, naming the top holders and keeping the trace. SIZE:\n"
 	"           1048576, 64KiB or 64K (1024s), 64KB (1000s), 1.5GiB, 10M.\n"
+	"           --follow: the programs PROG runs too, each on its own.\n"
 	"           PROG's own failure is passed on. More: heldby check --help.\n";
 
 static int

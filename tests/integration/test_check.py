@@ -105,6 +105,33 @@ r = heldby_check("-o", os.path.join(d, "t.%p.hbt"), "--max-peak", "1GiB")
 kept = [f for f in os.listdir(d) if f.startswith("t.")]
 check("check_output_pattern_keeps_the_trace", r.returncode == 0 and len(kept) == 1, (kept, r.stderr))
 
+# --follow: the programs PROG runs are checked too, each on its own.
+script = ("sh", "-c", '"$0" ok && "$0" ok', HOG)
+
+
+def heldby_check_script(*args):
+    tmp = tempfile.mkdtemp(prefix="heldby-check-test-")
+    made.append(tmp)
+    r = subprocess.run([HELDBY, "check"] + list(args) + ["--"] + list(script), capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ, TMPDIR=tmp))
+    r.tmp = tmp
+    return r
+
+
+r = heldby_check_script("--max-peak", "50MiB")
+check("check_without_follow_measures_only_prog", r.returncode == 0 and "hold_report_buffers" not in r.stderr,
+      r.stderr)
+r = heldby_check_script("--follow", "--max-peak", "50MiB")
+over = re.findall(r"memory_hog \(pid \d+\): peak .* is over --max-peak", r.stderr)
+check("check_follow_checks_each_child", r.returncode == 1 and len(over) == 2
+      and r.stderr.count("hold_report_buffers") == 2 and "every trace is kept in" in r.stderr, r.stderr)
+r = heldby_check_script("--follow", "--max-peak", "200MiB")
+m = re.search(r"within limits \(the largest of (\d+) processes\): peak 79\.\d MiB", r.stderr)
+check("check_follow_within_limits", r.returncode == 0 and m is not None and int(m.group(1)) >= 3
+      and leftovers(r) == [], (r.stderr, leftovers(r)))
+r = heldby_check_script("--follow", "-o", "/tmp/x.%p.hbt", "--max-peak", "1M")
+check("check_follow_with_output_pattern_exits_2", r.returncode == 2 and one_line(r), r.stderr)
+
 # The program's own failure is passed on and said to be its own.
 r = heldby_check("--max-peak", "200MiB", prog=("fail", "3"))
 check("check_passes_on_the_program_exit_status", r.returncode == 3
