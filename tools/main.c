@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "heldby/trace.h"
 #include "report.h"
 #include "run.h"
@@ -23,6 +24,8 @@
 static const char usage[] =
 	"usage: heldby run [-o PATTERN] [--] PROG [ARGS...]\n"
 	"       heldby report [--json] [--top N] [--color WHEN] TRACE\n"
+	"       heldby check [--max-peak SIZE] [--max-end SIZE] [--max-blocks N]\n"
+	"                    [--follow | -o PATTERN] [--] PROG [ARGS...]\n"
 	"       heldby --help | --version\n"
 	"\n"
 	"Which call sites hold the bytes: at the peak, and at exit.\n"
@@ -33,7 +36,13 @@ static const char usage[] =
 	"  report   the holders at the peak, what was held at exit, the busiest\n"
 	"           allocation sites. --json: the full, stable form; --top N: list\n"
 	"           length (default 10 in text, all in JSON; 0: all);\n"
-	"           --color auto|always|never.\n";
+	"           --color auto|always|never.\n"
+	"  check    run PROG as run does; exit 1 when it held more than --max-peak\n"
+	"           bytes at the peak, --max-end bytes or --max-blocks blocks at\n"
+	"           exit, naming the top holders and keeping the trace. SIZE:\n"
+	"           1048576, 64KiB or 64K (1024s), 64KB (1000s), 1.5GiB, 10M.\n"
+	"           --follow: the programs PROG runs too, each on its own.\n"
+	"           PROG's own failure is passed on. More: heldby check --help.\n";
 
 static int
 bad_usage(const char *cmd, const char *what, const char *arg)
@@ -173,6 +182,8 @@ main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "report"))
 		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return check_main(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return bad_usage(NULL, "unknown option", cmd);
 	return bad_usage(NULL, "unknown command", cmd);

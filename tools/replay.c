@@ -32,6 +32,9 @@ replay_free(struct replay *rp)
 		HASH_DEL(rp->sites, s);
 		free(s);
 	}
+	for (size_t i = 0; i < rp->nmarks; i++)
+		free(rp->marks[i].label);
+	free(rp->marks);
 	memset(rp, 0, sizeof *rp);
 }
 
@@ -139,6 +142,36 @@ replay_release(struct replay *rp, uint64_t t, uint64_t ptr)
 }
 
 int
+replay_mark(struct replay *rp, uint64_t t, const char *label, size_t len)
+{
+	note_time(rp, t);
+	rp->sum.marks++;
+	if (rp->nmarks >= RP_MARKS_MAX)
+		return 0;
+	if (rp->nmarks == rp->marks_cap) {
+		size_t cap = rp->marks_cap ? rp->marks_cap * 2 : 16;
+		struct rp_mark *m = realloc(rp->marks, cap * sizeof *m);
+		if (!m)
+			return -ENOMEM;
+		rp->marks = m;
+		rp->marks_cap = cap;
+	}
+	/* A label is not NUL-terminated in the trace and may hold a NUL. */
+	if (len > RP_MARK_LABEL_MAX)
+		len = RP_MARK_LABEL_MAX;
+	char *l = strndup(label ? label : "", label ? len : 0);
+	if (!l)
+		return -ENOMEM;
+	rp->marks[rp->nmarks++] = (struct rp_mark){
+		.label = l,
+		.time_ns = t,
+		.bytes = rp->cur_bytes,
+		.blocks = rp->cur_blocks,
+	};
+	return 0;
+}
+
+int
 replay_apply(struct replay *rp, const struct rd_event *ev)
 {
 	switch (ev->kind) {
@@ -148,9 +181,7 @@ replay_apply(struct replay *rp, const struct rd_event *ev)
 		replay_release(rp, ev->time_ns, ev->ptr);
 		return 0;
 	case RD_MARK:
-		note_time(rp, ev->time_ns);
-		rp->sum.marks++;
-		return 0;
+		return replay_mark(rp, ev->time_ns, ev->label, ev->label_len);
 	case RD_END:
 		note_time(rp, ev->time_ns);
 		rp->sum.dropped += ev->dropped;

@@ -33,6 +33,19 @@ struct rp_live {
 	UT_hash_handle hh;
 };
 
+/* A MARK record (heldby_mark): when, and what was held then. */
+struct rp_mark {
+	char *label; /* NUL-terminated; at most RP_MARK_LABEL_MAX bytes kept */
+	uint64_t time_ns;
+	uint64_t bytes, blocks; /* held right after the events before it */
+};
+
+/* Marks are few (phases of a run); a program that marks every request
+ * keeps the first RP_MARKS_MAX, so the replay's memory stays bounded.
+ * sum.marks still counts them all. */
+#define RP_MARKS_MAX 1000
+#define RP_MARK_LABEL_MAX 200
+
 struct rp_summary {
 	uint64_t peak_bytes, peak_time_ns, peak_blocks;
 	uint64_t end_bytes, end_blocks;
@@ -40,7 +53,7 @@ struct rp_summary {
 	uint64_t duration_ns;
 	uint64_t unknown_frees; /* FREE of a pointer we do not hold */
 	uint64_t reused_live;   /* ALLOC of an address still live (anomaly) */
-	uint64_t marks;
+	uint64_t marks;         /* all MARK records, kept or not */
 	uint64_t dropped, waits; /* from END */
 	int complete;
 };
@@ -53,6 +66,8 @@ struct replay {
 	uint64_t last_time;
 	int finished;
 	struct rp_summary sum;
+	struct rp_mark *marks; /* in trace order, at most RP_MARKS_MAX */
+	size_t nmarks, marks_cap;
 };
 
 /* Not thread-safe; one replay per thread. */
@@ -63,6 +78,9 @@ int replay_alloc(struct replay *rp, uint64_t time_ns, uint64_t ptr, uint64_t siz
 		 uint64_t stack);
 void replay_release(struct replay *rp, uint64_t time_ns, uint64_t ptr);
 int replay_apply(struct replay *rp, const struct rd_event *ev);
+/* Records a mark with the bytes held now; label need not be NUL-terminated.
+ * Returns 0 or -ENOMEM. */
+int replay_mark(struct replay *rp, uint64_t time_ns, const char *label, size_t len);
 /* Brings every site's peak values up to date; call once after the last
  * event. duration_ns is the END time or the last event's time. */
 void replay_finish(struct replay *rp, uint64_t duration_ns, int complete);

@@ -28,6 +28,7 @@ struct frame {
 struct report_opts {
 	size_t top;   /* 0: no limit */
 	int color;
+	int brief;    /* no hints about `heldby report`'s options */
 };
 
 struct report {
@@ -60,6 +61,10 @@ size_t report_fold(const struct frame *f, size_t n);
 const char *report_basename(const char *path);
 
 int report_text(struct report *rep, FILE *out);
+/* One list of report_text alone, with its heading: the first opt.top
+ * holders by the given ranking, stacks folded and symbolised, like
+ * stacks merged. Returns 0, -ENOMEM or -EIO. Not thread-safe. */
+int report_text_holders(struct report *rep, FILE *out, enum rank_by by);
 int report_json(struct report *rep, FILE *out);
 
 #endif

@@ -140,6 +140,24 @@ jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
 	free(v);
 }
 
+/* Every mark kept (the first RP_MARKS_MAX; summary.marks counts all), in
+ * time order, with the bytes held at that moment. */
+static void
+jmarks(struct report *rep, FILE *o)
+{
+	const struct replay *rp = &rep->rp;
+	fputs(",\n \"marks\": [", o);
+	for (size_t i = 0; i < rp->nmarks; i++) {
+		const struct rp_mark *m = &rp->marks[i];
+		fputs(i ? ",\n  {\"label\": " : "\n  {\"label\": ", o);
+		jstr(o, m->label);
+		fprintf(o, ", \"time_ns\": %" PRIu64 ", \"bytes\": %" PRIu64
+			   ", \"blocks\": %" PRIu64 "}",
+			m->time_ns, m->bytes, m->blocks);
+	}
+	fputs(rp->nmarks ? "\n ]" : "]", o);
+}
+
 int
 report_json(struct report *rep, FILE *o)
 {
@@ -151,10 +169,10 @@ report_json(struct report *rep, FILE *o)
 		", \"end_blocks\": %" PRIu64 ", \"alloc_calls\": %" PRIu64
 		", \"free_calls\": %" PRIu64 ", \"duration_ns\": %" PRIu64
 		", \"complete\": %s, \"unknown_frees\": %" PRIu64 ", \"events_dropped\": %" PRIu64
-		", \"ring_waits\": %" PRIu64 "},\n",
+		", \"ring_waits\": %" PRIu64 ", \"marks\": %" PRIu64 "},\n",
 		s->peak_bytes, s->peak_time_ns, s->peak_blocks, s->end_bytes, s->end_blocks,
 		s->alloc_calls, s->free_calls, s->duration_ns, s->complete ? "true" : "false",
-		s->unknown_frees, s->dropped, s->waits);
+		s->unknown_frees, s->dropped, s->waits, s->marks);
 	fputs(" \"trace\": {\"path\": ", o);
 	jstr(o, reader_path(rep->r));
 	fputs(", \"exe\": ", o);
@@ -167,6 +185,7 @@ report_json(struct report *rep, FILE *o)
 	jlist(rep, o, "peak_holders", RANK_PEAK);
 	jlist(rep, o, "leaks", RANK_END);
 	jlist(rep, o, "most_calls", RANK_CALLS);
+	jmarks(rep, o);
 	fputs("}\n", o);
 	return ferror(o) ? -EIO : 0;
 }

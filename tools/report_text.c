@@ -332,8 +332,107 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_
 		print_stack(o, g, st);
 	}
 	if (total > n)
-		fprintf(o, "    %s... and %zu more (--top N shows more)%s\n", st->d, total - n,
-			st->r);
+		fprintf(o, "    %s... and %zu more%s%s\n", st->d, total - n,
+			rep->opt.brief ? "" : " (--top N shows more)", st->r);
+}
+
+/* Groups the candidates of the given rankings (like folded stacks merged)
+ * into a flat array; *groups owns them. Returns NULL when out of memory. */
+static struct group **
+group_sites(struct report *rep, const enum rank_by *by, size_t nby, struct group **groups,
+	    size_t *nall)
+{
+	struct rp_site *site, *tmp;
+	HASH_ITER(hh, rep->rp.sites, site, tmp)
+		site->mark = 0;
+	for (size_t i = 0; i < nby; i++)
+		collect(rep, by[i], groups);
+	size_t k = 0;
+	*nall = HASH_COUNT(*groups);
+	struct group **all = malloc((*nall ? *nall : 1) * sizeof *all);
+	if (!all)
+		return NULL;
+	struct group *g, *t;
+	HASH_ITER(hh, *groups, g, t)
+		all[k++] = g;
+	return all;
+}
+
+static void
+free_groups(struct group **groups, struct group **all)
+{
+	struct group *g, *t;
+	HASH_ITER(hh, *groups, g, t) {
+		HASH_DEL(*groups, g);
+		free(g->key);
+		free(g->frames);
+		free(g);
+	}
+	free(all);
+}
+
+/* The label as one printable line: control bytes become '?'. */
+static void
+print_label(FILE *o, const char *label)
+{
+	for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, o);
+}
+
+/* The marks (heldby_mark) in time order with the bytes held at each, so a
+ * phase of the run can be told by its memory. */
+static void
+marks_section(struct report *rep, FILE *o, const struct style *st)
+{
+	const struct replay *rp = &rep->rp;
+	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
+	if (!rp->nmarks)
+		return;
+	fprintf(o, "\n%sMarks%s (%s; the peak was at %s)\n", st->b, st->r,
+		format_count(rp->sum.marks, b1), format_duration(rp->sum.peak_time_ns, b2));
+	size_t n = rp->nmarks;
+	if (rep->opt.top && n > rep->opt.top)
+		n = rep->opt.top;
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_mark *m = &rp->marks[i];
+		char blocks[UNITS_BUF + 16];
+		snprintf(blocks, sizeof blocks, "%s block%s", format_count(m->blocks, b3),
+			 m->blocks == 1 ? "" : "s");
+		fprintf(o, "    at %-9s %s%10s%s held in %-10s  ", format_duration(m->time_ns, b1),
+			st->b, format_size(m->bytes, b2), st->r, blocks);
+		print_label(o, m->label);
+		fputc('\n', o);
+	}
+	if (rp->nmarks > n)
+		fprintf(o, "    %s... and %zu more%s%s\n", st->d, rp->nmarks - n,
+			rep->opt.brief ? "" : " (--top N shows more)", st->r);
+	if (rp->sum.marks > rp->nmarks)
+		fprintf(o, "    %s(only the first %zu marks are kept; %s in the trace)%s\n",
+			st->d, rp->nmarks, format_count(rp->sum.marks, b1), st->r);
+}
+
+static void
+set_cwd(void)
+{
+	if (!getcwd(cwd, sizeof cwd))
+		cwd[0] = 0;
+}
+
+int
+report_text_holders(struct report *rep, FILE *o, enum rank_by by)
+{
+	static const struct style plain = {"", "", ""};
+	set_cwd();
+	struct group *groups = NULL;
+	size_t nall;
+	struct group **all = group_sites(rep, &by, 1, &groups, &nall);
+	if (!all) {
+		free_groups(&groups, all);
+		return -ENOMEM;
+	}
+	section(rep, o, all, nall, by, &plain);
+	free_groups(&groups, all);
+	return ferror(o) ? -EIO : 0;
 }
 
 int
@@ -346,8 +445,7 @@ report_text(struct report *rep, FILE *o)
 	const struct reader_stats *rs = reader_stats(rep->r);
 	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
 
-	if (!getcwd(cwd, sizeof cwd))
-		cwd[0] = 0;
+	set_cwd();
 	const char *exe = reader_exe(rep->r);
 	fprintf(o, "%sheldby report%s  %s  (%s, pid %" PRIu64 ")\n\n", st->b, st->r,
 		reader_path(rep->r), exe && *exe ? exe : "?", reader_pid(rep->r));
@@ -373,33 +471,19 @@ report_text(struct report *rep, FILE *o)
 	if (s->dropped || s->waits)
 		fprintf(o, "  Recording  %" PRIu64 " events dropped, %" PRIu64 " ring waits\n",
 			s->dropped, s->waits);
+	marks_section(rep, o, st);
 
 	struct group *groups = NULL;
-	struct rp_site *site, *tmp;
-	HASH_ITER(hh, rep->rp.sites, site, tmp)
-		site->mark = 0;
-	collect(rep, RANK_PEAK, &groups);
-	collect(rep, RANK_END, &groups);
-	collect(rep, RANK_CALLS, &groups);
-
-	size_t nall = HASH_COUNT(groups), k = 0;
-	struct group **all = malloc((nall ? nall : 1) * sizeof *all);
-	if (!all)
+	static const enum rank_by lists[] = {RANK_PEAK, RANK_END, RANK_CALLS};
+	size_t nall;
+	struct group **all = group_sites(rep, lists, 3, &groups, &nall);
+	if (!all) {
+		free_groups(&groups, all);
 		return -ENOMEM;
-	struct group *g, *t;
-	HASH_ITER(hh, groups, g, t)
-		all[k++] = g;
-
+	}
 	section(rep, o, all, nall, RANK_PEAK, st);
 	section(rep, o, all, nall, RANK_END, st);
 	section(rep, o, all, nall, RANK_CALLS, st);
-
-	HASH_ITER(hh, groups, g, t) {
-		HASH_DEL(groups, g);
-		free(g->key);
-		free(g->frames);
-		free(g);
-	}
-	free(all);
+	free_groups(&groups, all);
 	return ferror(o) ? -EIO : 0;
 }

@@ -159,7 +159,18 @@ summary(const char *path)
 }
 
 int
-run_program(const struct run_opts *o)
+run_status(const char *prog, int status)
+{
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "heldby: %s was killed by signal %d (%s)\n", prog,
+			WTERMSIG(status), strsignal(WTERMSIG(status)));
+		return 128 + WTERMSIG(status);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int
+run_traced(const struct run_opts *o, struct run_done *d)
 {
 	const char *pattern = o->pattern ? o->pattern : DEFAULT_PATTERN;
 	char shim[PATH_MAX];
@@ -200,19 +211,18 @@ run_program(const struct run_opts *o)
 	while (n < 0 && errno == EINTR);
 	close(pfd[0]);
 
-	int status;
-	while (waitpid(pid, &status, 0) < 0) {
+	while (waitpid(pid, &d->status, 0) < 0) {
 		if (errno != EINTR) {
 			fprintf(stderr, "heldby: waitpid: %s\n", strerror(errno));
 			return 1;
 		}
 	}
-	char path[PATH_MAX];
-	run_expand(pattern, pid, path, sizeof path);
+	run_expand(pattern, pid, d->trace, sizeof d->trace);
 	if (n == (ssize_t)sizeof msg) {
 		switch (msg[0]) {
 		case CHILD_EXISTS:
-			fprintf(stderr, "heldby: %s already exists; not overwriting it\n", path);
+			fprintf(stderr, "heldby: %s already exists; not overwriting it\n",
+				d->trace);
 			return 2;
 		case CHILD_EXEC:
 			fprintf(stderr, "heldby: %s: %s\n", o->argv[0], strerror(msg[1]));
@@ -223,18 +233,31 @@ run_program(const struct run_opts *o)
 			return 1;
 		}
 	}
-	int rc = WIFEXITED(status) ? WEXITSTATUS(status)
-		 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-	if (WIFSIGNALED(status))
-		fprintf(stderr, "heldby: %s was killed by signal %d (%s)\n", o->argv[0],
-			WTERMSIG(status), strsignal(WTERMSIG(status)));
-	if (access(path, F_OK) != 0) {
-		fprintf(stderr,
-			"heldby: no trace was written to %s: the program may be statically "
-			"linked, bring its own allocator, or not have started\n",
-			path);
+	d->have_trace = access(d->trace, F_OK) == 0;
+	return 0;
+}
+
+void
+run_no_trace(const char *path)
+{
+	fprintf(stderr,
+		"heldby: no trace was written to %s: the program may be statically "
+		"linked, bring its own allocator, or not have started\n",
+		path);
+}
+
+int
+run_program(const struct run_opts *o)
+{
+	struct run_done d = {0};
+	int rc = run_traced(o, &d);
+	if (rc)
+		return rc;
+	rc = run_status(o->argv[0], d.status);
+	if (!d.have_trace) {
+		run_no_trace(d.trace);
 		return rc;
 	}
-	summary(path);
+	summary(d.trace);
 	return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef HELDBY_TOOLS_RUN_H
 #define HELDBY_TOOLS_RUN_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -15,6 +16,27 @@ struct run_opts {
  * the program's own, 128+signal if a signal killed it, 127 if it could
  * not be executed, 2 if the trace file exists already. */
 int run_program(const struct run_opts *o);
+
+/* A program that ran under the shim. */
+struct run_done {
+	int status;            /* from waitpid */
+	char trace[PATH_MAX];  /* the pattern expanded with the program's pid */
+	int have_trace;        /* the program wrote it */
+};
+
+/* Runs the program with the shim preloaded and waits for it (ignoring ^C
+ * and ^\ meanwhile, as time(1) does). Returns 0 with *d filled, or, with
+ * the reason printed on stderr, the status heldby should end with: 1 when
+ * it cannot set up, 2 if the trace file exists already, 127 if the program
+ * could not be executed. Not thread-safe (changes signal dispositions). */
+int run_traced(const struct run_opts *o, struct run_done *d);
+
+/* The status heldby passes on for a waitpid status: the program's own exit
+ * status, or 128+signal with "killed by signal" printed on stderr. */
+int run_status(const char *prog, int status);
+
+/* Prints why there may be no trace at path. */
+void run_no_trace(const char *path);
 
 /* Expands %p (pid) and %% in pattern into out. Returns 0, or -ENAMETOOLONG. */
 int run_expand(const char *pattern, pid_t pid, char *out, size_t outlen);

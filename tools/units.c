@@ -54,6 +54,8 @@ parse_size(const char *s, uint64_t *out)
 		p++;
 		digits++;
 	}
+	if (!digits)
+		return -EINVAL; /* "", "-5", ".5K": a number starts with a digit */
 	double frac = 0, scale = 0.1;
 	int has_frac = 0;
 	if (*p == '.') {
@@ -62,13 +64,13 @@ parse_size(const char *s, uint64_t *out)
 			frac += (*p - '0') * scale;
 			scale /= 10;
 			p++;
-			digits++;
 			has_frac = 1;
 		}
+		if (!has_frac)
+			return -EINVAL; /* "1." or "1.K" */
 	}
-	if (!digits)
-		return -EINVAL;
-	while (*p == ' ')
+	/* One space may part the number from its unit ("2 GB"), never end it. */
+	if (*p == ' ' && p[1] && p[1] != ' ')
 		p++;
 
 	uint64_t mult = 1;
@@ -98,10 +100,11 @@ parse_size(const char *s, uint64_t *out)
 	if (whole > UINT64_MAX / mult)
 		return -ERANGE;
 	uint64_t v = whole * mult;
-	double f = round(frac * (double)mult);
-	if (f >= (double)(UINT64_MAX - v))
+	/* frac < 1, so this is at most mult: exact enough, and fits. */
+	uint64_t f = (uint64_t)round(frac * (double)mult);
+	if (f > UINT64_MAX - v)
 		return -ERANGE;
-	*out = v + (uint64_t)f;
+	*out = v + f;
 	return 0;
 }
 

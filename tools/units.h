@@ -17,8 +17,13 @@
 char *format_size(uint64_t n, char *buf);
 
 /* Parses "1048576", "64KB" (64000), "64KiB" (65536), "10M" (10 MiB),
- * "1.5GiB". Single letters K, M, G, T are binary; KB, MB… are decimal;
- * case-insensitive. Returns 0 and sets *out, or -EINVAL / -ERANGE. */
+ * "1.5GiB", "2 GB": digits, optionally a fraction ("1.5", not "1." or
+ * ".5"), then optionally one space and a unit. Single letters K, M, G, T,
+ * P, E and KiB, MiB… count in 1024s, KB, MB… in 1000s; B is bytes; any
+ * case. A fraction needs a unit and is rounded to the byte. Signs,
+ * exponents ("1e3"), hex and anything else are -EINVAL; more than
+ * UINT64_MAX bytes is -ERANGE. Returns 0 and sets *out; on error *out is
+ * left alone. Thread-safe. */
 int parse_size(const char *s, uint64_t *out);
 
 /* Writes a duration in ns as "850 ns", "12.3 us", "4.5 ms", "12.4 s",

@@ -6,11 +6,20 @@
 #include <criterion/criterion.h>
 #include <link.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "heldby/trace.h"
 #include "replay.h"
+#include "report.h"
 #include "symbolize.h"
+
+#ifdef HAVE_SHIM_ENCODER
+#include "encode.h"
+#include "tracefile.h"
+#endif
 
 static struct rp_site *
 site(struct replay *rp, uint64_t stack)
@@ -137,6 +146,126 @@ Test(replay, zero_byte_blocks_are_counted)
 	cr_expect_eq(rp.sum.end_bytes, 0);
 	replay_free(&rp);
 }
+
+Test(replay, marks_keep_the_bytes_held_at_their_time)
+{
+	struct replay rp;
+	replay_init(&rp);
+	replay_mark(&rp, 1, "start", 5);
+	replay_alloc(&rp, 2, 0x10, 100, 1);
+	replay_alloc(&rp, 3, 0x20, 50, 1);
+	replay_mark(&rp, 4, "loaded!", 6); /* not NUL-terminated at 6 */
+	replay_release(&rp, 5, 0x10);
+	replay_mark(&rp, 6, "a\0b", 3);
+	replay_finish(&rp, 7, 1);
+	cr_assert_eq(rp.nmarks, 3);
+	cr_expect_eq(rp.sum.marks, 3);
+	cr_expect_str_eq(rp.marks[0].label, "start");
+	cr_expect_eq(rp.marks[0].bytes, 0);
+	cr_expect_eq(rp.marks[0].time_ns, 1);
+	cr_expect_str_eq(rp.marks[1].label, "loaded");
+	cr_expect_eq(rp.marks[1].bytes, 150);
+	cr_expect_eq(rp.marks[1].blocks, 2);
+	cr_expect_str_eq(rp.marks[2].label, "a");
+	cr_expect_eq(rp.marks[2].bytes, 50);
+	cr_expect_eq(rp.marks[2].time_ns, 6);
+	replay_free(&rp);
+}
+
+Test(replay, marks_are_capped_and_still_counted)
+{
+	struct replay rp;
+	replay_init(&rp);
+	char long_label[RP_MARK_LABEL_MAX * 3];
+	memset(long_label, 'x', sizeof long_label);
+	for (uint64_t i = 0; i < RP_MARKS_MAX + 500; i++) {
+		replay_alloc(&rp, 2 * i, 0x1000 + i, 8, 1);
+		cr_assert_eq(replay_mark(&rp, 2 * i + 1, long_label, sizeof long_label), 0);
+	}
+	replay_finish(&rp, 2 * (RP_MARKS_MAX + 500), 1);
+	cr_expect_eq(rp.nmarks, RP_MARKS_MAX);
+	cr_expect_eq(rp.sum.marks, RP_MARKS_MAX + 500);
+	cr_expect_eq(strlen(rp.marks[0].label), RP_MARK_LABEL_MAX);
+	cr_expect_eq(rp.marks[RP_MARKS_MAX - 1].bytes, 8 * RP_MARKS_MAX);
+	replay_free(&rp);
+}
+
+#ifdef HAVE_SHIM_ENCODER
+static char *
+report_to_string(struct report *rep, int json)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	cr_assert_not_null(m);
+	cr_assert_eq(json ? report_json(rep, m) : report_text(rep, m), 0);
+	fclose(m);
+	return out;
+}
+
+/* MARK records as the shim's encoder writes them, read back and shown. */
+Test(replay, marks_from_the_shim_encoder_reach_the_report)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/tmp/heldby-test-%d-marks.hbt", (int)getpid());
+	unlink(path);
+	struct tfile tf;
+	cr_assert_eq(tfile_create(&tf, path, 77, 1, 2, "/bin/x"), 0);
+	static uint8_t buf[1 << 16];
+	struct enc e;
+	enc_init(&e, buf, sizeof buf);
+	uint64_t start = 0x1000, len = 0x1000;
+	cr_assert_eq(enc_module(&e, 1, 0, 1, &start, &len, "/bin/x", NULL, 0), 0);
+	cr_assert_eq(enc_stack(&e, 1, 0, 0x1010), 0);
+	cr_assert_eq(enc_mark(&e, 10, "before load"), 0);
+	cr_assert_eq(enc_alloc(&e, 20, 4096, 0x9000, 1, HELDBY_FN_MALLOC), 0);
+	cr_assert_eq(enc_alloc(&e, 30, 1000, 0xa000, 1, HELDBY_FN_MALLOC), 0);
+	cr_assert_eq(enc_mark(&e, 40, "loaded \"all\""), 0);
+	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
+	enc_clear(&e);
+	cr_assert_eq(enc_free(&e, 50, 0x9000), 0);
+	cr_assert_eq(enc_mark(&e, 60, "done\tnow"), 0);
+	cr_assert_eq(enc_end(&e, 70, 0, 0), 0);
+	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
+	tfile_close(&tf);
+
+	struct report rep;
+	char err[256];
+	cr_assert_eq(report_load(&rep, path, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(rep.rp.nmarks, 3);
+	cr_expect_eq(rep.rp.marks[1].bytes, 5096);
+	cr_expect_eq(rep.rp.marks[2].bytes, 1000);
+	cr_expect_eq(rep.rp.sum.peak_bytes, 5096);
+
+	char *json = report_to_string(&rep, 1);
+	cr_expect(strstr(json, "\"marks\": 3}") != NULL, "summary.marks: %s", json);
+	cr_expect(strstr(json, "{\"label\": \"before load\", \"time_ns\": 10, "
+			       "\"bytes\": 0, \"blocks\": 0}") != NULL, "%s", json);
+	cr_expect(strstr(json, "{\"label\": \"loaded \\\"all\\\"\", \"time_ns\": 40, "
+			       "\"bytes\": 5096, \"blocks\": 2}") != NULL, "%s", json);
+	cr_expect(strstr(json, "{\"label\": \"done\\tnow\", \"time_ns\": 60, "
+			       "\"bytes\": 1000, \"blocks\": 1}") != NULL, "%s", json);
+	free(json);
+
+	rep.opt.top = 2;
+	char *text = report_to_string(&rep, 0);
+	const char *marks = strstr(text, "Marks (3; the peak was at 30 ns)");
+	cr_expect_not_null(marks, "%s", text);
+	if (marks) {
+		cr_expect(strstr(marks, "at 10 ns") && strstr(marks, "before load"), "%s", text);
+		const char *line = strstr(marks, "4.98 KiB held in 2 blocks ");
+		cr_expect(line && strstr(line, " loaded \"all\"\n") &&
+				  strstr(line, " loaded \"all\"\n") < strchr(line, '\n') + 1,
+			  "%s", text);
+		cr_expect(strstr(marks, "done?now") == NULL, "--top 2 shows two: %s", text);
+		cr_expect(strstr(marks, "... and 1 more") != NULL, "%s", text);
+		cr_expect(marks < strstr(text, "Top holders at peak"), "%s", text);
+	}
+	free(text);
+	report_unload(&rep);
+	unlink(path);
+}
+#endif
 
 /* ---- symbolisation of this binary ---- */
 
