@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -469,8 +470,10 @@ writer_start(void)
 		hb_warn(msg);
 		return err;
 	}
-	void *raw = mmap(NULL, RAW_CAP, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *raw = enc.buf; /* a second trace (fork child) reuses it */
+	if (!raw)
+		raw = mmap(NULL, RAW_CAP, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (raw == MAP_FAILED) {
 		err = -errno;
 		goto out_close;
@@ -494,6 +497,7 @@ writer_start(void)
 out_unmap:
 	tf_ok = 0;
 	munmap(raw, RAW_CAP);
+	memset(&enc, 0, sizeof(enc));
 out_close:
 	fds_unprotect(tf.fd);
 	tfile_close(&tf);
@@ -547,11 +551,62 @@ writer_finish(void)
 		ring_nap(200000);
 }
 
+/* Forgets the writer and its tables so that writer_start can begin a new
+ * trace. The tables are dropped, not freed: in a fork child the writer
+ * thread may have been changing them when the parent forked, and untouched
+ * they stay shared with the parent (copy-on-write) at no cost. The raw
+ * buffer is kept. */
+static void
+writer_forget(void)
+{
+	atomic_store(&w_running, 0);
+	atomic_store(&w_quit, 0);
+	atomic_store(&w_done, 0);
+	atomic_store(&w_finishing, 0);
+	atomic_store(&sync_req, 0);
+	atomic_store(&sync_done, 0);
+	tf_ok = 0;
+	memset(&tf, 0, sizeof(tf));
+	tf.fd = -1;
+	n_events = 0;
+	intern_broken = 0;
+	stab = NULL;
+	nodes = NULL;
+	nnodes = 1;
+	cnodes = 0;
+	slab = NULL;
+	slab_left = 0;
+	scache = NULL;
+	curs = NULL;
+	act = NULL;
+	ccurs = 0;
+	if (enc.buf)
+		enc_clear(&enc);
+}
+
 void
 writer_forked(void)
 {
 	/* The child has no writer thread and must never write the parent's
-	 * file: forget both (the descriptor is shared; leave it open). */
-	atomic_store(&w_running, 0);
-	tf_ok = 0;
+	 * file: forget both. Its copy of the descriptor goes (the raw system
+	 * call: close is ours and keeps protected descriptors open). */
+	if (tf.fd > 2) {
+		fds_unprotect(tf.fd);
+		syscall(SYS_close, tf.fd);
+	}
+	writer_forget();
+}
+
+int
+writer_restart_after_exec(void)
+{
+	/* The writer finished before exec: join it, then begin anew. One that
+	 * did not finish in time still owns the file and the tables. */
+	if (atomic_load(&w_running)) {
+		if (!atomic_load(&w_done))
+			return -EBUSY;
+		pthread_join(w_thread, NULL);
+	}
+	writer_forget();
+	return 0;
 }
