@@ -9,6 +9,7 @@
 struct run_opts {
 	const char *pattern; /* HELDBY_OUTPUT; NULL: "heldby.%p.hbt" */
 	char *const *argv;   /* PROG ARGS…, NULL-terminated */
+	int follow;          /* HELDBY_FOLLOW=1: children get traces of their own */
 };
 
 /* Runs the program and returns the exit status heldby should end with:

@@ -35,7 +35,7 @@ sender(void *arg)
 int
 main(int argc, char **argv)
 {
-	long n = argc > 1 ? atol(argv[1]) : 300000;
+	long n = argc > 1 ? atol(argv[1]) : 100000;
 	main_thread = pthread_self();
 	free(malloc(200));
 	free(malloc(64));
@@ -45,12 +45,15 @@ main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	pthread_t t;
 	pthread_create(&t, NULL, sender, NULL);
-	for (long i = 0; i < n; i++) {
+	long i = 0;
+	/* until the handler ran argv[1] times as well (or a long while) */
+	while (i < n || (handled < n / 10 && i < 1000 * n)) {
 		void *volatile p = malloc(64);
 		free(p);
+		i++;
 	}
 	atomic_store(&stop, 1);
 	pthread_join(t, NULL);
-	printf("main %ld handler %ld\n", n, (long)handled);
+	printf("main %ld handler %ld\n", i, (long)handled);
 	return 0;
 }
