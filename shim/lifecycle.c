@@ -311,7 +311,7 @@ hb_init(void)
 	check_interposed();
 	/* Registered first, so it runs last of the atexit handlers. */
 	atexit(hb_exit);
-	pthread_atfork(NULL, NULL, hb_fork_child);
+	pthread_atfork(writer_fork_prepare, writer_fork_parent, hb_fork_child);
 	if (writer_start() == 0) {
 		atomic_store(&hb_state, HB_ON);
 		install_fatal_handlers();

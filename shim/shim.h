@@ -103,7 +103,11 @@ void writer_sync_for(uint64_t timeout_ns) HB_HIDDEN;
 /* Final flush, END record, close; idempotent, bounded. */
 void writer_finish(void) HB_HIDDEN;
 bool writer_running(void) HB_HIDDEN;
-/* In a fork child: forget the writer and the parent's file. */
+/* fork, in pthread_atfork's order: keep the writer out of the loader while
+ * the process forks (prepare, then parent or child). In the child,
+ * writer_forked also forgets the writer and the parent's file. */
+void writer_fork_prepare(void) HB_HIDDEN;
+void writer_fork_parent(void) HB_HIDDEN;
 void writer_forked(void) HB_HIDDEN;
 /* After writer_finish and a failed exec: forget the finished writer so
  * that writer_start can begin a new trace. Returns 0, or -EBUSY when the

@@ -52,6 +52,10 @@ static pthread_t w_thread;
 static _Atomic int w_running, w_quit, w_done, w_finishing;
 static _Atomic uint64_t sync_req, sync_done;
 static uint64_t n_events;
+/* Held by the writer while it is inside the loader (dl_iterate_phdr holds
+ * the loader's lock), and by a forking thread (atfork): a fork child must
+ * not inherit that lock taken by a thread it does not have. */
+static pthread_mutex_t w_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 static int intern_broken;
 
 static void
@@ -305,8 +309,11 @@ drain(void)
 		c->tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 		c->since = 0;
 	}
-	if (tf_ok)
+	if (tf_ok) {
+		pthread_mutex_lock(&w_fork_lock);
 		mod_refresh(emit_mod, NULL, false);
+		pthread_mutex_unlock(&w_fork_lock);
+	}
 
 	size_t na = 0;
 	for (size_t i = 0; i < nc; i++) {
@@ -585,8 +592,21 @@ writer_forget(void)
 }
 
 void
+writer_fork_prepare(void)
+{
+	pthread_mutex_lock(&w_fork_lock);
+}
+
+void
+writer_fork_parent(void)
+{
+	pthread_mutex_unlock(&w_fork_lock);
+}
+
+void
 writer_forked(void)
 {
+	pthread_mutex_unlock(&w_fork_lock); /* taken by this thread before fork */
 	/* The child has no writer thread and must never write the parent's
 	 * file: forget both. Its copy of the descriptor goes (the raw system
 	 * call: close is ours and keeps protected descriptors open). */
