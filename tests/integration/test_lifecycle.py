@@ -35,6 +35,12 @@ def traces_in(workdir):
     return found
 
 
+def main_pid(proc):
+    """The pid of the program `heldby run` started, from its summary."""
+    m = re.search(rb"trace written to \S*t\.(\d+)\.hbt", proc.stderr)
+    return int(m.group(1)) if m else None
+
+
 def preloaded(argv, timeout=60):
     """The program with the shim preloaded directly: its parent (we) sees its status."""
     workdir = tempfile.mkdtemp(prefix="heldby-life-")
@@ -128,6 +134,7 @@ m = re.search(rb"child pid (\d+)", proc.stdout)
 if check("fork_follow_program_ran", proc.returncode == 0 and m is not None, proc.stderr):
     child = int(m.group(1))
     parent = [pid for pid in traces if pid != child]
+    check("fork_follow_main_trace_is_the_parent", parent == [main_pid(proc)], (parent, proc.stderr))
     check("fork_follow_child_trace_named_by_its_pid", child in traces and len(traces[child]) == 1, traces)
     check("fork_follow_parent_trace_still_its_own", len(parent) == 1, traces)
     if parent:
@@ -143,6 +150,25 @@ if check("fork_follow_program_ran", proc.returncode == 0 and m is not None, proc
         check("fork_follow_child_inherited_blocks_unknown", r["summary"]["unknown_frees"] >= 1, r["summary"])
         check("fork_follow_child_trace_complete", r["summary"]["complete"] is True, r["summary"])
         check("fork_follow_run_lists_child_trace", traces[child][0].encode() in proc.stderr, proc.stderr)
+
+# Forks while other threads (and heldby's writer) are busy: no deadlock, and
+# each child, leaving by exit or _exit, has a complete trace of its own.
+try:
+    proc, traces = heldby_run([victim("fork_threads"), "20"], follow=True, timeout=60)
+    hung = False
+except subprocess.TimeoutExpired:
+    hung, proc, traces = True, None, {}
+if check("fork_busy_threads_no_deadlock", not hung and proc.returncode == 0 and b"ok 20" in proc.stdout,
+         "timed out" if hung else proc.stderr):
+    check("fork_busy_threads_a_trace_per_process", len(traces) == 21, sorted(traces))
+    bad = []
+    for pid, paths in traces.items():
+        r = report_json(paths[0])
+        if r["summary"]["complete"] is not True:
+            bad.append((pid, "not complete"))
+        elif pid != main_pid(proc) and not top_is(r["peak_holders"], "child_work", MiB):
+            bad.append((pid, describe(r["peak_holders"], 1)))
+    check("fork_busy_threads_every_trace_complete_child_has_its_MiB", not bad, bad)
 
 # ---- exec ----
 proc, traces = heldby_run([victim("spawner"), "exec", victim("spawner"), "alloc"])
@@ -183,8 +209,7 @@ for how in ("spawn", "vfork"):
         name = f"{how}{'_follow' if follow else ''}"
         proc, traces = heldby_run(argv, follow=follow)
         check(f"{name}_program_ran", proc.returncode == 0 and b"child ok" in proc.stdout, proc.stderr)
-        mine = [pid for pid in traces if any(b"t.%d.hbt" % pid in line for line in proc.stderr.splitlines()
-                                             if b"trace written" in line)]
+        mine = [pid for pid in traces if pid == main_pid(proc)]
         if not check(f"{name}_parent_trace", len(mine) == 1, (traces, proc.stderr)):
             continue
         s = report_json(traces[mine[0]][0])["summary"]
