@@ -591,22 +591,31 @@ writer_forget(void)
 		enc_clear(&enc);
 }
 
+static HB_TLS int w_fork_locked; /* by this thread, for its fork handlers */
+
 void
 writer_fork_prepare(void)
 {
-	pthread_mutex_lock(&w_fork_lock);
+	/* Bounded: a program that forks from inside a dl_iterate_phdr
+	 * callback holds the lock the writer is waiting for. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	w_fork_locked = pthread_mutex_timedlock(&w_fork_lock, &ts) == 0;
 }
 
 void
 writer_fork_parent(void)
 {
-	pthread_mutex_unlock(&w_fork_lock);
+	if (w_fork_locked)
+		pthread_mutex_unlock(&w_fork_lock);
 }
 
 void
 writer_forked(void)
 {
-	pthread_mutex_unlock(&w_fork_lock); /* taken by this thread before fork */
+	if (w_fork_locked) /* taken by this thread before fork */
+		pthread_mutex_unlock(&w_fork_lock);
 	/* The child has no writer thread and must never write the parent's
 	 * file: forget both. Its copy of the descriptor goes (the raw system
 	 * call: close is ours and keeps protected descriptors open). */

@@ -319,7 +319,8 @@ run_program(const struct run_opts *o)
 			path);
 	else
 		summary(path);
-	if (o->follow)
+	const char *fenv = getenv("HELDBY_FOLLOW");
+	if (o->follow || (fenv && !strcmp(fenv, "1")))
 		list_other_traces(pattern, path, started);
 	return rc;
 }
