@@ -52,9 +52,10 @@ static pthread_t w_thread;
 static _Atomic int w_running, w_quit, w_done, w_finishing;
 static _Atomic uint64_t sync_req, sync_done;
 static uint64_t n_events;
-/* Held by the writer while it is inside the loader (dl_iterate_phdr holds
- * the loader's lock), and by a forking thread (atfork): a fork child must
- * not inherit that lock taken by a thread it does not have. */
+/* Held by the writer while it is inside the loader, and by a forking
+ * thread (atfork): dl_iterate_phdr holds dl_load_write_lock, which glibc's
+ * fork (2.36, sysdeps/nptl/fork.c) does not reset in the child, so a child
+ * forked meanwhile would deadlock in its first dl_iterate_phdr. */
 static pthread_mutex_t w_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 static int intern_broken;
 
