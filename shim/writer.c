@@ -637,6 +637,13 @@ writer_restart_after_exec(void)
 			return -EBUSY;
 		pthread_join(w_thread, NULL);
 	}
+	/* No other thread uses the tables now: free what is cheap to find
+	 * (the stack nodes' slabs are not listed and stay). */
+	HASH_CLEAR(hh, stab);
+	real.free(nodes);
+	real.free(scache);
+	real.free(curs);
+	real.free(act);
 	writer_forget();
 	return 0;
 }
