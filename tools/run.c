@@ -312,13 +312,14 @@ run_program(const struct run_opts *o)
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "heldby: %s was killed by signal %d (%s)\n", o->argv[0],
 			WTERMSIG(status), strsignal(WTERMSIG(status)));
-	if (access(path, F_OK) != 0)
+	if (access(path, F_OK) != 0) {
 		fprintf(stderr,
 			"heldby: no trace was written to %s: the program may be statically "
 			"linked, bring its own allocator, or not have started\n",
 			path);
-	else
-		summary(path);
+		return rc;
+	}
+	summary(path);
 	const char *fenv = getenv("HELDBY_FOLLOW");
 	if (o->follow || (fenv && !strcmp(fenv, "1")))
 		list_other_traces(pattern, path, started);
