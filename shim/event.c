@@ -120,7 +120,29 @@ event_ring(void)
 		return r;
 	if (tls_exiting)
 		return NULL;
+	hb_start_deferred(); /* a fork child's trace begins with its first event */
 	return tls_ring = ring_claim();
+}
+
+void
+event_forked(void)
+{
+	/* The rings hold the parent's unwritten events and belong to threads
+	 * the child does not have: unmap them. Not this thread's own, which a
+	 * signal handler that forked may still be pushing to once it returns
+	 * into the hook it interrupted: that one is only dropped from the list
+	 * (the child writes nothing of it). */
+	struct ring *r = atomic_exchange(&ring_list, NULL);
+	while (r) {
+		struct ring *next = atomic_load(&r->next);
+		if (r != tls_ring) {
+			ring_destroy(r);
+			munmap(r, sizeof(*r));
+		}
+		r = next;
+	}
+	tls_ring = NULL;
+	atomic_store(&hb_dropped_, 0);
 }
 
 static inline uint64_t

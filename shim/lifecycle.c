@@ -9,8 +9,10 @@
  *   HELDBY_MODE      record | off
  *   HELDBY_DEPTH     frames per stack, 1..256 (64)
  *   HELDBY_FLUSH_MS  longest time between two written blocks (200)
- *   HELDBY_FOLLOW    1: exec'd programs are traced too (0: libheldby is
- *                    removed from LD_PRELOAD at start)
+ *   HELDBY_FOLLOW    1: forked children and exec'd programs are traced
+ *                    too, each to its own file (0: a fork child stops
+ *                    recording and libheldby is removed from LD_PRELOAD at
+ *                    start)
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -224,12 +226,45 @@ install_fatal_handlers(void)
 	}
 }
 
+/*
+ * fork: the child has one thread, no writer, the parent's rings and the
+ * parent's file. Either way it forgets all of them; followed, it begins a
+ * trace of its own (named by its pid) with its first event, knowing nothing
+ * of what it inherited as live: blocks the parent allocated and the child
+ * frees are unknown frees, which the replay ignores. Starting on the first
+ * event rather than here means a child that only execs leaves no trace
+ * file, and no thread is created inside fork.
+ */
+static _Atomic int start_deferred;
+
 static void
 hb_fork_child(void)
 {
+	int on = hb_on();
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
 	writer_forked();
+	if (!on || !hb_cfg.follow)
+		return;
+	event_forked();
+	mod_forget();
+	hb_pid = getpid();
+	atomic_store(&ring_stop, 0);
+	atomic_store(&start_deferred, 1);
+	atomic_store(&hb_state, HB_ON);
+}
+
+void
+hb_start_deferred(void)
+{
+	if (likely(!atomic_load_explicit(&start_deferred,
+					 memory_order_relaxed)) ||
+	    !atomic_exchange(&start_deferred, 0))
+		return;
+	if (writer_start() != 0) {
+		atomic_store(&hb_state, HB_STOPPED);
+		atomic_store(&ring_stop, 1);
+	}
 }
 
 /* A program linked with its own allocator (static jemalloc, tcmalloc)
@@ -276,7 +311,7 @@ hb_init(void)
 	check_interposed();
 	/* Registered first, so it runs last of the atexit handlers. */
 	atexit(hb_exit);
-	pthread_atfork(NULL, NULL, hb_fork_child);
+	pthread_atfork(writer_fork_prepare, writer_fork_parent, hb_fork_child);
 	if (writer_start() == 0) {
 		atomic_store(&hb_state, HB_ON);
 		install_fatal_handlers();
@@ -290,21 +325,45 @@ out:
 
 /*
  * exec replaces the process image and every unwritten event with it
- * (PITFALLS: flush first). Write everything recorded so far; no END, since
- * exec may fail and the program carry on recording. glibc's execl* and
- * execvp reach execve internally, not through our symbol: wrap each.
+ * (PITFALLS: flush first). The trace is finished (END: it is complete up to
+ * the exec); if exec fails, recording goes on in a new file. Followed, the
+ * new program has the same pid, so its trace is the next free PATH.N.
+ * glibc's execl* and execvp reach execve internally, not through our
+ * symbol: wrap each.
  */
 #define HB_EXPORT __attribute__((visibility("default")))
 
-static void
+/* Returns true when the trace was finished (restart it if exec fails). */
+static int
 before_exec(void)
 {
 	if (unlikely(!real.execve))
 		real_init();
-	if (hb_on() && in_owner() && guard_enter()) {
-		writer_sync();
-		guard_leave();
+	if (!hb_on() || !in_owner() || !writer_running())
+		return 0;
+	hb_exit();
+	return 1;
+}
+
+static int
+after_failed_exec(int finished, int r)
+{
+	if (!finished)
+		return r;
+	int saved = errno;
+	int owned = guard_enter();
+	if (writer_restart_after_exec() == 0) {
+		mod_forget();
+		atomic_store(&ring_stop, 0);
+		if (writer_start() == 0)
+			atomic_store(&hb_state, HB_ON);
+		else
+			atomic_store(&ring_stop, 1);
 	}
+	if (owned)
+		guard_leave();
+	errno = saved;
+	return r;
 }
 
 /* _exit skips atexit: finish the trace here (exit itself reaches _exit
@@ -328,33 +387,35 @@ _Exit(int status)
 HB_EXPORT int
 execve(const char *path, char *const argv[], char *const envp[])
 {
-	before_exec();
-	return real.execve(path, argv, envp);
+	int fin = before_exec();
+	return after_failed_exec(fin, real.execve(path, argv, envp));
 }
 
 HB_EXPORT int
 execv(const char *path, char *const argv[])
 {
-	before_exec();
-	return real.execv(path, argv);
+	int fin = before_exec();
+	return after_failed_exec(fin, real.execv(path, argv));
 }
 
 HB_EXPORT int
 execvp(const char *file, char *const argv[])
 {
-	before_exec();
-	return real.execvp(file, argv);
+	int fin = before_exec();
+	return after_failed_exec(fin, real.execvp(file, argv));
 }
 
 HB_EXPORT int
 execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	before_exec();
+	if (unlikely(!real.execve))
+		real_init();
 	if (!real.execvpe) {
 		errno = ENOSYS;
 		return -1;
 	}
-	return real.execvpe(file, argv, envp);
+	int fin = before_exec();
+	return after_failed_exec(fin, real.execvpe(file, argv, envp));
 }
 
 /* execl, execlp, execle: collect the list, then the v form. */

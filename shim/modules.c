@@ -209,6 +209,17 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 void
+mod_forget(void)
+{
+	/* Dropped, not freed: a fork child's copy may have been mid-change in
+	 * the writer thread; untouched it stays shared with the parent. */
+	mods = NULL;
+	mod_next_id = 1;
+	have_snapshot = 0;
+	last_adds = last_subs = 0;
+}
+
+void
 mod_refresh(mod_emit_fn emit, void *ctx, bool force)
 {
 	unsigned long long c[2] = {0, 0};

@@ -72,6 +72,8 @@ uint64_t event_dropped(void) HB_HIDDEN;
 /* Per-thread ring, created on first use; NULL once the thread is exiting. */
 struct ring *event_ring(void) HB_HIDDEN;
 struct ring *event_rings(void) HB_HIDDEN; /* head of the global list */
+/* In a fork child (one thread): forgets the parent's rings. */
+void event_forked(void) HB_HIDDEN;
 extern _Atomic uint64_t hb_order HB_HIDDEN;
 void event_init(void) HB_HIDDEN;
 
@@ -101,8 +103,16 @@ void writer_sync_for(uint64_t timeout_ns) HB_HIDDEN;
 /* Final flush, END record, close; idempotent, bounded. */
 void writer_finish(void) HB_HIDDEN;
 bool writer_running(void) HB_HIDDEN;
-/* In a fork child: forget the writer and the parent's file. */
+/* fork, in pthread_atfork's order: keep the writer out of the loader while
+ * the process forks (prepare, then parent or child). In the child,
+ * writer_forked also forgets the writer and the parent's file. */
+void writer_fork_prepare(void) HB_HIDDEN;
+void writer_fork_parent(void) HB_HIDDEN;
 void writer_forked(void) HB_HIDDEN;
+/* After writer_finish and a failed exec: forget the finished writer so
+ * that writer_start can begin a new trace. Returns 0, or -EBUSY when the
+ * old writer has not finished (then nothing changes). */
+int writer_restart_after_exec(void) HB_HIDDEN;
 
 /* modules.c */
 struct enc;
@@ -114,6 +124,8 @@ typedef int (*mod_emit_fn)(void *ctx, int unload, uint64_t id, uint64_t bias,
 			   const uint64_t *lens, const char *path,
 			   const uint8_t *bid, size_t bidlen);
 void mod_refresh(mod_emit_fn emit, void *ctx, bool force) HB_HIDDEN;
+/* A new trace: every module is announced again (fork child, exec failed). */
+void mod_forget(void) HB_HIDDEN;
 const char *mod_exe_path(void) HB_HIDDEN;
 
 /* fds.c: descriptors that close/close_range/closefrom leave open */
@@ -127,5 +139,8 @@ void hb_warn(const char *msg) HB_HIDDEN;
 void hb_warn2(const char *a, const char *b) HB_HIDDEN;
 uint64_t hb_now(void) HB_HIDDEN;
 void hb_init(void) HB_HIDDEN;
+/* Starts the writer of a followed fork child on its first event; cheap
+ * when there is nothing to start. Called with the guard held. */
+void hb_start_deferred(void) HB_HIDDEN;
 
 #endif

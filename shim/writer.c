@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,11 @@ static pthread_t w_thread;
 static _Atomic int w_running, w_quit, w_done, w_finishing;
 static _Atomic uint64_t sync_req, sync_done;
 static uint64_t n_events;
+/* Held by the writer while it is inside the loader, and by a forking
+ * thread (atfork): dl_iterate_phdr holds dl_load_write_lock, which glibc's
+ * fork (2.36, sysdeps/nptl/fork.c) does not reset in the child, so a child
+ * forked meanwhile would deadlock in its first dl_iterate_phdr. */
+static pthread_mutex_t w_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 static int intern_broken;
 
 static void
@@ -304,8 +310,11 @@ drain(void)
 		c->tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 		c->since = 0;
 	}
-	if (tf_ok)
+	if (tf_ok) {
+		pthread_mutex_lock(&w_fork_lock);
 		mod_refresh(emit_mod, NULL, false);
+		pthread_mutex_unlock(&w_fork_lock);
+	}
 
 	size_t na = 0;
 	for (size_t i = 0; i < nc; i++) {
@@ -469,8 +478,10 @@ writer_start(void)
 		hb_warn(msg);
 		return err;
 	}
-	void *raw = mmap(NULL, RAW_CAP, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *raw = enc.buf; /* a second trace (fork child) reuses it */
+	if (!raw)
+		raw = mmap(NULL, RAW_CAP, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (raw == MAP_FAILED) {
 		err = -errno;
 		goto out_close;
@@ -494,6 +505,7 @@ writer_start(void)
 out_unmap:
 	tf_ok = 0;
 	munmap(raw, RAW_CAP);
+	memset(&enc, 0, sizeof(enc));
 out_close:
 	fds_unprotect(tf.fd);
 	tfile_close(&tf);
@@ -547,11 +559,91 @@ writer_finish(void)
 		ring_nap(200000);
 }
 
+/* Forgets the writer and its tables so that writer_start can begin a new
+ * trace. The tables are dropped, not freed: in a fork child the writer
+ * thread may have been changing them when the parent forked, and untouched
+ * they stay shared with the parent (copy-on-write) at no cost. The raw
+ * buffer is kept. */
+static void
+writer_forget(void)
+{
+	atomic_store(&w_running, 0);
+	atomic_store(&w_quit, 0);
+	atomic_store(&w_done, 0);
+	atomic_store(&w_finishing, 0);
+	atomic_store(&sync_req, 0);
+	atomic_store(&sync_done, 0);
+	tf_ok = 0;
+	memset(&tf, 0, sizeof(tf));
+	tf.fd = -1;
+	n_events = 0;
+	intern_broken = 0;
+	stab = NULL;
+	nodes = NULL;
+	nnodes = 1;
+	cnodes = 0;
+	slab = NULL;
+	slab_left = 0;
+	scache = NULL;
+	curs = NULL;
+	act = NULL;
+	ccurs = 0;
+	if (enc.buf)
+		enc_clear(&enc);
+}
+
+static HB_TLS int w_fork_locked; /* by this thread, for its fork handlers */
+
+void
+writer_fork_prepare(void)
+{
+	/* Bounded: a program that forks from inside a dl_iterate_phdr
+	 * callback holds the lock the writer is waiting for. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	w_fork_locked = pthread_mutex_timedlock(&w_fork_lock, &ts) == 0;
+}
+
+void
+writer_fork_parent(void)
+{
+	if (w_fork_locked)
+		pthread_mutex_unlock(&w_fork_lock);
+}
+
 void
 writer_forked(void)
 {
+	if (w_fork_locked) /* taken by this thread before fork */
+		pthread_mutex_unlock(&w_fork_lock);
 	/* The child has no writer thread and must never write the parent's
-	 * file: forget both (the descriptor is shared; leave it open). */
-	atomic_store(&w_running, 0);
-	tf_ok = 0;
+	 * file: forget both. Its copy of the descriptor goes (the raw system
+	 * call: close is ours and keeps protected descriptors open). */
+	if (tf.fd > 2) {
+		fds_unprotect(tf.fd);
+		syscall(SYS_close, tf.fd);
+	}
+	writer_forget();
+}
+
+int
+writer_restart_after_exec(void)
+{
+	/* The writer finished before exec: join it, then begin anew. One that
+	 * did not finish in time still owns the file and the tables. */
+	if (atomic_load(&w_running)) {
+		if (!atomic_load(&w_done))
+			return -EBUSY;
+		pthread_join(w_thread, NULL);
+	}
+	/* No other thread uses the tables now: free what is cheap to find
+	 * (the stack nodes' slabs are not listed and stay). */
+	HASH_CLEAR(hh, stab);
+	real.free(nodes);
+	real.free(scache);
+	real.free(curs);
+	real.free(act);
+	writer_forget();
+	return 0;
 }

@@ -22,7 +22,7 @@
 #endif
 
 static const char usage[] =
-	"usage: heldby run [-o PATTERN] [--] PROG [ARGS...]\n"
+	"usage: heldby run [-o PATTERN] [--follow] [--] PROG [ARGS...]\n"
 	"       heldby report [--json] [--top N] [--color WHEN] TRACE\n"
 	"       heldby check [--max-peak SIZE] [--max-end SIZE] [--max-blocks N]\n"
 	"                    [--follow | -o PATTERN] [--] PROG [ARGS...]\n"
@@ -32,7 +32,9 @@ static const char usage[] =
 	"\n"
 	"  run      run PROG with libheldby.so preloaded; write a trace to PATTERN\n"
 	"           (default heldby.%p.hbt, %p = pid) and summarise it on stderr.\n"
-	"           Exits with PROG's status.\n"
+	"           Exits with PROG's status. --follow (-f): forked children and\n"
+	"           exec'd programs are traced too, each to PATTERN with its pid;\n"
+	"           the summary lists their traces.\n"
 	"  report   the holders at the peak, what was held at exit, the busiest\n"
 	"           allocation sites. --json: the full, stable form; --top N: list\n"
 	"           length (default 10 in text, all in JSON; 0: all);\n"
@@ -57,6 +59,7 @@ cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
+		{"follow", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -64,12 +67,15 @@ cmd_run(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (!*optarg)
 				return bad_usage("run", "empty output pattern", NULL);
 			ro.pattern = optarg;
+			break;
+		case 'f':
+			ro.follow = 1;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -8,6 +8,7 @@
  */
 #include "run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -128,7 +130,8 @@ child(const struct run_opts *o, const char *shim, const char *pattern, int fd)
 	if (!pre)
 		child_fail(fd, CHILD_ENV, ENOMEM);
 	snprintf(pre, len, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
-	if (setenv("LD_PRELOAD", pre, 1) || setenv("HELDBY_OUTPUT", pattern, 1))
+	if (setenv("LD_PRELOAD", pre, 1) || setenv("HELDBY_OUTPUT", pattern, 1) ||
+	    (o->follow && setenv("HELDBY_FOLLOW", "1", 1)))
 		child_fail(fd, CHILD_ENV, errno);
 	execvp(o->argv[0], o->argv);
 	child_fail(fd, CHILD_EXEC, errno);
@@ -158,6 +161,86 @@ summary(const char *path)
 	report_unload(&rep);
 }
 
+/* Does name fit the file name pattern pat (%p: a pid), with or without
+ * the ".N" the shim appends when a file exists? */
+static int
+trace_name_matches(const char *name, const char *pat)
+{
+	while (*pat) {
+		if (pat[0] == '%' && pat[1] == 'p') {
+			if (*name < '0' || *name > '9')
+				return 0;
+			while (*name >= '0' && *name <= '9')
+				name++;
+			pat += 2;
+			continue;
+		}
+		if (pat[0] == '%' && pat[1] == '%')
+			pat++;
+		if (*name++ != *pat++)
+			return 0;
+	}
+	if (!*name)
+		return 1;
+	if (*name++ != '.' || !*name)
+		return 0;
+	while (*name >= '0' && *name <= '9')
+		name++;
+	return !*name;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* With --follow: the traces of the program's children and exec'd programs,
+ * i.e. files that fit the pattern, written since the run began. */
+static void
+list_other_traces(const char *pattern, const char *main_path, time_t since)
+{
+	const char *slash = strrchr(pattern, '/');
+	const char *base = slash ? slash + 1 : pattern;
+	char dir[PATH_MAX]; /* the folder part, with its '/'; "" for "." */
+	snprintf(dir, sizeof dir, "%.*s", (int)(base - pattern), pattern);
+	if (strchr(dir, '%'))
+		return; /* a pid in the folder name: not looked for */
+	DIR *d = opendir(*dir ? dir : ".");
+	if (!d)
+		return;
+	char **found = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat sb;
+		if (!trace_name_matches(de->d_name, base) ||
+		    snprintf(path, sizeof path, "%s%s", dir, de->d_name) >= (int)sizeof path ||
+		    strcmp(path, main_path) == 0 || lstat(path, &sb) != 0 ||
+		    !S_ISREG(sb.st_mode) || sb.st_mtime < since)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **nf = realloc(found, nc * sizeof *nf);
+			if (!nf)
+				break;
+			found = nf;
+			cap = nc;
+		}
+		if (!(found[n] = strdup(path)))
+			break;
+		n++;
+	}
+	closedir(d);
+	qsort(found, n, sizeof *found, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(stderr, "heldby: also traced (child or exec'd program): %s\n", found[i]);
+		free(found[i]);
+	}
+	free(found);
+}
+
 int
 run_status(const char *prog, int status)
 {
@@ -172,6 +255,7 @@ run_status(const char *prog, int status)
 int
 run_traced(const struct run_opts *o, struct run_done *d)
 {
+	d->started = time(NULL);
 	const char *pattern = o->pattern ? o->pattern : DEFAULT_PATTERN;
 	char shim[PATH_MAX];
 	if (run_find_shim(shim, sizeof shim) != 0) {
@@ -259,5 +343,9 @@ run_program(const struct run_opts *o)
 		return rc;
 	}
 	summary(d.trace);
+	const char *fenv = getenv("HELDBY_FOLLOW");
+	if (o->follow || (fenv && !strcmp(fenv, "1")))
+		list_other_traces(o->pattern ? o->pattern : DEFAULT_PATTERN, d.trace,
+				  d.started);
 	return rc;
 }

@@ -10,6 +10,7 @@
 struct run_opts {
 	const char *pattern; /* HELDBY_OUTPUT; NULL: "heldby.%p.hbt" */
 	char *const *argv;   /* PROG ARGS…, NULL-terminated */
+	int follow;          /* HELDBY_FOLLOW=1: children get traces of their own */
 };
 
 /* Runs the program and returns the exit status heldby should end with:
@@ -22,6 +23,7 @@ struct run_done {
 	int status;            /* from waitpid */
 	char trace[PATH_MAX];  /* the pattern expanded with the program's pid */
 	int have_trace;        /* the program wrote it */
+	time_t started;        /* when the run began: traces of its children are newer */
 };
 
 /* Runs the program with the shim preloaded and waits for it (ignoring ^C
