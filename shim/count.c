@@ -26,7 +26,9 @@ struct slot {
 
 struct shard {
 	_Alignas(64) atomic_int lock;
-	unsigned bits; /* log2 of the capacity; 0 while there is no table */
+	unsigned shift;  /* 64 - log2 of the capacity */
+	size_t mask;     /* capacity - 1; 0 while there is no table */
+	size_t grow_at;  /* entries that make the table grow */
 	_Atomic size_t used;
 	struct slot *slots;
 };
@@ -53,11 +55,12 @@ shard_of(uint64_t h)
 	return &shards[h >> (64 - SHARD_BITS)];
 }
 
-/* The slot an entry would occupy in an empty table. */
+/* The slot an entry would occupy in an empty table: the hash bits below
+ * the shard's. */
 static inline size_t
 home(const struct shard *s, uint64_t h)
 {
-	return (size_t)((h << SHARD_BITS) >> (64 - s->bits));
+	return (size_t)((h << SHARD_BITS) >> s->shift);
 }
 
 static inline void
@@ -106,50 +109,54 @@ unlock(struct shard *s)
 static inline size_t
 probe(const struct shard *s, uint64_t h, uintptr_t p)
 {
-	size_t mask = ((size_t)1 << s->bits) - 1;
 	size_t i = home(s, h);
 	while (s->slots[i].ptr && s->slots[i].ptr != p)
-		i = (i + 1) & mask;
+		i = (i + 1) & s->mask;
 	return i;
 }
 
-static struct slot *
-slots_map(unsigned bits)
+static inline void
+set_used(struct shard *s, size_t n)
 {
-	void *m = mmap(NULL, sizeof(struct slot) << bits,
-		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
-	return m == MAP_FAILED ? NULL : m;
+	/* only under the lock: a plain store, atomic for the readers */
+	atomic_store_explicit(&s->used, n, memory_order_relaxed);
 }
 
 /* Doubles the table (or makes the first one). False when there is no
  * memory for it; the old table is then still in place. */
-static bool
+static __attribute__((noinline)) bool
 grow(struct shard *s)
 {
-	unsigned nbits = s->bits ? s->bits + 1 : BITS_MIN;
-	struct slot *ns = slots_map(nbits);
-	if (!ns)
+	unsigned bits = s->mask ? 64 - s->shift + 1 : BITS_MIN;
+	void *m = mmap(NULL, sizeof(struct slot) << bits,
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (m == MAP_FAILED)
 		return false;
-	struct shard n = {.bits = nbits, .slots = ns};
-	if (s->bits) {
-		size_t cap = (size_t)1 << s->bits;
-		for (size_t i = 0; i < cap; i++) {
-			uintptr_t p = s->slots[i].ptr;
-			if (p)
-				ns[probe(&n, hash_ptr(p), p)] = s->slots[i];
-		}
-		munmap(s->slots, sizeof(struct slot) << s->bits);
+	struct shard n = {
+		.shift = 64 - bits,
+		.mask = ((size_t)1 << bits) - 1,
+		.slots = m,
+	};
+	for (size_t i = 0; s->mask && i <= s->mask; i++) {
+		uintptr_t p = s->slots[i].ptr;
+		if (p)
+			n.slots[probe(&n, hash_ptr(p), p)] = s->slots[i];
 	}
-	s->bits = nbits;
-	s->slots = ns;
+	if (s->mask)
+		munmap(s->slots, sizeof(struct slot) * (s->mask + 1));
+	s->shift = n.shift;
+	s->mask = n.mask;
+	s->slots = n.slots;
+	/* Load factor at most 1/2 keeps probes short. */
+	s->grow_at = (n.mask + 1) / 2;
 	return true;
 }
 
 /* Enters p -> n. Returns false when the table is full and cannot grow;
  * *stale gets the size of an entry that p replaced (a block whose free we
  * never saw: the replay drops it the same way). */
-static bool
+static inline __attribute__((always_inline)) bool
 insert(uintptr_t p, size_t n, size_t *stale)
 {
 	uint64_t h = hash_ptr(p);
@@ -158,20 +165,17 @@ insert(uintptr_t p, size_t n, size_t *stale)
 	*stale = 0;
 	lock(s);
 	size_t used = atomic_load_explicit(&s->used, memory_order_relaxed);
-	/* Load factor at most 1/2 keeps probes short. */
-	if (!s->bits || (used + 1) * 2 > (size_t)1 << s->bits) {
-		if (!grow(s) && (!s->bits || used + 2 > (size_t)1 << s->bits)) {
-			ok = false;
-			goto out;
-		}
+	if (unlikely(used >= s->grow_at) && !grow(s) &&
+	    (!s->mask || used + 2 > s->mask)) {
+		ok = false;
+		goto out;
 	}
 	size_t i = probe(s, h, p);
 	if (s->slots[i].ptr) {
 		*stale = s->slots[i].size;
 	} else {
 		s->slots[i].ptr = p;
-		atomic_store_explicit(&s->used, used + 1,
-				      memory_order_relaxed);
+		set_used(s, used + 1);
 	}
 	s->slots[i].size = n;
 out:
@@ -181,12 +185,11 @@ out:
 
 /* Empties slot i and moves later entries of its probe run back into the
  * hole, so that lookups never need tombstones. */
-static void
+static inline void
 erase(struct shard *s, size_t i)
 {
-	size_t mask = ((size_t)1 << s->bits) - 1;
 	for (size_t j = i;;) {
-		j = (j + 1) & mask;
+		j = (j + 1) & s->mask;
 		uintptr_t p = s->slots[j].ptr;
 		if (!p)
 			break;
@@ -201,27 +204,22 @@ erase(struct shard *s, size_t i)
 }
 
 /* Removes p; returns whether it was there and its size. */
-static struct cnt_held
+static inline __attribute__((always_inline)) struct cnt_held
 take(uintptr_t p)
 {
 	struct cnt_held h = {0, false};
-	if (!p)
-		return h;
 	uint64_t hp = hash_ptr(p);
 	struct shard *s = shard_of(hp);
 	lock(s);
-	if (s->bits) {
+	if (likely(s->mask)) {
 		size_t i = probe(s, hp, p);
-		if (s->slots[i].ptr) {
+		if (likely(s->slots[i].ptr)) {
 			h.size = s->slots[i].size;
 			h.known = true;
 			erase(s, i);
-			atomic_store_explicit(
-				&s->used,
-				atomic_load_explicit(&s->used,
-						     memory_order_relaxed) -
-					1,
-				memory_order_relaxed);
+			set_used(s, atomic_load_explicit(
+					    &s->used, memory_order_relaxed) -
+					    1);
 		}
 	}
 	unlock(s);
@@ -243,7 +241,7 @@ raise_peak(size_t now)
  * pair ends at the same value and the free alone cannot set a peak. A
  * block that nobody else can free yet is the only one added, so the sum
  * never dips below zero on the way. */
-static void
+static inline void
 apply(size_t add, size_t sub)
 {
 	if (add > sub) {
@@ -284,7 +282,8 @@ cnt_free(void *p)
 struct cnt_held
 cnt_detach(void *old)
 {
-	return take((uintptr_t)old);
+	struct cnt_held none = {0, false};
+	return old ? take((uintptr_t)old) : none;
 }
 
 void
