@@ -86,6 +86,44 @@ parse_int(const char *name, const char *v, int lo, int hi, int def)
 	return (int)x;
 }
 
+static int preloaded(void);
+
+static void
+read_config(void)
+{
+	const char *v;
+	if ((v = env_find("HELDBY_OUTPUT")) && *v) {
+		if (strlen(v) < sizeof(hb_cfg.output) - 64)
+			strcpy(hb_cfg.output, v);
+		else
+			hb_warn("heldby: HELDBY_OUTPUT too long, using the "
+				"default\n");
+	}
+	hb_cfg.mode = preloaded() ? HB_MODE_RECORD : HB_MODE_COUNT;
+	if ((v = env_find("HELDBY_MODE"))) {
+		if (strcmp(v, "record") == 0)
+			hb_cfg.mode = HB_MODE_RECORD;
+		else if (strcmp(v, "count") == 0)
+			hb_cfg.mode = HB_MODE_COUNT;
+		else if (strcmp(v, "off") == 0)
+			hb_cfg.mode = HB_MODE_OFF;
+		else
+			hb_warn(hb_cfg.mode == HB_MODE_RECORD
+					? "heldby: HELDBY_MODE must be record, "
+					  "count or off; recording\n"
+					: "heldby: HELDBY_MODE must be record, "
+					  "count or off; counting\n");
+	}
+	if ((v = env_find("HELDBY_DEPTH")))
+		hb_cfg.depth = parse_int("HELDBY_DEPTH", v, 1, HB_DEPTH_MAX,
+					 HB_DEPTH_DEFAULT);
+	if ((v = env_find("HELDBY_FLUSH_MS")))
+		hb_cfg.flush_ms =
+			parse_int("HELDBY_FLUSH_MS", v, 1, 3600000, 200);
+	if ((v = env_find("HELDBY_FOLLOW")))
+		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
+}
+
 /* The file name this library was loaded from, without its folder. */
 static const char *
 self_name(void)
@@ -157,42 +195,6 @@ strip_preload(void)
 		out += n;
 	}
 	*out = 0;
-}
-
-static void
-read_config(void)
-{
-	const char *v;
-	if ((v = env_find("HELDBY_OUTPUT")) && *v) {
-		if (strlen(v) < sizeof(hb_cfg.output) - 64)
-			strcpy(hb_cfg.output, v);
-		else
-			hb_warn("heldby: HELDBY_OUTPUT too long, using the "
-				"default\n");
-	}
-	hb_cfg.mode = preloaded() ? HB_MODE_RECORD : HB_MODE_COUNT;
-	if ((v = env_find("HELDBY_MODE"))) {
-		if (strcmp(v, "record") == 0)
-			hb_cfg.mode = HB_MODE_RECORD;
-		else if (strcmp(v, "count") == 0)
-			hb_cfg.mode = HB_MODE_COUNT;
-		else if (strcmp(v, "off") == 0)
-			hb_cfg.mode = HB_MODE_OFF;
-		else
-			hb_warn(hb_cfg.mode == HB_MODE_RECORD
-					? "heldby: HELDBY_MODE must be record, "
-					  "count or off; recording\n"
-					: "heldby: HELDBY_MODE must be record, "
-					  "count or off; counting\n");
-	}
-	if ((v = env_find("HELDBY_DEPTH")))
-		hb_cfg.depth = parse_int("HELDBY_DEPTH", v, 1, HB_DEPTH_MAX,
-					 HB_DEPTH_DEFAULT);
-	if ((v = env_find("HELDBY_FLUSH_MS")))
-		hb_cfg.flush_ms =
-			parse_int("HELDBY_FLUSH_MS", v, 1, 3600000, 200);
-	if ((v = env_find("HELDBY_FOLLOW")))
-		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
 }
 
 static void
@@ -337,10 +339,10 @@ hb_init(void)
 	}
 	check_interposed();
 	pthread_atfork(hb_fork_prepare, hb_fork_parent, hb_fork_child);
-	atomic_store(&hb_counting, 1);
 	if (hb_cfg.mode == HB_MODE_COUNT) {
 		/* no stacks, no trace, no writer thread */
 		atomic_store(&hb_state, HB_STOPPED);
+		atomic_store(&hb_counting, 1);
 		goto out;
 	}
 	event_init();
@@ -351,11 +353,15 @@ hb_init(void)
 	mod_init();
 	/* Registered first, so it runs last of the atexit handlers. */
 	atexit(hb_exit);
+	/* Counters and trace start together, so that they count the same
+	 * events; the counters also run when the trace cannot be written. */
 	if (writer_start() == 0) {
+		atomic_store(&hb_counting, 1);
 		atomic_store(&hb_state, HB_ON);
 		install_fatal_handlers();
 	} else {
 		atomic_store(&hb_state, HB_STOPPED);
+		atomic_store(&hb_counting, 1);
 	}
 out:
 	if (owned)
