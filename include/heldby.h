@@ -57,33 +57,41 @@ extern "C" {
 
 /* 1 when libheldby keeps the counters in this process (HELDBY_MODE record
  * or count), 0 when they are off (HELDBY_MODE=off, or heldby is absent in
- * the looked-up form). */
+ * the looked-up form). Thread-safe, async-signal-safe. */
 int heldby_active(void);
 
 /* The version of the libheldby in the process (HELDBY_VERSION_NUMBER of
  * the build it came from), 0 when absent. Compare with the macros to
- * catch a header that does not match the library. */
+ * catch a header that does not match the library. Thread-safe,
+ * async-signal-safe. */
 unsigned heldby_version(void);
 
-/* Bytes held now: requested by every allocation and not yet freed. */
+/* Bytes held now: requested by every allocation and not yet freed.
+ * Thread-safe, async-signal-safe; exact once the threads that allocate
+ * have synchronised with the caller (joined, a barrier, a lock). */
 size_t heldby_current_bytes(void);
 
 /* The most bytes held at once since start-up or the last
- * heldby_reset_peak(). */
+ * heldby_reset_peak(), across all threads. Thread-safe,
+ * async-signal-safe. */
 size_t heldby_peak_bytes(void);
 
-/* Blocks allocated and not yet freed. */
+/* Blocks allocated and not yet freed. Thread-safe, async-signal-safe. */
 size_t heldby_live_blocks(void);
 
 /* Peak := current. The usual test: reset, note current, call the code,
- * then heldby_peak_bytes() - that note is what the code needed at most. */
+ * then heldby_peak_bytes() - that note is what the code needed at most.
+ * Thread-safe (an allocation racing with it may or may not count towards
+ * the new peak), async-signal-safe. */
 void heldby_reset_peak(void);
 
 /* A named moment in the trace (HELDBY_MODE=record; nothing otherwise). The
- * label is copied, cut at 255 bytes; NULL is an empty label. */
+ * label is copied, cut at 255 bytes; NULL is an empty label. Thread-safe;
+ * not async-signal-safe (a mark from a handler that interrupted an
+ * allocation is left out). */
 void heldby_mark(const char *label);
 
-#else /* looked up at run time */
+#else /* looked up at run time: the same functions, the same meaning */
 
 #include <dlfcn.h>
 #include <stdlib.h>
