@@ -259,3 +259,29 @@ event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 	key_done(r);
 	errno = saved;
 }
+
+void
+event_mark(const char *label)
+{
+	struct ring *r = event_ring();
+	if (!r)
+		return;
+	int saved = errno;
+	uint64_t words[(HB_MARK_MAX + 7) / 8] = {0};
+	size_t n = 0;
+	while (label && n < HB_MARK_MAX && label[n]) {
+		((char *)words)[n] = label[n];
+		n++;
+	}
+	struct ev e;
+	e.nframes = (uint32_t)((n + 7) / 8);
+	e.kind = EV_MARK;
+	e.fn = 0;
+	e.ptr = 0;
+	e.size = n;
+	e.key = key_take(r);
+	e.time = hb_now();
+	push(r, &e, (void *const *)words);
+	key_done(r);
+	errno = saved;
+}

@@ -26,8 +26,8 @@ ready(void)
 static inline void
 record(void *p, size_t n, unsigned fn)
 {
-	if (p && hb_on() && guard_enter()) {
-		event_alloc(p, n, fn);
+	if (p && hb_tracking() && guard_enter()) {
+		track_alloc(p, n, fn);
 		guard_leave();
 	}
 }
@@ -71,8 +71,8 @@ free(void *p)
 		return;
 	if (unlikely(!real.free) && real_init() != 0)
 		return; /* cannot happen: only arena blocks exist then */
-	if (hb_on() && guard_enter()) {
-		event_free(p);
+	if (hb_tracking() && guard_enter()) {
+		track_free(p);
 		guard_leave();
 	}
 	real.free(p);
@@ -125,13 +125,27 @@ realloc_common(void *p, size_t n, unsigned fn)
 		record(q, n, fn);
 		return q;
 	}
-	if (!hb_on() || !guard_enter())
+	if (!hb_tracking() || !guard_enter())
 		return real.realloc(p, n);
-	void *buf[hb_cfg.depth + BT_SLACK];
-	struct realloc_state st = {.buf = buf};
-	event_realloc_begin(&st);
-	void *q = real.realloc(p, n);
-	event_realloc_end(&st, p, q, n, fn);
+	/* The old block leaves the counters' table before the real call:
+	 * once it is freed, another thread may be handed its address. */
+	bool counting = atomic_load_explicit(&hb_counting,
+					     memory_order_relaxed);
+	struct cnt_held held = {0, false};
+	if (counting)
+		held = cnt_detach(p);
+	void *q;
+	if (hb_on()) {
+		void *buf[hb_cfg.depth + BT_SLACK];
+		struct realloc_state st = {.buf = buf};
+		event_realloc_begin(&st);
+		q = real.realloc(p, n);
+		event_realloc_end(&st, p, q, n, fn);
+	} else {
+		q = real.realloc(p, n);
+	}
+	if (counting)
+		cnt_realloc_done(p, held, q, n);
 	guard_leave();
 	return q;
 }

@@ -60,8 +60,8 @@ new_fallback(size_t n, size_t al, int nothrow)
 		void *(*f) params =                                       \
 			resolve((void **)&real.sym, #sym);                \
 		void *p = f ? f args : new_fallback(n, al, nothrow);      \
-		if (owned && p && hb_on())                                \
-			event_alloc(p, n, fn);                            \
+		if (owned && p && hb_tracking())                          \
+			track_alloc(p, n, fn);                            \
 		return p;                                                 \
 	}
 
@@ -71,8 +71,8 @@ new_fallback(size_t n, size_t al, int nothrow)
 		if (!p || boot_owns(p))                                   \
 			return;                                           \
 		GUARDED = guard_enter();                                  \
-		if (owned && hb_on())                                     \
-			event_free(p);                                    \
+		if (owned && hb_tracking())                               \
+			track_free(p);                                    \
 		void (*f) params = resolve((void **)&real.sym, #sym);     \
 		if (f)                                                    \
 			f args;                                           \

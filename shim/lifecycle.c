@@ -6,7 +6,9 @@
  * because of heldby.
  *   HELDBY_OUTPUT    trace path, %p = pid (heldby.%p.hbt); if it exists,
  *                    PATH.1 ... PATH.99
- *   HELDBY_MODE      record | off
+ *   HELDBY_MODE      record | count | off (record when preloaded, count
+ *                    when the program links libheldby: a test program
+ *                    should not leave trace files behind by default)
  *   HELDBY_DEPTH     frames per stack, 1..256 (64)
  *   HELDBY_FLUSH_MS  longest time between two written blocks (200)
  *   HELDBY_FOLLOW    1: forked children and exec'd programs are traced
@@ -37,6 +39,7 @@ struct hb_config hb_cfg = {
 	.follow = 0,
 };
 _Atomic int hb_state;
+_Atomic int hb_counting;
 /* The traced process. A vfork child shares our memory and runs our hooks
  * without the atfork handlers: it must not stop or flush the parent. */
 static pid_t hb_pid;
@@ -85,6 +88,8 @@ parse_int(const char *name, const char *v, int lo, int hi, int def)
 	return (int)x;
 }
 
+static int preloaded(void);
+
 static void
 read_config(void)
 {
@@ -96,14 +101,20 @@ read_config(void)
 			hb_warn("heldby: HELDBY_OUTPUT too long, using the "
 				"default\n");
 	}
+	hb_cfg.mode = preloaded() ? HB_MODE_RECORD : HB_MODE_COUNT;
 	if ((v = env_find("HELDBY_MODE"))) {
 		if (strcmp(v, "record") == 0)
 			hb_cfg.mode = HB_MODE_RECORD;
+		else if (strcmp(v, "count") == 0)
+			hb_cfg.mode = HB_MODE_COUNT;
 		else if (strcmp(v, "off") == 0)
 			hb_cfg.mode = HB_MODE_OFF;
 		else
-			hb_warn("heldby: HELDBY_MODE must be record or off; "
-				"recording\n");
+			hb_warn(hb_cfg.mode == HB_MODE_RECORD
+					? "heldby: HELDBY_MODE must be record, "
+					  "count or off; recording\n"
+					: "heldby: HELDBY_MODE must be record, "
+					  "count or off; counting\n");
 	}
 	if ((v = env_find("HELDBY_DEPTH")))
 		hb_cfg.depth = parse_int("HELDBY_DEPTH", v, 1, HB_DEPTH_MAX,
@@ -115,20 +126,59 @@ read_config(void)
 		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
 }
 
+/* The file name this library was loaded from, without its folder. */
+static const char *
+self_name(void)
+{
+	Dl_info di;
+	const char *self = NULL;
+	if (dladdr((void *)&self_name, &di) && di.dli_fname) {
+		self = strrchr(di.dli_fname, '/');
+		self = self ? self + 1 : di.dli_fname;
+	}
+	return self;
+}
+
+/* Whether the LD_PRELOAD entry s..s+n names this library. */
+static int
+preload_entry_is_ours(const char *s, size_t n, const char *self)
+{
+	const char *b = s;
+	for (const char *q = s; q < s + n; q++)
+		if (*q == '/')
+			b = q + 1;
+	size_t bn = n - (size_t)(b - s);
+	return (self && strlen(self) == bn && strncmp(b, self, bn) == 0) ||
+	       (bn == 12 && strncmp(b, "libheldby.so", 12) == 0);
+}
+
+/* Whether we came in through LD_PRELOAD rather than as a library the
+ * program links. Entries are separated by ':' or ' '. */
+static int
+preloaded(void)
+{
+	const char *p = env_find("LD_PRELOAD"), *self = self_name();
+	while (p && *p) {
+		while (*p == ':' || *p == ' ')
+			p++;
+		const char *s = p;
+		while (*p && *p != ':' && *p != ' ')
+			p++;
+		if (p > s && preload_entry_is_ours(s, (size_t)(p - s), self))
+			return 1;
+	}
+	return 0;
+}
+
 /* Removes libheldby from LD_PRELOAD in place so that exec'd children are
- * not traced (HELDBY_FOLLOW=0). Entries are separated by ':' or ' '. */
+ * not traced (HELDBY_FOLLOW=0). */
 static void
 strip_preload(void)
 {
 	char *v = env_find("LD_PRELOAD");
 	if (!v)
 		return;
-	Dl_info di;
-	const char *self = NULL;
-	if (dladdr((void *)&strip_preload, &di) && di.dli_fname) {
-		self = strrchr(di.dli_fname, '/');
-		self = self ? self + 1 : di.dli_fname;
-	}
+	const char *self = self_name();
 	char *out = v, *p = v;
 	while (*p) {
 		while (*p == ':' || *p == ' ')
@@ -139,15 +189,7 @@ strip_preload(void)
 		while (*p && *p != ':' && *p != ' ')
 			p++;
 		size_t n = (size_t)(p - s);
-		const char *b = s;
-		for (char *q = s; q < p; q++)
-			if (*q == '/')
-				b = q + 1;
-		size_t bn = (size_t)(p - b);
-		int ours = (self && strlen(self) == bn &&
-			    strncmp(b, self, bn) == 0) ||
-			   (bn == 12 && strncmp(b, "libheldby.so", 12) == 0);
-		if (ours)
+		if (preload_entry_is_ours(s, n, self))
 			continue;
 		if (out != v)
 			*out++ = ':';
@@ -226,6 +268,35 @@ install_fatal_handlers(void)
 	}
 }
 
+/* Around fork, this thread holds every shard of the counters' table, and
+ * the guard, so that what it allocates meanwhile (other fork handlers,
+ * glibc) passes through instead of waiting on a shard it holds. The child
+ * keeps counting: its heap is a copy of ours. Recording stops in it. */
+static HB_TLS int fork_guard_owned;
+
+static void
+hb_fork_prepare(void)
+{
+	writer_fork_prepare();
+	fork_guard_owned = guard_enter();
+	cnt_lock_all();
+}
+
+static void
+fork_done(void)
+{
+	cnt_unlock_all();
+	if (fork_guard_owned)
+		guard_leave();
+}
+
+static void
+hb_fork_parent(void)
+{
+	fork_done();
+	writer_fork_parent();
+}
+
 /*
  * fork: the child has one thread, no writer, the parent's rings and the
  * parent's file. Either way it forgets all of them; followed, it begins a
@@ -244,6 +315,7 @@ hb_fork_child(void)
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
 	writer_forked();
+	fork_done();
 	if (!on || !hb_cfg.follow)
 		return;
 	event_forked();
@@ -302,21 +374,31 @@ hb_init(void)
 		atomic_store(&hb_state, HB_STOPPED);
 		goto out;
 	}
+	check_interposed();
+	pthread_atfork(hb_fork_prepare, hb_fork_parent, hb_fork_child);
+	if (hb_cfg.mode == HB_MODE_COUNT) {
+		/* no stacks, no trace, no writer thread */
+		atomic_store(&hb_state, HB_STOPPED);
+		atomic_store(&hb_counting, 1);
+		goto out;
+	}
 	event_init();
 	unsigned char fds_before[256];
 	fds_snapshot(fds_before, 256);
 	bt_init(); /* libunwind opens its validation pipe here */
 	fds_protect_new_pipes(fds_before, 256);
 	mod_init();
-	check_interposed();
 	/* Registered first, so it runs last of the atexit handlers. */
 	atexit(hb_exit);
-	pthread_atfork(writer_fork_prepare, writer_fork_parent, hb_fork_child);
+	/* Counters and trace start together, so that they count the same
+	 * events; the counters also run when the trace cannot be written. */
 	if (writer_start() == 0) {
+		atomic_store(&hb_counting, 1);
 		atomic_store(&hb_state, HB_ON);
 		install_fatal_handlers();
 	} else {
 		atomic_store(&hb_state, HB_STOPPED);
+		atomic_store(&hb_counting, 1);
 	}
 out:
 	if (owned)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "count.h"
 #include "real.h"
 #include "ring.h"
 
@@ -19,7 +20,9 @@
 #define HB_DEPTH_MAX 256
 #define HB_RING_SIZE (1u << 20)
 
-enum hb_mode { HB_MODE_RECORD = 0, HB_MODE_OFF = 1 };
+/* record: counters and trace; count: counters only (no stacks, no trace,
+ * no writer thread); off: everything passes through. */
+enum hb_mode { HB_MODE_RECORD = 0, HB_MODE_OFF = 1, HB_MODE_COUNT = 2 };
 
 struct hb_config {
 	char output[4096]; /* pattern, %p not yet expanded */
@@ -41,8 +44,23 @@ hb_on(void)
 	return atomic_load_explicit(&hb_state, memory_order_relaxed) == HB_ON;
 }
 
+/* Non-zero while the live counters are kept (record and count modes).
+ * Independent of hb_state: they go on when recording stops (in a fork
+ * child, after a write error). */
+extern _Atomic int hb_counting HB_HIDDEN;
+
+/* Whether a hook has anything to do. */
+static inline bool
+hb_tracking(void)
+{
+	return atomic_load_explicit(&hb_counting, memory_order_relaxed) ||
+	       hb_on();
+}
+
 /* One event in a ring, followed by nframes u64 return addresses. */
-enum { EV_ALLOC = 1, EV_FREE = 2 };
+/* EV_MARK: size is the label's length, the label follows in nframes u64
+ * words. */
+enum { EV_ALLOC = 1, EV_FREE = 2, EV_MARK = 3 };
 struct ev {
 	uint64_t key;  /* global order */
 	uint64_t time; /* CLOCK_MONOTONIC ns */
@@ -69,6 +87,30 @@ void event_realloc_begin(struct realloc_state *st) HB_HIDDEN;
 void event_realloc_end(struct realloc_state *st, void *old, void *p,
 		       size_t n, unsigned fn) HB_HIDDEN;
 uint64_t event_dropped(void) HB_HIDDEN;
+/* A MARK record (heldby_mark); the label is cut at HB_MARK_MAX bytes. Guard
+ * held; thread-safe. */
+#define HB_MARK_MAX 255
+void event_mark(const char *label) HB_HIDDEN;
+
+/* What the hooks record for one allocation or free, in both modes. Guard
+ * held; a free before the real free. */
+static inline void
+track_alloc(void *p, size_t n, unsigned fn)
+{
+	if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
+		cnt_alloc(p, n);
+	if (hb_on())
+		event_alloc(p, n, fn);
+}
+
+static inline void
+track_free(void *p)
+{
+	if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
+		cnt_free(p);
+	if (hb_on())
+		event_free(p);
+}
 /* Per-thread ring, created on first use; NULL once the thread is exiting. */
 struct ring *event_ring(void) HB_HIDDEN;
 struct ring *event_rings(void) HB_HIDDEN; /* head of the global list */

@@ -250,6 +250,12 @@ emit_event(struct cur *c)
 			  (size_t)n * sizeof(uint64_t));
 		uint64_t id = stack_intern(ips_buf, n);
 		(void)EMIT(enc_alloc(&enc, t, e->size, e->ptr, id, e->fn));
+	} else if (e->kind == EV_MARK) {
+		char label[HB_MARK_MAX + 1];
+		size_t n = e->size <= HB_MARK_MAX ? (size_t)e->size : 0;
+		ring_read(c->r, c->pos + sizeof(*e), label, n);
+		label[n] = 0;
+		(void)EMIT(enc_mark(&enc, t, label));
 	} else {
 		(void)EMIT(enc_free(&enc, t, e->ptr));
 	}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The functions of include/heldby.h, exported from libheldby.so. Thin: the
+ * counters live in count.c, marks travel through the rings like any event.
+ */
+#define HELDBY_LINKED 1
+#include "heldby.h"
+
+#include "guard.h"
+#include "shim.h"
+
+#define HB_EXPORT __attribute__((visibility("default")))
+
+_Static_assert(HELDBY_VERSION_NUMBER < 1000000, "version fits its encoding");
+
+HB_EXPORT int
+heldby_active(void)
+{
+	return atomic_load_explicit(&hb_counting, memory_order_relaxed) != 0;
+}
+
+HB_EXPORT unsigned
+heldby_version(void)
+{
+	return HELDBY_VERSION_NUMBER;
+}
+
+HB_EXPORT size_t
+heldby_current_bytes(void)
+{
+	return cnt_current();
+}
+
+HB_EXPORT size_t
+heldby_peak_bytes(void)
+{
+	return cnt_peak();
+}
+
+HB_EXPORT size_t
+heldby_live_blocks(void)
+{
+	return cnt_blocks();
+}
+
+HB_EXPORT void
+heldby_reset_peak(void)
+{
+	cnt_reset_peak();
+}
+
+HB_EXPORT void
+heldby_mark(const char *label)
+{
+	/* Inside a hook (a signal handler that interrupted one) the mark is
+	 * left out rather than risk the hook's ring state. */
+	if (hb_on() && guard_enter()) {
+		event_mark(label);
+		guard_leave();
+	}
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live counters behind include/heldby.h: bytes held now, the peak of
+ * that, and live blocks, in requested bytes, with the same rules as the
+ * replay of a trace (tools/replay.c). A free has to know its block's size,
+ * so every live block is kept in a table of pointer -> size, split into
+ * shards with a lock each so that threads seldom meet on one.
+ */
+#ifndef HELDBY_COUNT_H
+#define HELDBY_COUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "real.h"
+
+/* A block taken out of the table while realloc runs. */
+struct cnt_held {
+	size_t size;
+	bool known;
+};
+
+/* Fork handlers: a child must not inherit a shard lock that another
+ * thread held. cnt_lock_all before fork (with the guard held, so nothing
+ * this thread allocates meanwhile waits for a shard), cnt_unlock_all after
+ * it in parent and child. */
+void cnt_lock_all(void) HB_HIDDEN;
+void cnt_unlock_all(void) HB_HIDDEN;
+
+/* A new block p of n bytes (p != NULL). Call after the real allocation
+ * returned, with the reentrancy guard held: a signal handler that
+ * allocated inside a shard lock would deadlock. Thread-safe. */
+void cnt_alloc(void *p, size_t n) HB_HIDDEN;
+/* Forgets p (unknown pointers are ignored, as the replay ignores them).
+ * Call before the real free: once freed, another thread may be handed the
+ * same address. Guard held; thread-safe. */
+void cnt_free(void *p) HB_HIDDEN;
+/* realloc: cnt_detach(old) before the real call, then cnt_realloc_done
+ * with what it returned. Together they count as a free of old and an
+ * allocation of n bytes at p; a failed realloc (p NULL, n != 0) puts old
+ * back unchanged. Guard held; thread-safe. */
+struct cnt_held cnt_detach(void *old) HB_HIDDEN;
+void cnt_realloc_done(void *old, struct cnt_held h, void *p,
+		      size_t n) HB_HIDDEN;
+
+/* Readers: relaxed loads, exact once the threads that allocate are quiet.
+ * Thread-safe and async-signal-safe. */
+size_t cnt_current(void) HB_HIDDEN;
+size_t cnt_peak(void) HB_HIDDEN;
+size_t cnt_blocks(void) HB_HIDDEN;
+/* peak := current. Thread-safe, async-signal-safe. */
+void cnt_reset_peak(void) HB_HIDDEN;
+/* Blocks that could not be entered in the table (no memory for it); they
+ * are left out of the counters. */
+size_t cnt_untracked(void) HB_HIDDEN;
+
+#endif

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live counters (shim/count.c) against the replay's rules: a free of an
+ * unknown pointer is ignored, an allocation at a live address replaces the
+ * old block, realloc is a free and an allocation, and the peak is exact
+ * with threads. Criterion runs each test in its own process, so each starts
+ * from zero. Pointers are made up: the table never dereferences them.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "count.h"
+
+#define P(x) ((void *)(uintptr_t)(x))
+
+Test(count, balances_through_growth_and_deletion)
+{
+	enum { N = 100000 };
+	size_t sum = 0;
+	for (size_t i = 1; i <= N; i++) {
+		cnt_alloc(P(i * 16), i % 1000 + 1);
+		sum += i % 1000 + 1;
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), N);
+	cr_assert_eq(cnt_peak(), sum);
+	for (size_t i = 1; i <= N; i += 2) {
+		cnt_free(P(i * 16));
+		sum -= i % 1000 + 1;
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), N / 2);
+	for (size_t i = 2; i <= N; i += 2)
+		cnt_free(P(i * 16));
+	cr_assert_eq(cnt_current(), 0);
+	cr_assert_eq(cnt_blocks(), 0);
+	cr_assert_eq(cnt_untracked(), 0);
+}
+
+/* Random inserts and deletes against a plain array: every entry that
+ * should be there is found with its size (backward-shift deletion must not
+ * lose an entry behind a hole). */
+Test(count, random_mix_matches_a_model)
+{
+	enum { SLOTS = 20000, OPS = 400000 };
+	size_t *model = calloc(SLOTS, sizeof(size_t)); /* 0: not live */
+	cr_assert_not_null(model);
+	unsigned seed = 12345;
+	size_t sum = 0, live = 0;
+	for (int op = 0; op < OPS; op++) {
+		seed = seed * 1103515245u + 12345u;
+		size_t k = (seed >> 8) % SLOTS;
+		/* addresses close together, like a real heap's */
+		void *p = P(0x10000 + k * 32);
+		if (model[k]) {
+			cnt_free(p);
+			sum -= model[k];
+			model[k] = 0;
+			live--;
+		} else {
+			size_t n = 1 + (seed >> 4) % 4096;
+			cnt_alloc(p, n);
+			model[k] = n;
+			sum += n;
+			live++;
+		}
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), live);
+	for (size_t k = 0; k < SLOTS; k++) {
+		struct cnt_held h = cnt_detach(P(0x10000 + k * 32));
+		cr_assert_eq(h.known, model[k] != 0, "slot %zu", k);
+		if (model[k])
+			cr_assert_eq(h.size, model[k], "slot %zu", k);
+	}
+	cr_assert_eq(cnt_blocks(), 0);
+	free(model);
+}
+
+Test(count, peak_is_the_highest_current_and_reset_lowers_it)
+{
+	cnt_alloc(P(0x100), 1000);
+	cnt_alloc(P(0x200), 500);
+	cnt_free(P(0x100));
+	cr_assert_eq(cnt_current(), 500);
+	cr_assert_eq(cnt_peak(), 1500);
+	cnt_reset_peak();
+	cr_assert_eq(cnt_peak(), 500);
+	cnt_alloc(P(0x300), 10);
+	cr_assert_eq(cnt_peak(), 510);
+}
+
+Test(count, unknown_free_is_ignored_and_live_address_replaces)
+{
+	cnt_free(P(0x100)); /* allocated before we looked */
+	cr_assert_eq(cnt_current(), 0);
+	cnt_alloc(P(0x100), 300);
+	cnt_alloc(P(0x100), 100); /* its free was never seen */
+	cr_assert_eq(cnt_current(), 100);
+	cr_assert_eq(cnt_blocks(), 1);
+	cr_assert_eq(cnt_peak(), 300, "replace: drop 300, then add 100");
+}
+
+Test(count, realloc_is_a_free_then_an_allocation)
+{
+	cnt_alloc(P(0x100), 1000);
+	/* grows and moves: the peak is the new size, not old + new */
+	struct cnt_held h = cnt_detach(P(0x100));
+	cnt_realloc_done(P(0x100), h, P(0x900), 3000);
+	cr_assert_eq(cnt_current(), 3000);
+	cr_assert_eq(cnt_peak(), 3000);
+	/* shrinks in place */
+	h = cnt_detach(P(0x900));
+	cnt_realloc_done(P(0x900), h, P(0x900), 10);
+	cr_assert_eq(cnt_current(), 10);
+	cr_assert_eq(cnt_blocks(), 1);
+	/* fails: the old block stays, counted */
+	h = cnt_detach(P(0x900));
+	cnt_realloc_done(P(0x900), h, NULL, 1u << 30);
+	cr_assert_eq(cnt_current(), 10);
+	cr_assert_eq(cnt_blocks(), 1);
+	/* realloc(p, 0) frees p */
+	h = cnt_detach(P(0x900));
+	cnt_realloc_done(P(0x900), h, NULL, 0);
+	cr_assert_eq(cnt_current(), 0);
+	cr_assert_eq(cnt_blocks(), 0);
+	/* realloc(NULL, n) allocates */
+	h = cnt_detach(NULL);
+	cnt_realloc_done(NULL, h, P(0x500), 42);
+	cr_assert_eq(cnt_current(), 42);
+	cr_assert_eq(cnt_peak(), 3000);
+}
+
+enum { THREADS = 4, HOLD = 1000, ROUNDS = 20, SIZE = 64 };
+static pthread_barrier_t all_hold;
+
+/* Each thread holds HOLD blocks of SIZE at once, ROUNDS times; once per
+ * round all threads hold theirs together. Frees cross threads: a block is
+ * freed by the next thread. */
+static void *
+holder(void *arg)
+{
+	uintptr_t t = (uintptr_t)arg;
+	for (uintptr_t r = 0; r < ROUNDS; r++) {
+		for (uintptr_t i = 0; i < HOLD; i++)
+			cnt_alloc(P(((r * THREADS + t) * HOLD + i + 1) * 16),
+				  SIZE);
+		pthread_barrier_wait(&all_hold);
+		pthread_barrier_wait(&all_hold);
+		uintptr_t o = (t + 1) % THREADS;
+		for (uintptr_t i = 0; i < HOLD; i++)
+			cnt_free(P(((r * THREADS + o) * HOLD + i + 1) * 16));
+		pthread_barrier_wait(&all_hold);
+	}
+	return NULL;
+}
+
+Test(count, exact_across_threads)
+{
+	pthread_t th[THREADS];
+	pthread_barrier_init(&all_hold, NULL, THREADS);
+	for (uintptr_t t = 0; t < THREADS; t++)
+		pthread_create(&th[t], NULL, holder, (void *)t);
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	cr_assert_eq(cnt_current(), 0);
+	cr_assert_eq(cnt_blocks(), 0);
+	cr_assert_eq(cnt_peak(), (size_t)THREADS * HOLD * SIZE);
+}
