@@ -80,7 +80,7 @@ def run_in(tag, case, wrap, extra_env=None):
     for rel in case.get("outputs", []):
         path = os.path.join(cwd, rel)
         outputs[rel] = open(path, "rb").read() if os.path.exists(path) else None
-    return Run(proc, outputs, seconds), cwd
+    return Run(proc, outputs, seconds)
 
 
 def heldby_peak(case):
@@ -90,7 +90,7 @@ def heldby_peak(case):
     traces = os.path.join(BASE, f"{case['name']}-traces")
     os.makedirs(traces)
     execd = case.get("execd", False)
-    run, _ = run_in("heldby", case,
+    run = run_in("heldby", case,
                     lambda argv: [HELDBY, "run", "-o", os.path.join(traces, "t.%p.hbt"), "--"] + argv,
                     {"HELDBY_FOLLOW": "1"} if execd else {})
     found = sorted(glob.glob(os.path.join(traces, "t.*.hbt*")))
@@ -109,7 +109,7 @@ def heldby_peak(case):
 def memusage_peak(case):
     data = os.path.join(BASE, f"{case['name']}-memusage.dat")
     prog = ["--progname=" + case["process"]] if case.get("process") else []
-    run, _ = run_in("memusage", case,
+    run = run_in("memusage", case,
                     lambda argv: [MEMUSAGE, "--no-timer", "-d", data] + prog + argv)
     # memusage.c writes two records of {heap, stack, time_low, time_high}
     # at the start of the file when the process ends; the second holds the
@@ -124,7 +124,7 @@ def memusage_peak(case):
 
 def massif_peak(case):
     out = os.path.join(BASE, f"{case['name']}-massif.out")
-    run, _ = run_in("massif", case, lambda argv: [
+    run = run_in("massif", case, lambda argv: [
         VALGRIND, "--tool=massif", "--heap-admin=0", "--stacks=no", "--pages-as-heap=no",
         "--peak-inaccuracy=0.0", "--threshold=100", "--detailed-freq=1000000",
         "--max-snapshots=100", "--massif-out-file=" + out] + argv)
@@ -153,7 +153,7 @@ def compare(case):
                  f"{program} missing: .ci/install-deps installs it"):
         return
     started = time.monotonic()
-    native, _ = run_in("native", case, lambda argv: argv)
+    native = run_in("native", case, lambda argv: argv)
     traced, hb_peak, hb_why = heldby_peak(case)
     other, ind_peak, ind_why = INDEPENDENT[tool](case)
     took = time.monotonic() - started
@@ -224,15 +224,15 @@ def cxx_source(statements):
     return "\n".join(lines)
 
 
-def make_project(cwd, sources=3000, targets=150):
-    """3000 sources, 150 targets of 20 prerequisites each, 3000 variables:
-    make's own heap (the dependency graph) is some megabytes, and each of
-    the 150 recipes is a fork and an exec of /bin/sh and cat."""
+def make_project(cwd, sources=1000, targets=150, variables=3000):
+    """1000 sources, 150 targets of 20 prerequisites each, 3000 variables:
+    make's own heap (the dependency graph) is megabytes, and each of the 150
+    recipes is a fork and an exec of /bin/sh and cat."""
     os.makedirs(os.path.join(cwd, "src"))
     for i in range(sources):
         write(os.path.join(cwd, "src", f"s{i:04d}.txt"), f"source {i}\n")
     mk = ["OUT := out"]
-    mk += [f"V{i} := value-{i}-$(OUT)" for i in range(sources)]
+    mk += [f"V{i} := value-{i}-$(OUT)" for i in range(variables)]
     for t in range(targets):
         deps = " ".join(f"src/s{(t * 20 + k) % sources:04d}.txt" for k in range(20))
         mk.append(f"$(OUT)/t{t:03d}.txt: {deps} | $(OUT)\n\tcat $^ > $@")
@@ -261,12 +261,13 @@ GIT = ["git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "core.pre
 
 
 def git_repo(cwd):
-    """2000 files of 50 lines, staged: the measured run is the commit."""
-    for d in range(20):
+    """500 files of 200 lines, staged: the measured run is the commit (its
+    summary diffs every file against nothing)."""
+    for d in range(10):
         os.makedirs(os.path.join(cwd, f"d{d:02d}"))
-        for i in range(100):
+        for i in range(50):
             write(os.path.join(cwd, f"d{d:02d}", f"f{i:03d}.txt"),
-                  "".join(f"line {j} of file {d}/{i}\n" for j in range(50)))
+                  "".join(f"line {j} of file {d}/{i}\n" for j in range(200)))
     env = dict(ENV, **GIT_ENV)
     for argv in (GIT + ["init", "-q"], GIT + ["add", "-A"]):
         subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True)
@@ -304,14 +305,14 @@ CASES = [
     {"name": "make_j2", "tool": "memusage", "process": "make", "setup": make_project,
      "argv": ["/usr/bin/make", "-s", "-j2"]},
     # Two encoder threads. xz keeps finished blocks in an output queue whose
-    # length at any moment depends on the threads' timing; with 64 KiB
-    # blocks one more queued block is 0.4% of the ~18 MB peak (the
-    # encoders' match finders), with xz's default 3 MiB blocks it would be
-    # 15%.
+    # length at any moment depends on the threads' timing: the peak moves by
+    # a block (measured: one block apart in 1 run of 10). With 32 KiB blocks a
+    # block is 0.2% of the ~18 MB peak (the encoders' match finders); with
+    # xz's default 3 MiB blocks it would be 15%.
     {"name": "xz_T2", "tool": "memusage", "setup": xz_input,
-     "argv": ["/usr/bin/xz", "-T2", "-1", "--block-size=65536", "-c", "in.txt"]},
+     "argv": ["/usr/bin/xz", "-T2", "-1", "--block-size=32768", "-c", "in.txt"]},
     {"name": "git_commit", "tool": "memusage", "process": "git", "setup": git_repo,
-     "argv": GIT + ["commit", "-m", "two thousand files"], "env": GIT_ENV},
+     "argv": GIT + ["commit", "-m", "five hundred files"], "env": GIT_ENV},
 ]
 
 for case in CASES:
