@@ -35,12 +35,6 @@ extern struct hb_config hb_cfg HB_HIDDEN;
 enum { HB_INIT = 0, HB_ON = 1, HB_STOPPED = 2 };
 extern _Atomic int hb_state HB_HIDDEN;
 
-static inline bool
-hb_on(void)
-{
-	return atomic_load_explicit(&hb_state, memory_order_relaxed) == HB_ON;
-}
-
 /*
  * Libraries whose constructors run before ours (every DT_NEEDED library
  * does: a preloaded library is initialised last, just before the program)
@@ -60,6 +54,12 @@ hb_start_early(void)
 		     HB_INIT) &&
 	    environ)
 		hb_init();
+}
+
+static inline bool
+hb_on(void)
+{
+	return atomic_load_explicit(&hb_state, memory_order_relaxed) == HB_ON;
 }
 
 /* One event in a ring, followed by nframes u64 return addresses. */
