@@ -26,6 +26,7 @@ only processes of that name, massif only the first process.
 All programs come from .ci/install-deps: a missing one is a failure.
 """
 import glob
+import json
 import os
 import re
 import shutil
@@ -34,7 +35,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import HELDBY, check, done, report_json
+from harness import HELDBY, check, done
 
 TOLERANCE = 0.02
 BASE = tempfile.mkdtemp(prefix="heldby-peaks-")
@@ -83,6 +84,16 @@ def run_in(tag, case, wrap, extra_env=None):
     return Run(proc, outputs, seconds)
 
 
+def trace_summary(path):
+    """The trace's summary and header; --top 1 spares symbolising every
+    stack of a large trace."""
+    r = subprocess.run([HELDBY, "report", "--json", "--top", "1", path], capture_output=True,
+                       text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"heldby report failed ({r.returncode}): {r.stderr.strip()}")
+    return json.loads(r.stdout)
+
+
 def heldby_peak(case):
     """Runs under heldby; returns the run and the peak of the process that
     heldby started or, for case['execd'], of the one it exec'd whose
@@ -96,7 +107,7 @@ def heldby_peak(case):
     found = sorted(glob.glob(os.path.join(traces, "t.*.hbt*")))
     chosen = []
     for path in found:
-        rep = report_json(path)
+        rep = trace_summary(path)
         if not execd or (rep["trace"].get("exe") or "").endswith("/" + case["process"]):
             chosen.append(rep)
     if len(chosen) != 1:
