@@ -26,6 +26,7 @@ ready(void)
 static inline void
 record(void *p, size_t n, unsigned fn)
 {
+	hb_start_early();
 	if (p && hb_tracking() && guard_enter()) {
 		track_alloc(p, n, fn);
 		guard_leave();

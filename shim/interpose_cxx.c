@@ -57,6 +57,7 @@ new_fallback(size_t n, size_t al, int nothrow)
 	HB_EXPORT void *sym params                                        \
 	{                                                                 \
 		GUARDED = guard_enter();                                  \
+		hb_start_early();                                         \
 		void *(*f) params =                                       \
 			resolve((void **)&real.sym, #sym);                \
 		void *p = f ? f args : new_fallback(n, al, nothrow);      \

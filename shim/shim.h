@@ -38,6 +38,27 @@ extern struct hb_config hb_cfg HB_HIDDEN;
 enum { HB_INIT = 0, HB_ON = 1, HB_STOPPED = 2 };
 extern _Atomic int hb_state HB_HIDDEN;
 
+/*
+ * Libraries whose constructors run before ours (every DT_NEEDED library
+ * does: a preloaded library is initialised last, just before the program)
+ * allocate before hb_init: libstdc++'s 72,704 B emergency exception pool,
+ * GLib's tables, C++ globals. Start on their first allocation instead, once
+ * libc has set environ, which the configuration is read from (its own
+ * initialiser has run by then). Any hook that records an allocation calls
+ * this first; with the guard held or not.
+ */
+extern char **environ;
+void hb_init(void) HB_HIDDEN;
+
+static inline void
+hb_start_early(void)
+{
+	if (unlikely(atomic_load_explicit(&hb_state, memory_order_relaxed) ==
+		     HB_INIT) &&
+	    environ)
+		hb_init();
+}
+
 static inline bool
 hb_on(void)
 {
