@@ -450,10 +450,75 @@ Test(reader, skips_damaged_block)
 		cr_expect_eq(ty.per_size[0], t.per_block);
 		cr_expect_eq(ty.per_size[1], 0);
 		cr_expect_eq(ty.per_size[2], t.per_block);
-		cr_expect(st->complete, "block 3 holds END");
+		cr_expect(st->ended, "block 3 holds END");
+		cr_expect(!st->complete, "a block is missing");
 		reader_close(r);
 		unlink(t.path);
 	}
+}
+
+/* Copies path's bytes [0, from) and [to, size) into a new file. */
+static void
+cut_out(const char *path, long from, long to, long size)
+{
+	char *buf = malloc((size_t)size);
+	FILE *f = fopen(path, "rb");
+	cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	f = fopen(path, "wb");
+	fwrite(buf, 1, (size_t)from, f);
+	fwrite(buf + to, 1, (size_t)(size - to), f);
+	fclose(f);
+	free(buf);
+}
+
+Test(reader, counts_block_cut_out_cleanly_from_sequence_numbers)
+{
+	struct three t;
+	write_three(&t);
+	cut_out(t.path, t.block[1], t.block[2], t.size);
+	struct tally ty;
+	const struct reader_stats *st;
+	cr_assert_eq(read_all(t.path, &ty, &st, NULL), 0);
+	cr_expect_eq(st->blocks_read, 2);
+	cr_expect_eq(st->blocks_damaged, 1);
+	cr_expect(st->ended);
+	cr_expect(!st->complete);
+	cr_expect_eq(ty.per_size[1], 0);
+	unlink(t.path);
+}
+
+Test(reader, complete_when_nothing_lost)
+{
+	struct three t;
+	write_three(&t);
+	struct tally ty;
+	const struct reader_stats *st;
+	cr_assert_eq(read_all(t.path, &ty, &st, NULL), 0);
+	cr_expect_eq(st->blocks_damaged, 0);
+	cr_expect(st->ended && st->complete && !st->truncated);
+	cr_expect_eq(ty.allocs, 3 * t.per_block);
+	unlink(t.path);
+}
+
+Test(reader, rejects_header_claiming_huge_size)
+{
+	char err[256];
+	struct reader *r;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	fwrite(HELDBY_TRACE_MAGIC, 1, HELDBY_TRACE_MAGIC_LEN, f);
+	put32(f, HELDBY_TRACE_VERSION);
+	put32(f, 0xfffffff0u); /* header size */
+	put64(f, 1);
+	put64(f, 2);
+	put64(f, 3);
+	put32(f, 0xffff0000u); /* exe length */
+	put32(f, 0);
+	fclose(f);
+	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0);
+	cr_expect_str_eq(err, "damaged trace header");
+	unlink(path);
 }
 
 Test(reader, survives_garbage)
@@ -504,7 +569,11 @@ Test(reader, rejects_non_trace)
 	f = fopen(path, "wb");
 	fclose(f);
 	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0, "empty file");
-	cr_expect_str_eq(err, "not a heldby trace");
+	cr_expect_str_eq(err, "empty file, not a heldby trace");
+	cr_expect_neq(reader_open("/dev/null", &r, err, sizeof err), 0);
+	cr_expect_str_eq(err, "not a regular file, so not a heldby trace");
+	cr_expect_neq(reader_open("/tmp", &r, err, sizeof err), 0);
+	cr_expect_str_eq(err, "is a directory, not a heldby trace");
 	cr_expect_neq(reader_open("/nonexistent/trace.hbt", &r, err, sizeof err), 0);
 	cr_expect_str_eq(err, "No such file or directory");
 	unlink(path);
