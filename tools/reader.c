@@ -504,17 +504,25 @@ rec_stack(struct reader *r)
 	if (heldby_get_u(&r->p, r->end, &id) || heldby_get_u(&r->p, r->end, &parent) ||
 	    heldby_get_u(&r->p, r->end, &ip))
 		return -1;
-	struct rd_node *n;
+	/* A parent is defined before its children, and an id once: keeping
+	 * to that makes a cycle impossible, whatever a damaged file says. 0 is
+	 * "no stack", never a node. A node whose parent is unknown (lost with
+	 * a damaged block) keeps its own frame as the outermost. */
+	struct rd_node *n, *up = NULL;
 	HASH_FIND(hh, r->nodes, &id, sizeof id, n);
-	if (n) {
+	if (parent)
+		HASH_FIND(hh, r->nodes, &parent, sizeof parent, up);
+	if (n || id == 0 || (parent && !up)) {
 		r->st.anomalies++;
-	} else {
-		n = calloc(1, sizeof *n);
-		if (!n)
-			return -1;
-		n->id = id;
-		HASH_ADD(hh, r->nodes, id, sizeof n->id, n);
+		if (n || id == 0)
+			return 0;
+		parent = 0;
 	}
+	n = calloc(1, sizeof *n);
+	if (!n)
+		return -1;
+	n->id = id;
+	HASH_ADD(hh, r->nodes, id, sizeof n->id, n);
 	n->parent = parent;
 	n->ip = ip;
 	resolve_node(r, n);

@@ -521,6 +521,40 @@ Test(reader, rejects_header_claiming_huge_size)
 	unlink(path);
 }
 
+Test(reader, stack_nodes_cannot_form_a_cycle)
+{
+	static struct tw w;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION);
+	tw_stack(&w, 1, 0, 0x1000);
+	tw_stack(&w, 2, 1, 0x2000);
+	tw_stack(&w, 1, 2, 0x3000);  /* redefined with a parent below it */
+	tw_stack(&w, 3, 99, 0x4000); /* parent never defined */
+	tw_stack(&w, 4, 4, 0x5000);  /* its own parent */
+	tw_stack(&w, 0, 1, 0x6000);  /* 0 means no stack */
+	tw_alloc(&w, 1, 10, 0x100, 2);
+	tw_end(&w, 2);
+	write_block(f, 0, &w);
+	fclose(f);
+	struct tally ty;
+	const struct reader_stats *st;
+	struct reader *r;
+	cr_assert_eq(read_all(path, &ty, &st, &r), 0);
+	cr_expect_eq(ty.allocs, 1);
+	cr_expect_eq(st->anomalies, 4);
+	const struct rd_node *n1 = reader_node(r, 1), *n3 = reader_node(r, 3);
+	cr_assert(n1 && n3);
+	cr_expect_eq(n1->parent, 0, "the first definition stands");
+	cr_expect_eq(n1->ip, 0x1000);
+	cr_expect_eq(n3->parent, 0, "an unknown parent is cut off");
+	cr_assert(reader_node(r, 4));
+	cr_expect_eq(reader_node(r, 4)->parent, 0, "not its own parent");
+	cr_expect_null(reader_node(r, 0));
+	reader_close(r);
+	unlink(path);
+}
+
 Test(reader, survives_garbage)
 {
 	struct three t;
