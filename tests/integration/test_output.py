@@ -120,6 +120,7 @@ if os.geteuid() != 0 or not try_mount(full, "64k"):
     skip("full_disk_program_unharmed", "cannot mount a small tmpfs (needs root)")
     skip("full_disk_one_warning", "cannot mount a small tmpfs (needs root)")
     skip("full_disk_trace_reports_as_cut_short", "cannot mount a small tmpfs (needs root)")
+    skip("full_disk_at_start_one_warning_and_no_empty_file", "cannot mount a small tmpfs (needs root)")
 else:
     try:
         native = run_native([victim("xthread_reuse")])
@@ -134,6 +135,13 @@ else:
             doc = report_json(traces[0])
             ok = doc["summary"]["complete"] is False and doc["summary"]["alloc_calls"] < 400000
         check("full_disk_trace_reports_as_cut_short", ok, traces)
+        # Now the disk is full from the start: not even a header fits.
+        p = preloaded(os.path.join(full, "again.%p.hbt"), [victim("known_peak")])
+        lines = heldby_lines(p.stderr)
+        check("full_disk_at_start_one_warning_and_no_empty_file", p.returncode == 0
+              and len(lines) == 1 and "not recording" in lines[0]
+              and sorted(os.listdir(full)) == sorted(os.path.basename(t) for t in traces),
+              (lines, os.listdir(full)))
     finally:
         subprocess.run(["umount", full], capture_output=True, timeout=30)
 done()
