@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* What execvp would run: argv0 itself when it has a slash, else the first
@@ -88,6 +89,18 @@ own_allocator(Elf *e)
 	return 0;
 }
 
+/* Running it changes our ids, so ld.so enters secure-execution mode and
+ * ignores LD_PRELOAD (ld.so(8)); on a nosuid mount the bits do nothing. */
+static int
+changes_ids(int fd, const struct stat *sb)
+{
+	struct statvfs vfs;
+	if (fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_NOSUID))
+		return 0;
+	return ((sb->st_mode & S_ISUID) && sb->st_uid != geteuid()) ||
+	       ((sb->st_mode & S_ISGID) && sb->st_gid != getegid());
+}
+
 enum prog_kind
 prog_check(const char *path)
 {
@@ -95,6 +108,11 @@ prog_check(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return PROG_UNKNOWN;
+	struct stat sb;
+	if (fstat(fd, &sb) == 0 && changes_ids(fd, &sb)) {
+		close(fd);
+		return PROG_SETID;
+	}
 	elf_version(EV_CURRENT);
 	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	GElf_Ehdr eh;

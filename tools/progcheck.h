@@ -10,6 +10,8 @@ enum prog_kind {
 	PROG_DYNAMIC,    /* dynamically linked, malloc from a library: traceable */
 	PROG_STATIC,     /* no program interpreter: LD_PRELOAD never applies */
 	PROG_OWN_MALLOC, /* defines malloc/free itself: resolves them before us */
+	PROG_SETID,      /* set-user/group-ID to someone else: the loader drops
+			  * LD_PRELOAD (secure-execution mode) */
 };
 
 /* Looks at the ELF file at path. Thread-safe; never fails (PROG_UNKNOWN). */

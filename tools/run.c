@@ -226,6 +226,8 @@ untraceable(const char *argv0)
 	case PROG_OWN_MALLOC:
 		return "brings its own malloc (a statically linked allocator): "
 		       "LD_PRELOAD cannot see its allocations";
+	case PROG_SETID:
+		return "is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it";
 	default:
 		return NULL;
 	}

@@ -15,7 +15,7 @@ struct run_opts {
  * the program's own, 128+signal if a signal killed it, 127 if it could
  * not be executed, 2 if the trace's folder cannot be written (the program
  * is then not run). A program LD_PRELOAD cannot trace (static, its own
- * malloc) is run untraced, with one line on stderr saying so. */
+ * malloc, set-user-ID) is run untraced, with one line on stderr saying so. */
 int run_program(const struct run_opts *o);
 
 /* Expands %p (pid) and %% in pattern into out. Returns 0, or -ENAMETOOLONG. */

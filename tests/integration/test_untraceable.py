@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
-"""Programs LD_PRELOAD cannot trace: a static binary, and one that brings its
-own malloc (as with a statically linked tcmalloc or jemalloc). `heldby run`
+"""Programs LD_PRELOAD cannot trace: a static binary, one that brings its own
+malloc (as with a statically linked tcmalloc or jemalloc), a set-user-ID one. `heldby run`
 says so in one line instead of showing an empty report, still runs the
 program to the end, and exits with its status."""
 import os
+import pwd
+import shutil
 import tempfile
 from harness import BUILD_ROOT, check, done, run_native, run_traced, skip, victim
 
@@ -25,6 +27,32 @@ for name, says, status in cases:
           and "without recording" in lines[0], lines)
     check(f"{name}_writes_no_trace_or_summary", t.trace is None and "peak" not in err,
           (t.trace, err))
+
+# A set-user-ID program run by someone else: the loader drops LD_PRELOAD.
+try:
+    nobody = pwd.getpwnam("nobody").pw_uid
+except KeyError:
+    nobody = None
+if os.geteuid() != 0 or nobody is None:
+    skip("setuid_program_runs_untraced_with_one_line", "needs root and a user 'nobody'")
+else:
+    d = tempfile.mkdtemp(prefix="heldby-setuid-")
+    os.chmod(d, 0o755)
+    prog = os.path.join(d, "known_peak")
+    shutil.copy(victim("known_peak"), prog)
+    os.chown(prog, nobody, -1)
+    os.chmod(prog, 0o4755)
+    native = run_native([prog])
+    t = run_traced([prog])
+    err = t.proc.stderr.decode(errors="replace")
+    lines = [ln for ln in err.splitlines() if ln.startswith("heldby:")]
+    if native.returncode == 0 and os.stat(prog).st_mode & 0o4000 and \
+            os.statvfs(d).f_flag & os.ST_NOSUID == 0:
+        check("setuid_program_runs_untraced_with_one_line", t.proc.returncode == 0
+              and t.proc.stdout == native.stdout and len(lines) == 1 and "set-user-ID" in lines[0]
+              and t.trace is None, (lines, t.trace))
+    else:
+        skip("setuid_program_runs_untraced_with_one_line", "temporary folder is mounted nosuid")
 
 # Through LD_PRELOAD alone, the shim notices a malloc that is not its own.
 out = os.path.join(tempfile.mkdtemp(prefix="heldby-untraceable-"), "own.%p.hbt")
