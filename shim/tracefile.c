@@ -122,6 +122,9 @@ out_free:
 	ZSTD_freeCCtx(t->cctx);
 	t->cctx = NULL;
 out_close:
+	/* No header-less file left behind (a full disk at the very start);
+	 * we created it (O_EXCL) a moment ago. */
+	unlink(path);
 	close(t->fd);
 	t->fd = -1;
 	return err;

@@ -155,7 +155,10 @@ cmd_report(int argc, char **argv)
 			(!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 	int rc = json ? report_json(&rep, stdout) : report_text(&rep, stdout);
 	const struct reader_stats *st = reader_stats(rep.r);
-	if (!rep.rp.sum.complete) {
+	if (st->blocks_damaged) {
+		fprintf(stderr, "heldby: %s: %llu damaged block%s skipped; data is missing\n", path,
+			(unsigned long long)st->blocks_damaged, st->blocks_damaged == 1 ? "" : "s");
+	} else if (!rep.rp.sum.complete) {
 		char b1[UNITS_BUF];
 		fprintf(stderr, "heldby: %s: cut short after %s (%llu block%s read); reporting "
 				"what was recorded\n",

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -21,6 +22,10 @@
 #include "heldby/varint.h"
 
 #define SCAN_WINDOW (64u << 10)
+/* The writer puts at most a 4 KiB path in the header; later versions may
+ * append fields, but nothing near this. Bounds what a damaged header can
+ * make us allocate. */
+#define HEADER_MAX (1u << 20)
 
 struct reader {
 	int fd;
@@ -29,11 +34,14 @@ struct reader {
 	uint64_t pid, start_real, start_mono;
 	uint64_t pos; /* file offset of the next block header */
 	int eof;
+	uint64_t next_seq;      /* sequence number the next block should have */
+	uint64_t damage_pending; /* damaged blocks counted since the last good one */
 
 	ZSTD_DCtx *dctx;
 	uint8_t *zbuf;
 	size_t zcap;
-	uint8_t *raw;
+	uint8_t *raw; /* decompressed block; also the resync scan window */
+	size_t rawcap;
 	const uint8_t *p, *end;
 	uint64_t prev_time, prev_ptr;
 
@@ -78,15 +86,80 @@ read_at(int fd, void *buf, size_t n, uint64_t off)
 	return (ssize_t)got;
 }
 
+/* Why fd cannot be a trace before reading it: not a regular file (a FIFO
+ * would block, a device never ends). Returns 0 or -errno with err set. */
+static int
+check_file(int fd, char *err, size_t errlen)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s", strerror(e));
+		return -e;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "is a directory, not a heldby trace");
+		return -EISDIR;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "not a regular file, so not a heldby trace");
+		return -EINVAL;
+	}
+	if (sb.st_size == 0) {
+		snprintf(err, errlen, "empty file, not a heldby trace");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Checks the fixed header h (n bytes read); 0 or -errno with err set. */
+static int
+check_header(const uint8_t *h, ssize_t n, char *err, size_t errlen)
+{
+	if ((size_t)n < HELDBY_TRACE_MAGIC_LEN ||
+	    memcmp(h, HELDBY_TRACE_MAGIC, HELDBY_TRACE_MAGIC_LEN) != 0) {
+		snprintf(err, errlen, "not a heldby trace");
+		return -EINVAL;
+	}
+	if ((size_t)n < HELDBY_TRACE_HEADER_FIXED) {
+		snprintf(err, errlen, "trace header cut short (%zd bytes)", n);
+		return -EINVAL;
+	}
+	uint32_t version = le32(h + 8);
+	if (version > HELDBY_TRACE_VERSION) {
+		snprintf(err, errlen, "format version %u is newer than this heldby (%u)", version,
+			 HELDBY_TRACE_VERSION);
+		return -EPROTO;
+	}
+	if (version == 0) {
+		snprintf(err, errlen, "format version 0 is not valid");
+		return -EPROTO;
+	}
+	uint32_t hsize = le32(h + 12);
+	uint32_t exelen = le32(h + 40);
+	if (hsize < HELDBY_TRACE_HEADER_FIXED || hsize > HEADER_MAX ||
+	    exelen > hsize - HELDBY_TRACE_HEADER_FIXED) {
+		snprintf(err, errlen, "damaged trace header");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 {
 	uint8_t h[HELDBY_TRACE_HEADER_FIXED];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
 		snprintf(err, errlen, "%s", strerror(e));
 		return -e;
+	}
+	int rc = check_file(fd, err, errlen);
+	if (rc) {
+		close(fd);
+		return rc;
 	}
 	ssize_t n = read_at(fd, h, sizeof h, 0);
 	if (n < 0) {
@@ -95,36 +168,13 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 		close(fd);
 		return -e;
 	}
-	if ((size_t)n < HELDBY_TRACE_MAGIC_LEN ||
-	    memcmp(h, HELDBY_TRACE_MAGIC, HELDBY_TRACE_MAGIC_LEN) != 0) {
-		snprintf(err, errlen, "not a heldby trace");
+	rc = check_header(h, n, err, errlen);
+	if (rc) {
 		close(fd);
-		return -EINVAL;
-	}
-	if ((size_t)n < sizeof h) {
-		snprintf(err, errlen, "trace header cut short (%zd bytes)", n);
-		close(fd);
-		return -EINVAL;
-	}
-	uint32_t version = le32(h + 8);
-	if (version > HELDBY_TRACE_VERSION) {
-		snprintf(err, errlen, "format version %u is newer than this heldby (%u)", version,
-			 HELDBY_TRACE_VERSION);
-		close(fd);
-		return -EPROTO;
-	}
-	if (version == 0) {
-		snprintf(err, errlen, "format version 0 is not valid");
-		close(fd);
-		return -EPROTO;
+		return rc;
 	}
 	uint32_t hsize = le32(h + 12);
 	uint32_t exelen = le32(h + 40);
-	if (hsize < HELDBY_TRACE_HEADER_FIXED || exelen > hsize - HELDBY_TRACE_HEADER_FIXED) {
-		snprintf(err, errlen, "damaged trace header");
-		close(fd);
-		return -EINVAL;
-	}
 
 	struct reader *r = calloc(1, sizeof *r);
 	if (!r)
@@ -137,7 +187,8 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 	r->path = strdup(path);
 	r->exe = calloc(1, (size_t)exelen + 1);
 	r->dctx = ZSTD_createDCtx();
-	r->raw = malloc(HELDBY_BLOCK_RAW_MAX);
+	r->raw = malloc(SCAN_WINDOW);
+	r->rawcap = SCAN_WINDOW;
 	if (!r->path || !r->exe || !r->dctx || !r->raw)
 		goto oom;
 	if (read_at(fd, r->exe, exelen, HELDBY_TRACE_HEADER_FIXED) != (ssize_t)exelen)
@@ -209,7 +260,7 @@ static int
 resync(struct reader *r, uint64_t from, uint64_t *at)
 {
 	static const uint8_t magic[4] = {0x48, 0x42, 0x4c, 0x4b}; /* "HBLK" */
-	uint8_t *buf = r->raw; /* free between blocks; RAW_MAX >> window */
+	uint8_t *buf = r->raw; /* free between blocks; at least a window */
 	uint64_t off = from;
 	for (;;) {
 		ssize_t n = read_at(r->fd, buf, SCAN_WINDOW, off);
@@ -236,6 +287,57 @@ resync(struct reader *r, uint64_t from, uint64_t *at)
 	}
 }
 
+/* The stream is over: a trace is complete when it ended (END was read)
+ * and no block was lost on the way. */
+static int
+end_of_stream(struct reader *r)
+{
+	r->eof = 1;
+	r->st.ended = r->st.complete;
+	if (r->st.blocks_damaged)
+		r->st.complete = 0;
+	return 0;
+}
+
+/* A block was damaged: count it and find the next header that checks out
+ * after pos. Returns 1 to go on reading there, 0 at the end. */
+static int
+skip_damaged(struct reader *r)
+{
+	uint64_t at;
+	r->st.blocks_damaged++;
+	r->damage_pending++;
+	if (!resync(r, r->pos + 1, &at))
+		return 0;
+	r->pos = at;
+	return 1;
+}
+
+/* Sequence numbers go up by one: a gap is blocks lost without a trace
+ * (cut out of the file), beyond those already counted as damaged. */
+static void
+note_seq(struct reader *r, uint32_t seq)
+{
+	if (seq > r->next_seq && seq - r->next_seq > r->damage_pending)
+		r->st.blocks_damaged += seq - r->next_seq - r->damage_pending;
+	r->next_seq = (uint64_t)seq + 1;
+	r->damage_pending = 0;
+}
+
+/* Makes buf (*cap bytes) hold at least n; 0 or -1 when out of memory. */
+static int
+grow(uint8_t **buf, size_t *cap, size_t n)
+{
+	if (*cap >= n)
+		return 0;
+	uint8_t *b = realloc(*buf, n);
+	if (!b)
+		return -1;
+	*buf = b;
+	*cap = n;
+	return 0;
+}
+
 /* Loads the next good block into raw. Returns 1, or 0 at the end. */
 static int
 load_block(struct reader *r)
@@ -243,56 +345,38 @@ load_block(struct reader *r)
 	for (;;) {
 		uint8_t h[HELDBY_BLOCK_HEADER_SIZE];
 		if (r->eof)
-			return 0;
+			return end_of_stream(r);
 		ssize_t n = read_at(r->fd, h, sizeof h, r->pos);
-		if (n <= 0) {
-			r->eof = 1;
-			return 0;
-		}
+		if (n <= 0)
+			return end_of_stream(r);
 		if ((size_t)n < sizeof h) {
 			r->st.truncated = 1;
-			r->eof = 1;
-			return 0;
+			return end_of_stream(r);
 		}
 		struct blk b;
 		if (!header_ok(h, &b)) {
-			uint64_t at;
-			r->st.blocks_damaged++;
-			if (!resync(r, r->pos + 1, &at)) {
-				r->eof = 1;
-				return 0;
-			}
-			r->pos = at;
+			if (!skip_damaged(r))
+				return end_of_stream(r);
 			continue;
 		}
-		if (r->zcap < b.stored) {
-			uint8_t *z = realloc(r->zbuf, b.stored);
-			if (!z) {
-				r->eof = 1;
-				return 0;
-			}
-			r->zbuf = z;
-			r->zcap = b.stored;
-		}
+		/* Both sizes are bounded by header_ok. */
+		if (grow(&r->zbuf, &r->zcap, b.stored) || grow(&r->raw, &r->rawcap, b.raw))
+			return end_of_stream(r);
 		n = read_at(r->fd, r->zbuf, b.stored, r->pos + sizeof h);
 		if (n < (ssize_t)b.stored) {
 			/* The last block was being written when the program died. */
 			r->st.truncated = 1;
-			r->eof = 1;
-			return 0;
+			return end_of_stream(r);
 		}
-		size_t got = ZSTD_decompressDCtx(r->dctx, r->raw, HELDBY_BLOCK_RAW_MAX, r->zbuf,
-						 b.stored);
+		/* Bounded by the declared raw size (itself <= RAW_MAX): a frame
+		 * that claims more fails instead of growing anything. */
+		size_t got = ZSTD_decompressDCtx(r->dctx, r->raw, b.raw, r->zbuf, b.stored);
 		if (ZSTD_isError(got) || got != b.raw) {
-			uint64_t at;
-			r->st.blocks_damaged++;
-			if (!resync(r, r->pos + 1, &at)) {
-				r->eof = 1;
-				return 0;
-			}
-			r->pos = at;
+			if (!skip_damaged(r))
+				return end_of_stream(r);
 			continue;
 		}
+		note_seq(r, b.seq);
 		r->pos += sizeof h + b.stored;
 		r->st.bytes_read = r->pos;
 		r->st.blocks_read++;
@@ -420,17 +504,25 @@ rec_stack(struct reader *r)
 	if (heldby_get_u(&r->p, r->end, &id) || heldby_get_u(&r->p, r->end, &parent) ||
 	    heldby_get_u(&r->p, r->end, &ip))
 		return -1;
-	struct rd_node *n;
+	/* A parent is defined before its children, and an id once: keeping
+	 * to that makes a cycle impossible, whatever a damaged file says. 0 is
+	 * "no stack", never a node. A node whose parent is unknown (lost with
+	 * a damaged block) keeps its own frame as the outermost. */
+	struct rd_node *n, *up = NULL;
 	HASH_FIND(hh, r->nodes, &id, sizeof id, n);
-	if (n) {
+	if (parent)
+		HASH_FIND(hh, r->nodes, &parent, sizeof parent, up);
+	if (n || id == 0 || (parent && !up)) {
 		r->st.anomalies++;
-	} else {
-		n = calloc(1, sizeof *n);
-		if (!n)
-			return -1;
-		n->id = id;
-		HASH_ADD(hh, r->nodes, id, sizeof n->id, n);
+		if (n || id == 0)
+			return 0;
+		parent = 0;
 	}
+	n = calloc(1, sizeof *n);
+	if (!n)
+		return -1;
+	n->id = id;
+	HASH_ADD(hh, r->nodes, id, sizeof n->id, n);
 	n->parent = parent;
 	n->ip = ip;
 	resolve_node(r, n);

@@ -52,11 +52,14 @@ struct rd_event {
 
 struct reader_stats {
 	uint64_t blocks_read;    /* decoded successfully */
-	uint64_t blocks_damaged; /* skipped: bad header, bad payload, bad records */
+	uint64_t blocks_damaged; /* skipped: bad header, bad payload, bad records,
+				  * or missing from the sequence numbers */
 	uint64_t last_seq;       /* sequence number of the last good block */
 	uint64_t bytes_read;     /* file offset reached */
 	uint64_t last_time_ns;   /* time of the last event seen */
-	int complete;            /* saw END */
+	int complete;            /* saw END and lost no block (final once
+				  * reader_next returned 0) */
+	int ended;               /* saw END (the program finished writing) */
 	int truncated;           /* the file ends inside a block */
 	uint64_t anomalies;      /* records referring to ids never defined, … */
 };

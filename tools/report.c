@@ -87,6 +87,8 @@ report_stack(struct report *rep, uint64_t stack, struct frame **out)
 		}
 		id = node->parent;
 	}
+	if (!f) /* callers offset into it even when empty */
+		f = calloc(1, sizeof *f);
 	*out = f;
 	return n;
 }

@@ -179,9 +179,9 @@ report_json(struct report *rep, FILE *o)
 	jstr(o, reader_exe(rep->r));
 	fprintf(o,
 		", \"pid\": %" PRIu64 ", \"start_real_ns\": %" PRIu64 ", \"blocks_read\": %" PRIu64
-		", \"blocks_damaged\": %" PRIu64 ", \"truncated\": %s}",
+		", \"blocks_damaged\": %" PRIu64 ", \"truncated\": %s, \"ended\": %s}",
 		reader_pid(rep->r), reader_start_real_ns(rep->r), st->blocks_read,
-		st->blocks_damaged, st->truncated ? "true" : "false");
+		st->blocks_damaged, st->truncated ? "true" : "false", st->ended ? "true" : "false");
 	jlist(rep, o, "peak_holders", RANK_PEAK);
 	jlist(rep, o, "leaks", RANK_END);
 	jlist(rep, o, "most_calls", RANK_CALLS);

@@ -285,7 +285,7 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_
 		break;
 	case RANK_END:
 		fprintf(o, "\n%s%s%s (%s in %s block%s)\n", st->b,
-			s->complete ? "Held at exit" : "Held when the trace was cut", st->r,
+			reader_stats(rep->r)->ended ? "Held at exit" : "Held when the trace was cut", st->r,
 			format_size(s->end_bytes, b1), format_count(s->end_blocks, b2),
 			s->end_blocks == 1 ? "" : "s");
 		break;
@@ -452,7 +452,7 @@ report_text(struct report *rep, FILE *o)
 	fprintf(o, "  Peak       %s%s%s in %s block%s at %s\n", st->b,
 		format_size(s->peak_bytes, b1), st->r, format_count(s->peak_blocks, b2),
 		s->peak_blocks == 1 ? "" : "s", format_duration(s->peak_time_ns, b3));
-	fprintf(o, "  %s%s%s%s in %s block%s\n", s->complete ? "At exit    " : "At the cut ", st->b,
+	fprintf(o, "  %s%s%s%s in %s block%s\n", rs->ended ? "At exit    " : "At the cut ", st->b,
 		format_size(s->end_bytes, b1),
 		st->r, format_count(s->end_blocks, b2), s->end_blocks == 1 ? "" : "s");
 	fprintf(o, "  Calls      %s allocations, ", format_count(s->alloc_calls, b1));
@@ -460,14 +460,19 @@ report_text(struct report *rep, FILE *o)
 	fprintf(o, "  Duration   %s\n", format_duration(s->duration_ns, b1));
 	if (s->complete)
 		fprintf(o, "  Trace      complete\n");
+	else if (rs->ended)
+		fprintf(o, "  Trace      %sincomplete: the program ended, but data is missing%s\n",
+			st->b, st->r);
 	else
 		fprintf(o, "  Trace      %scut short after %s (%" PRIu64 " block%s, %s read); "
 			   "reporting what was recorded%s\n",
 			st->b, format_duration(rs->last_time_ns, b1), rs->blocks_read,
 			rs->blocks_read == 1 ? "" : "s", format_size(rs->bytes_read, b2), st->r);
 	if (rs->blocks_damaged)
-		fprintf(o, "  Damaged    %" PRIu64 " block%s skipped\n", rs->blocks_damaged,
-			rs->blocks_damaged == 1 ? "" : "s");
+		fprintf(o, "  Damaged    %" PRIu64 " block%s skipped (damaged or missing); "
+			   "the events in %s are not counted\n",
+			rs->blocks_damaged, rs->blocks_damaged == 1 ? "" : "s",
+			rs->blocks_damaged == 1 ? "it" : "them");
 	if (s->dropped || s->waits)
 		fprintf(o, "  Recording  %" PRIu64 " events dropped, %" PRIu64 " ring waits\n",
 			s->dropped, s->waits);

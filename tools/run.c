@@ -2,9 +2,10 @@
 /*
  * `heldby run`: finds libheldby.so beside this executable, runs the
  * program with it preloaded, then replays the trace for a short summary.
- * The child checks for an existing trace file itself (after fork it knows
- * its pid) and reports exec failures through a close-on-exec pipe, so the
- * program's own exit status is never confused with ours.
+ * The child reports exec failures through a close-on-exec pipe, so the
+ * program's own exit status is never confused with ours. The shim never
+ * overwrites a file (it takes NAME.1 … NAME.99 instead), so afterwards the
+ * trace is found by the pid and start time in its header.
  */
 #include "run.h"
 
@@ -21,12 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progcheck.h"
 #include "report.h"
 #include "units.h"
 
 #define DEFAULT_PATTERN "heldby.%p.hbt"
 
-enum child_fail { CHILD_EXISTS = 1, CHILD_EXEC = 2, CHILD_ENV = 3 };
+#define MAX_SUFFIX 99 /* the shim tries NAME, NAME.1 … NAME.99 */
+
+enum child_fail { CHILD_EXEC = 2, CHILD_ENV = 3 };
 
 int
 run_expand(const char *pattern, pid_t pid, char *out, size_t outlen)
@@ -112,18 +116,16 @@ child_fail(int fd, int what, int err)
 	_exit(what == CHILD_EXEC ? 127 : 2);
 }
 
+/* shim NULL: run the program as it is, untraced. */
 static void
 child(const struct run_opts *o, const char *shim, const char *pattern, int fd)
 {
 	signal(SIGINT, SIG_DFL);
 	signal(SIGQUIT, SIG_DFL);
-	char path[PATH_MAX];
-	if (run_expand(pattern, getpid(), path, sizeof path) != 0)
-		child_fail(fd, CHILD_ENV, ENAMETOOLONG);
-	struct stat sb;
-	if (lstat(path, &sb) == 0)
-		child_fail(fd, CHILD_EXISTS, EEXIST);
-
+	if (!shim) {
+		execvp(o->argv[0], o->argv);
+		child_fail(fd, CHILD_EXEC, errno);
+	}
 	const char *old = getenv("LD_PRELOAD");
 	size_t len = strlen(shim) + (old ? strlen(old) : 0) + 2;
 	char *pre = malloc(len);
@@ -159,6 +161,86 @@ summary(const char *path)
 		format_count(s->alloc_calls, b1), format_count(s->free_calls, b2));
 	fprintf(stderr, "heldby: who holds them: heldby report %s\n", path);
 	report_unload(&rep);
+}
+
+/* The trace that process pid began at or after since_ns: PATH, or the
+ * PATH.N the shim took because PATH existed. Returns 1 and fills out, or 0. */
+static int
+find_trace(const char *base, pid_t pid, uint64_t since_ns, char *out, size_t outlen)
+{
+	for (int i = 0; i <= MAX_SUFFIX; i++) {
+		char cand[PATH_MAX + 8];
+		if (i == 0)
+			snprintf(cand, sizeof cand, "%s", base);
+		else
+			snprintf(cand, sizeof cand, "%s.%d", base, i);
+		struct reader *r;
+		char err[256];
+		if (reader_open(cand, &r, err, sizeof err) != 0) {
+			if (access(cand, F_OK) != 0)
+				return 0; /* the shim stops at the first free name */
+			continue;
+		}
+		int mine = reader_pid(r) == (uint64_t)pid && reader_start_real_ns(r) >= since_ns;
+		reader_close(r);
+		if (mine && strlen(cand) < outlen) {
+			strcpy(out, cand);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The folder the trace goes to must exist and be writable; better said
+ * now than after a long run that recorded nothing. Returns 0 or -errno. */
+static int
+check_output_dir(const char *pattern, char *dir, size_t dirlen)
+{
+	char path[PATH_MAX];
+	if (run_expand(pattern, getpid(), path, sizeof path) != 0)
+		return -ENAMETOOLONG;
+	char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, dirlen, ".");
+	else if (slash == path)
+		snprintf(dir, dirlen, "/");
+	else
+		snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
+	if (access(dir, W_OK | X_OK) != 0)
+		return -errno;
+	struct stat sb;
+	if (stat(dir, &sb) != 0)
+		return -errno;
+	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* NULL when LD_PRELOAD can see the program's allocations (or we cannot
+ * tell); else why not, for one line on stderr. */
+static const char *
+untraceable(const char *argv0)
+{
+	char exe[PATH_MAX];
+	if (prog_resolve(argv0, exe, sizeof exe) != 0)
+		return NULL; /* execvp will say */
+	switch (prog_check(exe)) {
+	case PROG_STATIC:
+		return "is statically linked: LD_PRELOAD cannot reach its allocations";
+	case PROG_OWN_MALLOC:
+		return "brings its own malloc (a statically linked allocator): "
+		       "LD_PRELOAD cannot see its allocations";
+	case PROG_SETID:
+		return "is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it";
+	default:
+		return NULL;
+	}
+}
+
+static uint64_t
+now_real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Does name fit the file name pattern pat (%p: a pid), with or without
@@ -268,6 +350,16 @@ run_traced(const struct run_opts *o, struct run_done *d)
 			shim);
 		return 1;
 	}
+	char dir[PATH_MAX];
+	int err = check_output_dir(pattern, dir, sizeof dir);
+	if (err) {
+		fprintf(stderr, "heldby: cannot write the trace in %s: %s\n", dir, strerror(-err));
+		return 2;
+	}
+	const char *why = untraceable(o->argv[0]);
+	if (why)
+		fprintf(stderr, "heldby: %s %s; running it without recording\n", o->argv[0], why);
+	uint64_t since = now_real_ns();
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		fprintf(stderr, "heldby: pipe: %s\n", strerror(errno));
@@ -281,7 +373,7 @@ run_traced(const struct run_opts *o, struct run_done *d)
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		child(o, shim, pattern, pfd[1]);
+		child(o, why ? NULL : shim, pattern, pfd[1]);
 	}
 	close(pfd[1]);
 	/* Like time(1): ^C goes to the program; we stay to report. */
@@ -301,13 +393,10 @@ run_traced(const struct run_opts *o, struct run_done *d)
 			return 1;
 		}
 	}
-	run_expand(pattern, pid, d->trace, sizeof d->trace);
+	char base[PATH_MAX];
+	run_expand(pattern, pid, base, sizeof base);
 	if (n == (ssize_t)sizeof msg) {
 		switch (msg[0]) {
-		case CHILD_EXISTS:
-			fprintf(stderr, "heldby: %s already exists; not overwriting it\n",
-				d->trace);
-			return 2;
 		case CHILD_EXEC:
 			fprintf(stderr, "heldby: %s: %s\n", o->argv[0], strerror(msg[1]));
 			return 127;
@@ -317,7 +406,12 @@ run_traced(const struct run_opts *o, struct run_done *d)
 			return 1;
 		}
 	}
-	d->have_trace = access(d->trace, F_OK) == 0;
+	d->untraced = why != NULL;
+	d->have_trace = !why && find_trace(base, pid, since, d->trace, sizeof d->trace);
+	if (!d->have_trace)
+		snprintf(d->trace, sizeof d->trace, "%s", base);
+	else if (strcmp(d->trace, base) != 0)
+		fprintf(stderr, "heldby: %s existed; not overwritten\n", base);
 	return 0;
 }
 
@@ -325,8 +419,8 @@ void
 run_no_trace(const char *path)
 {
 	fprintf(stderr,
-		"heldby: no trace was written to %s: the program may be statically "
-		"linked, bring its own allocator, or not have started\n",
+		"heldby: no trace was written to %s: the program may not have started, "
+		"or its interpreter is static\n",
 		path);
 }
 
@@ -338,6 +432,8 @@ run_program(const struct run_opts *o)
 	if (rc)
 		return rc;
 	rc = run_status(o->argv[0], d.status);
+	if (d.untraced)
+		return rc;
 	if (!d.have_trace) {
 		run_no_trace(d.trace);
 		return rc;

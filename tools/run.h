@@ -15,21 +15,25 @@ struct run_opts {
 
 /* Runs the program and returns the exit status heldby should end with:
  * the program's own, 128+signal if a signal killed it, 127 if it could
- * not be executed, 2 if the trace file exists already. */
+ * not be executed, 2 if the trace's folder cannot be written (the program
+ * is then not run). A program LD_PRELOAD cannot trace (static, its own
+ * malloc, set-user-ID) is run untraced, with one line on stderr saying so. */
 int run_program(const struct run_opts *o);
 
 /* A program that ran under the shim. */
 struct run_done {
 	int status;            /* from waitpid */
-	char trace[PATH_MAX];  /* the pattern expanded with the program's pid */
-	int have_trace;        /* the program wrote it */
+	char trace[PATH_MAX];  /* the pattern expanded with the program's pid, or
+	                        * the NAME.N the shim took because NAME existed */
+	int have_trace;        /* the program wrote it; trace is its path */
+	int untraced;          /* LD_PRELOAD cannot trace it: run without the shim */
 	time_t started;        /* when the run began: traces of its children are newer */
 };
 
 /* Runs the program with the shim preloaded and waits for it (ignoring ^C
  * and ^\ meanwhile, as time(1) does). Returns 0 with *d filled, or, with
  * the reason printed on stderr, the status heldby should end with: 1 when
- * it cannot set up, 2 if the trace file exists already, 127 if the program
+ * it cannot set up, 2 if the trace's folder cannot be written, 127 if the program
  * could not be executed. Not thread-safe (changes signal dispositions). */
 int run_traced(const struct run_opts *o, struct run_done *d);
 

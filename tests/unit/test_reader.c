@@ -450,10 +450,109 @@ Test(reader, skips_damaged_block)
 		cr_expect_eq(ty.per_size[0], t.per_block);
 		cr_expect_eq(ty.per_size[1], 0);
 		cr_expect_eq(ty.per_size[2], t.per_block);
-		cr_expect(st->complete, "block 3 holds END");
+		cr_expect(st->ended, "block 3 holds END");
+		cr_expect(!st->complete, "a block is missing");
 		reader_close(r);
 		unlink(t.path);
 	}
+}
+
+/* Copies path's bytes [0, from) and [to, size) into a new file. */
+static void
+cut_out(const char *path, long from, long to, long size)
+{
+	char *buf = malloc((size_t)size);
+	FILE *f = fopen(path, "rb");
+	cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	f = fopen(path, "wb");
+	fwrite(buf, 1, (size_t)from, f);
+	fwrite(buf + to, 1, (size_t)(size - to), f);
+	fclose(f);
+	free(buf);
+}
+
+Test(reader, counts_block_cut_out_cleanly_from_sequence_numbers)
+{
+	struct three t;
+	write_three(&t);
+	cut_out(t.path, t.block[1], t.block[2], t.size);
+	struct tally ty;
+	const struct reader_stats *st;
+	cr_assert_eq(read_all(t.path, &ty, &st, NULL), 0);
+	cr_expect_eq(st->blocks_read, 2);
+	cr_expect_eq(st->blocks_damaged, 1);
+	cr_expect(st->ended);
+	cr_expect(!st->complete);
+	cr_expect_eq(ty.per_size[1], 0);
+	unlink(t.path);
+}
+
+Test(reader, complete_when_nothing_lost)
+{
+	struct three t;
+	write_three(&t);
+	struct tally ty;
+	const struct reader_stats *st;
+	cr_assert_eq(read_all(t.path, &ty, &st, NULL), 0);
+	cr_expect_eq(st->blocks_damaged, 0);
+	cr_expect(st->ended && st->complete && !st->truncated);
+	cr_expect_eq(ty.allocs, 3 * t.per_block);
+	unlink(t.path);
+}
+
+Test(reader, rejects_header_claiming_huge_size)
+{
+	char err[256];
+	struct reader *r;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	fwrite(HELDBY_TRACE_MAGIC, 1, HELDBY_TRACE_MAGIC_LEN, f);
+	put32(f, HELDBY_TRACE_VERSION);
+	put32(f, 0xfffffff0u); /* header size */
+	put64(f, 1);
+	put64(f, 2);
+	put64(f, 3);
+	put32(f, 0xffff0000u); /* exe length */
+	put32(f, 0);
+	fclose(f);
+	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0);
+	cr_expect_str_eq(err, "damaged trace header");
+	unlink(path);
+}
+
+Test(reader, stack_nodes_cannot_form_a_cycle)
+{
+	static struct tw w;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION);
+	tw_stack(&w, 1, 0, 0x1000);
+	tw_stack(&w, 2, 1, 0x2000);
+	tw_stack(&w, 1, 2, 0x3000);  /* redefined with a parent below it */
+	tw_stack(&w, 3, 99, 0x4000); /* parent never defined */
+	tw_stack(&w, 4, 4, 0x5000);  /* its own parent */
+	tw_stack(&w, 0, 1, 0x6000);  /* 0 means no stack */
+	tw_alloc(&w, 1, 10, 0x100, 2);
+	tw_end(&w, 2);
+	write_block(f, 0, &w);
+	fclose(f);
+	struct tally ty;
+	const struct reader_stats *st;
+	struct reader *r;
+	cr_assert_eq(read_all(path, &ty, &st, &r), 0);
+	cr_expect_eq(ty.allocs, 1);
+	cr_expect_eq(st->anomalies, 4);
+	const struct rd_node *n1 = reader_node(r, 1), *n3 = reader_node(r, 3);
+	cr_assert(n1 && n3);
+	cr_expect_eq(n1->parent, 0, "the first definition stands");
+	cr_expect_eq(n1->ip, 0x1000);
+	cr_expect_eq(n3->parent, 0, "an unknown parent is cut off");
+	cr_assert(reader_node(r, 4));
+	cr_expect_eq(reader_node(r, 4)->parent, 0, "not its own parent");
+	cr_expect_null(reader_node(r, 0));
+	reader_close(r);
+	unlink(path);
 }
 
 Test(reader, survives_garbage)
@@ -504,7 +603,11 @@ Test(reader, rejects_non_trace)
 	f = fopen(path, "wb");
 	fclose(f);
 	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0, "empty file");
-	cr_expect_str_eq(err, "not a heldby trace");
+	cr_expect_str_eq(err, "empty file, not a heldby trace");
+	cr_expect_neq(reader_open("/dev/null", &r, err, sizeof err), 0);
+	cr_expect_str_eq(err, "not a regular file, so not a heldby trace");
+	cr_expect_neq(reader_open("/tmp", &r, err, sizeof err), 0);
+	cr_expect_str_eq(err, "is a directory, not a heldby trace");
 	cr_expect_neq(reader_open("/nonexistent/trace.hbt", &r, err, sizeof err), 0);
 	cr_expect_str_eq(err, "No such file or directory");
 	unlink(path);
