@@ -4,7 +4,7 @@
 # and prints its report: the first of the README's two commands.
 set -eu
 cd "$(dirname "$0")/.."
-sh .ci/install-deps
+sh .ci/install-deps build
 sh .ci/build
 out=$(mktemp -d)/export.%p.hbt
 build/tools/heldby run -o "$out" -- build/examples/export "${1:-48}"
