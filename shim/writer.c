@@ -28,6 +28,7 @@
 
 #include "encode.h"
 #include "guard.h"
+#include "livewin.h"
 #include "heldby/trace.h"
 #include "shim.h"
 #include "tracefile.h"
@@ -118,7 +119,7 @@ node_get(uint64_t parent, uint64_t ip)
 	HASH_ADD(hh, stab, k, sizeof(k), s);
 	if (intern_broken)
 		return 0;
-	if (!EMIT(enc_stack(&enc, s->id, parent, ip)))
+	if (!EMIT(enc_node(&enc, s->id, parent, ip, nodes[parent].ip)))
 		return 0;
 	return s->id;
 }
@@ -231,6 +232,39 @@ cur_peek(struct cur *c, uint64_t w)
 	return c->e.key < w;
 }
 
+/* ---- events: frees matched to allocations over a window ---- */
+
+static struct livewin lwin;
+static int lwin_ok;
+
+static void
+emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack,
+	   unsigned fn)
+{
+	uint64_t seq, old_seq, old_ptr;
+	if (!lwin_ok) { /* no window: every allocation gets its address */
+		if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)))
+			(void)EMIT(enc_addr(&enc, seq, ptr));
+		return;
+	}
+	if (lw_take(&lwin, ptr, &old_seq)) /* its free went unseen */
+		(void)EMIT(enc_lost(&enc, old_seq));
+	if (lw_evict(&lwin, enc.next_seq, &old_seq, &old_ptr))
+		(void)EMIT(enc_addr(&enc, old_seq, old_ptr));
+	if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)))
+		lw_put(&lwin, seq, ptr);
+}
+
+static void
+emit_free(uint64_t t, uint64_t ptr)
+{
+	uint64_t seq;
+	if (lwin_ok && lw_take(&lwin, ptr, &seq))
+		(void)EMIT(enc_free_seq(&enc, t, seq));
+	else
+		(void)EMIT(enc_free_addr(&enc, t, ptr));
+}
+
 static void
 emit_event(struct cur *c)
 {
@@ -243,9 +277,9 @@ emit_event(struct cur *c)
 		ring_read(c->r, c->pos + sizeof(*e), ips_buf,
 			  (size_t)n * sizeof(uint64_t));
 		uint64_t id = stack_intern(ips_buf, n);
-		(void)EMIT(enc_alloc(&enc, t, e->size, e->ptr, id, e->fn));
+		emit_alloc(t, e->size, e->ptr, id, e->fn);
 	} else {
-		(void)EMIT(enc_free(&enc, t, e->ptr));
+		emit_free(t, e->ptr);
 	}
 	n_events++;
 }
@@ -478,6 +512,7 @@ writer_start(void)
 	enc_init(&enc, raw, RAW_CAP);
 	fds_protect(tf.fd);
 	scache = real.calloc(1u << SC_BITS, sizeof(*scache));
+	lwin_ok = lw_init(&lwin, LW_BITS_DEFAULT) == 0;
 	tf_ok = 1;
 
 	sigset_t all, old;

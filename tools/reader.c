@@ -22,6 +22,12 @@
 
 #define SCAN_WINDOW (64u << 10)
 
+/* ptr -> allocation number, for blocks that outlived the writer's window */
+struct rd_addr {
+	uint64_t ptr, seq;
+	UT_hash_handle hh;
+};
+
 struct reader {
 	int fd;
 	char *path;
@@ -36,6 +42,9 @@ struct reader {
 	uint8_t *raw;
 	const uint8_t *p, *end;
 	uint64_t prev_time, prev_ptr;
+	uint64_t next_seq; /* version 2: number of the next ALLOC_SEQ */
+	uint64_t prev_node; /* version 2: id of the block's last NODE */
+	struct rd_addr *addrs; /* version 2: live blocks named by ADDR */
 
 	struct rd_module *modules;  /* by id */
 	struct rd_module **live;    /* modules between MODULE and UNLOAD */
@@ -174,6 +183,11 @@ reader_close(struct reader *r)
 		HASH_DEL(r->nodes, n);
 		free(n);
 	}
+	struct rd_addr *a, *at;
+	HASH_ITER(hh, r->addrs, a, at) {
+		HASH_DEL(r->addrs, a);
+		free(a);
+	}
 	free(r->live);
 	if (r->fd >= 0)
 		close(r->fd);
@@ -301,6 +315,8 @@ load_block(struct reader *r)
 		r->end = r->raw + got;
 		r->prev_time = 0;
 		r->prev_ptr = 0;
+		r->next_seq = 0; /* unknown until the block's SEQ record */
+		r->prev_node = 0;
 		return 1;
 	}
 }
@@ -414,12 +430,8 @@ bad:
 }
 
 static int
-rec_stack(struct reader *r)
+add_node(struct reader *r, uint64_t id, uint64_t parent, uint64_t ip)
 {
-	uint64_t id, parent, ip;
-	if (heldby_get_u(&r->p, r->end, &id) || heldby_get_u(&r->p, r->end, &parent) ||
-	    heldby_get_u(&r->p, r->end, &ip))
-		return -1;
 	struct rd_node *n;
 	HASH_FIND(hh, r->nodes, &id, sizeof id, n);
 	if (n) {
@@ -437,6 +449,44 @@ rec_stack(struct reader *r)
 	return 0;
 }
 
+static int
+rec_stack(struct reader *r)
+{
+	uint64_t id, parent, ip;
+	if (heldby_get_u(&r->p, r->end, &id) || heldby_get_u(&r->p, r->end, &parent) ||
+	    heldby_get_u(&r->p, r->end, &ip))
+		return -1;
+	return add_node(r, id, parent, ip);
+}
+
+/* NODE: a stack node in deltas (trace.h). A parent this reader never saw
+ * (its block was damaged) leaves the ip unknown rather than wrong. */
+static int
+rec_node(struct reader *r)
+{
+	uint64_t did, up;
+	int64_t dip;
+	if (heldby_get_u(&r->p, r->end, &did) || heldby_get_u(&r->p, r->end, &up) ||
+	    heldby_get_s(&r->p, r->end, &dip))
+		return -1;
+	uint64_t id = r->prev_node + did;
+	if (id == 0 || up == 0 || up > id)
+		return -1;
+	r->prev_node = id;
+	uint64_t parent = id - up, ip = (uint64_t)dip;
+	if (parent) {
+		struct rd_node *pn;
+		HASH_FIND(hh, r->nodes, &parent, sizeof parent, pn);
+		if (pn && pn->ip) {
+			ip += pn->ip;
+		} else {
+			r->st.anomalies++;
+			ip = 0;
+		}
+	}
+	return add_node(r, id, parent, ip);
+}
+
 static void
 set_time(struct reader *r, uint64_t dt, struct rd_event *ev)
 {
@@ -444,6 +494,63 @@ set_time(struct reader *r, uint64_t dt, struct rd_event *ev)
 	ev->time_ns = r->prev_time;
 	if (ev->time_ns > r->st.last_time_ns)
 		r->st.last_time_ns = ev->time_ns;
+}
+
+static void
+now(struct reader *r, struct rd_event *ev)
+{
+	ev->time_ns = r->prev_time;
+	if (ev->time_ns > r->st.last_time_ns)
+		r->st.last_time_ns = ev->time_ns;
+}
+
+/* The allocation number "back" names, or 0 when it cannot be one. */
+static uint64_t
+seq_back(struct reader *r, uint64_t back)
+{
+	if (back == 0 || back >= r->next_seq) {
+		r->st.anomalies++;
+		return 0;
+	}
+	return r->next_seq - back;
+}
+
+static int
+rec_addr(struct reader *r)
+{
+	uint64_t back;
+	int64_t s;
+	if (heldby_get_u(&r->p, r->end, &back) || heldby_get_s(&r->p, r->end, &s))
+		return -1;
+	r->prev_ptr += (uint64_t)s;
+	uint64_t seq = seq_back(r, back);
+	if (!seq)
+		return 0;
+	struct rd_addr *a;
+	HASH_FIND(hh, r->addrs, &r->prev_ptr, sizeof r->prev_ptr, a);
+	if (!a) {
+		a = malloc(sizeof *a);
+		if (!a)
+			return -1;
+		a->ptr = r->prev_ptr;
+		HASH_ADD(hh, r->addrs, ptr, sizeof a->ptr, a);
+	}
+	a->seq = seq;
+	return 0;
+}
+
+/* FREE_ADDR: the identity of the block at ptr, forgotten from the table. */
+static uint64_t
+take_addr(struct reader *r, uint64_t ptr)
+{
+	struct rd_addr *a;
+	HASH_FIND(hh, r->addrs, &ptr, sizeof ptr, a);
+	if (!a)
+		return ptr;
+	uint64_t id = RD_SEQ_ID(a->seq);
+	HASH_DEL(r->addrs, a);
+	free(a);
+	return id;
 }
 
 int
@@ -501,6 +608,54 @@ reader_next(struct reader *r, struct rd_event *ev)
 			set_time(r, a, ev);
 			r->prev_ptr += (uint64_t)s;
 			ev->ptr = r->prev_ptr;
+			return 1;
+		case HELDBY_REC_NODE:
+			if (rec_node(r))
+				goto bad;
+			continue;
+		case HELDBY_REC_TIME:
+			if (heldby_get_u(p, end, &a))
+				goto bad;
+			r->prev_time += a;
+			continue;
+		case HELDBY_REC_SEQ:
+			if (heldby_get_u(p, end, &a) || a == 0 || a >= (1ull << 62))
+				goto bad;
+			r->next_seq = a;
+			continue;
+		case HELDBY_REC_ALLOC_SEQ:
+			if (!r->next_seq || heldby_get_u(p, end, &a) ||
+			    heldby_get_u(p, end, &c) || heldby_get_u(p, end, &d))
+				goto bad;
+			ev->kind = RD_ALLOC;
+			now(r, ev);
+			ev->size = a;
+			ev->ptr = RD_SEQ_ID(r->next_seq++);
+			ev->stack = c;
+			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d : HELDBY_FN_MALLOC;
+			return 1;
+		case HELDBY_REC_FREE_SEQ:
+		case HELDBY_REC_LOST:
+			if (!r->next_seq || heldby_get_u(p, end, &a))
+				goto bad;
+			if (!(b = seq_back(r, a)))
+				continue;
+			ev->kind = RD_FREE;
+			ev->lost = kind == HELDBY_REC_LOST;
+			now(r, ev);
+			ev->ptr = RD_SEQ_ID(b);
+			return 1;
+		case HELDBY_REC_ADDR:
+			if (!r->next_seq || rec_addr(r))
+				goto bad;
+			continue;
+		case HELDBY_REC_FREE_ADDR:
+			if (heldby_get_s(p, end, &s))
+				goto bad;
+			r->prev_ptr += (uint64_t)s;
+			ev->kind = RD_FREE;
+			now(r, ev);
+			ev->ptr = take_addr(r, r->prev_ptr);
 			return 1;
 		case HELDBY_REC_THREAD: {
 			const uint8_t *str;

@@ -38,10 +38,18 @@ struct rd_node {
 
 enum rd_kind { RD_ALLOC, RD_FREE, RD_MARK, RD_END };
 
+/* The identity of a block allocated by a version 2 record: its allocation
+ * number with the top bit set, which no user-space address has. */
+#define RD_SEQ_ID(seq) ((seq) | (1ull << 63))
+
 struct rd_event {
 	enum rd_kind kind;
 	uint64_t time_ns; /* since the header's start_mono */
+	/* The block's identity: its address (ALLOC/FREE records), or
+	 * RD_SEQ_ID(its allocation number) (version 2 records). A FREE of an
+	 * address the trace never named keeps the address. */
 	uint64_t ptr;
+	int lost;         /* FREE: released unseen (LOST), not a free call */
 	uint64_t size;    /* ALLOC */
 	uint64_t stack;   /* ALLOC; 0 = no stack */
 	unsigned fn;      /* ALLOC: enum heldby_fn */

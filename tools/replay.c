@@ -138,6 +138,17 @@ replay_release(struct replay *rp, uint64_t t, uint64_t ptr)
 	drop_live(rp, l);
 }
 
+void
+replay_lost(struct replay *rp, uint64_t ptr)
+{
+	struct rp_live *l;
+	HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
+	if (l) {
+		rp->sum.reused_live++;
+		drop_live(rp, l);
+	}
+}
+
 int
 replay_apply(struct replay *rp, const struct rd_event *ev)
 {
@@ -145,7 +156,10 @@ replay_apply(struct replay *rp, const struct rd_event *ev)
 	case RD_ALLOC:
 		return replay_alloc(rp, ev->time_ns, ev->ptr, ev->size, ev->stack);
 	case RD_FREE:
-		replay_release(rp, ev->time_ns, ev->ptr);
+		if (ev->lost)
+			replay_lost(rp, ev->ptr);
+		else
+			replay_release(rp, ev->time_ns, ev->ptr);
 		return 0;
 	case RD_MARK:
 		note_time(rp, ev->time_ns);

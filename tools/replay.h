@@ -62,6 +62,9 @@ void replay_free(struct replay *rp);
 int replay_alloc(struct replay *rp, uint64_t time_ns, uint64_t ptr, uint64_t size,
 		 uint64_t stack);
 void replay_release(struct replay *rp, uint64_t time_ns, uint64_t ptr);
+/* The block was released unseen (its address was handed out again): an
+ * anomaly, counted as reused_live, not as a free call. */
+void replay_lost(struct replay *rp, uint64_t ptr);
 int replay_apply(struct replay *rp, const struct rd_event *ev);
 /* Brings every site's peak values up to date; call once after the last
  * event. duration_ns is the END time or the last event's time. */
