@@ -113,11 +113,17 @@ lw_evict(struct livewin *w, uint64_t seq, uint64_t *old_seq,
 	return true;
 }
 
-void
-lw_put(struct livewin *w, uint64_t seq, uint64_t ptr)
+bool
+lw_put(struct livewin *w, uint64_t seq, uint64_t ptr, uint64_t *old_seq)
 {
 	uint64_t i = find(w, ptr);
+	bool had = w->tab[i].ptr != 0;
+	if (had) {
+		*old_seq = w->tab[i].seq;
+		w->ring[*old_seq & w->wmask] = 0;
+	}
 	w->tab[i].ptr = ptr;
 	w->tab[i].seq = seq;
 	w->ring[seq & w->wmask] = ptr;
+	return had;
 }

@@ -38,7 +38,9 @@ bool lw_take(struct livewin *w, uint64_t ptr, uint64_t *seq);
  * its number and address. */
 bool lw_evict(struct livewin *w, uint64_t seq, uint64_t *old_seq,
 	      uint64_t *old_ptr);
-/* Allocation number seq is live at ptr (ptr != 0, not in the window). */
-void lw_put(struct livewin *w, uint64_t seq, uint64_t ptr);
+/* Allocation number seq is live at ptr (ptr != 0). When the window still
+ * held another allocation at ptr (its free went unseen), that one is
+ * removed and true is returned with its number in *old_seq. */
+bool lw_put(struct livewin *w, uint64_t seq, uint64_t ptr, uint64_t *old_seq);
 
 #endif

@@ -76,8 +76,12 @@ static size_t nnodes = 1, cnodes;
 static struct snode *slab;
 static size_t slab_left;
 
+/* Recently interned stacks by a 128-bit hash of their frames. A hit is
+ * trusted without walking the nodes back: that walk was one dependent
+ * cache miss per frame, most of the writer's time on deep stacks (python),
+ * and two independent 64-bit hashes collide about once in 2^128 pairs. */
 struct scache {
-	uint64_t h, id;
+	uint64_t h, h2, id;
 	uint32_t n;
 };
 static struct scache *scache;
@@ -124,26 +128,22 @@ node_get(uint64_t parent, uint64_t ip)
 	return s->id;
 }
 
-static uint64_t
+struct shash {
+	uint64_t h, h2;
+};
+
+static struct shash
 stack_hash(const uint64_t *ips, int n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n;
+	struct shash r = {0x9e3779b97f4a7c15u ^ (uint64_t)n,
+			  0xc2b2ae3d27d4eb4fu + (uint64_t)n};
 	for (int i = 0; i < n; i++) {
-		h = (h ^ ips[i]) * 0xff51afd7ed558ccdu;
-		h ^= h >> 32;
+		r.h = (r.h ^ ips[i]) * 0xff51afd7ed558ccdu;
+		r.h ^= r.h >> 32;
+		r.h2 = (r.h2 + ips[i]) * 0xc4ceb9fe1a85ec53u;
+		r.h2 ^= r.h2 >> 29;
 	}
-	return h;
-}
-
-static int
-stack_is(uint64_t id, const uint64_t *ips, int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (id == 0 || id >= nnodes || nodes[id].ip != ips[i])
-			return 0;
-		id = nodes[id].parent;
-	}
-	return id == 0;
+	return r;
 }
 
 static uint64_t
@@ -151,9 +151,9 @@ stack_intern(const uint64_t *ips, int n)
 {
 	if (n <= 0)
 		return 0;
-	uint64_t h = stack_hash(ips, n);
-	struct scache *c = scache ? &scache[h & ((1u << SC_BITS) - 1)] : NULL;
-	if (c && c->h == h && c->n == (uint32_t)n && stack_is(c->id, ips, n))
+	struct shash h = stack_hash(ips, n);
+	struct scache *c = scache ? &scache[h.h & ((1u << SC_BITS) - 1)] : NULL;
+	if (c && c->h == h.h && c->h2 == h.h2 && c->n == (uint32_t)n)
 		return c->id;
 	uint64_t parent = 0;
 	for (int i = n - 1; i >= 0; i--) {
@@ -162,7 +162,8 @@ stack_intern(const uint64_t *ips, int n)
 			return 0;
 	}
 	if (c) {
-		c->h = h;
+		c->h = h.h;
+		c->h2 = h.h2;
 		c->n = (uint32_t)n;
 		c->id = parent;
 	}
@@ -247,12 +248,11 @@ emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack,
 			(void)EMIT(enc_addr(&enc, seq, ptr));
 		return;
 	}
-	if (lw_take(&lwin, ptr, &old_seq)) /* its free went unseen */
-		(void)EMIT(enc_lost(&enc, old_seq));
 	if (lw_evict(&lwin, enc.next_seq, &old_seq, &old_ptr))
 		(void)EMIT(enc_addr(&enc, old_seq, old_ptr));
-	if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)))
-		lw_put(&lwin, seq, ptr);
+	if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)) &&
+	    lw_put(&lwin, seq, ptr, &old_seq)) /* its free went unseen */
+		(void)EMIT(enc_lost(&enc, old_seq));
 }
 
 static void

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uthash.h>
+#include "hash.h"
 
 struct rd_module {
 	uint64_t id;

@@ -8,6 +8,7 @@
 #include "replay.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,13 +20,48 @@ replay_init(struct replay *rp)
 	memset(rp, 0, sizeof *rp);
 }
 
+#define RP_SLAB 4096
+
+struct rp_slab {
+	struct rp_slab *next;
+	struct rp_live node[RP_SLAB];
+};
+
+static struct rp_live *
+live_new(struct replay *rp)
+{
+	if (!rp->spare) {
+		struct rp_slab *sl = malloc(sizeof *sl);
+		if (!sl)
+			return NULL;
+		sl->next = rp->slabs;
+		rp->slabs = sl;
+		for (size_t i = 0; i < RP_SLAB; i++) {
+			sl->node[i].site = (struct rp_site *)rp->spare;
+			rp->spare = &sl->node[i];
+		}
+	}
+	struct rp_live *l = rp->spare;
+	rp->spare = (struct rp_live *)l->site; /* free list link */
+	return l;
+}
+
+static void
+live_put(struct replay *rp, struct rp_live *l)
+{
+	l->site = (struct rp_site *)rp->spare;
+	rp->spare = l;
+}
+
 void
 replay_free(struct replay *rp)
 {
-	struct rp_live *l, *lt;
-	HASH_ITER(hh, rp->live, l, lt) {
-		HASH_DEL(rp->live, l);
-		free(l);
+	HASH_CLEAR(hh, rp->live);
+	free(rp->recent);
+	while (rp->slabs) {
+		struct rp_slab *sl = rp->slabs;
+		rp->slabs = sl->next;
+		free(sl);
 	}
 	struct rp_site *s, *st;
 	HASH_ITER(hh, rp->sites, s, st) {
@@ -66,18 +102,85 @@ note_time(struct replay *rp, uint64_t t)
 		rp->last_time = t;
 }
 
+/* A block leaves the live set: its site's and the global counters. */
+static void
+forget(struct replay *rp, struct rp_site *s, uint64_t size, uint64_t time)
+{
+	touch(rp, s);
+	s->cur_bytes -= size;
+	s->cur_blocks--;
+	s->cur_tsum -= (double)time;
+	rp->cur_bytes -= size;
+	rp->cur_blocks--;
+}
+
 static void
 drop_live(struct replay *rp, struct rp_live *l)
 {
-	struct rp_site *s = l->site;
-	touch(rp, s);
-	s->cur_bytes -= l->size;
-	s->cur_blocks--;
-	s->cur_tsum -= (double)l->time;
-	rp->cur_bytes -= l->size;
-	rp->cur_blocks--;
+	forget(rp, l->site, l->size, l->time);
 	HASH_DEL(rp->live, l);
-	free(l);
+	live_put(rp, l);
+}
+
+static int
+live_insert(struct replay *rp, uint64_t id, uint64_t size, uint64_t time,
+	    struct rp_site *s)
+{
+	struct rp_live *l = live_new(rp);
+	if (!l)
+		return -ENOMEM;
+	l->ptr = id;
+	l->size = size;
+	l->time = time;
+	l->site = s;
+	HASH_ADD(hh, rp->live, ptr, sizeof l->ptr, l);
+	return 0;
+}
+
+static struct rp_recent *
+recent_slot(struct replay *rp, uint64_t id)
+{
+	if (!(id & RD_SEQ_ID(0)) || !rp->recent)
+		return NULL;
+	return &rp->recent[id & (RP_RECENT - 1)];
+}
+
+/* Removes block id from the live set: true when it was live. */
+static bool
+release_id(struct replay *rp, uint64_t id)
+{
+	struct rp_recent *r = recent_slot(rp, id);
+	if (r && r->id == id) {
+		forget(rp, r->site, r->size, r->time);
+		r->id = 0;
+		return true;
+	}
+	struct rp_live *l;
+	HASH_FIND(hh, rp->live, &id, sizeof id, l);
+	if (!l)
+		return false;
+	drop_live(rp, l);
+	return true;
+}
+
+static struct rp_site *
+site_get(struct replay *rp, uint64_t stack)
+{
+	struct rp_site **c = &rp->site_cache[stack % RP_SITE_CACHE];
+	if (*c && (*c)->stack == stack)
+		return *c;
+	struct rp_site *s;
+	HASH_FIND(hh, rp->sites, &stack, sizeof stack, s);
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s)
+			return NULL;
+		s->stack = stack;
+		s->epoch = rp->epoch; /* held nothing at every earlier peak */
+		HASH_ADD(hh, rp->sites, stack, sizeof s->stack, s);
+	}
+	*c = s;
+	return s;
 }
 
 int
@@ -85,32 +188,35 @@ replay_alloc(struct replay *rp, uint64_t t, uint64_t ptr, uint64_t size, uint64_
 {
 	note_time(rp, t);
 	rp->sum.alloc_calls++;
-	struct rp_live *l;
-	HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
+	struct rp_live *l = NULL;
+	/* A numbered allocation (RD_SEQ_ID) is new by construction: only an
+	 * address can still be live, when its free went unseen. */
+	if (!(ptr & RD_SEQ_ID(0)))
+		HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
 	if (l) {
 		/* Events are in true order, so this should not happen; the old
 		 * block must have been freed unseen. */
 		rp->sum.reused_live++;
 		drop_live(rp, l);
 	}
-	struct rp_site *s;
-	HASH_FIND(hh, rp->sites, &stack, sizeof stack, s);
-	if (!s) {
-		s = calloc(1, sizeof *s);
-		if (!s)
-			return -ENOMEM;
-		s->stack = stack;
-		s->epoch = rp->epoch; /* held nothing at every earlier peak */
-		HASH_ADD(hh, rp->sites, stack, sizeof s->stack, s);
-	}
-	l = malloc(sizeof *l);
-	if (!l)
+	struct rp_site *s = site_get(rp, stack);
+	if (!s)
 		return -ENOMEM;
-	l->ptr = ptr;
-	l->size = size;
-	l->time = t;
-	l->site = s;
-	HASH_ADD(hh, rp->live, ptr, sizeof l->ptr, l);
+	if (!rp->recent && (ptr & RD_SEQ_ID(0)))
+		rp->recent = calloc(RP_RECENT, sizeof *rp->recent);
+	struct rp_recent *r = recent_slot(rp, ptr);
+	if (r) {
+		/* The slot's block, RP_RECENT allocations older, outlived the
+		 * window: on to the table. */
+		if (r->id && live_insert(rp, r->id, r->size, r->time, r->site))
+			return -ENOMEM;
+		r->id = ptr;
+		r->size = size;
+		r->time = t;
+		r->site = s;
+	} else if (live_insert(rp, ptr, size, t, s)) {
+		return -ENOMEM;
+	}
 
 	touch(rp, s);
 	s->cur_bytes += size;
@@ -129,24 +235,15 @@ replay_release(struct replay *rp, uint64_t t, uint64_t ptr)
 {
 	note_time(rp, t);
 	rp->sum.free_calls++;
-	struct rp_live *l;
-	HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
-	if (!l) {
+	if (!release_id(rp, ptr))
 		rp->sum.unknown_frees++;
-		return;
-	}
-	drop_live(rp, l);
 }
 
 void
 replay_lost(struct replay *rp, uint64_t ptr)
 {
-	struct rp_live *l;
-	HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
-	if (l) {
+	if (release_id(rp, ptr))
 		rp->sum.reused_live++;
-		drop_live(rp, l);
-	}
 }
 
 int

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Replay of a trace's events: the live set (ptr -> size, stack, time) and
+ * Replay of a trace's events: the live set (block -> size, stack, time) and
  * per-site counters keyed by stack id, including each site's bytes at the
  * global peak, found in one pass with a peak epoch.
  */
@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include <uthash.h>
+#include "hash.h"
 
 #include "reader.h"
 
@@ -45,9 +45,30 @@ struct rp_summary {
 	int complete;
 };
 
+#define RP_SITE_CACHE 1024
+#define RP_RECENT (1u << 16)
+
+/* A block of the last RP_RECENT numbered allocations (RD_SEQ_ID). */
+struct rp_recent {
+	uint64_t id; /* 0: empty */
+	uint64_t size, time;
+	struct rp_site *site;
+};
+
 struct replay {
 	struct rp_live *live;
 	struct rp_site *sites;
+	/* Live nodes come from slabs and go back to a free list: one malloc
+	 * per RP_SLAB blocks instead of one per event. */
+	struct rp_live *spare;
+	struct rp_slab *slabs;
+	/* Last site seen per stack id modulo the size: most allocations come
+	 * from a few sites, and this skips their hash lookup. */
+	struct rp_site *site_cache[RP_SITE_CACHE];
+	/* Numbered blocks live in a ring by allocation number while young (most
+	 * die young: no hash, no node), and move to the table above only when
+	 * they outlive it. NULL until the first numbered allocation. */
+	struct rp_recent *recent;
 	uint64_t cur_bytes, cur_blocks;
 	uint64_t epoch;
 	uint64_t last_time;

@@ -16,8 +16,8 @@ Test(livewin, free_finds_its_allocation_and_only_once)
 	cr_assert_eq(lw_init(&w, 4), 0);
 	uint64_t s, os, op;
 	cr_assert_not(lw_evict(&w, 1, &os, &op));
-	lw_put(&w, 1, 0x1000);
-	lw_put(&w, 2, 0x2000);
+	cr_assert_not(lw_put(&w, 1, 0x1000, &s));
+	cr_assert_not(lw_put(&w, 2, 0x2000, &s));
 	cr_assert(lw_take(&w, 0x1000, &s));
 	cr_expect_eq(s, 1);
 	cr_expect_not(lw_take(&w, 0x1000, &s), "already freed");
@@ -32,19 +32,24 @@ Test(livewin, allocation_leaving_the_window_live_is_handed_back)
 	struct livewin w;
 	cr_assert_eq(lw_init(&w, 4), 0); /* 16 allocations */
 	uint64_t s, os, op;
-	lw_put(&w, 1, 0x1000);
-	lw_put(&w, 2, 0x2000);
+	lw_put(&w, 1, 0x1000, &s);
+	lw_put(&w, 2, 0x2000, &s);
 	cr_assert(lw_take(&w, 0x2000, &s));
 	for (uint64_t q = 3; q <= 16; q++) {
 		cr_assert_not(lw_evict(&w, q, &os, &op));
-		lw_put(&w, q, 0x10000 + q * 16);
+		cr_assert_not(lw_put(&w, q, 0x10000 + q * 16, &s));
 	}
 	cr_assert(lw_evict(&w, 17, &os, &op));
 	cr_expect_eq(os, 1);
 	cr_expect_eq(op, 0x1000);
 	cr_expect_not(lw_take(&w, 0x1000, &s), "gone from the window");
-	lw_put(&w, 17, 0x1000);
+	cr_assert_not(lw_put(&w, 17, 0x1000, &s));
 	cr_expect_not(lw_evict(&w, 18, &os, &op), "2 was freed");
+	cr_assert(lw_put(&w, 18, 0x1000, &s), "17's free went unseen");
+	cr_expect_eq(s, 17);
+	cr_expect(lw_take(&w, 0x1000, &s));
+	cr_expect_eq(s, 18);
+	cr_expect_not(lw_evict(&w, 33, &os, &op), "17 is gone from the window");
 	lw_destroy(&w);
 }
 
@@ -81,7 +86,7 @@ Test(livewin, matches_a_plain_model_under_random_traffic)
 				cr_assert_eq(os, old);
 				cr_assert_eq(op, addr_of[old & 0xffff]);
 			}
-			lw_put(&w, next, ptr);
+			cr_assert_not(lw_put(&w, next, ptr, &s));
 			seq_at[a] = next;
 			addr_of[next & 0xffff] = ptr;
 			next++;

@@ -206,3 +206,31 @@ Test(symbolize, names_a_function_in_this_binary)
 	cr_expect_null(f[0].function);
 	sym_free(s);
 }
+
+/* Numbered blocks: young ones in the ring, those that outlive it in the
+ * table; either kind is found by its free, a lost one is not a free. */
+Test(replay, numbered_blocks_outliving_the_ring_are_still_found)
+{
+	struct replay rp;
+	replay_init(&rp);
+	uint64_t n = 3 * RP_RECENT + 5;
+	for (uint64_t q = 1; q <= n; q++) {
+		cr_assert_eq(replay_alloc(&rp, q, RD_SEQ_ID(q), q % 7 == 0 ? 100 : 1,
+					  q % 7 == 0 ? 2 : 1), 0);
+		if (q > 1 && (q - 1) % 7) /* short-lived: freed at once */
+			replay_release(&rp, q, RD_SEQ_ID(q - 1));
+	}
+	cr_expect_eq(site(&rp, 2)->cur_blocks, n / 7, "long-lived all held");
+	for (uint64_t q = 7; q <= n; q += 7)
+		replay_release(&rp, n + q, RD_SEQ_ID(q));
+	replay_lost(&rp, RD_SEQ_ID(n));
+	replay_release(&rp, 2 * n, RD_SEQ_ID(n)); /* already gone */
+	replay_finish(&rp, 3 * n, 1);
+	cr_expect_eq(site(&rp, 2)->cur_blocks, 0);
+	cr_expect_eq(rp.sum.unknown_frees, 1);
+	cr_expect_eq(rp.sum.reused_live, 1);
+	cr_expect_eq(rp.sum.alloc_calls, n);
+	cr_expect_eq(rp.sum.end_blocks, 0);
+	cr_expect_eq(rp.sum.end_bytes, 0);
+	replay_free(&rp);
+}
