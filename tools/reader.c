@@ -22,12 +22,6 @@
 
 #define SCAN_WINDOW (64u << 10)
 
-/* ptr -> allocation number, for blocks that outlived the writer's window */
-struct rd_addr {
-	uint64_t ptr, seq;
-	UT_hash_handle hh;
-};
-
 struct reader {
 	int fd;
 	char *path;
@@ -44,7 +38,6 @@ struct reader {
 	uint64_t prev_time, prev_ptr;
 	uint64_t next_seq; /* version 2: number of the next ALLOC_SEQ */
 	uint64_t prev_node; /* version 2: id of the block's last NODE */
-	struct rd_addr *addrs; /* version 2: live blocks named by ADDR */
 
 	struct rd_module *modules;  /* by id */
 	struct rd_module **live;    /* modules between MODULE and UNLOAD */
@@ -182,11 +175,6 @@ reader_close(struct reader *r)
 	HASH_ITER(hh, r->nodes, n, nt) {
 		HASH_DEL(r->nodes, n);
 		free(n);
-	}
-	struct rd_addr *a, *at;
-	HASH_ITER(hh, r->addrs, a, at) {
-		HASH_DEL(r->addrs, a);
-		free(a);
 	}
 	free(r->live);
 	if (r->fd >= 0)
@@ -515,44 +503,6 @@ seq_back(struct reader *r, uint64_t back)
 	return r->next_seq - back;
 }
 
-static int
-rec_addr(struct reader *r)
-{
-	uint64_t back;
-	int64_t s;
-	if (heldby_get_u(&r->p, r->end, &back) || heldby_get_s(&r->p, r->end, &s))
-		return -1;
-	r->prev_ptr += (uint64_t)s;
-	uint64_t seq = seq_back(r, back);
-	if (!seq)
-		return 0;
-	/* No lookup first (it was a fifth of a report's time): the writer
-	 * names an address only while its block is live, so a second entry
-	 * for the same address means a free that went unseen, an anomaly
-	 * the writer already reports with LOST when it sees it. */
-	struct rd_addr *a = malloc(sizeof *a);
-	if (!a)
-		return -1;
-	a->ptr = r->prev_ptr;
-	a->seq = seq;
-	HASH_ADD(hh, r->addrs, ptr, sizeof a->ptr, a);
-	return 0;
-}
-
-/* FREE_ADDR: the identity of the block at ptr, forgotten from the table. */
-static uint64_t
-take_addr(struct reader *r, uint64_t ptr)
-{
-	struct rd_addr *a;
-	HASH_FIND(hh, r->addrs, &ptr, sizeof ptr, a);
-	if (!a)
-		return ptr;
-	uint64_t id = RD_SEQ_ID(a->seq);
-	HASH_DEL(r->addrs, a);
-	free(a);
-	return id;
-}
-
 int
 reader_next(struct reader *r, struct rd_event *ev)
 {
@@ -646,16 +596,23 @@ reader_next(struct reader *r, struct rd_event *ev)
 			ev->ptr = RD_SEQ_ID(b);
 			return 1;
 		case HELDBY_REC_ADDR:
-			if (!r->next_seq || rec_addr(r))
+			if (!r->next_seq || heldby_get_u(p, end, &a) || heldby_get_s(p, end, &s))
 				goto bad;
-			continue;
+			r->prev_ptr += (uint64_t)s;
+			if (!(b = seq_back(r, a)))
+				continue;
+			ev->kind = RD_ADDR;
+			now(r, ev);
+			ev->ptr = RD_SEQ_ID(b);
+			ev->addr = r->prev_ptr;
+			return 1;
 		case HELDBY_REC_FREE_ADDR:
 			if (heldby_get_s(p, end, &s))
 				goto bad;
 			r->prev_ptr += (uint64_t)s;
 			ev->kind = RD_FREE;
 			now(r, ev);
-			ev->ptr = take_addr(r, r->prev_ptr);
+			ev->ptr = r->prev_ptr;
 			return 1;
 		case HELDBY_REC_THREAD: {
 			const uint8_t *str;

@@ -247,6 +247,24 @@ replay_lost(struct replay *rp, uint64_t ptr)
 }
 
 int
+replay_rename(struct replay *rp, uint64_t id, uint64_t addr)
+{
+	struct rp_recent *r = recent_slot(rp, id);
+	if (r && r->id == id) {
+		r->id = 0;
+		return live_insert(rp, addr, r->size, r->time, r->site);
+	}
+	struct rp_live *l;
+	HASH_FIND(hh, rp->live, &id, sizeof id, l);
+	if (l) {
+		HASH_DEL(rp->live, l);
+		l->ptr = addr;
+		HASH_ADD(hh, rp->live, ptr, sizeof l->ptr, l);
+	}
+	return 0;
+}
+
+int
 replay_apply(struct replay *rp, const struct rd_event *ev)
 {
 	switch (ev->kind) {
@@ -258,6 +276,8 @@ replay_apply(struct replay *rp, const struct rd_event *ev)
 		else
 			replay_release(rp, ev->time_ns, ev->ptr);
 		return 0;
+	case RD_ADDR:
+		return replay_rename(rp, ev->ptr, ev->addr);
 	case RD_MARK:
 		note_time(rp, ev->time_ns);
 		rp->sum.marks++;

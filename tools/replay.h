@@ -86,6 +86,10 @@ void replay_release(struct replay *rp, uint64_t time_ns, uint64_t ptr);
 /* The block was released unseen (its address was handed out again): an
  * anomaly, counted as reused_live, not as a free call. */
 void replay_lost(struct replay *rp, uint64_t ptr);
+/* Block id (live or not) is named by addr from now on (RD_ADDR). No check
+ * for another live block at addr: the writer names an address only while
+ * its block is live. Returns 0 or -ENOMEM. */
+int replay_rename(struct replay *rp, uint64_t id, uint64_t addr);
 int replay_apply(struct replay *rp, const struct rd_event *ev);
 /* Brings every site's peak values up to date; call once after the last
  * event. duration_ns is the END time or the last event's time. */

@@ -221,7 +221,13 @@ Test(replay, numbered_blocks_outliving_the_ring_are_still_found)
 			replay_release(&rp, q, RD_SEQ_ID(q - 1));
 	}
 	cr_expect_eq(site(&rp, 2)->cur_blocks, n / 7, "long-lived all held");
-	for (uint64_t q = 7; q <= n; q += 7)
+	/* One young and one old block get their addresses (RD_ADDR). */
+	cr_assert_eq(replay_rename(&rp, RD_SEQ_ID(7), 0x7000), 0);
+	cr_assert_eq(replay_rename(&rp, RD_SEQ_ID(n - n % 7), 0x8000), 0);
+	replay_release(&rp, n, 0x7000);
+	replay_release(&rp, n, 0x8000);
+	cr_expect_eq(rp.sum.unknown_frees, 0);
+	for (uint64_t q = 14; q < n - n % 7; q += 7)
 		replay_release(&rp, n + q, RD_SEQ_ID(q));
 	replay_lost(&rp, RD_SEQ_ID(n));
 	replay_release(&rp, 2 * n, RD_SEQ_ID(n)); /* already gone */
