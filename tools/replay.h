@@ -25,12 +25,17 @@ struct rp_site {
 	UT_hash_handle hh;
 };
 
-struct rp_live {
-	uint64_t ptr;
-	uint64_t size;
-	uint64_t time;
+/* A live block: identity (address or RD_SEQ_ID), size, time, site. */
+struct rp_block {
+	uint64_t id; /* 0: empty slot */
+	uint64_t size, time;
 	struct rp_site *site;
-	UT_hash_handle hh;
+};
+
+/* Open addressing by id, at most 3/4 full (replay.c). */
+struct rp_table {
+	struct rp_block *e;
+	size_t mask, n;
 };
 
 struct rp_summary {
@@ -48,27 +53,16 @@ struct rp_summary {
 #define RP_SITE_CACHE 1024
 #define RP_RECENT (1u << 16)
 
-/* A block of the last RP_RECENT numbered allocations (RD_SEQ_ID). */
-struct rp_recent {
-	uint64_t id; /* 0: empty */
-	uint64_t size, time;
-	struct rp_site *site;
-};
-
 struct replay {
-	struct rp_live *live;
+	struct rp_table live;
 	struct rp_site *sites;
-	/* Live nodes come from slabs and go back to a free list: one malloc
-	 * per RP_SLAB blocks instead of one per event. */
-	struct rp_live *spare;
-	struct rp_slab *slabs;
 	/* Last site seen per stack id modulo the size: most allocations come
 	 * from a few sites, and this skips their hash lookup. */
 	struct rp_site *site_cache[RP_SITE_CACHE];
 	/* Numbered blocks live in a ring by allocation number while young (most
 	 * die young: no hash, no node), and move to the table above only when
 	 * they outlive it. NULL until the first numbered allocation. */
-	struct rp_recent *recent;
+	struct rp_block *recent;
 	uint64_t cur_bytes, cur_blocks;
 	uint64_t epoch;
 	uint64_t last_time;

@@ -240,3 +240,42 @@ Test(replay, numbered_blocks_outliving_the_ring_are_still_found)
 	cr_expect_eq(rp.sum.end_bytes, 0);
 	replay_free(&rp);
 }
+
+/* Address-keyed blocks under random traffic, with addresses that crowd
+ * together: the live table must grow and delete without losing or
+ * inventing a block (checked against a plain array). */
+Test(replay, live_table_matches_a_plain_model)
+{
+	enum { ADDRS = 5000 };
+	static uint64_t size_at[ADDRS];
+	struct replay rp;
+	replay_init(&rp);
+	uint64_t x = 0x2545f4914f6cdd1dull, bytes = 0, blocks = 0, frees = 0;
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		unsigned a = (unsigned)(x % ADDRS);
+		uint64_t ptr = 0x55550000ull + (uint64_t)a * 16;
+		if (size_at[a]) {
+			replay_release(&rp, (uint64_t)i, ptr);
+			bytes -= size_at[a];
+			blocks--;
+			frees++;
+			size_at[a] = 0;
+		} else {
+			uint64_t n = 1 + (x >> 40) % 100;
+			cr_assert_eq(replay_alloc(&rp, (uint64_t)i, ptr, n, 1 + a % 3), 0);
+			size_at[a] = n;
+			bytes += n;
+			blocks++;
+		}
+		cr_assert_eq(rp.cur_bytes, bytes, "step %d", i);
+	}
+	cr_expect_eq(rp.cur_blocks, blocks);
+	cr_expect_eq(rp.live.n, blocks);
+	cr_expect_eq(rp.sum.unknown_frees, 0);
+	cr_expect_eq(rp.sum.reused_live, 0);
+	cr_expect_eq(rp.sum.free_calls, frees);
+	replay_free(&rp);
+}
