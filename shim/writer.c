@@ -29,13 +29,13 @@
 #include "encode.h"
 #include "guard.h"
 #include "livewin.h"
+#include "stacktab.h"
 #include "heldby/trace.h"
 #include "shim.h"
 #include "tracefile.h"
 
 
 #define RAW_CAP (4u << 20)
-#define SC_BITS 16
 /* Drain at least this often; a ring past half full wakes the writer. */
 #define DRAIN_NS 5000000L
 
@@ -48,29 +48,10 @@ static _Atomic int w_running, w_quit, w_done, w_finishing;
 static _Atomic uint64_t sync_req, sync_done;
 static uint64_t n_events;
 
-/* ---- stack interning: a tree of (parent, ip) nodes ---- */
+/* ---- stack interning (stacktab.c) ---- */
 
-struct skey {
-	uint64_t parent, ip;
-};
-static struct skey *nodes; /* by id; nodes[0] unused */
-static size_t nnodes = 1, cnodes;
-/* (parent, ip) -> id: open addressing over node ids, at most 3/4 full,
- * nothing ever removed. 4 bytes a slot instead of uthash's 80-byte node:
- * a compiler's hundreds of thousands of distinct frames cost the program
- * 70 MB of RSS that way. */
-static uint32_t *ntab;
-static size_t ntab_mask;
-
-/* Recently interned stacks by a 128-bit hash of their frames. A hit is
- * trusted without walking the nodes back: that walk was one dependent
- * cache miss per frame, most of the writer's time on deep stacks (python),
- * and two independent 64-bit hashes collide about once in 2^128 pairs. */
-struct scache {
-	uint64_t h, h2, id;
-	uint32_t n;
-};
-static struct scache *scache;
+static struct stacktab stk;
+static int stk_ok;
 
 static int flush_block(void);
 
@@ -78,140 +59,30 @@ static int flush_block(void);
  * written. */
 #define EMIT(call) (!!((call) == 0 || (flush_block() == 0 && (call) == 0)))
 
-static size_t
-node_home(uint64_t parent, uint64_t ip)
-{
-	uint64_t h = (ip ^ (parent * 0x9e3779b97f4a7c15u)) * 0xff51afd7ed558ccdu;
-	return (size_t)(h ^ (h >> 29)) & ntab_mask;
-}
-
-/* The slot of (parent, ip), or the empty slot where it would go. */
-static uint32_t *
-node_slot(uint64_t parent, uint64_t ip)
-{
-	size_t i = node_home(parent, ip);
-	for (;;) {
-		uint32_t id = ntab[i];
-		if (!id || (nodes[id].parent == parent && nodes[id].ip == ip))
-			return &ntab[i];
-		i = (i + 1) & ntab_mask;
-	}
-}
-
-static int
-ntab_grow(void)
-{
-	size_t cap = ntab ? (ntab_mask + 1) * 2 : 1u << 14;
-	uint32_t *t = real.calloc(cap, sizeof(*t));
-	if (!t)
-		return -1;
-	real.free(ntab);
-	ntab = t;
-	ntab_mask = cap - 1;
-	for (size_t id = 1; id < nnodes; id++)
-		*node_slot(nodes[id].parent, nodes[id].ip) = (uint32_t)id;
-	return 0;
-}
-
-static uint64_t
-node_get(uint64_t parent, uint64_t ip)
-{
-	if (!ntab && ntab_grow())
-		return 0;
-	uint32_t *slot = node_slot(parent, ip);
-	if (*slot)
-		return *slot;
-	if (nnodes >= UINT32_MAX)
-		return 0;
-	if (4 * (nnodes + 1) > 3 * (ntab_mask + 1)) {
-		if (ntab_grow())
-			return 0; /* stays below 3/4 full: probes always end */
-		slot = node_slot(parent, ip);
-	}
-	if (nnodes >= cnodes) {
-		size_t nc = cnodes ? cnodes * 2 : 4096;
-		struct skey *nn = real.realloc(nodes, nc * sizeof(*nn));
-		if (!nn)
-			return 0;
-		nodes = nn;
-		cnodes = nc;
-	}
-	uint64_t id = nnodes++;
-	nodes[id].parent = parent;
-	nodes[id].ip = ip;
-	*slot = (uint32_t)id;
-	if (!EMIT(enc_node(&enc, id, parent, ip, nodes[parent].ip)))
-		return 0;
-	return id;
-}
-
-struct shash {
-	uint64_t h, h2;
-};
-
-static inline uint64_t
-rotl(uint64_t x, int r)
-{
-	return x << r | x >> (64 - r);
-}
-
-static inline uint64_t
-fmix(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdu;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53u;
-	k ^= k >> 33;
-	return k;
-}
-
-/* Four independent lanes in xxHash64's round shape, so that a deep stack
- * costs about a cycle per frame instead of a serial multiply chain (the
- * hash was the writer's hottest code on python's 64-frame stacks). The
- * 256-bit state folds into two differently mixed 64-bit halves. */
-static struct shash
-stack_hash(const uint64_t *ips, int n)
-{
-	const uint64_t p1 = 0x9e3779b185ebca87u, p2 = 0xc2b2ae3d27d4eb4fu;
-	uint64_t l[4] = {p1 + p2, p2, 0, (uint64_t)0 - p1};
-	int i = 0;
-	for (; i + 4 <= n; i += 4)
-		for (int k = 0; k < 4; k++)
-			l[k] = rotl(l[k] + ips[i + k] * p2, 31) * p1;
-	for (int k = 0; i < n; i++, k++)
-		l[k] = rotl(l[k] + ips[i] * p2, 31) * p1;
-	struct shash r;
-	r.h = fmix(rotl(l[0], 1) + rotl(l[1], 7) + rotl(l[2], 12) +
-		   rotl(l[3], 18) + (uint64_t)n);
-	r.h2 = fmix((l[0] ^ rotl(l[1], 17) ^ rotl(l[2], 31) ^ rotl(l[3], 45)) *
-			    p2 +
-		    (uint64_t)n);
-	return r;
-}
-
+/* The innermost node of the stack ips[0..n) (innermost first), writing the
+ * NODE records of any node not seen before; 0: no stack. */
 static uint64_t
 stack_intern(const uint64_t *ips, int n)
 {
-	if (n <= 0)
+	if (n <= 0 || !stk_ok)
 		return 0;
-	struct shash h = stack_hash(ips, n);
-	struct scache *c = scache ? &scache[h.h & ((1u << SC_BITS) - 1)] : NULL;
-	if (c && c->h == h.h && c->h2 == h.h2 && c->n == (uint32_t)n)
-		return c->id;
+	struct st_hash h = st_hash(ips, n);
+	uint64_t id = st_cached(&stk, h, n);
+	if (id)
+		return id;
 	uint64_t parent = 0;
 	for (int i = n - 1; i >= 0; i--) {
-		parent = node_get(parent, ips[i]);
-		if (!parent)
+		bool fresh;
+		id = st_node(&stk, parent, ips[i], &fresh);
+		if (!id)
 			return 0;
+		if (fresh && !EMIT(enc_node(&enc, id, parent, ips[i],
+					     st_ip(&stk, parent))))
+			return 0;
+		parent = id;
 	}
-	if (c) {
-		c->h = h.h;
-		c->h2 = h.h2;
-		c->n = (uint32_t)n;
-		c->id = parent;
-	}
-	return parent;
+	st_remember(&stk, h, n, id);
+	return id;
 }
 
 /* ---- output ---- */
@@ -555,7 +426,7 @@ writer_start(void)
 	}
 	enc_init(&enc, raw, RAW_CAP);
 	fds_protect(tf.fd);
-	scache = real.calloc(1u << SC_BITS, sizeof(*scache));
+	stk_ok = st_init(&stk) == 0 || stk.tab;
 	lwin_ok = lw_init(&lwin, LW_BITS_DEFAULT) == 0;
 	tf_ok = 1;
 
