@@ -34,7 +34,6 @@
 #include "shim.h"
 #include "tracefile.h"
 
-
 #define RAW_CAP (4u << 20)
 /* Drain at least this often; a ring past half full wakes the writer. */
 #define DRAIN_NS 5000000L
