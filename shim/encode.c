@@ -16,6 +16,8 @@ enc_init(struct enc *e, uint8_t *buf, size_t cap)
 {
 	e->buf = buf;
 	e->cap = cap;
+	e->time_res = ENC_TIME_RES_NS;
+	e->next_seq = 1;
 	enc_clear(e);
 }
 
@@ -25,6 +27,9 @@ enc_clear(struct enc *e)
 	e->len = 0;
 	e->prev_time = 0;
 	e->prev_ptr = 0;
+	e->has_time = 0;
+	e->has_seq = 0;
+	e->prev_node = 0;
 }
 
 static int
@@ -69,6 +74,7 @@ dtime(struct enc *e, uint64_t t)
 		t = e->prev_time;
 	uint64_t dt = t - e->prev_time;
 	e->prev_time = t;
+	e->has_time = 1;
 	return dt;
 }
 
@@ -142,6 +148,24 @@ enc_stack(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip)
 }
 
 int
+enc_node(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip,
+	 uint64_t parent_ip)
+{
+	uint64_t did = id - e->prev_node, up = id - parent;
+	int64_t dip = (int64_t)(parent ? ip - parent_ip : ip);
+	if (!room(e, 1 + ulen(did) + ulen(up) + slen(dip)))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_NODE;
+	q += heldby_put_u(q, did);
+	q += heldby_put_u(q, up);
+	q += heldby_put_s(q, dip);
+	e->len += (size_t)(q - p);
+	e->prev_node = id;
+	return 0;
+}
+
+int
 enc_alloc(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t ptr,
 	  uint64_t stack, unsigned fn)
 {
@@ -169,6 +193,119 @@ enc_free(struct enc *e, uint64_t time_ns, uint64_t ptr)
 	uint8_t *p = cur(e), *q = p;
 	*q++ = HELDBY_REC_FREE;
 	q += heldby_put_u(q, dtime(e, time_ns));
+	q += heldby_put_s(q, dptr(e, ptr));
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+/* ---- version 2 events ---- */
+
+static int
+time_due(const struct enc *e, uint64_t t)
+{
+	return !e->has_time || (t > e->prev_time && t - e->prev_time >= e->time_res);
+}
+
+/* Bytes of the TIME and SEQ records an event at t needs first. */
+static size_t
+prefix_len(const struct enc *e, uint64_t t, int numbered)
+{
+	size_t n = 0;
+	if (t != UINT64_MAX && time_due(e, t))
+		n += 1 + ulen(clamp_time(e, t));
+	if (numbered && !e->has_seq)
+		n += 1 + ulen(e->next_seq);
+	return n;
+}
+
+static uint8_t *
+put_prefix(struct enc *e, uint8_t *q, uint64_t t, int numbered)
+{
+	if (t != UINT64_MAX && time_due(e, t)) {
+		*q++ = HELDBY_REC_TIME;
+		q += heldby_put_u(q, dtime(e, t));
+		e->has_time = 1;
+	}
+	if (numbered && !e->has_seq) {
+		*q++ = HELDBY_REC_SEQ;
+		q += heldby_put_u(q, e->next_seq);
+		e->has_seq = 1;
+	}
+	return q;
+}
+
+static uint64_t
+back(const struct enc *e, uint64_t seq)
+{
+	return e->next_seq - seq;
+}
+
+int
+enc_alloc_seq(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t stack,
+	      unsigned fn, uint64_t *seq)
+{
+	if (!room(e, prefix_len(e, time_ns, 1) + 1 + ulen(size) + ulen(stack) +
+			     ulen(fn)))
+		return -1;
+	uint8_t *p = cur(e), *q = put_prefix(e, p, time_ns, 1);
+	*q++ = HELDBY_REC_ALLOC_SEQ;
+	q += heldby_put_u(q, size);
+	q += heldby_put_u(q, stack);
+	q += heldby_put_u(q, fn);
+	e->len += (size_t)(q - p);
+	if (seq)
+		*seq = e->next_seq;
+	e->next_seq++;
+	return 0;
+}
+
+/* kind, u back: FREE_SEQ (timed) or LOST (time UINT64_MAX: untimed). */
+static int
+put_back(struct enc *e, unsigned kind, uint64_t time_ns, uint64_t seq)
+{
+	if (!room(e, prefix_len(e, time_ns, 1) + 1 + ulen(back(e, seq))))
+		return -1;
+	uint8_t *p = cur(e), *q = put_prefix(e, p, time_ns, 1);
+	*q++ = (uint8_t)kind;
+	q += heldby_put_u(q, back(e, seq));
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_free_seq(struct enc *e, uint64_t time_ns, uint64_t seq)
+{
+	return put_back(e, HELDBY_REC_FREE_SEQ, time_ns, seq);
+}
+
+int
+enc_lost(struct enc *e, uint64_t seq)
+{
+	return put_back(e, HELDBY_REC_LOST, UINT64_MAX, seq);
+}
+
+int
+enc_addr(struct enc *e, uint64_t seq, uint64_t ptr)
+{
+	if (!room(e, prefix_len(e, UINT64_MAX, 1) + 1 + ulen(back(e, seq)) +
+			     slen((int64_t)(ptr - e->prev_ptr))))
+		return -1;
+	uint8_t *p = cur(e), *q = put_prefix(e, p, UINT64_MAX, 1);
+	*q++ = HELDBY_REC_ADDR;
+	q += heldby_put_u(q, back(e, seq));
+	q += heldby_put_s(q, dptr(e, ptr));
+	e->len += (size_t)(q - p);
+	return 0;
+}
+
+int
+enc_free_addr(struct enc *e, uint64_t time_ns, uint64_t ptr)
+{
+	if (!room(e, prefix_len(e, time_ns, 0) + 1 +
+			     slen((int64_t)(ptr - e->prev_ptr))))
+		return -1;
+	uint8_t *p = cur(e), *q = put_prefix(e, p, time_ns, 0);
+	*q++ = HELDBY_REC_FREE_ADDR;
 	q += heldby_put_s(q, dptr(e, ptr));
 	e->len += (size_t)(q - p);
 	return 0;

@@ -17,9 +17,18 @@ struct enc {
 	size_t cap;
 	uint64_t prev_time;
 	uint64_t prev_ptr;
+	/* Version 2 events: a TIME record is written only when the time moved
+	 * by time_res or more (and once per block); allocations are numbered
+	 * from 1 across blocks (next_seq survives enc_clear). */
+	uint64_t time_res;
+	uint64_t next_seq;
+	int has_time, has_seq;
+	uint64_t prev_node; /* id of the block's last NODE record */
 };
 
-/* Empty, deltas reset. */
+#define ENC_TIME_RES_NS 1000000u
+
+/* Empty, deltas reset, next_seq 1, time_res ENC_TIME_RES_NS. */
 void enc_init(struct enc *e, uint8_t *buf, size_t cap);
 /* After a block is written: empty again, deltas reset. */
 void enc_clear(struct enc *e);
@@ -32,9 +41,23 @@ int enc_module(struct enc *e, uint64_t id, uint64_t bias, size_t nranges,
 	       const uint8_t *build_id, size_t build_id_len);
 int enc_module_unload(struct enc *e, uint64_t id);
 int enc_stack(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip);
+/* NODE record (version 2): parent_ip is the ip of node parent (any value
+ * when parent is 0). */
+int enc_node(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip,
+	     uint64_t parent_ip);
 int enc_alloc(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t ptr,
 	      uint64_t stack, unsigned fn);
 int enc_free(struct enc *e, uint64_t time_ns, uint64_t ptr);
+/* Version 2 events (trace.h): each writes the TIME and SEQ records it
+ * needs first, all or nothing. enc_alloc_seq numbers the allocation
+ * (*seq, may be NULL); the others name an allocation by that number, which
+ * must be below next_seq. */
+int enc_alloc_seq(struct enc *e, uint64_t time_ns, uint64_t size,
+		  uint64_t stack, unsigned fn, uint64_t *seq);
+int enc_free_seq(struct enc *e, uint64_t time_ns, uint64_t seq);
+int enc_addr(struct enc *e, uint64_t seq, uint64_t ptr);
+int enc_free_addr(struct enc *e, uint64_t time_ns, uint64_t ptr);
+int enc_lost(struct enc *e, uint64_t seq);
 int enc_thread(struct enc *e, uint64_t tid, const char *name);
 int enc_mark(struct enc *e, uint64_t time_ns, const char *label);
 int enc_end(struct enc *e, uint64_t time_ns, uint64_t dropped,

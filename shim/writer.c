@@ -29,18 +29,13 @@
 
 #include "encode.h"
 #include "guard.h"
+#include "livewin.h"
+#include "stacktab.h"
 #include "heldby/trace.h"
 #include "shim.h"
 #include "tracefile.h"
 
-#define uthash_malloc(sz) real.malloc(sz)
-#define uthash_free(ptr, sz) real.free(ptr)
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) abort_intern()
-#include <uthash.h>
-
 #define RAW_CAP (4u << 20)
-#define SC_BITS 16
 /* Drain at least this often; a ring past half full wakes the writer. */
 #define DRAIN_NS 5000000L
 
@@ -57,35 +52,11 @@ static uint64_t n_events;
  * fork (2.36, sysdeps/nptl/fork.c) does not reset in the child, so a child
  * forked meanwhile would deadlock in its first dl_iterate_phdr. */
 static pthread_mutex_t w_fork_lock = PTHREAD_MUTEX_INITIALIZER;
-static int intern_broken;
 
-static void
-abort_intern(void)
-{
-	intern_broken = 1;
-}
+/* ---- stack interning (stacktab.c) ---- */
 
-/* ---- stack interning: a tree of (parent, ip) nodes ---- */
-
-struct skey {
-	uint64_t parent, ip;
-};
-struct snode {
-	struct skey k;
-	uint64_t id;
-	UT_hash_handle hh;
-};
-static struct snode *stab;
-static struct skey *nodes; /* by id; nodes[0] unused */
-static size_t nnodes = 1, cnodes;
-static struct snode *slab;
-static size_t slab_left;
-
-struct scache {
-	uint64_t h, id;
-	uint32_t n;
-};
-static struct scache *scache;
+static struct stacktab stk;
+static int stk_ok;
 
 static int flush_block(void);
 
@@ -93,85 +64,30 @@ static int flush_block(void);
  * written. */
 #define EMIT(call) (!!((call) == 0 || (flush_block() == 0 && (call) == 0)))
 
-static uint64_t
-node_get(uint64_t parent, uint64_t ip)
-{
-	struct skey k = {parent, ip};
-	struct snode *s;
-	HASH_FIND(hh, stab, &k, sizeof(k), s);
-	if (s)
-		return s->id;
-	if (nnodes >= cnodes) {
-		size_t nc = cnodes ? cnodes * 2 : 4096;
-		struct skey *nn = real.realloc(nodes, nc * sizeof(*nn));
-		if (!nn)
-			return 0;
-		nodes = nn;
-		cnodes = nc;
-	}
-	if (!slab_left) {
-		slab = real.malloc(1024 * sizeof(*slab));
-		if (!slab)
-			return 0;
-		slab_left = 1024;
-	}
-	s = slab++;
-	slab_left--;
-	memset(s, 0, sizeof(*s));
-	s->k = k;
-	s->id = nnodes;
-	nodes[nnodes++] = k;
-	HASH_ADD(hh, stab, k, sizeof(k), s);
-	if (intern_broken)
-		return 0;
-	if (!EMIT(enc_stack(&enc, s->id, parent, ip)))
-		return 0;
-	return s->id;
-}
-
-static uint64_t
-stack_hash(const uint64_t *ips, int n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n;
-	for (int i = 0; i < n; i++) {
-		h = (h ^ ips[i]) * 0xff51afd7ed558ccdu;
-		h ^= h >> 32;
-	}
-	return h;
-}
-
-static int
-stack_is(uint64_t id, const uint64_t *ips, int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (id == 0 || id >= nnodes || nodes[id].ip != ips[i])
-			return 0;
-		id = nodes[id].parent;
-	}
-	return id == 0;
-}
-
+/* The innermost node of the stack ips[0..n) (innermost first), writing the
+ * NODE records of any node not seen before; 0: no stack. */
 static uint64_t
 stack_intern(const uint64_t *ips, int n)
 {
-	if (n <= 0)
+	if (n <= 0 || !stk_ok)
 		return 0;
-	uint64_t h = stack_hash(ips, n);
-	struct scache *c = scache ? &scache[h & ((1u << SC_BITS) - 1)] : NULL;
-	if (c && c->h == h && c->n == (uint32_t)n && stack_is(c->id, ips, n))
-		return c->id;
+	struct st_hash h = st_hash(ips, n);
+	uint64_t id = st_cached(&stk, h, n);
+	if (id)
+		return id;
 	uint64_t parent = 0;
 	for (int i = n - 1; i >= 0; i--) {
-		parent = node_get(parent, ips[i]);
-		if (!parent)
+		bool fresh;
+		id = st_node(&stk, parent, ips[i], &fresh);
+		if (!id)
 			return 0;
+		if (fresh && !EMIT(enc_node(&enc, id, parent, ips[i],
+					     st_ip(&stk, parent))))
+			return 0;
+		parent = id;
 	}
-	if (c) {
-		c->h = h;
-		c->n = (uint32_t)n;
-		c->id = parent;
-	}
-	return parent;
+	st_remember(&stk, h, n, id);
+	return id;
 }
 
 /* ---- output ---- */
@@ -237,6 +153,38 @@ cur_peek(struct cur *c, uint64_t w)
 	return c->e.key < w;
 }
 
+/* ---- events: frees matched to allocations over a window ---- */
+
+static struct livewin lwin;
+static int lwin_ok;
+
+static void
+emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack,
+	   unsigned fn)
+{
+	uint64_t seq, old_seq, old_ptr;
+	if (!lwin_ok) { /* no window: every allocation gets its address */
+		if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)))
+			(void)EMIT(enc_addr(&enc, seq, ptr));
+		return;
+	}
+	if (lw_evict(&lwin, enc.next_seq, &old_seq, &old_ptr))
+		(void)EMIT(enc_addr(&enc, old_seq, old_ptr));
+	if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)) &&
+	    lw_put(&lwin, seq, ptr, &old_seq)) /* its free went unseen */
+		(void)EMIT(enc_lost(&enc, old_seq));
+}
+
+static void
+emit_free(uint64_t t, uint64_t ptr)
+{
+	uint64_t seq;
+	if (lwin_ok && lw_take(&lwin, ptr, &seq))
+		(void)EMIT(enc_free_seq(&enc, t, seq));
+	else
+		(void)EMIT(enc_free_addr(&enc, t, ptr));
+}
+
 static void
 emit_event(struct cur *c)
 {
@@ -249,7 +197,7 @@ emit_event(struct cur *c)
 		ring_read(c->r, c->pos + sizeof(*e), ips_buf,
 			  (size_t)n * sizeof(uint64_t));
 		uint64_t id = stack_intern(ips_buf, n);
-		(void)EMIT(enc_alloc(&enc, t, e->size, e->ptr, id, e->fn));
+		emit_alloc(t, e->size, e->ptr, id, e->fn);
 	} else if (e->kind == EV_MARK) {
 		char label[HB_MARK_MAX + 1];
 		size_t n = e->size <= HB_MARK_MAX ? (size_t)e->size : 0;
@@ -257,7 +205,7 @@ emit_event(struct cur *c)
 		label[n] = 0;
 		(void)EMIT(enc_mark(&enc, t, label));
 	} else {
-		(void)EMIT(enc_free(&enc, t, e->ptr));
+		emit_free(t, e->ptr);
 	}
 	n_events++;
 }
@@ -494,7 +442,8 @@ writer_start(void)
 	}
 	enc_init(&enc, raw, RAW_CAP);
 	fds_protect(tf.fd);
-	scache = real.calloc(1u << SC_BITS, sizeof(*scache));
+	stk_ok = st_init(&stk) == 0 || stk.tab;
+	lwin_ok = lw_init(&lwin, LW_BITS_DEFAULT) == 0;
 	tf_ok = 1;
 
 	sigset_t all, old;
@@ -583,14 +532,10 @@ writer_forget(void)
 	memset(&tf, 0, sizeof(tf));
 	tf.fd = -1;
 	n_events = 0;
-	intern_broken = 0;
-	stab = NULL;
-	nodes = NULL;
-	nnodes = 1;
-	cnodes = 0;
-	slab = NULL;
-	slab_left = 0;
-	scache = NULL;
+	memset(&stk, 0, sizeof(stk));
+	stk_ok = 0;
+	memset(&lwin, 0, sizeof(lwin));
+	lwin_ok = 0;
 	curs = NULL;
 	act = NULL;
 	ccurs = 0;
@@ -643,11 +588,9 @@ writer_restart_after_exec(void)
 			return -EBUSY;
 		pthread_join(w_thread, NULL);
 	}
-	/* No other thread uses the tables now: free what is cheap to find
-	 * (the stack nodes' slabs are not listed and stay). */
-	HASH_CLEAR(hh, stab);
-	real.free(nodes);
-	real.free(scache);
+	/* No other thread uses the tables now: free them. */
+	st_destroy(&stk);
+	lw_destroy(&lwin);
 	real.free(curs);
 	real.free(act);
 	writer_forget();

@@ -44,6 +44,8 @@ struct reader {
 	size_t rawcap;
 	const uint8_t *p, *end;
 	uint64_t prev_time, prev_ptr;
+	uint64_t next_alloc; /* version 2: number of the next ALLOC_SEQ */
+	uint64_t prev_node; /* version 2: id of the block's last NODE */
 
 	struct rd_module *modules;  /* by id */
 	struct rd_module **live;    /* modules between MODULE and UNLOAD */
@@ -385,6 +387,8 @@ load_block(struct reader *r)
 		r->end = r->raw + got;
 		r->prev_time = 0;
 		r->prev_ptr = 0;
+		r->next_alloc = 0; /* unknown until the block's SEQ record */
+		r->prev_node = 0;
 		return 1;
 	}
 }
@@ -498,12 +502,8 @@ bad:
 }
 
 static int
-rec_stack(struct reader *r)
+add_node(struct reader *r, uint64_t id, uint64_t parent, uint64_t ip)
 {
-	uint64_t id, parent, ip;
-	if (heldby_get_u(&r->p, r->end, &id) || heldby_get_u(&r->p, r->end, &parent) ||
-	    heldby_get_u(&r->p, r->end, &ip))
-		return -1;
 	/* A parent is defined before its children, and an id once: keeping
 	 * to that makes a cycle impossible, whatever a damaged file says. 0 is
 	 * "no stack", never a node. A node whose parent is unknown (lost with
@@ -529,6 +529,44 @@ rec_stack(struct reader *r)
 	return 0;
 }
 
+static int
+rec_stack(struct reader *r)
+{
+	uint64_t id, parent, ip;
+	if (heldby_get_u(&r->p, r->end, &id) || heldby_get_u(&r->p, r->end, &parent) ||
+	    heldby_get_u(&r->p, r->end, &ip))
+		return -1;
+	return add_node(r, id, parent, ip);
+}
+
+/* NODE: a stack node in deltas (trace.h). A parent this reader never saw
+ * (its block was damaged) leaves the ip unknown rather than wrong. */
+static int
+rec_node(struct reader *r)
+{
+	uint64_t did, up;
+	int64_t dip;
+	if (heldby_get_u(&r->p, r->end, &did) || heldby_get_u(&r->p, r->end, &up) ||
+	    heldby_get_s(&r->p, r->end, &dip))
+		return -1;
+	uint64_t id = r->prev_node + did;
+	if (id == 0 || up == 0 || up > id)
+		return -1;
+	r->prev_node = id;
+	uint64_t parent = id - up, ip = (uint64_t)dip;
+	if (parent) {
+		struct rd_node *pn;
+		HASH_FIND(hh, r->nodes, &parent, sizeof parent, pn);
+		if (pn && pn->ip) {
+			ip += pn->ip;
+		} else {
+			r->st.anomalies++;
+			ip = 0;
+		}
+	}
+	return add_node(r, id, parent, ip);
+}
+
 static void
 set_time(struct reader *r, uint64_t dt, struct rd_event *ev)
 {
@@ -536,6 +574,25 @@ set_time(struct reader *r, uint64_t dt, struct rd_event *ev)
 	ev->time_ns = r->prev_time;
 	if (ev->time_ns > r->st.last_time_ns)
 		r->st.last_time_ns = ev->time_ns;
+}
+
+static void
+now(struct reader *r, struct rd_event *ev)
+{
+	ev->time_ns = r->prev_time;
+	if (ev->time_ns > r->st.last_time_ns)
+		r->st.last_time_ns = ev->time_ns;
+}
+
+/* The allocation number "back" names, or 0 when it cannot be one. */
+static uint64_t
+seq_back(struct reader *r, uint64_t back)
+{
+	if (back == 0 || back >= r->next_alloc) {
+		r->st.anomalies++;
+		return 0;
+	}
+	return r->next_alloc - back;
 }
 
 int
@@ -592,6 +649,61 @@ reader_next(struct reader *r, struct rd_event *ev)
 			ev->kind = RD_FREE;
 			set_time(r, a, ev);
 			r->prev_ptr += (uint64_t)s;
+			ev->ptr = r->prev_ptr;
+			return 1;
+		case HELDBY_REC_NODE:
+			if (rec_node(r))
+				goto bad;
+			continue;
+		case HELDBY_REC_TIME:
+			if (heldby_get_u(p, end, &a))
+				goto bad;
+			r->prev_time += a;
+			continue;
+		case HELDBY_REC_SEQ:
+			if (heldby_get_u(p, end, &a) || a == 0 || a >= (1ull << 62))
+				goto bad;
+			r->next_alloc = a;
+			continue;
+		case HELDBY_REC_ALLOC_SEQ:
+			if (!r->next_alloc || heldby_get_u(p, end, &a) ||
+			    heldby_get_u(p, end, &c) || heldby_get_u(p, end, &d))
+				goto bad;
+			ev->kind = RD_ALLOC;
+			now(r, ev);
+			ev->size = a;
+			ev->ptr = RD_SEQ_ID(r->next_alloc++);
+			ev->stack = c;
+			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d : HELDBY_FN_MALLOC;
+			return 1;
+		case HELDBY_REC_FREE_SEQ:
+		case HELDBY_REC_LOST:
+			if (!r->next_alloc || heldby_get_u(p, end, &a))
+				goto bad;
+			if (!(b = seq_back(r, a)))
+				continue;
+			ev->kind = RD_FREE;
+			ev->lost = kind == HELDBY_REC_LOST;
+			now(r, ev);
+			ev->ptr = RD_SEQ_ID(b);
+			return 1;
+		case HELDBY_REC_ADDR:
+			if (!r->next_alloc || heldby_get_u(p, end, &a) || heldby_get_s(p, end, &s))
+				goto bad;
+			r->prev_ptr += (uint64_t)s;
+			if (!(b = seq_back(r, a)))
+				continue;
+			ev->kind = RD_ADDR;
+			now(r, ev);
+			ev->ptr = RD_SEQ_ID(b);
+			ev->addr = r->prev_ptr;
+			return 1;
+		case HELDBY_REC_FREE_ADDR:
+			if (heldby_get_s(p, end, &s))
+				goto bad;
+			r->prev_ptr += (uint64_t)s;
+			ev->kind = RD_FREE;
+			now(r, ev);
 			ev->ptr = r->prev_ptr;
 			return 1;
 		case HELDBY_REC_THREAD: {

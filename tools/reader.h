@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uthash.h>
+#include "hash.h"
 
 struct rd_module {
 	uint64_t id;
@@ -36,12 +36,23 @@ struct rd_node {
 	UT_hash_handle hh;
 };
 
-enum rd_kind { RD_ALLOC, RD_FREE, RD_MARK, RD_END };
+/* RD_ADDR: block ptr (a numbered one) is at address addr; from now on it
+ * is named by that address. */
+enum rd_kind { RD_ALLOC, RD_FREE, RD_MARK, RD_END, RD_ADDR };
+
+/* The identity of a block allocated by a version 2 record: its allocation
+ * number with the top bit set, which no user-space address has. */
+#define RD_SEQ_ID(seq) ((seq) | (1ull << 63))
 
 struct rd_event {
 	enum rd_kind kind;
 	uint64_t time_ns; /* since the header's start_mono */
+	/* The block's identity: its address (ALLOC/FREE/FREE_ADDR records,
+	 * and after an RD_ADDR), or RD_SEQ_ID(its allocation number)
+	 * (ALLOC_SEQ, FREE_SEQ, LOST records). */
 	uint64_t ptr;
+	uint64_t addr;    /* RD_ADDR */
+	int lost;         /* FREE: released unseen (LOST), not a free call */
 	uint64_t size;    /* ALLOC */
 	uint64_t stack;   /* ALLOC; 0 = no stack */
 	unsigned fn;      /* ALLOC: enum heldby_fn */

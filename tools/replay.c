@@ -8,6 +8,7 @@
 #include "replay.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,14 +20,89 @@ replay_init(struct replay *rp)
 	memset(rp, 0, sizeof *rp);
 }
 
+/* ---- the live set: an open-addressing table of blocks by identity ----
+ * uthash spent most of a replay on its chains (a cache miss per link) and
+ * 56 bytes of handle per block; here a block is 32 bytes in a flat array
+ * kept at most three quarters full, found in about one miss. Deletion
+ * shifts the following entries back instead of leaving tombstones. */
+
+#define LT_MIN_CAP 1024u
+
+static size_t
+lt_home(const struct rp_table *t, uint64_t key)
+{
+	return hb_hash_u64(key) & t->mask;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static struct rp_block *
+lt_slot(const struct rp_table *t, uint64_t key)
+{
+	size_t i = lt_home(t, key);
+	while (t->e[i].id && t->e[i].id != key)
+		i = (i + 1) & t->mask;
+	return &t->e[i];
+}
+
+static int
+lt_grow(struct rp_table *t)
+{
+	size_t cap = t->e ? (t->mask + 1) * 2 : LT_MIN_CAP;
+	struct rp_table n = {calloc(cap, sizeof *n.e), cap - 1, t->n};
+	if (!n.e)
+		return -ENOMEM;
+	for (size_t i = 0; t->e && i <= t->mask; i++)
+		if (t->e[i].id)
+			*lt_slot(&n, t->e[i].id) = t->e[i];
+	free(t->e);
+	*t = n;
+	return 0;
+}
+
+static struct rp_block *
+lt_find(const struct rp_table *t, uint64_t key)
+{
+	if (!t->e)
+		return NULL;
+	struct rp_block *b = lt_slot(t, key);
+	return b->id ? b : NULL;
+}
+
+/* Adds block b (b->id not in the table). */
+static int
+lt_add(struct rp_table *t, const struct rp_block *b)
+{
+	if ((!t->e || 4 * (t->n + 1) > 3 * (t->mask + 1)) && lt_grow(t))
+		return -ENOMEM;
+	*lt_slot(t, b->id) = *b;
+	t->n++;
+	return 0;
+}
+
+static void
+lt_del(struct rp_table *t, struct rp_block *b)
+{
+	size_t i = (size_t)(b - t->e), j = i;
+	for (;;) {
+		j = (j + 1) & t->mask;
+		if (!t->e[j].id)
+			break;
+		size_t h = lt_home(t, t->e[j].id);
+		/* j may fill hole i unless its home lies in (i, j]. */
+		if (((j - h) & t->mask) >= ((j - i) & t->mask)) {
+			t->e[i] = t->e[j];
+			i = j;
+		}
+	}
+	t->e[i].id = 0;
+	t->n--;
+}
+
 void
 replay_free(struct replay *rp)
 {
-	struct rp_live *l, *lt;
-	HASH_ITER(hh, rp->live, l, lt) {
-		HASH_DEL(rp->live, l);
-		free(l);
-	}
+	free(rp->live.e);
+	free(rp->recent);
 	struct rp_site *s, *st;
 	HASH_ITER(hh, rp->sites, s, st) {
 		HASH_DEL(rp->sites, s);
@@ -69,18 +145,62 @@ note_time(struct replay *rp, uint64_t t)
 		rp->last_time = t;
 }
 
+/* A block leaves the live set: its site's and the global counters. */
 static void
-drop_live(struct replay *rp, struct rp_live *l)
+forget(struct replay *rp, struct rp_site *s, uint64_t size, uint64_t time)
 {
-	struct rp_site *s = l->site;
 	touch(rp, s);
-	s->cur_bytes -= l->size;
+	s->cur_bytes -= size;
 	s->cur_blocks--;
-	s->cur_tsum -= (double)l->time;
-	rp->cur_bytes -= l->size;
+	s->cur_tsum -= (double)time;
+	rp->cur_bytes -= size;
 	rp->cur_blocks--;
-	HASH_DEL(rp->live, l);
-	free(l);
+}
+
+static struct rp_block *
+recent_slot(struct replay *rp, uint64_t id)
+{
+	if (!(id & RD_SEQ_ID(0)) || !rp->recent)
+		return NULL;
+	return &rp->recent[id & (RP_RECENT - 1)];
+}
+
+/* Removes block id from the live set: true when it was live. */
+static bool
+release_id(struct replay *rp, uint64_t id)
+{
+	struct rp_block *b = recent_slot(rp, id);
+	if (b && b->id == id) {
+		forget(rp, b->site, b->size, b->time);
+		b->id = 0;
+		return true;
+	}
+	b = lt_find(&rp->live, id);
+	if (!b)
+		return false;
+	forget(rp, b->site, b->size, b->time);
+	lt_del(&rp->live, b);
+	return true;
+}
+
+static struct rp_site *
+site_get(struct replay *rp, uint64_t stack)
+{
+	struct rp_site **c = &rp->site_cache[stack % RP_SITE_CACHE];
+	if (*c && (*c)->stack == stack)
+		return *c;
+	struct rp_site *s;
+	HASH_FIND(hh, rp->sites, &stack, sizeof stack, s);
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s)
+			return NULL;
+		s->stack = stack;
+		s->epoch = rp->epoch; /* held nothing at every earlier peak */
+		HASH_ADD(hh, rp->sites, stack, sizeof s->stack, s);
+	}
+	*c = s;
+	return s;
 }
 
 int
@@ -88,32 +208,26 @@ replay_alloc(struct replay *rp, uint64_t t, uint64_t ptr, uint64_t size, uint64_
 {
 	note_time(rp, t);
 	rp->sum.alloc_calls++;
-	struct rp_live *l;
-	HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
-	if (l) {
-		/* Events are in true order, so this should not happen; the old
-		 * block must have been freed unseen. */
-		rp->sum.reused_live++;
-		drop_live(rp, l);
-	}
-	struct rp_site *s;
-	HASH_FIND(hh, rp->sites, &stack, sizeof stack, s);
-	if (!s) {
-		s = calloc(1, sizeof *s);
-		if (!s)
-			return -ENOMEM;
-		s->stack = stack;
-		s->epoch = rp->epoch; /* held nothing at every earlier peak */
-		HASH_ADD(hh, rp->sites, stack, sizeof s->stack, s);
-	}
-	l = malloc(sizeof *l);
-	if (!l)
+	/* A numbered allocation (RD_SEQ_ID) is new by construction: only an
+	 * address can still be live, when its free went unseen. */
+	if (!(ptr & RD_SEQ_ID(0)) && release_id(rp, ptr))
+		rp->sum.reused_live++; /* events are in true order: anomaly */
+	struct rp_site *s = site_get(rp, stack);
+	if (!s)
 		return -ENOMEM;
-	l->ptr = ptr;
-	l->size = size;
-	l->time = t;
-	l->site = s;
-	HASH_ADD(hh, rp->live, ptr, sizeof l->ptr, l);
+	if (!rp->recent && (ptr & RD_SEQ_ID(0)))
+		rp->recent = calloc(RP_RECENT, sizeof *rp->recent);
+	struct rp_block nb = {ptr, size, t, s};
+	struct rp_block *r = recent_slot(rp, ptr);
+	if (r) {
+		/* The slot's block, RP_RECENT allocations older, outlived the
+		 * ring: on to the table. */
+		if (r->id && lt_add(&rp->live, r))
+			return -ENOMEM;
+		*r = nb;
+	} else if (lt_add(&rp->live, &nb)) {
+		return -ENOMEM;
+	}
 
 	touch(rp, s);
 	s->cur_bytes += size;
@@ -132,13 +246,32 @@ replay_release(struct replay *rp, uint64_t t, uint64_t ptr)
 {
 	note_time(rp, t);
 	rp->sum.free_calls++;
-	struct rp_live *l;
-	HASH_FIND(hh, rp->live, &ptr, sizeof ptr, l);
-	if (!l) {
+	if (!release_id(rp, ptr))
 		rp->sum.unknown_frees++;
-		return;
+}
+
+void
+replay_lost(struct replay *rp, uint64_t ptr)
+{
+	if (release_id(rp, ptr))
+		rp->sum.reused_live++;
+}
+
+int
+replay_rename(struct replay *rp, uint64_t id, uint64_t addr)
+{
+	struct rp_block *b = recent_slot(rp, id), nb;
+	if (b && b->id == id) {
+		nb = *b;
+		b->id = 0;
+	} else if ((b = lt_find(&rp->live, id))) {
+		nb = *b;
+		lt_del(&rp->live, b);
+	} else {
+		return 0;
 	}
-	drop_live(rp, l);
+	nb.id = addr;
+	return lt_add(&rp->live, &nb);
 }
 
 int
@@ -178,8 +311,13 @@ replay_apply(struct replay *rp, const struct rd_event *ev)
 	case RD_ALLOC:
 		return replay_alloc(rp, ev->time_ns, ev->ptr, ev->size, ev->stack);
 	case RD_FREE:
-		replay_release(rp, ev->time_ns, ev->ptr);
+		if (ev->lost)
+			replay_lost(rp, ev->ptr);
+		else
+			replay_release(rp, ev->time_ns, ev->ptr);
 		return 0;
+	case RD_ADDR:
+		return replay_rename(rp, ev->ptr, ev->addr);
 	case RD_MARK:
 		return replay_mark(rp, ev->time_ns, ev->label, ev->label_len);
 	case RD_END:

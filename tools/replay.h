@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Replay of a trace's events: the live set (ptr -> size, stack, time) and
+ * Replay of a trace's events: the live set (block -> size, stack, time) and
  * per-site counters keyed by stack id, including each site's bytes at the
  * global peak, found in one pass with a peak epoch.
  */
@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include <uthash.h>
+#include "hash.h"
 
 #include "reader.h"
 
@@ -25,12 +25,17 @@ struct rp_site {
 	UT_hash_handle hh;
 };
 
-struct rp_live {
-	uint64_t ptr;
-	uint64_t size;
-	uint64_t time;
+/* A live block: identity (address or RD_SEQ_ID), size, time, site. */
+struct rp_block {
+	uint64_t id; /* 0: empty slot */
+	uint64_t size, time;
 	struct rp_site *site;
-	UT_hash_handle hh;
+};
+
+/* Open addressing by id, at most 3/4 full (replay.c). */
+struct rp_table {
+	struct rp_block *e;
+	size_t mask, n;
 };
 
 /* A MARK record (heldby_mark): when, and what was held then. */
@@ -58,9 +63,19 @@ struct rp_summary {
 	int complete;
 };
 
+#define RP_SITE_CACHE 1024
+#define RP_RECENT (1u << 16)
+
 struct replay {
-	struct rp_live *live;
+	struct rp_table live;
 	struct rp_site *sites;
+	/* Last site seen per stack id modulo the size: most allocations come
+	 * from a few sites, and this skips their hash lookup. */
+	struct rp_site *site_cache[RP_SITE_CACHE];
+	/* Numbered blocks live in a ring by allocation number while young (most
+	 * die young: no hash, no node), and move to the table above only when
+	 * they outlive it. NULL until the first numbered allocation. */
+	struct rp_block *recent;
 	uint64_t cur_bytes, cur_blocks;
 	uint64_t epoch;
 	uint64_t last_time;
@@ -77,6 +92,13 @@ void replay_free(struct replay *rp);
 int replay_alloc(struct replay *rp, uint64_t time_ns, uint64_t ptr, uint64_t size,
 		 uint64_t stack);
 void replay_release(struct replay *rp, uint64_t time_ns, uint64_t ptr);
+/* The block was released unseen (its address was handed out again): an
+ * anomaly, counted as reused_live, not as a free call. */
+void replay_lost(struct replay *rp, uint64_t ptr);
+/* Block id (live or not) is named by addr from now on (RD_ADDR). No check
+ * for another live block at addr: the writer names an address only while
+ * its block is live. Returns 0 or -ENOMEM. */
+int replay_rename(struct replay *rp, uint64_t id, uint64_t addr);
 int replay_apply(struct replay *rp, const struct rd_event *ev);
 /* Records a mark with the bytes held now; label need not be NUL-terminated.
  * Returns 0 or -ENOMEM. */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <uthash.h>
+#include "hash.h"
 
 #include "demangle.h"
 

@@ -13,7 +13,7 @@
 /* The file starts with these 8 bytes. */
 #define HELDBY_TRACE_MAGIC "HELDBYT\n"
 #define HELDBY_TRACE_MAGIC_LEN 8
-#define HELDBY_TRACE_VERSION 1u
+#define HELDBY_TRACE_VERSION 2u
 
 /*
  * File header, all integers little-endian, no padding:
@@ -70,7 +70,8 @@ heldby_block_check(uint32_t seq, uint32_t stored, uint32_t raw)
  * prev_time = 0 and prev_ptr = 0. A time field "dt" is the event's time
  * minus prev_time (ns since the header's start_mono); a pointer field "dptr"
  * is the pointer minus prev_ptr. Each record that has dt sets prev_time; each
- * record that has dptr sets prev_ptr.
+ * record that has dptr sets prev_ptr. A record without a time (ALLOC_SEQ,
+ * FREE_SEQ, FREE_ADDR, LOST) happens at prev_time.
  *
  * Identifiers (module ids, stack ids) are global to the file and assigned
  * by the writer from 1 upward; a record that uses an id comes after the
@@ -112,6 +113,45 @@ enum heldby_rec {
 	 * The program ended and everything was written. A trace without END
 	 * was cut short (crash, kill -9, _exit, full disk). */
 	HELDBY_REC_END = 8,
+
+	/* Version 2 records. The writer of version 2 uses these for events
+	 * instead of ALLOC and FREE (a reader still reads both): an event
+	 * carries no time of its own, and a free names its allocation rather
+	 * than an address, which leaves almost nothing for zstd to encode.
+	 *
+	 * Allocations are numbered from 1 upward across the whole file; the
+	 * reader keeps next_seq, the number the next ALLOC_SEQ takes. A field
+	 * "back" names allocation next_seq - back (so back >= 1). */
+
+	/* u dt: the time of the events that follow (sets prev_time). The
+	 * writer writes one only when the time moved by its resolution
+	 * (1 ms) or more, and before the first event of each block. */
+	HELDBY_REC_TIME = 9,
+	/* u next_seq: written before the first numbered record of a block, so
+	 * that a block decodes on its own after a damaged one. */
+	HELDBY_REC_SEQ = 10,
+	/* u size, u stack, u fn: allocation number next_seq, at prev_time;
+	 * then next_seq += 1. Its address is not written (see ADDR). */
+	HELDBY_REC_ALLOC_SEQ = 11,
+	/* u back: allocation next_seq - back is released, at prev_time. */
+	HELDBY_REC_FREE_SEQ = 12,
+	/* u back, s dptr: allocation next_seq - back, still live, is at this
+	 * address. The writer matches frees to allocations over a window of
+	 * recent allocations; one that outlives the window is given its
+	 * address here, and is freed later by FREE_ADDR. */
+	HELDBY_REC_ADDR = 13,
+	/* s dptr: the block at this address (named by an ADDR, or unknown to
+	 * the trace, then ignored) is released, at prev_time. */
+	HELDBY_REC_FREE_ADDR = 14,
+	/* u back: allocation next_seq - back was released unseen (its address
+	 * was handed out again); an anomaly, counted, not a free. */
+	HELDBY_REC_LOST = 15,
+	/* u did, u up, s dip: a stack node as STACK, in deltas: id is the
+	 * previous NODE's id in this block plus did (the first is absolute),
+	 * parent = id - up (up = id: outermost), ip = the parent's ip + dip
+	 * (dip = ip when outermost). A callee sits near its caller, so this
+	 * costs a third of STACK once compressed. */
+	HELDBY_REC_NODE = 16,
 };
 
 /* Which function made an allocation. */

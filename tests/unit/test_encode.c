@@ -189,3 +189,92 @@ Test(encode, tracefile_writes_header_and_checked_blocks)
 	cr_assert_eq(off, (size_t)st.st_size);
 	free(f);
 }
+
+/* Version 2 events: TIME only when the time moved by the resolution, SEQ
+ * once per block, frees and addresses named by allocation number. */
+Test(encode, v2_events_carry_time_and_numbers_only_when_needed)
+{
+	uint8_t buf[4096];
+	struct enc e;
+	enc_init(&e, buf, sizeof(buf));
+	uint64_t s1 = 0, s2 = 0;
+	cr_assert_eq(enc_alloc_seq(&e, 5000, 64, 3, HELDBY_FN_NEW, &s1), 0);
+	cr_assert_eq(enc_alloc_seq(&e, 5000 + ENC_TIME_RES_NS - 1, 32, 3, 0, &s2),
+		     0);
+	cr_assert_eq(enc_free_seq(&e, 5000 + ENC_TIME_RES_NS, s1), 0);
+	cr_assert_eq(enc_addr(&e, s2, 0x7000), 0);
+	cr_assert_eq(enc_free_addr(&e, 4000, 0x6ff0), 0); /* earlier: no TIME */
+	cr_assert_eq(enc_lost(&e, s2), 0);
+	cr_assert_eq(s1, 1);
+	cr_assert_eq(s2, 2);
+
+	const uint8_t *p = buf, *end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_TIME);
+	cr_assert_eq(get_u(&p, end), 5000);
+	cr_assert_eq(*p++, HELDBY_REC_SEQ);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(*p++, HELDBY_REC_ALLOC_SEQ);
+	cr_assert_eq(get_u(&p, end), 64);
+	cr_assert_eq(get_u(&p, end), 3);
+	cr_assert_eq(get_u(&p, end), HELDBY_FN_NEW);
+	cr_assert_eq(*p++, HELDBY_REC_ALLOC_SEQ, "within the resolution: no TIME");
+	cr_assert_eq(get_u(&p, end), 32);
+	cr_assert_eq(get_u(&p, end), 3);
+	cr_assert_eq(get_u(&p, end), 0);
+	cr_assert_eq(*p++, HELDBY_REC_TIME);
+	cr_assert_eq(get_u(&p, end), ENC_TIME_RES_NS);
+	cr_assert_eq(*p++, HELDBY_REC_FREE_SEQ);
+	cr_assert_eq(get_u(&p, end), 2, "next_seq 3 minus allocation 1");
+	cr_assert_eq(*p++, HELDBY_REC_ADDR);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(get_s(&p, end), 0x7000);
+	cr_assert_eq(*p++, HELDBY_REC_FREE_ADDR);
+	cr_assert_eq(get_s(&p, end), -0x10);
+	cr_assert_eq(*p++, HELDBY_REC_LOST);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(p, end);
+
+	/* A new block: time and number written again, numbering goes on. */
+	enc_clear(&e);
+	cr_assert_eq(enc_free_seq(&e, 7000, s2), 0);
+	p = buf;
+	end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_TIME);
+	cr_assert_eq(get_u(&p, end), 7000);
+	cr_assert_eq(*p++, HELDBY_REC_SEQ);
+	cr_assert_eq(get_u(&p, end), 3);
+	cr_assert_eq(*p++, HELDBY_REC_FREE_SEQ);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(p, end);
+}
+
+Test(encode, v2_nodes_are_deltas_to_the_previous_node_and_the_parent)
+{
+	uint8_t buf[256];
+	struct enc e;
+	enc_init(&e, buf, sizeof(buf));
+	cr_assert_eq(enc_node(&e, 5, 0, 0x401000, 0), 0);
+	cr_assert_eq(enc_node(&e, 6, 5, 0x400ff0, 0x401000), 0);
+	const uint8_t *p = buf, *end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_NODE);
+	cr_assert_eq(get_u(&p, end), 5);
+	cr_assert_eq(get_u(&p, end), 5, "outermost: up is the id");
+	cr_assert_eq(get_s(&p, end), 0x401000);
+	cr_assert_eq(*p++, HELDBY_REC_NODE);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(get_s(&p, end), -0x10);
+	cr_assert_eq(p, end);
+}
+
+Test(encode, v2_event_that_does_not_fit_changes_nothing)
+{
+	uint8_t buf[3];
+	struct enc e;
+	enc_init(&e, buf, sizeof(buf));
+	cr_assert_eq(enc_alloc_seq(&e, 10, 64, 1, 0, NULL), -1);
+	cr_assert_eq(e.len, 0);
+	cr_assert_eq(e.next_seq, 1);
+	cr_assert_eq(e.has_time, 0);
+	cr_assert_eq(e.has_seq, 0);
+}

@@ -271,6 +271,7 @@ read_all(const char *path, struct tally *ty, const struct reader_stats **st, str
 		case RD_FREE: ty->frees++; break;
 		case RD_MARK: ty->marks++; break;
 		case RD_END: ty->ends++; break;
+		case RD_ADDR: break;
 		}
 	}
 	static struct reader_stats copy;
@@ -726,6 +727,95 @@ Test(reader, reads_what_the_shim_encoder_writes)
 	cr_expect_eq(rp.sum.duration_ns, 9);
 	cr_expect(rp.sum.complete);
 	cr_expect_eq(reader_node(r, 1)->module, 1);
+	replay_free(&rp);
+	reader_close(r);
+	unlink(path);
+}
+
+/* Version 2 records from the shim's encoder, over two blocks: numbered
+ * allocations, a free by number, an address given to a block that outlived
+ * the window and its free by address, a lost block, stack nodes in deltas. */
+Test(reader, reads_numbered_events_across_blocks)
+{
+	char *path = tmpname();
+	unlink(path);
+	struct tfile tf;
+	cr_assert_eq(tfile_create(&tf, path, 77, 1, 2, "/bin/x"), 0);
+	static uint8_t buf[1 << 16];
+	struct enc e;
+	enc_init(&e, buf, sizeof buf);
+	uint64_t start = 0x1000, len = 0x1000, a, b, c;
+	cr_assert_eq(enc_module(&e, 1, 0, 1, &start, &len, "/bin/x", NULL, 0), 0);
+	cr_assert_eq(enc_node(&e, 1, 0, 0x1010, 0), 0);
+	cr_assert_eq(enc_node(&e, 2, 1, 0x1800, 0x1010), 0);
+	cr_assert_eq(enc_alloc_seq(&e, 3000000, 48, 2, HELDBY_FN_NEW, &a), 0);
+	cr_assert_eq(enc_alloc_seq(&e, 3000001, 16, 1, HELDBY_FN_MALLOC, &b), 0);
+	cr_assert_eq(enc_addr(&e, a, 0x9000), 0);
+	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
+	enc_clear(&e);
+	cr_assert_eq(enc_node(&e, 3, 2, 0x1900, 0x1800), 0);
+	cr_assert_eq(enc_alloc_seq(&e, 5000000, 100, 3, HELDBY_FN_MALLOC, &c), 0);
+	cr_assert_eq(enc_free_seq(&e, 6000000, b), 0);
+	cr_assert_eq(enc_free_addr(&e, 7000000, 0x9000), 0);
+	cr_assert_eq(enc_free_addr(&e, 7000000, 0x5000), 0); /* unknown */
+	cr_assert_eq(enc_lost(&e, c), 0);
+	cr_assert_eq(enc_end(&e, 9000000, 0, 0), 0);
+	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
+	tfile_close(&tf);
+
+	char err[256];
+	struct reader *r;
+	cr_assert_eq(reader_open(path, &r, err, sizeof err), 0, "%s", err);
+	struct rd_event ev;
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_ALLOC);
+	cr_expect_eq(ev.time_ns, 3000000);
+	cr_expect_eq(ev.ptr, RD_SEQ_ID(1));
+	cr_expect_eq(ev.size, 48);
+	cr_expect_eq(ev.stack, 2);
+	cr_expect_eq(ev.fn, HELDBY_FN_NEW);
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.time_ns, 3000000, "within the resolution");
+	cr_expect_eq(ev.ptr, RD_SEQ_ID(2));
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_ADDR);
+	cr_expect_eq(ev.ptr, RD_SEQ_ID(1));
+	cr_expect_eq(ev.addr, 0x9000);
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.ptr, RD_SEQ_ID(3), "numbering goes on in the next block");
+	cr_expect_eq(ev.time_ns, 5000000);
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_FREE);
+	cr_expect_eq(ev.ptr, RD_SEQ_ID(2));
+	cr_expect_eq(ev.time_ns, 6000000);
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_FREE);
+	cr_expect_eq(ev.ptr, 0x9000, "allocation 1, named by its address");
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.ptr, 0x5000);
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect(ev.lost);
+	cr_expect_eq(ev.ptr, RD_SEQ_ID(3));
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_END);
+	cr_expect_eq(reader_next(r, &ev), 0);
+	cr_expect_eq(reader_stats(r)->anomalies, 0);
+	cr_expect_eq(reader_node(r, 2)->ip, 0x1800);
+	cr_expect_eq(reader_node(r, 2)->parent, 1);
+	cr_expect_eq(reader_node(r, 3)->ip, 0x1900);
+	cr_expect_eq(reader_node(r, 3)->offset, 0x1900);
+	reader_close(r);
+
+	cr_assert_eq(reader_open(path, &r, err, sizeof err), 0, "%s", err);
+	struct replay rp;
+	replay_init(&rp);
+	cr_assert_eq(replay_reader(&rp, r), 0);
+	cr_expect_eq(rp.sum.alloc_calls, 3);
+	cr_expect_eq(rp.sum.free_calls, 3);
+	cr_expect_eq(rp.sum.unknown_frees, 1);
+	cr_expect_eq(rp.sum.reused_live, 1);
+	cr_expect_eq(rp.sum.peak_bytes, 164);
+	cr_expect_eq(rp.sum.end_bytes, 0);
 	replay_free(&rp);
 	reader_close(r);
 	unlink(path);

@@ -335,3 +335,76 @@ Test(symbolize, names_a_function_in_this_binary)
 	cr_expect_null(f[0].function);
 	sym_free(s);
 }
+
+/* Numbered blocks: young ones in the ring, those that outlive it in the
+ * table; either kind is found by its free, a lost one is not a free. */
+Test(replay, numbered_blocks_outliving_the_ring_are_still_found)
+{
+	struct replay rp;
+	replay_init(&rp);
+	uint64_t n = 3 * RP_RECENT + 5;
+	for (uint64_t q = 1; q <= n; q++) {
+		cr_assert_eq(replay_alloc(&rp, q, RD_SEQ_ID(q), q % 7 == 0 ? 100 : 1,
+					  q % 7 == 0 ? 2 : 1), 0);
+		if (q > 1 && (q - 1) % 7) /* short-lived: freed at once */
+			replay_release(&rp, q, RD_SEQ_ID(q - 1));
+	}
+	cr_expect_eq(site(&rp, 2)->cur_blocks, n / 7, "long-lived all held");
+	/* One young and one old block get their addresses (RD_ADDR). */
+	cr_assert_eq(replay_rename(&rp, RD_SEQ_ID(7), 0x7000), 0);
+	cr_assert_eq(replay_rename(&rp, RD_SEQ_ID(n - n % 7), 0x8000), 0);
+	replay_release(&rp, n, 0x7000);
+	replay_release(&rp, n, 0x8000);
+	cr_expect_eq(rp.sum.unknown_frees, 0);
+	for (uint64_t q = 14; q < n - n % 7; q += 7)
+		replay_release(&rp, n + q, RD_SEQ_ID(q));
+	replay_lost(&rp, RD_SEQ_ID(n));
+	replay_release(&rp, 2 * n, RD_SEQ_ID(n)); /* already gone */
+	replay_finish(&rp, 3 * n, 1);
+	cr_expect_eq(site(&rp, 2)->cur_blocks, 0);
+	cr_expect_eq(rp.sum.unknown_frees, 1);
+	cr_expect_eq(rp.sum.reused_live, 1);
+	cr_expect_eq(rp.sum.alloc_calls, n);
+	cr_expect_eq(rp.sum.end_blocks, 0);
+	cr_expect_eq(rp.sum.end_bytes, 0);
+	replay_free(&rp);
+}
+
+/* Address-keyed blocks under random traffic, with addresses that crowd
+ * together: the live table must grow and delete without losing or
+ * inventing a block (checked against a plain array). */
+Test(replay, live_table_matches_a_plain_model)
+{
+	enum { ADDRS = 5000 };
+	static uint64_t size_at[ADDRS];
+	struct replay rp;
+	replay_init(&rp);
+	uint64_t x = 0x2545f4914f6cdd1dull, bytes = 0, blocks = 0, frees = 0;
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		unsigned a = (unsigned)(x % ADDRS);
+		uint64_t ptr = 0x55550000ull + (uint64_t)a * 16;
+		if (size_at[a]) {
+			replay_release(&rp, (uint64_t)i, ptr);
+			bytes -= size_at[a];
+			blocks--;
+			frees++;
+			size_at[a] = 0;
+		} else {
+			uint64_t n = 1 + (x >> 40) % 100;
+			cr_assert_eq(replay_alloc(&rp, (uint64_t)i, ptr, n, 1 + a % 3), 0);
+			size_at[a] = n;
+			bytes += n;
+			blocks++;
+		}
+		cr_assert_eq(rp.cur_bytes, bytes, "step %d", i);
+	}
+	cr_expect_eq(rp.cur_blocks, blocks);
+	cr_expect_eq(rp.live.n, blocks);
+	cr_expect_eq(rp.sum.unknown_frees, 0);
+	cr_expect_eq(rp.sum.reused_live, 0);
+	cr_expect_eq(rp.sum.free_calls, frees);
+	replay_free(&rp);
+}

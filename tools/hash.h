@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uthash as the tools use it: every table is keyed by a u64 (an address, a
+ * block or stack id), and uthash's default Jenkins hash spends most of a
+ * replay's time on those 8 bytes and still leaves long chains for addresses
+ * that differ only in a few middle bits. A 64-bit finaliser (murmur3's
+ * fmix64) is cheaper and spreads them evenly. Include this instead of
+ * <uthash.h> in tools/: every file that touches a table must hash alike.
+ */
+#ifndef HELDBY_TOOLS_HASH_H
+#define HELDBY_TOOLS_HASH_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline unsigned
+hb_hash_u64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return (unsigned)k;
+}
+
+#define HASH_FUNCTION(keyptr, keylen, hashv)                                   \
+	do {                                                                   \
+		if ((keylen) == sizeof(uint64_t)) {                            \
+			uint64_t hb_k_;                                        \
+			memcpy(&hb_k_, (keyptr), sizeof hb_k_);                \
+			(hashv) = hb_hash_u64(hb_k_);                          \
+		} else {                                                       \
+			HASH_JEN(keyptr, keylen, hashv);                       \
+		}                                                              \
+	} while (0)
+
+#include <uthash.h>
+
+#endif
