@@ -12,13 +12,7 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
-static void *
-map(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
+#include "mapmem.h"
 
 int
 lw_init(struct livewin *w, unsigned bits)
@@ -28,8 +22,8 @@ lw_init(struct livewin *w, unsigned bits)
 	w->wmask = (1ull << bits) - 1;
 	w->tmask = (2ull << bits) - 1;
 	w->tshift = 64 - (bits + 1);
-	w->ring = map((w->wmask + 1) * sizeof(*w->ring));
-	w->tab = map((w->tmask + 1) * sizeof(*w->tab));
+	w->ring = hb_map((w->wmask + 1) * sizeof(*w->ring));
+	w->tab = hb_map((w->tmask + 1) * sizeof(*w->tab));
 	if (!w->ring || !w->tab) {
 		lw_destroy(w);
 		return -ENOMEM;

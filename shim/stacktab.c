@@ -15,23 +15,18 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static void *
-map(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
+#include "heldby/mix.h"
+#include "mapmem.h"
 
 int
 st_init(struct stacktab *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->cnodes = 4096;
-	t->nodes = map(t->cnodes * sizeof(*t->nodes));
+	t->nodes = hb_map(t->cnodes * sizeof(*t->nodes));
 	t->tab_mask = (1u << 14) - 1;
-	t->tab = map((t->tab_mask + 1) * sizeof(*t->tab));
-	t->cache = map(sizeof(*t->cache) << ST_CACHE_BITS);
+	t->tab = hb_map((t->tab_mask + 1) * sizeof(*t->tab));
+	t->cache = hb_map(sizeof(*t->cache) << ST_CACHE_BITS);
 	if (!t->nodes || !t->tab) {
 		st_destroy(t);
 		return -ENOMEM;
@@ -76,7 +71,7 @@ static int
 grow_tab(struct stacktab *t)
 {
 	size_t cap = (t->tab_mask + 1) * 2;
-	uint32_t *n = map(cap * sizeof(*n));
+	uint32_t *n = hb_map(cap * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	munmap(t->tab, (t->tab_mask + 1) * sizeof(*t->tab));
@@ -137,17 +132,6 @@ rotl(uint64_t x, int r)
 	return x << r | x >> (64 - r);
 }
 
-static inline uint64_t
-fmix(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdu;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53u;
-	k ^= k >> 33;
-	return k;
-}
-
 /* Four independent lanes in xxHash64's round shape, so that a deep stack
  * costs about a cycle per frame instead of a serial multiply chain. The
  * 256-bit state folds into two differently mixed 64-bit halves. */
@@ -163,9 +147,9 @@ st_hash(const uint64_t *ips, int n)
 	for (int k = 0; i < n; i++, k++)
 		l[k] = rotl(l[k] + ips[i] * p2, 31) * p1;
 	struct st_hash r;
-	r.h = fmix(rotl(l[0], 1) + rotl(l[1], 7) + rotl(l[2], 12) +
+	r.h = heldby_mix64(rotl(l[0], 1) + rotl(l[1], 7) + rotl(l[2], 12) +
 		   rotl(l[3], 18) + (uint64_t)n);
-	r.h2 = fmix((l[0] ^ rotl(l[1], 17) ^ rotl(l[2], 31) ^ rotl(l[3], 45)) *
+	r.h2 = heldby_mix64((l[0] ^ rotl(l[1], 17) ^ rotl(l[2], 31) ^ rotl(l[3], 45)) *
 			    p2 +
 		    (uint64_t)n);
 	return r;

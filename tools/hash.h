@@ -13,15 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "heldby/mix.h"
+
 static inline unsigned
 hb_hash_u64(uint64_t k)
 {
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
-	k ^= k >> 33;
-	return (unsigned)k;
+	return (unsigned)heldby_mix64(k);
 }
 
 #define HASH_FUNCTION(keyptr, keylen, hashv)                                   \
