@@ -333,8 +333,7 @@ check_main(int argc, char **argv)
 {
 	struct check_limits lim = {0};
 	struct run_opts ro = {0};
-	int follow = 0;
-	int rc = parse(argc, argv, &lim, &ro.pattern, &follow);
+	int rc = parse(argc, argv, &lim, &ro.pattern, &ro.follow);
 	if (rc >= 0)
 		return rc;
 	ro.argv = argv + optind;
@@ -354,12 +353,6 @@ check_main(int argc, char **argv)
 		snprintf(pattern, sizeof pattern, "%s/heldby.%%p.hbt", dir);
 		ro.pattern = pattern;
 	}
-	/* The shim reads it in PROG and passes it on to what PROG runs. */
-	if (follow && setenv("HELDBY_FOLLOW", "1", 1) != 0) {
-		fprintf(stderr, "heldby check: setenv: %s\n", strerror(errno));
-		remove_dir(dir);
-		return 1;
-	}
 
 	struct run_done d = {0};
 	rc = run_traced(&ro, &d);
@@ -374,7 +367,7 @@ check_main(int argc, char **argv)
 			prog_rc);
 	int over;
 	struct check_measured m;
-	if (follow) {
+	if (ro.follow) {
 		over = check_folder(dir, &lim);
 	} else if (d.have_trace) {
 		over = check_trace(d.trace, &lim, 0, &m);
@@ -385,10 +378,10 @@ check_main(int argc, char **argv)
 		over = -1;
 	}
 	/* Kept for `heldby report` when over a limit, or unreadable (damaged). */
-	int keep = over > 0 || (over < 0 && !follow && d.have_trace);
+	int keep = over > 0 || (over < 0 && !ro.follow && d.have_trace);
 	if (*dir && !keep)
 		remove_dir(dir);
-	else if (*dir && follow)
+	else if (*dir && ro.follow)
 		fprintf(stderr, "heldby check: every trace is kept in %s\n", dir);
 	if (prog_rc)
 		return prog_rc;
