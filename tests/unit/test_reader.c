@@ -19,8 +19,7 @@
 #include "report.h"
 
 #ifdef HAVE_SHIM_ENCODER
-#include "encode.h"
-#include "tracefile.h"
+#include "shim_trace.h"
 #endif
 
 /* ---- a tiny writer ---- */
@@ -695,23 +694,15 @@ Test(reader, json_report_escapes_strings)
 Test(reader, reads_what_the_shim_encoder_writes)
 {
 	char *path = tmpname();
-	unlink(path);
-	struct tfile tf;
-	cr_assert_eq(tfile_create(&tf, path, 77, 1, 2, "/bin/x"), 0);
-	static uint8_t buf[1 << 16];
-	struct enc e;
-	enc_init(&e, buf, sizeof buf);
-	uint64_t start = 0x1000, len = 0x1000;
-	cr_assert_eq(enc_module(&e, 1, 0, 1, &start, &len, "/bin/x", NULL, 0), 0);
-	cr_assert_eq(enc_stack(&e, 1, 0, 0x1010), 0);
-	cr_assert_eq(enc_alloc(&e, 5, 48, 0x9000, 1, HELDBY_FN_NEW), 0);
-	cr_assert_eq(enc_alloc(&e, 6, 16, 0x8000, 1, HELDBY_FN_MALLOC), 0);
-	cr_assert_eq(enc_free(&e, 7, 0x9000), 0);
-	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
-	enc_clear(&e);
-	cr_assert_eq(enc_end(&e, 9, 0, 0), 0);
-	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
-	tfile_close(&tf);
+	static struct shim_trace t;
+	shim_trace_begin(&t, path);
+	cr_assert_eq(enc_stack(&t.e, 1, 0, 0x1010), 0);
+	cr_assert_eq(enc_alloc(&t.e, 5, 48, 0x9000, 1, HELDBY_FN_NEW), 0);
+	cr_assert_eq(enc_alloc(&t.e, 6, 16, 0x8000, 1, HELDBY_FN_MALLOC), 0);
+	cr_assert_eq(enc_free(&t.e, 7, 0x9000), 0);
+	shim_trace_next_block(&t);
+	cr_assert_eq(enc_end(&t.e, 9, 0, 0), 0);
+	shim_trace_end(&t);
 
 	char err[256];
 	struct reader *r;
@@ -738,30 +729,23 @@ Test(reader, reads_what_the_shim_encoder_writes)
 Test(reader, reads_numbered_events_across_blocks)
 {
 	char *path = tmpname();
-	unlink(path);
-	struct tfile tf;
-	cr_assert_eq(tfile_create(&tf, path, 77, 1, 2, "/bin/x"), 0);
-	static uint8_t buf[1 << 16];
-	struct enc e;
-	enc_init(&e, buf, sizeof buf);
-	uint64_t start = 0x1000, len = 0x1000, a, b, c;
-	cr_assert_eq(enc_module(&e, 1, 0, 1, &start, &len, "/bin/x", NULL, 0), 0);
-	cr_assert_eq(enc_node(&e, 1, 0, 0x1010, 0), 0);
-	cr_assert_eq(enc_node(&e, 2, 1, 0x1800, 0x1010), 0);
-	cr_assert_eq(enc_alloc_seq(&e, 3000000, 48, 2, HELDBY_FN_NEW, &a), 0);
-	cr_assert_eq(enc_alloc_seq(&e, 3000001, 16, 1, HELDBY_FN_MALLOC, &b), 0);
-	cr_assert_eq(enc_addr(&e, a, 0x9000), 0);
-	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
-	enc_clear(&e);
-	cr_assert_eq(enc_node(&e, 3, 2, 0x1900, 0x1800), 0);
-	cr_assert_eq(enc_alloc_seq(&e, 5000000, 100, 3, HELDBY_FN_MALLOC, &c), 0);
-	cr_assert_eq(enc_free_seq(&e, 6000000, b), 0);
-	cr_assert_eq(enc_free_addr(&e, 7000000, 0x9000), 0);
-	cr_assert_eq(enc_free_addr(&e, 7000000, 0x5000), 0); /* unknown */
-	cr_assert_eq(enc_lost(&e, c), 0);
-	cr_assert_eq(enc_end(&e, 9000000, 0, 0), 0);
-	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
-	tfile_close(&tf);
+	static struct shim_trace t;
+	shim_trace_begin(&t, path);
+	uint64_t a, b, c;
+	cr_assert_eq(enc_node(&t.e, 1, 0, 0x1010, 0), 0);
+	cr_assert_eq(enc_node(&t.e, 2, 1, 0x1800, 0x1010), 0);
+	cr_assert_eq(enc_alloc_seq(&t.e, 3000000, 48, 2, HELDBY_FN_NEW, &a), 0);
+	cr_assert_eq(enc_alloc_seq(&t.e, 3000001, 16, 1, HELDBY_FN_MALLOC, &b), 0);
+	cr_assert_eq(enc_addr(&t.e, a, 0x9000), 0);
+	shim_trace_next_block(&t);
+	cr_assert_eq(enc_node(&t.e, 3, 2, 0x1900, 0x1800), 0);
+	cr_assert_eq(enc_alloc_seq(&t.e, 5000000, 100, 3, HELDBY_FN_MALLOC, &c), 0);
+	cr_assert_eq(enc_free_seq(&t.e, 6000000, b), 0);
+	cr_assert_eq(enc_free_addr(&t.e, 7000000, 0x9000), 0);
+	cr_assert_eq(enc_free_addr(&t.e, 7000000, 0x5000), 0); /* unknown */
+	cr_assert_eq(enc_lost(&t.e, c), 0);
+	cr_assert_eq(enc_end(&t.e, 9000000, 0, 0), 0);
+	shim_trace_end(&t);
 
 	char err[256];
 	struct reader *r;

@@ -17,8 +17,7 @@
 #include "symbolize.h"
 
 #ifdef HAVE_SHIM_ENCODER
-#include "encode.h"
-#include "tracefile.h"
+#include "shim_trace.h"
 #endif
 
 static struct rp_site *
@@ -208,26 +207,18 @@ Test(replay, marks_from_the_shim_encoder_reach_the_report)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/tmp/heldby-test-%d-marks.hbt", (int)getpid());
-	unlink(path);
-	struct tfile tf;
-	cr_assert_eq(tfile_create(&tf, path, 77, 1, 2, "/bin/x"), 0);
-	static uint8_t buf[1 << 16];
-	struct enc e;
-	enc_init(&e, buf, sizeof buf);
-	uint64_t start = 0x1000, len = 0x1000;
-	cr_assert_eq(enc_module(&e, 1, 0, 1, &start, &len, "/bin/x", NULL, 0), 0);
-	cr_assert_eq(enc_stack(&e, 1, 0, 0x1010), 0);
-	cr_assert_eq(enc_mark(&e, 10, "before load"), 0);
-	cr_assert_eq(enc_alloc(&e, 20, 4096, 0x9000, 1, HELDBY_FN_MALLOC), 0);
-	cr_assert_eq(enc_alloc(&e, 30, 1000, 0xa000, 1, HELDBY_FN_MALLOC), 0);
-	cr_assert_eq(enc_mark(&e, 40, "loaded \"all\""), 0);
-	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
-	enc_clear(&e);
-	cr_assert_eq(enc_free(&e, 50, 0x9000), 0);
-	cr_assert_eq(enc_mark(&e, 60, "done\tnow"), 0);
-	cr_assert_eq(enc_end(&e, 70, 0, 0), 0);
-	cr_assert_eq(tfile_write_block(&tf, e.buf, e.len), 0);
-	tfile_close(&tf);
+	static struct shim_trace t;
+	shim_trace_begin(&t, path);
+	cr_assert_eq(enc_stack(&t.e, 1, 0, 0x1010), 0);
+	cr_assert_eq(enc_mark(&t.e, 10, "before load"), 0);
+	cr_assert_eq(enc_alloc(&t.e, 20, 4096, 0x9000, 1, HELDBY_FN_MALLOC), 0);
+	cr_assert_eq(enc_alloc(&t.e, 30, 1000, 0xa000, 1, HELDBY_FN_MALLOC), 0);
+	cr_assert_eq(enc_mark(&t.e, 40, "loaded \"all\""), 0);
+	shim_trace_next_block(&t);
+	cr_assert_eq(enc_free(&t.e, 50, 0x9000), 0);
+	cr_assert_eq(enc_mark(&t.e, 60, "done\tnow"), 0);
+	cr_assert_eq(enc_end(&t.e, 70, 0, 0), 0);
+	shim_trace_end(&t);
 
 	struct report rep;
 	char err[256];
