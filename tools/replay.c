@@ -339,7 +339,6 @@ replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
 	rp->sum.end_blocks = rp->cur_blocks;
 	rp->sum.duration_ns = duration_ns > rp->last_time ? duration_ns : rp->last_time;
 	rp->sum.complete = complete;
-	rp->finished = 1;
 }
 
 int

@@ -79,7 +79,6 @@ struct replay {
 	uint64_t cur_bytes, cur_blocks;
 	uint64_t epoch;
 	uint64_t last_time;
-	int finished;
 	struct rp_summary sum;
 	struct rp_mark *marks; /* in trace order, at most RP_MARKS_MAX */
 	size_t nmarks, marks_cap;
