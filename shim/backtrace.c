@@ -9,7 +9,6 @@
 #include <libunwind.h>
 
 #include <link.h>
-#include <string.h>
 
 #include "shim.h"
 
