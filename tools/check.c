@@ -202,9 +202,9 @@ check_trace(const char *path, const struct check_limits *lim, unsigned flags,
 }
 
 static int
-cmp_name(const void *a, const void *b)
+not_hidden(const struct dirent *e)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return e->d_name[0] != '.';
 }
 
 /* --follow: every trace in the private folder, each process on its own.
@@ -213,36 +213,20 @@ cmp_name(const void *a, const void *b)
 static int
 check_folder(const char *dir, const struct check_limits *lim)
 {
-	DIR *d = opendir(dir);
-	if (!d) {
+	/* alphasort is strcmp here: heldby never calls setlocale */
+	struct dirent **names;
+	int nn = scandir(dir, &names, not_hidden, alphasort);
+	if (nn < 0) {
 		fprintf(stderr, "heldby check: %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **nn = realloc(names, cap * sizeof *nn);
-			if (!nn)
-				break;
-			names = nn;
-		}
-		if ((names[n] = strdup(e->d_name)) != NULL)
-			n++;
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof *names, cmp_name);
+	size_t n = (size_t)nn;
 	struct check_measured m, most = {0};
 	size_t checked = 0;
 	int over = 0;
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
 		int rc = check_trace(path, lim, CHECK_QUIET_OK | CHECK_NAME_PROCESS, &m);
 		if (rc >= 0) {
 			checked++;

@@ -271,12 +271,6 @@ trace_name_matches(const char *name, const char *pat)
 	return !*name;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* With --follow: the traces of the program's children and exec'd programs,
  * i.e. files that fit the pattern, written since the run began. */
 static void
@@ -288,39 +282,23 @@ list_other_traces(const char *pattern, const char *main_path, time_t since)
 	snprintf(dir, sizeof dir, "%.*s", (int)(base - pattern), pattern);
 	if (strchr(dir, '%'))
 		return; /* a pid in the folder name: not looked for */
-	DIR *d = opendir(*dir ? dir : ".");
-	if (!d)
-		return;
-	char **found = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
+	/* alphasort is strcmp here: heldby never calls setlocale */
+	struct dirent **names;
+	int n = scandir(*dir ? dir : ".", &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
 		char path[PATH_MAX];
 		struct stat sb;
-		if (!trace_name_matches(de->d_name, base) ||
-		    snprintf(path, sizeof path, "%s%s", dir, de->d_name) >= (int)sizeof path ||
-		    strcmp(path, main_path) == 0 || lstat(path, &sb) != 0 ||
-		    !S_ISREG(sb.st_mode) || sb.st_mtime < since)
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **nf = realloc(found, nc * sizeof *nf);
-			if (!nf)
-				break;
-			found = nf;
-			cap = nc;
-		}
-		if (!(found[n] = strdup(path)))
-			break;
-		n++;
+		if (trace_name_matches(name, base) &&
+		    snprintf(path, sizeof path, "%s%s", dir, name) < (int)sizeof path &&
+		    strcmp(path, main_path) != 0 && lstat(path, &sb) == 0 &&
+		    S_ISREG(sb.st_mode) && sb.st_mtime >= since)
+			fprintf(stderr, "heldby: also traced (child or exec'd program): %s\n",
+				path);
+		free(names[i]);
 	}
-	closedir(d);
-	qsort(found, n, sizeof *found, cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		fprintf(stderr, "heldby: also traced (child or exec'd program): %s\n", found[i]);
-		free(found[i]);
-	}
-	free(found);
+	if (n >= 0)
+		free(names);
 }
 
 int
