@@ -355,8 +355,7 @@ check_main(int argc, char **argv)
 	} else if (d.have_trace) {
 		over = check_trace(d.trace, &lim, 0, &m);
 	} else {
-		if (!d.untraced) /* else run_traced has said why */
-			run_no_trace(d.trace);
+		run_no_trace(&d);
 		fprintf(stderr, "heldby check: nothing measured; cannot check the limits\n");
 		over = -1;
 	}

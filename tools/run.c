@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `heldby run`: finds libheldby.so beside this executable, runs the
- * program with it preloaded, then replays the trace for a short summary.
+ * program with it preloaded, then replays the trace for a short summary
+ * (and, with --follow, lists the traces of the programs it ran). A program
+ * LD_PRELOAD cannot reach (tools/progcheck.c) is run bare, with one line.
  * The child reports exec failures through a close-on-exec pipe, so the
  * program's own exit status is never confused with ours. The shim never
  * overwrites a file (it takes NAME.1 … NAME.99 instead), so afterwards the
@@ -394,12 +396,14 @@ run_traced(const struct run_opts *o, struct run_done *d)
 }
 
 void
-run_no_trace(const char *path)
+run_no_trace(const struct run_done *d)
 {
+	if (d->untraced || d->have_trace)
+		return; /* run_traced has said why, or there is one */
 	fprintf(stderr,
 		"heldby: no trace was written to %s: the program may not have started, "
-		"or its interpreter is static\n",
-		path);
+		"or it is a script whose interpreter LD_PRELOAD cannot reach\n",
+		d->trace);
 }
 
 int
@@ -410,10 +414,8 @@ run_program(const struct run_opts *o)
 	if (rc)
 		return rc;
 	rc = run_status(o->argv[0], d.status);
-	if (d.untraced)
-		return rc;
 	if (!d.have_trace) {
-		run_no_trace(d.trace);
+		run_no_trace(&d);
 		return rc;
 	}
 	summary(d.trace);

@@ -41,8 +41,9 @@ int run_traced(const struct run_opts *o, struct run_done *d);
  * status, or 128+signal with "killed by signal" printed on stderr. */
 int run_status(const char *prog, int status);
 
-/* Prints why there may be no trace at path. */
-void run_no_trace(const char *path);
+/* When a program run with the shim wrote no trace, prints why that may
+ * be; nothing when it has one or ran untraced (run_traced said why). */
+void run_no_trace(const struct run_done *d);
 
 /* Expands %p (pid) and %% in pattern into out. Returns 0, or -ENAMETOOLONG. */
 int run_expand(const char *pattern, pid_t pid, char *out, size_t outlen);
