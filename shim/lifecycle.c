@@ -29,13 +29,11 @@
 #include "guard.h"
 #include "shim.h"
 
-extern char **environ;
-
 struct hb_config hb_cfg = {
 	.output = "heldby.%p.hbt",
 	.mode = HB_MODE_RECORD,
 	.depth = HB_DEPTH_DEFAULT,
-	.flush_ms = 200,
+	.flush_ms = HB_FLUSH_MS_DEFAULT,
 	.follow = 0,
 };
 _Atomic int hb_state;
@@ -120,8 +118,8 @@ read_config(void)
 		hb_cfg.depth = parse_int("HELDBY_DEPTH", v, 1, HB_DEPTH_MAX,
 					 HB_DEPTH_DEFAULT);
 	if ((v = env_find("HELDBY_FLUSH_MS")))
-		hb_cfg.flush_ms =
-			parse_int("HELDBY_FLUSH_MS", v, 1, 3600000, 200);
+		hb_cfg.flush_ms = parse_int("HELDBY_FLUSH_MS", v, 1, 3600000,
+					    HB_FLUSH_MS_DEFAULT);
 	if ((v = env_find("HELDBY_FOLLOW")))
 		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
 }

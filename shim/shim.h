@@ -18,6 +18,7 @@
 
 #define HB_DEPTH_DEFAULT 64
 #define HB_DEPTH_MAX 256
+#define HB_FLUSH_MS_DEFAULT 200
 #define HB_RING_SIZE (1u << 20)
 
 /* record: counters and trace; count: counters only (no stacks, no trace,
