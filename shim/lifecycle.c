@@ -150,21 +150,32 @@ preload_entry_is_ours(const char *s, size_t n, const char *self)
 	       (bn == 12 && strncmp(b, "libheldby.so", 12) == 0);
 }
 
+/* The next entry of an LD_PRELOAD value at *p (entries are separated by
+ * ':' or ' '), its length in *n, and *p moved past it; NULL at the end. */
+static const char *
+preload_next(const char **p, size_t *n)
+{
+	const char *q = *p;
+	while (*q == ':' || *q == ' ')
+		q++;
+	const char *s = q;
+	while (*q && *q != ':' && *q != ' ')
+		q++;
+	*p = q;
+	*n = (size_t)(q - s);
+	return *n ? s : NULL;
+}
+
 /* Whether we came in through LD_PRELOAD rather than as a library the
- * program links. Entries are separated by ':' or ' '. */
+ * program links. */
 static int
 preloaded(void)
 {
-	const char *p = env_find("LD_PRELOAD"), *self = self_name();
-	while (p && *p) {
-		while (*p == ':' || *p == ' ')
-			p++;
-		const char *s = p;
-		while (*p && *p != ':' && *p != ' ')
-			p++;
-		if (p > s && preload_entry_is_ours(s, (size_t)(p - s), self))
+	const char *p = env_find("LD_PRELOAD"), *self = self_name(), *s;
+	size_t n;
+	while (p && (s = preload_next(&p, &n)))
+		if (preload_entry_is_ours(s, n, self))
 			return 1;
-	}
 	return 0;
 }
 
@@ -176,17 +187,10 @@ strip_preload(void)
 	char *v = env_find("LD_PRELOAD");
 	if (!v)
 		return;
-	const char *self = self_name();
-	char *out = v, *p = v;
-	while (*p) {
-		while (*p == ':' || *p == ' ')
-			p++;
-		if (!*p)
-			break;
-		char *s = p;
-		while (*p && *p != ':' && *p != ' ')
-			p++;
-		size_t n = (size_t)(p - s);
+	const char *self = self_name(), *p = v, *s;
+	char *out = v; /* never ahead of p */
+	size_t n;
+	while ((s = preload_next(&p, &n))) {
 		if (preload_entry_is_ours(s, n, self))
 			continue;
 		if (out != v)
