@@ -242,6 +242,29 @@ write_three(struct three *t)
 	fclose(f);
 }
 
+/* The first size bytes of path, in a buffer to free. */
+static char *
+read_bytes(const char *path, long size)
+{
+	char *buf = malloc((size_t)size);
+	cr_assert_not_null(buf);
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	return buf;
+}
+
+/* path holds the n bytes at buf and nothing else. */
+static void
+write_bytes(const char *path, const char *buf, long n)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	fwrite(buf, 1, (size_t)n, f);
+	fclose(f);
+}
+
 struct tally {
 	unsigned allocs, frees, marks, ends;
 	unsigned per_size[3];
@@ -382,18 +405,13 @@ Test(reader, reports_cut_short_trace)
 {
 	struct three t;
 	write_three(&t);
-	char *buf = malloc((size_t)t.size);
-	FILE *f = fopen(t.path, "rb");
-	cr_assert_eq(fread(buf, 1, (size_t)t.size, f), (size_t)t.size);
-	fclose(f);
+	char *buf = read_bytes(t.path, t.size);
 
 	long cuts[] = {t.block[0], t.block[0] + 3, t.block[0] + 25, t.block[1] - 1, t.block[1],
 		       t.block[1] + 19, t.block[1] + 20, t.block[2] + 7, t.size - 1};
 	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
 		long cut = cuts[i];
-		f = fopen(t.path, "wb");
-		fwrite(buf, 1, (size_t)cut, f);
-		fclose(f);
+		write_bytes(t.path, buf, cut);
 		struct tally ty;
 		const struct reader_stats *st;
 		struct reader *r;
@@ -412,9 +430,7 @@ Test(reader, reports_cut_short_trace)
 		reader_close(r);
 	}
 	/* Cut inside the file header: a clear error, not a crash. */
-	f = fopen(t.path, "wb");
-	fwrite(buf, 1, 20, f);
-	fclose(f);
+	write_bytes(t.path, buf, 20);
 	char err[256];
 	struct reader *r;
 	cr_expect_neq(reader_open(t.path, &r, err, sizeof err), 0);
@@ -461,14 +477,9 @@ Test(reader, skips_damaged_block)
 static void
 cut_out(const char *path, long from, long to, long size)
 {
-	char *buf = malloc((size_t)size);
-	FILE *f = fopen(path, "rb");
-	cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	f = fopen(path, "wb");
-	fwrite(buf, 1, (size_t)from, f);
-	fwrite(buf + to, 1, (size_t)(size - to), f);
-	fclose(f);
+	char *buf = read_bytes(path, size);
+	memmove(buf + from, buf + to, (size_t)(size - to));
+	write_bytes(path, buf, from + size - to);
 	free(buf);
 }
 
@@ -559,15 +570,10 @@ Test(reader, survives_garbage)
 {
 	struct three t;
 	write_three(&t);
-	char *orig = malloc((size_t)t.size);
-	FILE *f = fopen(t.path, "rb");
-	cr_assert_eq(fread(orig, 1, (size_t)t.size, f), (size_t)t.size);
-	fclose(f);
+	char *orig = read_bytes(t.path, t.size);
 	srand(12345);
 	for (int round = 0; round < 200; round++) {
-		f = fopen(t.path, "wb");
-		fwrite(orig, 1, (size_t)t.size, f);
-		fclose(f);
+		write_bytes(t.path, orig, t.size);
 		for (int k = 0; k < 1 + round % 8; k++)
 			flip(t.path, t.block[0] + rand() % (t.size - t.block[0]));
 		struct tally ty;
@@ -576,7 +582,7 @@ Test(reader, survives_garbage)
 		cr_expect_leq(ty.allocs, 3 * t.per_block);
 	}
 	/* Pure noise after a valid header. */
-	f = fopen(t.path, "wb");
+	FILE *f = fopen(t.path, "wb");
 	write_header(f, HELDBY_TRACE_VERSION);
 	for (int i = 0; i < 300000; i++)
 		fputc(i % 7 == 0 ? 'H' : rand() & 0xff, f);
