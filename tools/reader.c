@@ -208,6 +208,16 @@ oom:
 	return -ENOMEM;
 }
 
+static void
+module_free(struct rd_module *m)
+{
+	free(m->starts);
+	free(m->lens);
+	free(m->path);
+	free(m->build_id);
+	free(m);
+}
+
 void
 reader_close(struct reader *r)
 {
@@ -216,11 +226,7 @@ reader_close(struct reader *r)
 	struct rd_module *m, *mt;
 	HASH_ITER(hh, r->modules, m, mt) {
 		HASH_DEL(r->modules, m);
-		free(m->starts);
-		free(m->lens);
-		free(m->path);
-		free(m->build_id);
-		free(m);
+		module_free(m);
 	}
 	struct rd_node *n, *nt;
 	HASH_ITER(hh, r->nodes, n, nt) {
@@ -474,11 +480,7 @@ rec_module(struct reader *r)
 		r->st.anomalies++;
 		unlive(r, old);
 		HASH_DEL(r->modules, old);
-		free(old->starts);
-		free(old->lens);
-		free(old->path);
-		free(old->build_id);
-		free(old);
+		module_free(old);
 	}
 	if (r->nlive == r->livecap) {
 		size_t cap = r->livecap ? r->livecap * 2 : 64;
@@ -493,11 +495,7 @@ rec_module(struct reader *r)
 	HASH_ADD(hh, r->modules, id, sizeof m->id, m);
 	return 0;
 bad:
-	free(m->starts);
-	free(m->lens);
-	free(m->path);
-	free(m->build_id);
-	free(m);
+	module_free(m);
 	return -1;
 }
 
