@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uthash as the tools use it: every table is keyed by a u64 (an address, a
- * block or stack id), and uthash's default Jenkins hash spends most of a
- * replay's time on those 8 bytes and still leaves long chains for addresses
- * that differ only in a few middle bits. A 64-bit finaliser (murmur3's
- * fmix64) is cheaper and spreads them evenly. Include this instead of
- * <uthash.h> in tools/: every file that touches a table must hash alike.
+ * uthash as the tools use it: most tables are keyed by a u64 (a stack,
+ * node or module id), and uthash's default Jenkins hash spends its time on
+ * those 8 bytes and still leaves long chains for ids that differ only in a
+ * few middle bits. A 64-bit finaliser (murmur3's fmix64) is cheaper and
+ * spreads them evenly; other keys (the symbol cache's pair, report_text's
+ * strings) keep Jenkins. The replay's live set hashes with hb_hash_u64 too.
+ * Include this instead of <uthash.h> in tools/: every file that touches a
+ * table must hash alike.
  */
 #ifndef HELDBY_TOOLS_HASH_H
 #define HELDBY_TOOLS_HASH_H
