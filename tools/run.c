@@ -108,7 +108,7 @@ run_find_shim(char *out, size_t outlen)
 	return -ENOENT;
 }
 
-static void
+_Noreturn static void
 child_fail(int fd, int what, int err)
 {
 	int msg[2] = {what, err};
@@ -118,8 +118,8 @@ child_fail(int fd, int what, int err)
 	_exit(what == CHILD_EXEC ? 127 : 2);
 }
 
-/* shim NULL: run the program as it is, untraced. */
-static void
+/* shim NULL: run the program as it is, untraced. Never returns. */
+_Noreturn static void
 child(const struct run_opts *o, const char *shim, const char *pattern, int fd)
 {
 	signal(SIGINT, SIG_DFL);
