@@ -181,6 +181,19 @@ memalign_common(void **pp, size_t al, size_t n, unsigned fn)
 	return r;
 }
 
+/* The pointer-returning aligned allocators while their real function is
+ * not known (not resolved yet, or not in this libc): memalign_common, its
+ * error in errno. */
+static void *
+memalign_errno(size_t al, size_t n, unsigned fn)
+{
+	void *p = NULL;
+	int r = memalign_common(&p, al, n, fn);
+	if (r)
+		errno = r;
+	return r ? NULL : p;
+}
+
 HB_EXPORT int
 posix_memalign(void **pp, size_t al, size_t n)
 {
@@ -195,11 +208,7 @@ aligned_alloc(size_t al, size_t n)
 		record(p, n, HELDBY_FN_ALIGNED_ALLOC);
 		return p;
 	}
-	void *p = NULL;
-	int r = memalign_common(&p, al, n, HELDBY_FN_ALIGNED_ALLOC);
-	if (r)
-		errno = r;
-	return r ? NULL : p;
+	return memalign_errno(al, n, HELDBY_FN_ALIGNED_ALLOC);
 }
 
 HB_EXPORT void *
@@ -210,11 +219,7 @@ memalign(size_t al, size_t n)
 		record(p, n, HELDBY_FN_MEMALIGN);
 		return p;
 	}
-	void *p = NULL;
-	int r = memalign_common(&p, al, n, HELDBY_FN_MEMALIGN);
-	if (r)
-		errno = r;
-	return r ? NULL : p;
+	return memalign_errno(al, n, HELDBY_FN_MEMALIGN);
 }
 
 HB_EXPORT void *
@@ -225,12 +230,8 @@ valloc(size_t n)
 		record(p, n, HELDBY_FN_VALLOC);
 		return p;
 	}
-	void *p = NULL;
-	int r = memalign_common(&p, (size_t)sysconf(_SC_PAGESIZE), n,
-				HELDBY_FN_VALLOC);
-	if (r)
-		errno = r;
-	return r ? NULL : p;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	return memalign_errno(pg, n, HELDBY_FN_VALLOC);
 }
 
 HB_EXPORT void *
@@ -245,11 +246,7 @@ pvalloc(size_t n)
 		record(p, rn, HELDBY_FN_PVALLOC);
 		return p;
 	}
-	void *p = NULL;
-	int r = memalign_common(&p, pg, rn, HELDBY_FN_PVALLOC);
-	if (r)
-		errno = r;
-	return r ? NULL : p;
+	return memalign_errno(pg, rn, HELDBY_FN_PVALLOC);
 }
 
 HB_EXPORT size_t
