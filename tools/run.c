@@ -317,7 +317,6 @@ run_status(const char *prog, int status)
 int
 run_traced(const struct run_opts *o, struct run_done *d)
 {
-	d->started = time(NULL);
 	const char *pattern = o->pattern ? o->pattern : DEFAULT_PATTERN;
 	char shim[PATH_MAX];
 	if (run_find_shim(shim, sizeof shim) != 0) {
@@ -339,7 +338,7 @@ run_traced(const struct run_opts *o, struct run_done *d)
 	const char *why = untraceable(o->argv[0]);
 	if (why)
 		fprintf(stderr, "heldby: %s %s; running it without recording\n", o->argv[0], why);
-	uint64_t since = now_real_ns();
+	d->started_ns = now_real_ns();
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		fprintf(stderr, "heldby: pipe: %s\n", strerror(errno));
@@ -387,7 +386,7 @@ run_traced(const struct run_opts *o, struct run_done *d)
 		}
 	}
 	d->untraced = why != NULL;
-	d->have_trace = !why && find_trace(base, pid, since, d->trace, sizeof d->trace);
+	d->have_trace = !why && find_trace(base, pid, d->started_ns, d->trace, sizeof d->trace);
 	if (!d->have_trace)
 		snprintf(d->trace, sizeof d->trace, "%s", base);
 	else if (strcmp(d->trace, base) != 0)
@@ -422,6 +421,6 @@ run_program(const struct run_opts *o)
 	const char *fenv = getenv("HELDBY_FOLLOW");
 	if (o->follow || (fenv && !strcmp(fenv, "1")))
 		list_other_traces(o->pattern ? o->pattern : DEFAULT_PATTERN, d.trace,
-				  d.started);
+				  (time_t)(d.started_ns / 1000000000u));
 	return rc;
 }

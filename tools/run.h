@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct run_opts {
@@ -27,7 +28,8 @@ struct run_done {
 	                        * the NAME.N the shim took because NAME existed */
 	int have_trace;        /* the program wrote it; trace is its path */
 	int untraced;          /* LD_PRELOAD cannot trace it: run without the shim */
-	time_t started;        /* when the run began: traces of its children are newer */
+	uint64_t started_ns;   /* CLOCK_REALTIME when the program was started: its
+	                        * trace and its children's are newer */
 };
 
 /* Runs the program with the shim preloaded and waits for it (ignoring ^C
