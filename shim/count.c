@@ -38,13 +38,16 @@
 
 /* One table. Wide slots take two words {pointer, size}; the word that
  * holds the pointer is 0 when the slot is empty. Only touched under the
- * shard's lock. */
+ * shard's lock. 32-bit counts keep a shard on one cache line: a shard
+ * never grows past MAX_CAP slots (over 2^38 blocks in all). */
+#define MAX_CAP (UINT32_C(1) << 31)
+
 struct table {
 	uint64_t *slots;
-	unsigned shift; /* 64 - log2 of the capacity */
-	size_t mask;    /* capacity - 1; 0 while there is no table */
-	size_t grow_at; /* entries that make the table grow */
-	size_t used;
+	uint32_t mask;    /* capacity - 1; 0 while there is no table */
+	uint32_t grow_at; /* entries that make the table grow */
+	uint32_t used;
+	uint8_t shift; /* 64 - log2 of the capacity */
 };
 
 struct shard {
@@ -53,6 +56,9 @@ struct shard {
 	struct table packed;
 	struct table wide;
 };
+
+/* A lock, its table headers and the count a lookup needs: one line. */
+_Static_assert(sizeof(struct shard) == 64, "a shard is one cache line");
 
 static struct shard shards[NSHARDS];
 
@@ -217,26 +223,28 @@ publish_used(struct shard *s)
 static __attribute__((noinline)) bool
 grow(struct table *t, bool wide)
 {
-	size_t cap = t->mask ? 2 * (t->mask + 1)
+	if (t->mask + (size_t)1 >= MAX_CAP)
+		return false;
+	size_t cap = t->mask ? 2 * ((size_t)t->mask + 1)
 			     : PAGE_BYTES / table_bytes(1, wide);
 	struct table n = {.slots = hb_map(table_bytes(cap, wide)),
-			  .shift = 64 - (unsigned)__builtin_ctzll(cap),
-			  .mask = cap - 1,
+			  .shift = (uint8_t)(64 - __builtin_ctzll(cap)),
+			  .mask = (uint32_t)(cap - 1),
 			  .used = t->used};
 	if (!n.slots)
 		return false;
-	for (size_t i = 0; t->mask && i <= t->mask; i++) {
+	for (size_t i = 0; t->mask && i <= (size_t)t->mask; i++) {
 		uintptr_t p = slot_ptr(t, i, wide);
 		if (p)
 			slot_set(&n, probe(&n, hash_ptr(p), p, wide), p,
 				 slot_size(t, i, wide), wide);
 	}
 	if (t->mask)
-		munmap(t->slots, table_bytes(t->mask + 1, wide));
+		munmap(t->slots, table_bytes((size_t)t->mask + 1, wide));
 	/* Linear probing stays short up to 3/4 full (an absent key scans
 	 * about 8 slots, one or two cache lines of packed words). The wide
 	 * table is rare and keeps 1/2. */
-	n.grow_at = wide ? cap / 2 : cap / 4 * 3;
+	n.grow_at = (uint32_t)(wide ? cap / 2 : cap / 4 * 3);
 	*t = n;
 	return true;
 }
