@@ -197,14 +197,22 @@ unlock(struct shard *s)
 	atomic_store_explicit(&s->lock, 0, memory_order_release);
 }
 
-/* The slot that holds p, or the empty slot where p belongs. */
+/* The slot that holds p, or the empty slot where p belongs. A packed
+ * word holds p when it differs from p's key only in the size bits: one
+ * xor and one compare per slot, no decoding. */
 static inline __attribute__((always_inline)) size_t
 probe(const struct table *t, uint64_t h, uintptr_t p, bool wide)
 {
 	size_t i = home(t, h);
+	if (wide) {
+		while (t->slots[2 * i] && t->slots[2 * i] != (uint64_t)p)
+			i = (i + 1) & t->mask;
+		return i;
+	}
+	uint64_t key = ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS;
 	for (;;) {
-		uintptr_t q = slot_ptr(t, i, wide);
-		if (!q || q == p)
+		uint64_t w = t->slots[i];
+		if (!w || (w ^ key) <= SIZE_MASK)
 			return i;
 		i = (i + 1) & t->mask;
 	}
