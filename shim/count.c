@@ -3,10 +3,18 @@
  * Live counters, exact across threads. Bytes held now are one global
  * atomic (a peak is a property of the whole process, so some word has to
  * be shared); the peak is raised by compare-and-swap only when it grows.
- * The sizes of live blocks sit in 256 open-addressing tables (linear
- * probing, backward-shift deletion, memory from mmap), each behind its own
- * spin lock on its own cache line: a lock is held for a few dozen
+ * The sizes of live blocks sit in 256 shards, each behind its own spin
+ * lock on its own cache line: a lock is held for a few dozen
  * instructions, and two threads rarely want the same shard.
+ *
+ * A shard has two open-addressing tables (linear probing, backward-shift
+ * deletion, memory from mmap). The packed one holds nearly every block in
+ * one 8-byte word: the pointer without its 4 low bits (glibc hands out
+ * 16-byte aligned blocks below 2^48 on 64-bit targets) and the size in
+ * the 20 bits left. The wide one, {pointer, size}, takes what does not
+ * fit: blocks of 1 MiB or more, and pointers that are odd or high (another
+ * allocator, the bootstrap arena). Big blocks are few, so the wide table
+ * is usually empty and a lookup there costs one load of its count.
  */
 #include "count.h"
 
@@ -15,23 +23,42 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "mapmem.h"
+
 #define SHARD_BITS 8
 #define NSHARDS (1u << SHARD_BITS)
-#define BITS_MIN 8 /* 256 slots: one 4 KiB page per shard to start */
+#define PAGE_BYTES 4096u /* a table starts as one page */
 
-struct slot {
-	uintptr_t ptr; /* 0: empty */
-	size_t size;
+/* The packed word: pointer >> ALIGN_BITS above, size below; 0 is empty
+ * (a non-NULL aligned pointer leaves a non-zero key). */
+#define ALIGN_BITS 4
+#define SIZE_BITS 20
+#define SIZE_MASK ((UINT64_C(1) << SIZE_BITS) - 1)
+#define PTR_BITS (64 - SIZE_BITS + ALIGN_BITS) /* 48 */
+
+/* One table. Wide slots take two words {pointer, size}; the word that
+ * holds the pointer is 0 when the slot is empty. Only touched under the
+ * shard's lock. 32-bit counts keep a shard on one cache line: a shard
+ * never grows past MAX_CAP slots (over 2^38 blocks in all). */
+#define MAX_CAP (UINT32_C(1) << 31)
+
+struct table {
+	uint64_t *slots;
+	uint32_t mask;    /* capacity - 1; 0 while there is no table */
+	uint32_t grow_at; /* entries that make the table grow */
+	uint32_t used;
+	uint8_t shift; /* 64 - log2 of the capacity */
 };
 
 struct shard {
 	_Alignas(64) atomic_int lock;
-	unsigned shift;  /* 64 - log2 of the capacity */
-	size_t mask;     /* capacity - 1; 0 while there is no table */
-	size_t grow_at;  /* entries that make the table grow */
-	_Atomic size_t used;
-	struct slot *slots;
+	_Atomic size_t used; /* packed.used + wide.used, for the readers */
+	struct table packed;
+	struct table wide;
 };
+
+/* A lock, its table headers and the count a lookup needs: one line. */
+_Static_assert(sizeof(struct shard) == 64, "a shard is one cache line");
 
 static struct shard shards[NSHARDS];
 
@@ -42,6 +69,19 @@ static struct {
 	_Alignas(64) _Atomic size_t peak;
 	_Alignas(64) _Atomic size_t untracked;
 } ctr;
+
+static inline bool
+ptr_packs(uintptr_t p)
+{
+	return !((uint64_t)p & ((1u << ALIGN_BITS) - 1)) &&
+	       !((uint64_t)p >> PTR_BITS);
+}
+
+static inline bool
+size_packs(size_t n)
+{
+	return (uint64_t)n <= SIZE_MASK;
+}
 
 static inline uint64_t
 hash_ptr(uintptr_t p)
@@ -58,9 +98,61 @@ shard_of(uint64_t h)
 /* The slot an entry would occupy in an empty table: the hash bits below
  * the shard's. */
 static inline size_t
-home(const struct shard *s, uint64_t h)
+home(const struct table *t, uint64_t h)
 {
-	return (size_t)((h << SHARD_BITS) >> s->shift);
+	return (size_t)((h << SHARD_BITS) >> t->shift);
+}
+
+/* Slot access. `wide` is a constant at every call site, so each table
+ * gets its own straight-line code. */
+static inline __attribute__((always_inline)) uintptr_t
+slot_ptr(const struct table *t, size_t i, bool wide)
+{
+	if (wide)
+		return (uintptr_t)t->slots[2 * i];
+	return (uintptr_t)((t->slots[i] >> SIZE_BITS) << ALIGN_BITS);
+}
+
+static inline __attribute__((always_inline)) size_t
+slot_size(const struct table *t, size_t i, bool wide)
+{
+	return wide ? (size_t)t->slots[2 * i + 1]
+		    : (size_t)(t->slots[i] & SIZE_MASK);
+}
+
+static inline __attribute__((always_inline)) void
+slot_set(struct table *t, size_t i, uintptr_t p, size_t n, bool wide)
+{
+	if (wide) {
+		t->slots[2 * i] = (uint64_t)p;
+		t->slots[2 * i + 1] = (uint64_t)n;
+	} else {
+		t->slots[i] = ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS |
+			      (uint64_t)n;
+	}
+}
+
+static inline __attribute__((always_inline)) void
+slot_move(struct table *t, size_t to, size_t from, bool wide)
+{
+	if (wide) {
+		t->slots[2 * to] = t->slots[2 * from];
+		t->slots[2 * to + 1] = t->slots[2 * from + 1];
+	} else {
+		t->slots[to] = t->slots[from];
+	}
+}
+
+static inline __attribute__((always_inline)) void
+slot_clear(struct table *t, size_t i, bool wide)
+{
+	t->slots[wide ? 2 * i : i] = 0;
+}
+
+static inline size_t
+table_bytes(size_t cap, bool wide)
+{
+	return cap * sizeof(uint64_t) * (wide ? 2 : 1);
 }
 
 static inline void
@@ -105,125 +197,176 @@ unlock(struct shard *s)
 	atomic_store_explicit(&s->lock, 0, memory_order_release);
 }
 
-/* The slot that holds p, or the empty slot where p belongs. */
-static inline size_t
-probe(const struct shard *s, uint64_t h, uintptr_t p)
+/* The slot that holds p, or the empty slot where p belongs. A packed
+ * word holds p when it differs from p's key only in the size bits: one
+ * xor and one compare per slot, no decoding. */
+static inline __attribute__((always_inline)) size_t
+probe(const struct table *t, uint64_t h, uintptr_t p, bool wide)
 {
-	size_t i = home(s, h);
-	while (s->slots[i].ptr && s->slots[i].ptr != p)
-		i = (i + 1) & s->mask;
-	return i;
+	size_t i = home(t, h);
+	if (wide) {
+		while (t->slots[2 * i] && t->slots[2 * i] != (uint64_t)p)
+			i = (i + 1) & t->mask;
+		return i;
+	}
+	uint64_t key = ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS;
+	for (;;) {
+		uint64_t w = t->slots[i];
+		if (!w || (w ^ key) <= SIZE_MASK)
+			return i;
+		i = (i + 1) & t->mask;
+	}
 }
 
 static inline void
-set_used(struct shard *s, size_t n)
+publish_used(struct shard *s)
 {
 	/* only under the lock: a plain store, atomic for the readers */
-	atomic_store_explicit(&s->used, n, memory_order_relaxed);
+	atomic_store_explicit(&s->used, s->packed.used + s->wide.used,
+			      memory_order_relaxed);
 }
 
-/* Doubles the table (or makes the first one). False when there is no
- * memory for it; the old table is then still in place. */
+/* Doubles the table (or makes the first one, one page). False when there
+ * is no memory for it; the old table is then still in place. */
 static __attribute__((noinline)) bool
-grow(struct shard *s)
+grow(struct table *t, bool wide)
 {
-	unsigned bits = s->mask ? 64 - s->shift + 1 : BITS_MIN;
-	void *m = mmap(NULL, sizeof(struct slot) << bits,
-		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
-	if (m == MAP_FAILED)
+	if (t->mask + (size_t)1 >= MAX_CAP)
 		return false;
-	struct shard n = {
-		.shift = 64 - bits,
-		.mask = ((size_t)1 << bits) - 1,
-		.slots = m,
-	};
-	for (size_t i = 0; s->mask && i <= s->mask; i++) {
-		uintptr_t p = s->slots[i].ptr;
+	size_t cap = t->mask ? 2 * ((size_t)t->mask + 1)
+			     : PAGE_BYTES / table_bytes(1, wide);
+	struct table n = {.slots = hb_map(table_bytes(cap, wide)),
+			  .shift = (uint8_t)(64 - __builtin_ctzll(cap)),
+			  .mask = (uint32_t)(cap - 1),
+			  .used = t->used};
+	if (!n.slots)
+		return false;
+	for (size_t i = 0; t->mask && i <= (size_t)t->mask; i++) {
+		uintptr_t p = slot_ptr(t, i, wide);
 		if (p)
-			n.slots[probe(&n, hash_ptr(p), p)] = s->slots[i];
+			slot_set(&n, probe(&n, hash_ptr(p), p, wide), p,
+				 slot_size(t, i, wide), wide);
 	}
-	if (s->mask)
-		munmap(s->slots, sizeof(struct slot) * (s->mask + 1));
-	s->shift = n.shift;
-	s->mask = n.mask;
-	s->slots = n.slots;
-	/* Load factor at most 1/2 keeps probes short. */
-	s->grow_at = (n.mask + 1) / 2;
+	if (t->mask)
+		munmap(t->slots, table_bytes((size_t)t->mask + 1, wide));
+	/* Linear probing stays short up to 3/4 full (an absent key scans
+	 * about 8 slots, one or two cache lines of packed words). The wide
+	 * table is rare and keeps 1/2. */
+	n.grow_at = (uint32_t)(wide ? cap / 2 : cap / 4 * 3);
+	*t = n;
 	return true;
+}
+
+/* Room for one more entry in t: grows it when due. False when it is full
+ * and cannot grow (a full table would make probe loop forever). */
+static inline __attribute__((always_inline)) bool
+room(struct table *t, bool wide)
+{
+	if (likely(t->used < t->grow_at) || grow(t, wide))
+		return true;
+	return t->mask && t->used + 2 <= t->mask;
+}
+
+/* Empties slot i and moves later entries of its probe run back into the
+ * hole, so that lookups never need tombstones. */
+static inline __attribute__((always_inline)) void
+erase(struct table *t, size_t i, bool wide)
+{
+	for (size_t j = i;;) {
+		j = (j + 1) & t->mask;
+		uintptr_t p = slot_ptr(t, j, wide);
+		if (!p)
+			break;
+		size_t k = home(t, hash_ptr(p));
+		/* The entry at j stays if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		slot_move(t, i, j, wide);
+		i = j;
+	}
+	slot_clear(t, i, wide);
+	t->used--;
+}
+
+/* Removes p from t if it is there; its size goes to *n. */
+static inline __attribute__((always_inline)) bool
+table_take(struct table *t, uint64_t h, uintptr_t p, size_t *n, bool wide)
+{
+	if (!t->used)
+		return false;
+	size_t i = probe(t, h, p, wide);
+	if (!slot_ptr(t, i, wide))
+		return false;
+	*n = slot_size(t, i, wide);
+	erase(t, i, wide);
+	return true;
+}
+
+/* Enters p -> n in t, which has room. Returns the size of an entry that
+ * p replaced, or 0. */
+static inline __attribute__((always_inline)) size_t
+table_put(struct table *t, uint64_t h, uintptr_t p, size_t n, bool wide)
+{
+	size_t i = probe(t, h, p, wide), old = 0;
+	if (slot_ptr(t, i, wide))
+		old = slot_size(t, i, wide);
+	else
+		t->used++;
+	slot_set(t, i, p, n, wide);
+	return old;
 }
 
 /* Enters p -> n. Returns false when the table is full and cannot grow;
  * *stale gets the size of an entry that p replaced (a block whose free we
- * never saw: the replay drops it the same way). */
+ * never saw: the replay drops it the same way). p is in at most one of
+ * the shard's tables: an entry in the other one is taken out. */
 static inline __attribute__((always_inline)) bool
 insert(uintptr_t p, size_t n, size_t *stale)
 {
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(h);
-	bool ok = true;
+	bool packs = ptr_packs(p) && size_packs(n), ok = true;
+	size_t gone = 0;
 	*stale = 0;
 	lock(s);
-	size_t used = atomic_load_explicit(&s->used, memory_order_relaxed);
-	if (unlikely(used >= s->grow_at) && !grow(s) &&
-	    (!s->mask || used + 2 > s->mask)) {
-		ok = false;
-		goto out;
-	}
-	size_t i = probe(s, h, p);
-	if (s->slots[i].ptr) {
-		*stale = s->slots[i].size;
+	if (likely(packs)) {
+		if (unlikely(!room(&s->packed, false))) {
+			ok = false;
+			goto out;
+		}
+		if (unlikely(s->wide.used))
+			table_take(&s->wide, h, p, &gone, true);
+		*stale = gone + table_put(&s->packed, h, p, n, false);
 	} else {
-		s->slots[i].ptr = p;
-		set_used(s, used + 1);
+		if (!room(&s->wide, true)) {
+			ok = false;
+			goto out;
+		}
+		if (ptr_packs(p))
+			table_take(&s->packed, h, p, &gone, false);
+		*stale = gone + table_put(&s->wide, h, p, n, true);
 	}
-	s->slots[i].size = n;
+	publish_used(s);
 out:
 	unlock(s);
 	return ok;
-}
-
-/* Empties slot i and moves later entries of its probe run back into the
- * hole, so that lookups never need tombstones. */
-static inline void
-erase(struct shard *s, size_t i)
-{
-	for (size_t j = i;;) {
-		j = (j + 1) & s->mask;
-		uintptr_t p = s->slots[j].ptr;
-		if (!p)
-			break;
-		size_t k = home(s, hash_ptr(p));
-		/* The entry at j stays if its home lies cyclically in (i, j]. */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		s->slots[i] = s->slots[j];
-		i = j;
-	}
-	s->slots[i].ptr = 0;
 }
 
 /* Removes p; returns whether it was there and its size. */
 static inline __attribute__((always_inline)) struct cnt_held
 take(uintptr_t p)
 {
-	struct cnt_held h = {0, false};
-	uint64_t hp = hash_ptr(p);
-	struct shard *s = shard_of(hp);
+	struct cnt_held held = {0, false};
+	uint64_t h = hash_ptr(p);
+	struct shard *s = shard_of(h);
 	lock(s);
-	if (likely(s->mask)) {
-		size_t i = probe(s, hp, p);
-		if (likely(s->slots[i].ptr)) {
-			h.size = s->slots[i].size;
-			h.known = true;
-			erase(s, i);
-			set_used(s, atomic_load_explicit(
-					    &s->used, memory_order_relaxed) -
-					    1);
-		}
-	}
+	held.known = (ptr_packs(p) &&
+		      table_take(&s->packed, h, p, &held.size, false)) ||
+		     table_take(&s->wide, h, p, &held.size, true);
+	if (held.known)
+		publish_used(s);
 	unlock(s);
-	return h;
+	return held;
 }
 
 static inline void

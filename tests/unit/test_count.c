@@ -169,3 +169,189 @@ Test(count, exact_across_threads)
 	cr_assert_eq(cnt_blocks(), 0);
 	cr_assert_eq(cnt_peak(), (size_t)THREADS * HOLD * SIZE);
 }
+
+/* The packed slot holds sizes below 1 MiB (20 bits); from there on a
+ * block goes to the shard's wide table. Both must give back the exact
+ * size. */
+enum { PACK_LIMIT = 1 << 20 };
+
+Test(count, sizes_on_both_sides_of_the_packing_limit_are_exact)
+{
+	size_t sizes[] = {0, 1, PACK_LIMIT - 1, PACK_LIMIT, PACK_LIMIT + 1,
+			  (size_t)1 << 40, SIZE_MAX / 4};
+	size_t n = sizeof sizes / sizeof sizes[0], sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		cnt_alloc(P(0x1000 + i * 16), sizes[i]);
+		sum += sizes[i];
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), n);
+	for (size_t i = 0; i < n; i++) {
+		struct cnt_held h = cnt_detach(P(0x1000 + i * 16));
+		cr_assert(h.known, "size %zu", sizes[i]);
+		cr_assert_eq(h.size, sizes[i]);
+	}
+	cr_assert_eq(cnt_blocks(), 0);
+}
+
+/* Pointers the packed word cannot hold: not 16-byte aligned, or at or
+ * above 2^48. */
+Test(count, odd_and_high_pointers_are_kept)
+{
+	uintptr_t ptrs[] = {0x1001, 0x1008, 0x100f, (uintptr_t)1 << 48,
+			    ((uintptr_t)1 << 48) - 16, UINTPTR_MAX & ~(uintptr_t)15,
+			    UINTPTR_MAX};
+	size_t n = sizeof ptrs / sizeof ptrs[0], sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		cnt_alloc(P(ptrs[i]), 100 + i);
+		sum += 100 + i;
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), n);
+	/* neighbours of those addresses were never allocated */
+	cnt_free(P(0x1000));
+	cnt_free(P(0x1010));
+	cnt_free(P(((uintptr_t)1 << 48) + 16));
+	cr_assert_eq(cnt_current(), sum);
+	for (size_t i = 0; i < n; i++) {
+		struct cnt_held h = cnt_detach(P(ptrs[i]));
+		cr_assert(h.known, "pointer %#zx", (size_t)ptrs[i]);
+		cr_assert_eq(h.size, 100 + i);
+	}
+	cr_assert_eq(cnt_blocks(), 0);
+}
+
+/* An address that is live in one table and allocated again with a size
+ * for the other: the old block is replaced, not counted twice. */
+Test(count, replacing_moves_between_small_and_big)
+{
+	cnt_alloc(P(0x2000), 10);
+	cnt_alloc(P(0x2000), 2 * PACK_LIMIT); /* missed free, now big */
+	cr_assert_eq(cnt_current(), 2 * PACK_LIMIT);
+	cr_assert_eq(cnt_blocks(), 1);
+	cnt_alloc(P(0x2000), 20); /* and small again */
+	cr_assert_eq(cnt_current(), 20);
+	cr_assert_eq(cnt_blocks(), 1);
+	/* realloc from small to big in place, and back */
+	struct cnt_held h = cnt_detach(P(0x2000));
+	cnt_realloc_done(P(0x2000), h, P(0x2000), 3 * PACK_LIMIT);
+	cr_assert_eq(cnt_current(), 3 * PACK_LIMIT);
+	h = cnt_detach(P(0x2000));
+	cr_assert_eq(h.size, 3 * PACK_LIMIT);
+	cnt_realloc_done(P(0x2000), h, P(0x2000), 5);
+	cr_assert_eq(cnt_current(), 5);
+	cr_assert_eq(cnt_blocks(), 1);
+	cr_assert_eq(cnt_peak(), 3 * PACK_LIMIT);
+	cnt_free(P(0x2000));
+	cr_assert_eq(cnt_current(), 0);
+	cr_assert_eq(cnt_blocks(), 0);
+}
+
+/* The model test again, with every kind of entry in play: aligned and odd
+ * pointers, small, boundary and big sizes, so that both tables grow,
+ * delete with backward shifts and trade entries. */
+static size_t
+mixed_size(unsigned r)
+{
+	switch (r % 4) {
+	case 0: return PACK_LIMIT - 1 + r / 4 % 3; /* the boundary */
+	case 1: return PACK_LIMIT + (size_t)(r / 4) * 4096;
+	default: return r / 4 % 2048;
+	}
+}
+
+Test(count, mixed_tables_match_a_model)
+{
+	enum { SLOTS = 20000, OPS = 300000 };
+	size_t *model = calloc(SLOTS, sizeof(size_t));
+	bool *live = calloc(SLOTS, sizeof(bool));
+	cr_assert(model && live);
+	unsigned seed = 777;
+	size_t sum = 0, blocks = 0;
+	for (int op = 0; op < OPS; op++) {
+		seed = seed * 1103515245u + 12345u;
+		size_t k = (seed >> 8) % SLOTS;
+		/* every third address is odd; the same address keeps its
+		 * kind, its size decides the table */
+		void *p = P(0x10000 + k * 16 + (k % 3 == 0 ? 8 : 0));
+		unsigned r = seed >> 4;
+		if (live[k] && r % 3 == 0) {
+			cnt_free(p);
+			sum -= model[k];
+			live[k] = false;
+			blocks--;
+		} else { /* a new block, or one at a live address */
+			size_t n = mixed_size(r);
+			cnt_alloc(p, n);
+			if (live[k])
+				sum -= model[k];
+			else
+				blocks++;
+			model[k] = n;
+			live[k] = true;
+			sum += n;
+		}
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), blocks);
+	for (size_t k = 0; k < SLOTS; k++) {
+		struct cnt_held h = cnt_detach(
+			P(0x10000 + k * 16 + (k % 3 == 0 ? 8 : 0)));
+		cr_assert_eq(h.known, live[k], "slot %zu", k);
+		if (live[k])
+			cr_assert_eq(h.size, model[k], "slot %zu", k);
+	}
+	cr_assert_eq(cnt_blocks(), 0);
+	free(model);
+	free(live);
+}
+
+/* Threads that all grow the tables at once (each shard doubles several
+ * times while others insert into it and free from it): nothing lost. */
+enum { GROWERS = 4, GROW_EACH = 150000 };
+
+static void *
+grower(void *arg)
+{
+	uintptr_t t = (uintptr_t)arg;
+	for (uintptr_t i = 0; i < GROW_EACH; i++) {
+		uintptr_t p = (i * GROWERS + t + 1) * 16;
+		cnt_alloc(P(p), i % 7 == 0 ? PACK_LIMIT + i : i % 500);
+		/* free one a thread behind, often in another's shard */
+		if (i % 2)
+			cnt_free(P(p - 16 * GROWERS));
+	}
+	return NULL;
+}
+
+Test(count, growth_under_load_from_threads)
+{
+	pthread_t th[GROWERS];
+	for (uintptr_t t = 0; t < GROWERS; t++)
+		pthread_create(&th[t], NULL, grower, (void *)t);
+	for (int t = 0; t < GROWERS; t++)
+		pthread_join(th[t], NULL);
+	size_t sum = 0, blocks = 0;
+	for (uintptr_t i = 0; i < GROW_EACH; i++) {
+		if (i % 2 == 0 && i + 1 < GROW_EACH) /* freed by i + 1 */
+			continue;
+		size_t n = i % 7 == 0 ? PACK_LIMIT + i : i % 500;
+		sum += n * GROWERS;
+		blocks += GROWERS;
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), blocks);
+	cr_assert_eq(cnt_untracked(), 0);
+	for (uintptr_t t = 0; t < GROWERS; t++)
+		for (uintptr_t i = 0; i < GROW_EACH; i++) {
+			uintptr_t p = (i * GROWERS + t + 1) * 16;
+			bool kept = !(i % 2 == 0 && i + 1 < GROW_EACH);
+			struct cnt_held h = cnt_detach(P(p));
+			cr_assert_eq(h.known, kept, "thread %zu block %zu",
+				     (size_t)t, (size_t)i);
+			if (kept)
+				cr_assert_eq(h.size, i % 7 == 0 ? PACK_LIMIT + i
+								: i % 500);
+		}
+	cr_assert_eq(cnt_blocks(), 0);
+}
