@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "guard.h"
 #include "heldby/trace.h"
 #include "shim.h"
@@ -182,7 +183,7 @@ event_alloc(void *p, size_t n, unsigned fn)
 	e.ptr = (uint64_t)(uintptr_t)p;
 	e.size = n;
 	e.key = key_take(r);
-	e.time = hb_now();
+	e.time = clk_event_raw();
 	push(r, &e, buf + first);
 	key_done(r);
 	errno = saved;
@@ -202,7 +203,7 @@ event_free(void *p)
 	e.ptr = (uint64_t)(uintptr_t)p;
 	e.size = 0;
 	e.key = key_take(r);
-	e.time = hb_now();
+	e.time = clk_event_raw();
 	push(r, &e, NULL);
 	key_done(r);
 	errno = saved;
@@ -235,7 +236,7 @@ event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 		errno = saved;
 		return;
 	}
-	uint64_t t = hb_now();
+	uint64_t t = clk_event_raw();
 	if (old) {
 		e.nframes = 0;
 		e.kind = EV_FREE;
@@ -280,7 +281,7 @@ event_mark(const char *label)
 	e.ptr = 0;
 	e.size = n;
 	e.key = key_take(r);
-	e.time = hb_now();
+	e.time = clk_event_raw();
 	push(r, &e, (void *const *)words);
 	key_done(r);
 	errno = saved;

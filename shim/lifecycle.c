@@ -15,6 +15,8 @@
  *                    too, each to its own file (0: a fork child stops
  *                    recording and libheldby is removed from LD_PRELOAD at
  *                    start)
+ *   HELDBY_CLOCK     auto | tsc | monotonic: what times events (clock.h);
+ *                    auto and tsc take the TSC where it is usable
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "guard.h"
 #include "shim.h"
 
@@ -35,6 +38,7 @@ struct hb_config hb_cfg = {
 	.depth = HB_DEPTH_DEFAULT,
 	.flush_ms = HB_FLUSH_MS_DEFAULT,
 	.follow = 0,
+	.clock = HB_CLOCK_AUTO,
 };
 _Atomic int hb_state;
 _Atomic int hb_counting;
@@ -122,6 +126,17 @@ read_config(void)
 					    HB_FLUSH_MS_DEFAULT);
 	if ((v = env_find("HELDBY_FOLLOW")))
 		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
+	if ((v = env_find("HELDBY_CLOCK"))) {
+		if (strcmp(v, "auto") == 0)
+			hb_cfg.clock = HB_CLOCK_AUTO;
+		else if (strcmp(v, "tsc") == 0)
+			hb_cfg.clock = HB_CLOCK_TSC;
+		else if (strcmp(v, "monotonic") == 0)
+			hb_cfg.clock = HB_CLOCK_MONOTONIC;
+		else
+			hb_warn("heldby: HELDBY_CLOCK must be auto, tsc or "
+				"monotonic; using auto\n");
+	}
 }
 
 /* The file name this library was loaded from, without its folder. */
@@ -385,6 +400,9 @@ hb_init(void)
 		goto out;
 	}
 	event_init();
+	if (!clk_choose(hb_cfg.clock) && hb_cfg.clock == HB_CLOCK_TSC)
+		hb_warn("heldby: HELDBY_CLOCK=tsc: no usable TSC here; using "
+			"CLOCK_MONOTONIC\n");
 	unsigned char fds_before[256];
 	fds_snapshot(fds_before, 256);
 	bt_init(); /* libunwind opens its validation pipe here */

@@ -31,6 +31,7 @@ struct hb_config {
 	int depth;
 	int flush_ms;
 	int follow;
+	int clock; /* HB_CLOCK_* (clock.h) */
 };
 extern struct hb_config hb_cfg HB_HIDDEN;
 
@@ -85,7 +86,8 @@ hb_tracking(void)
 enum { EV_ALLOC = 1, EV_FREE = 2, EV_MARK = 3 };
 struct ev {
 	uint64_t key;  /* global order */
-	uint64_t time; /* CLOCK_MONOTONIC ns */
+	uint64_t time; /* raw event clock: TSC ticks or CLOCK_MONOTONIC ns
+			* (clock.h); the writer converts */
 	uint64_t ptr;
 	uint64_t size;
 	uint16_t kind;

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "encode.h"
 #include "guard.h"
 #include "livewin.h"
@@ -43,6 +44,7 @@ static struct tfile tf;
 static int tf_ok;
 static struct enc enc;
 static uint64_t start_mono, start_real;
+static struct clk_cal cal; /* event times to ns (clock.h) */
 static pthread_t w_thread;
 static _Atomic int w_running, w_quit, w_done, w_finishing;
 static _Atomic uint64_t sync_req, sync_done;
@@ -189,7 +191,8 @@ static void
 emit_event(struct cur *c)
 {
 	struct ev *e = &c->e;
-	uint64_t t = e->time > start_mono ? e->time - start_mono : 0;
+	uint64_t ns = clk_cal_ns(&cal, e->time);
+	uint64_t t = ns > start_mono ? ns - start_mono : 0;
 	if (e->kind == EV_ALLOC) {
 		int n = (int)e->nframes;
 		if (n > HB_DEPTH_MAX)
@@ -264,6 +267,7 @@ drain(void)
 		c->tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 		c->since = 0;
 	}
+	clk_cal_update(&cal); /* after the tails: every event is older */
 	if (tf_ok) {
 		pthread_mutex_lock(&w_fork_lock);
 		mod_refresh(emit_mod, NULL, false);
@@ -409,6 +413,7 @@ writer_start(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	start_real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	start_mono = hb_now();
+	clk_cal_start(&cal);
 
 	char base[4096], path[4200];
 	expand_output(base, sizeof(base), hb_cfg.output);

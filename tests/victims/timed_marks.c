@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Events a known time apart, to check the times in the trace (event clock
+ * and its calibration, shim/clock.c). Marks, sleeps ~300 ms, marks, holds
+ * 8 MiB (the peak), sleeps, marks, frees, sleeps and exits. Each timed
+ * event is bracketed by two CLOCK_MONOTONIC readings, printed at the end as
+ * "event NAME BEFORE_NS AFTER_NS" (with "pid PID" first): the trace's time
+ * of the event lies between them (tests/integration/test_clock.py).
+ *   timed_marks          in this process
+ *   timed_marks fork     in a forked child (its own trace when followed)
+ *   timed_marks execfail after an exec that fails (the trace restarts)
+ * Not linked with libheldby: the marks are live only under LD_PRELOAD.
+ */
+#include <heldby.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MiB (1u << 20)
+#define NEV 4
+
+static const char *names[NEV] = {"start", "slept", "peak", "held"};
+static uint64_t before[NEV], after[NEV];
+static void *volatile sink;
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static void
+timed_mark(int i)
+{
+	before[i] = mono_ns();
+	heldby_mark(names[i]);
+	after[i] = mono_ns();
+}
+
+static int
+sequence(void)
+{
+	timed_mark(0);
+	nap_ms(300);
+	timed_mark(1);
+	before[2] = mono_ns();
+	char *big = malloc(8 * MiB);
+	after[2] = mono_ns();
+	if (!big)
+		return 1;
+	memset(big, 1, 4096);
+	sink = big;
+	nap_ms(300);
+	timed_mark(3);
+	free(big);
+	nap_ms(300);
+	printf("pid %ld\n", (long)getpid());
+	for (int i = 0; i < NEV; i++)
+		printf("event %s %llu %llu\n", names[i],
+		       (unsigned long long)before[i],
+		       (unsigned long long)after[i]);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	if (strcmp(mode, "fork") == 0) {
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0)
+			exit(sequence());
+		int st;
+		return waitpid(pid, &st, 0) == pid && WIFEXITED(st)
+			       ? WEXITSTATUS(st)
+			       : 1;
+	}
+	if (strcmp(mode, "execfail") == 0) {
+		heldby_mark("before-exec");
+		char *args[] = {"/nonexistent/heldby-timed-marks", NULL};
+		execv(args[0], args);
+	} else if (*mode) {
+		fprintf(stderr, "usage: timed_marks [fork|execfail]\n");
+		return 2;
+	}
+	return sequence();
+}
