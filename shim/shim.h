@@ -66,9 +66,11 @@ hb_on(void)
 	return atomic_load_explicit(&hb_state, memory_order_relaxed) == HB_ON;
 }
 
-/* Non-zero while the live counters are kept (record and count modes).
- * Independent of hb_state: they go on when recording stops (in a fork
- * child, after a write error). */
+/* Non-zero while the hooks keep the live counters themselves: count mode,
+ * and record mode once recording stopped (at exit, in a fork child that is
+ * not followed, after a write error). While recording, the writer keeps
+ * them instead, from the events in the trace's order (writer.c): a hook
+ * does one or the other, never both. */
 extern _Atomic int hb_counting HB_HIDDEN;
 
 /* Whether a hook has anything to do. */
@@ -114,24 +116,25 @@ uint64_t event_dropped(void) HB_HIDDEN;
 #define HB_MARK_MAX 255
 void event_mark(const char *label) HB_HIDDEN;
 
-/* What the hooks record for one allocation or free, in both modes. Guard
- * held; a free before the real free. */
+/* What the hooks record for one allocation or free: an event while
+ * recording (the writer counts it), else the counters. Guard held; a free
+ * before the real free. */
 static inline void
 track_alloc(void *p, size_t n, unsigned fn)
 {
-	if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
-		cnt_alloc(p, n);
 	if (hb_on())
 		event_alloc(p, n, fn);
+	else if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
+		cnt_alloc(p, n);
 }
 
 static inline void
 track_free(void *p)
 {
-	if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
-		cnt_free(p);
 	if (hb_on())
 		event_free(p);
+	else if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
+		cnt_free(p);
 }
 /* Per-thread ring, created on first use; NULL once the thread is exiting. */
 struct ring *event_ring(void) HB_HIDDEN;
@@ -164,6 +167,10 @@ int writer_start(void) HB_HIDDEN;
  * futex, nanosleep). */
 void writer_sync(void) HB_HIDDEN;
 void writer_sync_for(uint64_t timeout_ns) HB_HIDDEN;
+/* Waits (bounded: 1 s) until the writer has counted every event taken
+ * before the call, so that the live counters include them; writes
+ * nothing. Returns at once when not recording. Not from inside a hook. */
+void writer_settle(void) HB_HIDDEN;
 /* Final flush, END record, close; idempotent, bounded. */
 void writer_finish(void) HB_HIDDEN;
 bool writer_running(void) HB_HIDDEN;
@@ -173,6 +180,9 @@ bool writer_running(void) HB_HIDDEN;
 void writer_fork_prepare(void) HB_HIDDEN;
 void writer_fork_parent(void) HB_HIDDEN;
 void writer_forked(void) HB_HIDDEN;
+/* In a fork child, before the parent's rings are dropped: counts the
+ * events they still hold, which the parent's writer had not reached. */
+void writer_count_leftovers(void) HB_HIDDEN;
 /* After writer_finish and a failed exec: forget the finished writer so
  * that writer_start can begin a new trace. Returns 0, or -EBUSY when the
  * old writer has not finished (then nothing changes). */
