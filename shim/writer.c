@@ -197,13 +197,37 @@ emit_free(uint64_t t, uint64_t ptr)
 		(void)EMIT(enc_free_addr(&enc, t, ptr));
 }
 
+/* What a replay of this trace will find (HELDBY_REC_SUMMARY), valid while
+ * sum_ok: the counters' table was empty when the trace began and nothing
+ * was left out of it since. */
+static struct enc_summary sum;
+static uint64_t sum_blocks;
+static bool sum_ok;
+
 static void
 count_event(const struct ev *e)
 {
-	if (e->kind == EV_ALLOC)
-		cnt_alloc((void *)(uintptr_t)e->ptr, (size_t)e->size);
-	else if (e->kind == EV_FREE)
-		cnt_free((void *)(uintptr_t)e->ptr);
+	if (e->kind == EV_ALLOC) {
+		sum.alloc_calls++;
+		sum_blocks += (uint64_t)cnt_alloc((void *)(uintptr_t)e->ptr,
+						  (size_t)e->size);
+	} else if (e->kind == EV_FREE) {
+		sum.free_calls++;
+		sum_blocks -= cnt_free((void *)(uintptr_t)e->ptr);
+	}
+}
+
+/* After an allocation was written: a new peak happens at the time the
+ * reader will give that record. */
+static void
+note_peak(void)
+{
+	size_t cur = cnt_current();
+	if (cur > sum.peak_bytes) {
+		sum.peak_bytes = cur;
+		sum.peak_blocks = sum_blocks;
+		sum.peak_time = enc.prev_time;
+	}
 }
 
 static void
@@ -309,8 +333,11 @@ drain_locked(void)
 				bi = i;
 		struct cur *c = act[bi];
 		count_event(&c->e);
-		if (tf_ok)
+		if (tf_ok) {
 			emit_event(c);
+			if (c->e.kind == EV_ALLOC)
+				note_peak();
+		}
 		c->pos += sizeof(struct ev) + c->e.nframes * sizeof(uint64_t);
 		if (++c->since >= 64) {
 			ring_consume(c->r, c->pos);
@@ -350,6 +377,19 @@ drain_all(uint64_t timeout_ns)
 	uint64_t deadline = hb_now() + timeout_ns;
 	while (drain() < target && hb_now() < deadline)
 		sched_yield();
+}
+
+/* In a block of its own, so that a reader finds it without decoding the
+ * rest of the file. */
+static void
+write_summary(void)
+{
+	if (!sum_ok || cnt_untracked() != 0)
+		return;
+	sum.end_bytes = cnt_current();
+	sum.end_blocks = sum_blocks;
+	if (flush_block() == 0)
+		(void)EMIT(enc_summary(&enc, &sum));
 }
 
 static void *
@@ -396,6 +436,7 @@ writer_main(void *arg)
 		     r = atomic_load(&r->next))
 			waits += r->waits;
 		uint64_t now = hb_now();
+		write_summary();
 		(void)EMIT(enc_end(&enc, now - start_mono, event_dropped(), waits));
 		flush_block();
 	}
@@ -480,6 +521,10 @@ writer_start(void)
 		goto out_close;
 	}
 	enc_init(&enc, raw, RAW_CAP);
+	memset(&sum, 0, sizeof(sum));
+	sum_blocks = 0;
+	sum_ok = cnt_current() == 0 && cnt_blocks() == 0 &&
+		 cnt_untracked() == 0;
 	fds_protect(tf.fd);
 	stk_ok = st_init(&stk) == 0 || stk.tab;
 	lwin_ok = lw_init(&lwin, LW_BITS_DEFAULT) == 0;
