@@ -122,6 +122,17 @@ read_config(void)
 					    HB_FLUSH_MS_DEFAULT);
 	if ((v = env_find("HELDBY_FOLLOW")))
 		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
+	if ((v = env_find("HELDBY_UNWIND"))) {
+		if (strcmp(v, "fast") == 0)
+			hb_cfg.unwind = HB_UNWIND_FAST;
+		else if (strcmp(v, "libunwind") == 0)
+			hb_cfg.unwind = HB_UNWIND_LIBUNWIND;
+		else if (strcmp(v, "check") == 0)
+			hb_cfg.unwind = HB_UNWIND_CHECK;
+		else
+			hb_warn("heldby: HELDBY_UNWIND must be fast, libunwind "
+				"or check; fast\n");
+	}
 }
 
 /* The file name this library was loaded from, without its folder. */
@@ -213,8 +224,10 @@ hb_exit(void)
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
 	writer_finish();
-	if (on) /* the writer counted up to here */
+	if (on) { /* the writer counted up to here */
 		atomic_store(&hb_counting, 1);
+		bt_report();
+	}
 	if (owned)
 		guard_leave();
 }

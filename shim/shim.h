@@ -25,12 +25,18 @@
  * no writer thread); off: everything passes through. */
 enum hb_mode { HB_MODE_RECORD = 0, HB_MODE_OFF = 1, HB_MODE_COUNT = 2 };
 
+/* HELDBY_UNWIND: the fast unwinder with libunwind where it gives up,
+ * libunwind alone, or both on every stack, compared (a diagnostic). */
+enum hb_unwind { HB_UNWIND_FAST = 0, HB_UNWIND_LIBUNWIND = 1,
+		 HB_UNWIND_CHECK = 2 };
+
 struct hb_config {
 	char output[4096]; /* pattern, %p not yet expanded */
 	int mode;
 	int depth;
 	int flush_ms;
 	int follow;
+	int unwind;
 };
 extern struct hb_config hb_cfg HB_HIDDEN;
 
@@ -158,7 +164,10 @@ void bt_init(void) HB_HIDDEN;
 /* After dlclose: unwind information cached for the unloaded code is stale
  * (a later library may be mapped at the same addresses). Thread-safe. */
 void bt_flush(void) HB_HIDDEN;
-int bt_capture(void **buf, int max, int *first) HB_HIDDEN;
+/* HELDBY_UNWIND=check: one line on stderr saying how often the fast
+ * unwinder and libunwind disagreed. */
+void bt_report(void) HB_HIDDEN;
+int bt_capture(void **buf, int max, int *first, void **memo) HB_HIDDEN;
 
 /* writer.c */
 int writer_start(void) HB_HIDDEN;
