@@ -30,7 +30,6 @@ struct module {
 	uintptr_t bias;
 	char path[256];
 	bool tried; /* opened, or failed to */
-	int fd;
 	Elf *elf;
 	Dwarf_CFI *cfi;
 };
@@ -64,7 +63,6 @@ add_module(struct dl_phdr_info *info, size_t size, void *arg)
 	m->lo = lo;
 	m->hi = hi;
 	m->bias = info->dlpi_addr;
-	m->fd = -1;
 	const char *name = info->dlpi_name;
 	if (!name || !*name)
 		name = nmods == 1 ? "/proc/self/exe" : "";
@@ -82,8 +80,6 @@ drop_modules(void)
 			dwarf_cfi_end(mods[i].cfi);
 		if (mods[i].elf)
 			elf_end(mods[i].elf);
-		if (mods[i].fd >= 0)
-			close(mods[i].fd);
 	}
 	nmods = 0;
 }
@@ -146,12 +142,16 @@ module_cfi(struct module *m)
 			return NULL;
 		elf_ready = true;
 	}
-	m->fd = open(m->path, O_RDONLY | O_CLOEXEC);
-	if (m->fd < 0)
+	/* The descriptor is closed at once: the file stays mapped, and a
+	 * program that closes descriptors it does not know (daemons do) could
+	 * otherwise have its own closed by ours later. */
+	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return NULL;
-	m->elf = elf_begin(m->fd, ELF_C_READ_MMAP, NULL);
-	if (m->elf)
+	m->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (m->elf && elf_cntl(m->elf, ELF_C_FDDONE) == 0)
 		m->cfi = dwarf_getcfi_elf(m->elf);
+	close(fd);
 	return m->cfi;
 }
 
