@@ -30,11 +30,18 @@
  * A test that asserts memory skips its assertions when !heldby_active().
  *
  * Safety, for every function here: thread-safe. The counter functions are
- * async-signal-safe (relaxed atomic loads and stores) once resolved: in
- * the looked-up form the first call of each function runs dlsym, which is
- * not, so call heldby_active() and the ones you need once at start-up
- * before using them in a signal handler. heldby_mark() is not
- * async-signal-safe.
+ * async-signal-safe (atomics, and in record mode a bounded wait on a futex)
+ * once resolved: in the looked-up form the first call of each function
+ * runs dlsym, which is not, so call heldby_active() and the ones you need
+ * once at start-up before using them in a signal handler. heldby_mark() is
+ * not async-signal-safe.
+ *
+ * Cost: in count mode a counter call is a few loads. In record mode the
+ * counters are kept by heldby's writer thread in the trace's order, and a
+ * call first waits for it to count every allocation made before the call
+ * (usually tens of microseconds, at most a second); a call from a signal
+ * handler that interrupted an allocation does not wait and may miss that
+ * one allocation.
  */
 #ifndef HELDBY_H
 #define HELDBY_H

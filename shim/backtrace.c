@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Stack capture with libunwind's unw_backtrace (works without frame
- * pointers). The leading frames that lie inside libheldby's or libunwind's
- * own code are dropped, found by address rather than by a fixed count so
- * that inlining and compiler changes cannot shift the stack.
+ * Stack capture: the fast unwinder (unwind.c), and libunwind's
+ * unw_backtrace where it gives up or HELDBY_UNWIND asks for it. The leading
+ * frames that lie inside libheldby's or libunwind's own code are dropped,
+ * found by address rather than by a fixed count so that inlining and
+ * compiler changes cannot shift the stack.
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
 #include <link.h>
+#include <stdio.h>
 
+#include "guard.h"
 #include "shim.h"
+#include "unwind.h"
 
 struct range {
 	uintptr_t lo, hi;
@@ -60,12 +64,36 @@ bt_init(void)
 	c.addr = (uintptr_t)&unw_backtrace;
 	dl_iterate_phdr(find_cb, &c);
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	if (hb_cfg.unwind != HB_UNWIND_LIBUNWIND)
+		uw_init();
 }
 
 void
 bt_flush(void)
 {
 	unw_flush_cache(unw_local_addr_space, 0, 0);
+	int owned = guard_enter();
+	uw_flush();
+	if (owned)
+		guard_leave();
+}
+
+/* HELDBY_UNWIND=check */
+static _Atomic uint64_t chk_stacks, chk_fallbacks, chk_differ;
+
+void
+bt_report(void)
+{
+	if (hb_cfg.unwind != HB_UNWIND_CHECK)
+		return;
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+		 "heldby: unwind check: %llu stacks, %llu left to libunwind, "
+		 "%llu different\n",
+		 (unsigned long long)atomic_load(&chk_stacks),
+		 (unsigned long long)atomic_load(&chk_fallbacks),
+		 (unsigned long long)atomic_load(&chk_differ));
+	hb_warn(msg);
 }
 
 static inline int
@@ -77,13 +105,49 @@ is_ours(uintptr_t a)
 	return 0;
 }
 
-int
-bt_capture(void **buf, int max, int *first)
+static int
+skip_ours(void *const *buf, int n)
 {
-	int n = unw_backtrace(buf, max + BT_SLACK);
 	int i = 0;
 	while (i < n && is_ours((uintptr_t)buf[i]))
 		i++;
+	return i;
+}
+
+/* Both unwinders; libunwind's answer is kept. The first max frames that
+ * are not ours are compared: both stop at cap frames, counting their own. */
+static int
+capture_checked(void **buf, int cap, int max, void **memo)
+{
+	void *fast[HB_DEPTH_MAX + BT_SLACK];
+	int nf = uw_backtrace(fast, cap, memo);
+	int n = unw_backtrace(buf, cap);
+	atomic_fetch_add(&chk_stacks, 1);
+	if (nf < 0) {
+		atomic_fetch_add(&chk_fallbacks, 1);
+		return n;
+	}
+	int i = skip_ours(buf, n), j = skip_ours(fast, nf);
+	int kept = n - i < max ? n - i : max;
+	bool same = kept == (nf - j < max ? nf - j : max);
+	for (int k = 0; same && k < kept; k++)
+		same = buf[i + k] == fast[j + k];
+	if (!same)
+		atomic_fetch_add(&chk_differ, 1);
+	return n;
+}
+
+int
+bt_capture(void **buf, int max, int *first, void **memo)
+{
+	int cap = max + BT_SLACK, n = -1;
+	if (hb_cfg.unwind == HB_UNWIND_FAST)
+		n = uw_backtrace(buf, cap, memo);
+	else if (hb_cfg.unwind == HB_UNWIND_CHECK)
+		n = capture_checked(buf, cap, max, memo);
+	if (n < 0)
+		n = unw_backtrace(buf, cap);
+	int i = skip_ours(buf, n);
 	*first = i;
 	return n - i < max ? n - i : max;
 }

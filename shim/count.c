@@ -302,32 +302,36 @@ table_take(struct table *t, uint64_t h, uintptr_t p, size_t *n, bool wide)
 	return true;
 }
 
-/* Enters p -> n in t, which has room. Returns the size of an entry that
- * p replaced, or 0. */
-static inline __attribute__((always_inline)) size_t
-table_put(struct table *t, uint64_t h, uintptr_t p, size_t n, bool wide)
+/* Enters p -> n in t, which has room. Returns whether p replaced an
+ * entry, whose size goes to *old. */
+static inline __attribute__((always_inline)) bool
+table_put(struct table *t, uint64_t h, uintptr_t p, size_t n, size_t *old,
+	  bool wide)
 {
-	size_t i = probe(t, h, p, wide), old = 0;
-	if (slot_ptr(t, i, wide))
-		old = slot_size(t, i, wide);
+	size_t i = probe(t, h, p, wide);
+	bool was = slot_ptr(t, i, wide) != 0;
+	if (was)
+		*old = slot_size(t, i, wide);
 	else
 		t->used++;
 	slot_set(t, i, p, n, wide);
-	return old;
+	return was;
 }
 
 /* Enters p -> n. Returns false when the table is full and cannot grow;
  * *stale gets the size of an entry that p replaced (a block whose free we
- * never saw: the replay drops it the same way). p is in at most one of
- * the shard's tables: an entry in the other one is taken out. */
+ * never saw: the replay drops it the same way) and *replaced whether there
+ * was one. p is in at most one of the shard's tables: an entry in the
+ * other one is taken out. */
 static inline __attribute__((always_inline)) bool
-insert(uintptr_t p, size_t n, size_t *stale)
+insert(uintptr_t p, size_t n, size_t *stale, bool *replaced)
 {
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(h);
 	bool packs = ptr_packs(p) && size_packs(n), ok = true;
-	size_t gone = 0;
+	size_t gone = 0, old = 0;
 	*stale = 0;
+	*replaced = false;
 	lock(s);
 	if (likely(packs)) {
 		if (unlikely(!room(&s->packed, false))) {
@@ -335,17 +339,20 @@ insert(uintptr_t p, size_t n, size_t *stale)
 			goto out;
 		}
 		if (unlikely(s->wide.used))
-			table_take(&s->wide, h, p, &gone, true);
-		*stale = gone + table_put(&s->packed, h, p, n, false);
+			*replaced = table_take(&s->wide, h, p, &gone, true);
+		if (table_put(&s->packed, h, p, n, &old, false))
+			*replaced = true;
 	} else {
 		if (!room(&s->wide, true)) {
 			ok = false;
 			goto out;
 		}
 		if (ptr_packs(p))
-			table_take(&s->packed, h, p, &gone, false);
-		*stale = gone + table_put(&s->wide, h, p, n, true);
+			*replaced = table_take(&s->packed, h, p, &gone, false);
+		if (table_put(&s->wide, h, p, n, &old, true))
+			*replaced = true;
 	}
+	*stale = gone + old;
 	publish_used(s);
 out:
 	unlock(s);
@@ -404,22 +411,26 @@ lost(void)
 	atomic_fetch_add_explicit(&ctr.untracked, 1, memory_order_relaxed);
 }
 
-void
+int
 cnt_alloc(void *p, size_t n)
 {
 	size_t stale;
-	if (insert((uintptr_t)p, n, &stale))
+	bool replaced;
+	if (insert((uintptr_t)p, n, &stale, &replaced)) {
 		apply(n, stale);
-	else
-		lost();
+		return replaced ? 0 : 1;
+	}
+	lost();
+	return 0;
 }
 
-void
+bool
 cnt_free(void *p)
 {
 	struct cnt_held h = take((uintptr_t)p);
 	if (h.known)
 		apply(0, h.size);
+	return h.known;
 }
 
 struct cnt_held
@@ -435,7 +446,9 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 	size_t gone = h.known ? h.size : 0, stale;
 	if (!p && n != 0) {
 		/* failed: old is still allocated and still counted */
-		if (h.known && !insert((uintptr_t)old, h.size, &stale)) {
+		bool replaced;
+		if (h.known &&
+		    !insert((uintptr_t)old, h.size, &stale, &replaced)) {
 			lost();
 			apply(0, gone);
 		}
@@ -445,7 +458,8 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 		apply(0, gone);
 		return;
 	}
-	if (insert((uintptr_t)p, n, &stale)) {
+	bool replaced;
+	if (insert((uintptr_t)p, n, &stale, &replaced)) {
 		apply(n, gone + stale);
 	} else {
 		lost();

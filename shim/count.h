@@ -29,12 +29,14 @@ void cnt_unlock_all(void) HB_HIDDEN;
 
 /* A new block p of n bytes (p != NULL). Call after the real allocation
  * returned, with the reentrancy guard held: a signal handler that
- * allocated inside a shard lock would deadlock. Thread-safe. */
-void cnt_alloc(void *p, size_t n) HB_HIDDEN;
-/* Forgets p (unknown pointers are ignored, as the replay ignores them).
- * Call before the real free: once freed, another thread may be handed the
- * same address. Guard held; thread-safe. */
-void cnt_free(void *p) HB_HIDDEN;
+ * allocated inside a shard lock would deadlock. Thread-safe. Returns the
+ * change in live blocks: 1, or 0 when p replaced a live block or could not
+ * be entered (no memory; cnt_untracked counts it). */
+int cnt_alloc(void *p, size_t n) HB_HIDDEN;
+/* Forgets p (unknown pointers are ignored, as the replay ignores them);
+ * returns whether it was live. Call before the real free: once freed,
+ * another thread may be handed the same address. Guard held; thread-safe. */
+bool cnt_free(void *p) HB_HIDDEN;
 /* realloc: cnt_detach(old) before the real call, then cnt_realloc_done
  * with what it returned. Together they count as a free of old and an
  * allocation of n bytes at p; a failed realloc (p NULL, n != 0) puts old

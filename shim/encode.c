@@ -353,3 +353,22 @@ enc_end(struct enc *e, uint64_t time_ns, uint64_t dropped, uint64_t waits)
 	e->len += (size_t)(q - p);
 	return 0;
 }
+
+int
+enc_summary(struct enc *e, const struct enc_summary *s)
+{
+	const uint64_t f[] = {s->peak_bytes, s->peak_blocks, s->peak_time,
+			      s->end_bytes,  s->end_blocks,  s->alloc_calls,
+			      s->free_calls};
+	size_t need = 1;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		need += ulen(f[i]);
+	if (!room(e, need))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_SUMMARY;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		q += heldby_put_u(q, f[i]);
+	e->len += (size_t)(q - p);
+	return 0;
+}

@@ -62,5 +62,12 @@ int enc_thread(struct enc *e, uint64_t tid, const char *name);
 int enc_mark(struct enc *e, uint64_t time_ns, const char *label);
 int enc_end(struct enc *e, uint64_t time_ns, uint64_t dropped,
 	    uint64_t waits);
+/* What a replay finds, for HELDBY_REC_SUMMARY (fields in its order). */
+struct enc_summary {
+	uint64_t peak_bytes, peak_blocks, peak_time;
+	uint64_t end_bytes, end_blocks;
+	uint64_t alloc_calls, free_calls;
+};
+int enc_summary(struct enc *e, const struct enc_summary *s);
 
 #endif

@@ -177,7 +177,7 @@ event_alloc(void *p, size_t n, unsigned fn)
 	void *buf[hb_cfg.depth + BT_SLACK];
 	int first;
 	struct ev e;
-	e.nframes = (uint32_t)bt_capture(buf, hb_cfg.depth, &first);
+	e.nframes = (uint32_t)bt_capture(buf, hb_cfg.depth, &first, &r->uw_memo);
 	e.kind = EV_ALLOC;
 	e.fn = (uint16_t)fn;
 	e.ptr = (uint64_t)(uintptr_t)p;
@@ -216,7 +216,8 @@ event_realloc_begin(struct realloc_state *st)
 	if (!st->ring)
 		return;
 	int saved = errno;
-	st->nframes = bt_capture(st->buf, hb_cfg.depth, &st->first);
+	st->nframes = bt_capture(st->buf, hb_cfg.depth, &st->first,
+				  &st->ring->uw_memo);
 	st->key = key_take(st->ring);
 	errno = saved;
 }

@@ -128,13 +128,6 @@ realloc_common(void *p, size_t n, unsigned fn)
 	}
 	if (!hb_tracking() || !guard_enter())
 		return real.realloc(p, n);
-	/* The old block leaves the counters' table before the real call:
-	 * once it is freed, another thread may be handed its address. */
-	bool counting = atomic_load_explicit(&hb_counting,
-					     memory_order_relaxed);
-	struct cnt_held held = {0, false};
-	if (counting)
-		held = cnt_detach(p);
 	void *q;
 	if (hb_on()) {
 		void *buf[hb_cfg.depth + BT_SLACK];
@@ -142,11 +135,16 @@ realloc_common(void *p, size_t n, unsigned fn)
 		event_realloc_begin(&st);
 		q = real.realloc(p, n);
 		event_realloc_end(&st, p, q, n, fn);
+	} else if (atomic_load_explicit(&hb_counting, memory_order_relaxed)) {
+		/* The old block leaves the counters' table before the real
+		 * call: once it is freed, another thread may be handed its
+		 * address. */
+		struct cnt_held held = cnt_detach(p);
+		q = real.realloc(p, n);
+		cnt_realloc_done(p, held, q, n);
 	} else {
 		q = real.realloc(p, n);
 	}
-	if (counting)
-		cnt_realloc_done(p, held, q, n);
 	guard_leave();
 	return q;
 }

@@ -137,6 +137,17 @@ read_config(void)
 			hb_warn("heldby: HELDBY_CLOCK must be auto, tsc or "
 				"monotonic; using auto\n");
 	}
+	if ((v = env_find("HELDBY_UNWIND"))) {
+		if (strcmp(v, "fast") == 0)
+			hb_cfg.unwind = HB_UNWIND_FAST;
+		else if (strcmp(v, "libunwind") == 0)
+			hb_cfg.unwind = HB_UNWIND_LIBUNWIND;
+		else if (strcmp(v, "check") == 0)
+			hb_cfg.unwind = HB_UNWIND_CHECK;
+		else
+			hb_warn("heldby: HELDBY_UNWIND must be fast, libunwind "
+				"or check; fast\n");
+	}
 }
 
 /* The file name this library was loaded from, without its folder. */
@@ -222,11 +233,16 @@ hb_exit(void)
 	if (!in_owner())
 		return;
 	int owned = guard_enter();
-	/* From here on hooks pass through: threads still allocating neither
+	int on = hb_on();
+	/* From here on hooks only count: threads still allocating neither
 	 * block nor delay the exit. */
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
 	writer_finish();
+	if (on) { /* the writer counted up to here */
+		atomic_store(&hb_counting, 1);
+		bt_report();
+	}
 	if (owned)
 		guard_leave();
 }
@@ -288,7 +304,9 @@ install_fatal_handlers(void)
 /* Around fork, this thread holds every shard of the counters' table, and
  * the guard, so that what it allocates meanwhile (other fork handlers,
  * glibc) passes through instead of waiting on a shard it holds. The child
- * keeps counting: its heap is a copy of ours. Recording stops in it. */
+ * keeps counting: its heap is a copy of ours. Recording stops in it; the
+ * events the parent's writer had not counted yet are counted from the
+ * rings it inherited. */
 static HB_TLS int fork_guard_owned;
 
 static void
@@ -333,8 +351,16 @@ hb_fork_child(void)
 	atomic_store(&ring_stop, 1);
 	writer_forked();
 	fork_done();
-	if (!on || !hb_cfg.follow)
+	if (!on)
 		return;
+	int owned = guard_enter();
+	writer_count_leftovers();
+	if (owned)
+		guard_leave();
+	if (!hb_cfg.follow) {
+		atomic_store(&hb_counting, 1);
+		return;
+	}
 	event_forked();
 	mod_forget();
 	hb_pid = getpid();
@@ -351,6 +377,7 @@ hb_start_deferred(void)
 	    !atomic_exchange(&start_deferred, 0))
 		return;
 	if (writer_start() != 0) {
+		atomic_store(&hb_counting, 1);
 		atomic_store(&hb_state, HB_STOPPED);
 		atomic_store(&ring_stop, 1);
 	}
@@ -410,10 +437,9 @@ hb_init(void)
 	mod_init();
 	/* Registered first, so it runs last of the atexit handlers. */
 	atexit(hb_exit);
-	/* Counters and trace start together, so that they count the same
-	 * events; the counters also run when the trace cannot be written. */
+	/* While recording, the writer counts the events of the trace; the
+	 * hooks count when the trace cannot be written. */
 	if (writer_start() == 0) {
-		atomic_store(&hb_counting, 1);
 		atomic_store(&hb_state, HB_ON);
 		install_fatal_handlers();
 	} else {
@@ -457,10 +483,14 @@ after_failed_exec(int finished, int r)
 	if (writer_restart_after_exec() == 0) {
 		mod_forget();
 		atomic_store(&ring_stop, 0);
-		if (writer_start() == 0)
+		if (writer_start() == 0) {
+			/* ON before the hooks stop counting: each event is
+			 * counted by one of the two. */
 			atomic_store(&hb_state, HB_ON);
-		else
+			atomic_store(&hb_counting, 0);
+		} else {
 			atomic_store(&ring_stop, 1);
+		}
 	}
 	if (owned)
 		guard_leave();

@@ -23,6 +23,7 @@ struct ring {
 	_Atomic uint64_t pending;
 	uint64_t waits; /* times the producer found the ring full */
 	uint64_t next_lo; /* producer-private: a lower bound of its next key */
+	void *uw_memo; /* producer-private: the fast unwinder's last walk */
 	/* consumer side */
 	_Alignas(64) _Atomic uint64_t head;
 	uint64_t seen_gen; /* writer-private: last generation announced */

@@ -25,12 +25,18 @@
  * no writer thread); off: everything passes through. */
 enum hb_mode { HB_MODE_RECORD = 0, HB_MODE_OFF = 1, HB_MODE_COUNT = 2 };
 
+/* HELDBY_UNWIND: the fast unwinder with libunwind where it gives up,
+ * libunwind alone, or both on every stack, compared (a diagnostic). */
+enum hb_unwind { HB_UNWIND_FAST = 0, HB_UNWIND_LIBUNWIND = 1,
+		 HB_UNWIND_CHECK = 2 };
+
 struct hb_config {
 	char output[4096]; /* pattern, %p not yet expanded */
 	int mode;
 	int depth;
 	int flush_ms;
 	int follow;
+	int unwind;
 	int clock; /* HB_CLOCK_* (clock.h) */
 };
 extern struct hb_config hb_cfg HB_HIDDEN;
@@ -67,9 +73,11 @@ hb_on(void)
 	return atomic_load_explicit(&hb_state, memory_order_relaxed) == HB_ON;
 }
 
-/* Non-zero while the live counters are kept (record and count modes).
- * Independent of hb_state: they go on when recording stops (in a fork
- * child, after a write error). */
+/* Non-zero while the hooks keep the live counters themselves: count mode,
+ * and record mode once recording stopped (at exit, in a fork child that is
+ * not followed, after a write error). While recording, the writer keeps
+ * them instead, from the events in the trace's order (writer.c): a hook
+ * does one or the other, never both. */
 extern _Atomic int hb_counting HB_HIDDEN;
 
 /* Whether a hook has anything to do. */
@@ -116,24 +124,25 @@ uint64_t event_dropped(void) HB_HIDDEN;
 #define HB_MARK_MAX 255
 void event_mark(const char *label) HB_HIDDEN;
 
-/* What the hooks record for one allocation or free, in both modes. Guard
- * held; a free before the real free. */
+/* What the hooks record for one allocation or free: an event while
+ * recording (the writer counts it), else the counters. Guard held; a free
+ * before the real free. */
 static inline void
 track_alloc(void *p, size_t n, unsigned fn)
 {
-	if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
-		cnt_alloc(p, n);
 	if (hb_on())
 		event_alloc(p, n, fn);
+	else if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
+		cnt_alloc(p, n);
 }
 
 static inline void
 track_free(void *p)
 {
-	if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
-		cnt_free(p);
 	if (hb_on())
 		event_free(p);
+	else if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
+		cnt_free(p);
 }
 /* Per-thread ring, created on first use; NULL once the thread is exiting. */
 struct ring *event_ring(void) HB_HIDDEN;
@@ -157,7 +166,10 @@ void bt_init(void) HB_HIDDEN;
 /* After dlclose: unwind information cached for the unloaded code is stale
  * (a later library may be mapped at the same addresses). Thread-safe. */
 void bt_flush(void) HB_HIDDEN;
-int bt_capture(void **buf, int max, int *first) HB_HIDDEN;
+/* HELDBY_UNWIND=check: one line on stderr saying how often the fast
+ * unwinder and libunwind disagreed. */
+void bt_report(void) HB_HIDDEN;
+int bt_capture(void **buf, int max, int *first, void **memo) HB_HIDDEN;
 
 /* writer.c */
 int writer_start(void) HB_HIDDEN;
@@ -166,6 +178,10 @@ int writer_start(void) HB_HIDDEN;
  * futex, nanosleep). */
 void writer_sync(void) HB_HIDDEN;
 void writer_sync_for(uint64_t timeout_ns) HB_HIDDEN;
+/* Waits (bounded: 1 s) until the writer has counted every event taken
+ * before the call, so that the live counters include them; writes
+ * nothing. Returns at once when not recording. Not from inside a hook. */
+void writer_settle(void) HB_HIDDEN;
 /* Final flush, END record, close; idempotent, bounded. */
 void writer_finish(void) HB_HIDDEN;
 bool writer_running(void) HB_HIDDEN;
@@ -175,6 +191,9 @@ bool writer_running(void) HB_HIDDEN;
 void writer_fork_prepare(void) HB_HIDDEN;
 void writer_fork_parent(void) HB_HIDDEN;
 void writer_forked(void) HB_HIDDEN;
+/* In a fork child, before the parent's rings are dropped: counts the
+ * events they still hold, which the parent's writer had not reached. */
+void writer_count_leftovers(void) HB_HIDDEN;
 /* After writer_finish and a failed exec: forget the finished writer so
  * that writer_start can begin a new trace. Returns 0, or -EBUSY when the
  * old writer has not finished (then nothing changes). */

@@ -15,6 +15,12 @@
  * below w emits them in true order. A thread waiting on a full ring
  * announces a bound above every key in its ring, so a drain always makes
  * room.
+ *
+ * While recording, the live counters (count.c) are kept here rather than
+ * in the hooks: every drained event is counted in key order, the order the
+ * replay uses, and the hot path does no lookup in a table as large as the
+ * live set. writer_settle lets a reader of the counters wait for the
+ * events taken before it asked.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -48,11 +54,14 @@ static struct clk_cal cal; /* event times to ns (clock.h) */
 static pthread_t w_thread;
 static _Atomic int w_running, w_quit, w_done, w_finishing;
 static _Atomic uint64_t sync_req, sync_done;
+static _Atomic uint64_t settle_req, settle_done;
 static uint64_t n_events;
-/* Held by the writer while it is inside the loader, and by a forking
- * thread (atfork): dl_iterate_phdr holds dl_load_write_lock, which glibc's
- * fork (2.36, sysdeps/nptl/fork.c) does not reset in the child, so a child
- * forked meanwhile would deadlock in its first dl_iterate_phdr. */
+/* Held by the writer while it drains, and by a forking thread (atfork).
+ * The drain goes inside the loader (dl_iterate_phdr holds
+ * dl_load_write_lock, which glibc's fork (2.36, sysdeps/nptl/fork.c) does
+ * not reset in the child, so a child forked meanwhile would deadlock in
+ * its first dl_iterate_phdr), and the child must find every event either
+ * counted and consumed or still in its ring (writer_count_leftovers). */
 static pthread_mutex_t w_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- stack interning (stacktab.c) ---- */
@@ -103,6 +112,9 @@ write_failed(int err)
 		 strerror(-err));
 	hb_warn(msg);
 	tf_ok = 0;
+	/* The hooks count from now on; this thread counts what the rings
+	 * already hold. */
+	atomic_store(&hb_counting, 1);
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
 }
@@ -187,6 +199,39 @@ emit_free(uint64_t t, uint64_t ptr)
 		(void)EMIT(enc_free_addr(&enc, t, ptr));
 }
 
+/* What a replay of this trace will find (HELDBY_REC_SUMMARY), valid while
+ * sum_ok: the counters' table was empty when the trace began and nothing
+ * was left out of it since. */
+static struct enc_summary sum;
+static uint64_t sum_blocks;
+static bool sum_ok;
+
+static void
+count_event(const struct ev *e)
+{
+	if (e->kind == EV_ALLOC) {
+		sum.alloc_calls++;
+		sum_blocks += (uint64_t)cnt_alloc((void *)(uintptr_t)e->ptr,
+						  (size_t)e->size);
+	} else if (e->kind == EV_FREE) {
+		sum.free_calls++;
+		sum_blocks -= cnt_free((void *)(uintptr_t)e->ptr);
+	}
+}
+
+/* After an allocation was written: a new peak happens at the time the
+ * reader will give that record. */
+static void
+note_peak(void)
+{
+	size_t cur = cnt_current();
+	if (cur > sum.peak_bytes) {
+		sum.peak_bytes = cur;
+		sum.peak_blocks = sum_blocks;
+		sum.peak_time = enc.prev_time;
+	}
+}
+
 static void
 emit_event(struct cur *c)
 {
@@ -236,9 +281,10 @@ pending_stuck(struct ring *r, uint64_t b)
 	return now - r->stuck_since > STUCK_NS && ring_used(r) < r->cap / 2;
 }
 
-/* Emits every event below the watermark; returns the watermark. */
+/* Counts and emits every event below the watermark; returns the
+ * watermark. Hold w_fork_lock. */
 static uint64_t
-drain(void)
+drain_locked(void)
 {
 	uint64_t g = atomic_load_explicit(&hb_order, memory_order_acquire);
 	uint64_t w = g;
@@ -268,11 +314,8 @@ drain(void)
 		c->since = 0;
 	}
 	clk_cal_update(&cal); /* after the tails: every event is older */
-	if (tf_ok) {
-		pthread_mutex_lock(&w_fork_lock);
+	if (tf_ok)
 		mod_refresh(emit_mod, NULL, false);
-		pthread_mutex_unlock(&w_fork_lock);
-	}
 
 	size_t na = 0;
 	for (size_t i = 0; i < nc; i++) {
@@ -281,7 +324,8 @@ drain(void)
 						    memory_order_acquire);
 		if (gen != r->seen_gen) {
 			r->seen_gen = gen;
-			(void)EMIT(enc_thread(&enc, r->tid, r->name));
+			if (tf_ok)
+				(void)EMIT(enc_thread(&enc, r->tid, r->name));
 		}
 		if (cur_peek(&curs[i], w))
 			act[na++] = &curs[i];
@@ -292,8 +336,12 @@ drain(void)
 			if (act[i]->e.key < act[bi]->e.key)
 				bi = i;
 		struct cur *c = act[bi];
-		if (tf_ok)
+		count_event(&c->e);
+		if (tf_ok) {
 			emit_event(c);
+			if (c->e.kind == EV_ALLOC)
+				note_peak();
+		}
 		c->pos += sizeof(struct ev) + c->e.nframes * sizeof(uint64_t);
 		if (++c->since >= 64) {
 			ring_consume(c->r, c->pos);
@@ -316,6 +364,15 @@ drain(void)
 	return w;
 }
 
+static uint64_t
+drain(void)
+{
+	pthread_mutex_lock(&w_fork_lock);
+	uint64_t w = drain_locked();
+	pthread_mutex_unlock(&w_fork_lock);
+	return w;
+}
+
 /* Drains until every key taken before the call is written, or timeout. */
 static void
 drain_all(uint64_t timeout_ns)
@@ -326,6 +383,19 @@ drain_all(uint64_t timeout_ns)
 		sched_yield();
 }
 
+/* In a block of its own, so that a reader finds it without decoding the
+ * rest of the file. */
+static void
+write_summary(void)
+{
+	if (!sum_ok || cnt_untracked() != 0)
+		return;
+	sum.end_bytes = cnt_current();
+	sum.end_blocks = sum_blocks;
+	if (flush_block() == 0)
+		(void)EMIT(enc_summary(&enc, &sum));
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -333,34 +403,44 @@ writer_main(void *arg)
 	hb_guard = 1; /* for good: nothing this thread does is recorded */
 	uint64_t flush_ns = (uint64_t)hb_cfg.flush_ms * 1000000u;
 	uint64_t last_flush = hb_now();
-	uint64_t done = 0;
-	while (!atomic_load(&w_quit) && tf_ok) {
-		if (atomic_load(&sync_req) == done)
+	uint64_t done = 0, settled = 0;
+	/* After a write error the loop goes on without writing: the events
+	 * already in the rings still have to be counted. */
+	while (!atomic_load(&w_quit)) {
+		if (atomic_load(&sync_req) == done &&
+		    atomic_load(&settle_req) == settled)
 			ring_wait_kick(DRAIN_NS);
 		atomic_store_explicit(&ring_kick, 0, memory_order_relaxed);
 		uint64_t req = atomic_load(&sync_req);
-		if (req != done) {
+		uint64_t sreq = atomic_load(&settle_req);
+		if (req != done || sreq != settled) {
 			drain_all(500000000u);
-			flush_block();
-			last_flush = hb_now();
-			done = req;
-			atomic_store(&sync_done, req);
+			if (req != done) {
+				flush_block();
+				last_flush = hb_now();
+				done = req;
+				atomic_store(&sync_done, req);
+			}
+			settled = sreq;
+			atomic_store(&settle_done, sreq);
 			continue;
 		}
 		drain();
 		uint64_t now = hb_now();
-		if (now - last_flush >= flush_ns || enc.len >= enc.cap / 2) {
+		if (tf_ok &&
+		    (now - last_flush >= flush_ns || enc.len >= enc.cap / 2)) {
 			flush_block();
 			last_flush = now;
 		}
 	}
+	drain_all(1000000000u);
 	if (tf_ok) {
-		drain_all(1000000000u);
 		uint64_t waits = 0;
 		for (struct ring *r = event_rings(); r;
 		     r = atomic_load(&r->next))
 			waits += r->waits;
 		uint64_t now = hb_now();
+		write_summary();
 		(void)EMIT(enc_end(&enc, now - start_mono, event_dropped(), waits));
 		flush_block();
 	}
@@ -446,6 +526,10 @@ writer_start(void)
 		goto out_close;
 	}
 	enc_init(&enc, raw, RAW_CAP);
+	memset(&sum, 0, sizeof(sum));
+	sum_blocks = 0;
+	sum_ok = cnt_current() == 0 && cnt_blocks() == 0 &&
+		 cnt_untracked() == 0;
 	fds_protect(tf.fd);
 	stk_ok = st_init(&stk) == 0 || stk.tab;
 	lwin_ok = lw_init(&lwin, LW_BITS_DEFAULT) == 0;
@@ -480,13 +564,20 @@ writer_running(void)
 	       !atomic_load(&w_finishing);
 }
 
+/* Yields first: a settle is usually answered within tens of µs, and
+ * readers of the counters may ask often. */
 static void
 wait_for(_Atomic uint64_t *v, uint64_t want, uint64_t timeout_ns)
 {
 	uint64_t deadline = hb_now() + timeout_ns;
+	unsigned spins = 0;
 	while (atomic_load(v) < want && !atomic_load(&w_done) &&
-	       hb_now() < deadline)
-		ring_nap(200000);
+	       hb_now() < deadline) {
+		if (spins++ < 64)
+			sched_yield();
+		else
+			ring_nap(100000);
+	}
 }
 
 void
@@ -497,6 +588,16 @@ writer_sync_for(uint64_t timeout_ns)
 	uint64_t req = atomic_fetch_add(&sync_req, 1) + 1;
 	ring_kick_consumer();
 	wait_for(&sync_done, req, timeout_ns);
+}
+
+void
+writer_settle(void)
+{
+	if (!writer_running())
+		return;
+	uint64_t req = atomic_fetch_add(&settle_req, 1) + 1;
+	ring_kick_consumer();
+	wait_for(&settle_done, req, 1000000000u);
 }
 
 void
@@ -533,6 +634,8 @@ writer_forget(void)
 	atomic_store(&w_finishing, 0);
 	atomic_store(&sync_req, 0);
 	atomic_store(&sync_done, 0);
+	atomic_store(&settle_req, 0);
+	atomic_store(&settle_done, 0);
 	tf_ok = 0;
 	memset(&tf, 0, sizeof(tf));
 	tf.fd = -1;
@@ -581,6 +684,40 @@ writer_forked(void)
 		syscall(SYS_close, tf.fd);
 	}
 	writer_forget();
+}
+
+void
+writer_count_leftovers(void)
+{
+	size_t n = 0;
+	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next))
+		n++;
+	struct cur *cs = n ? real.malloc(n * sizeof(*cs)) : NULL;
+	if (!cs)
+		return;
+	/* One thread is left: nothing is pending any more, and every key
+	 * that was pushed is in its ring. */
+	size_t na = 0;
+	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next)) {
+		struct cur *c = &cs[na];
+		c->r = r;
+		c->pos = atomic_load(&r->head);
+		c->tail = atomic_load(&r->tail);
+		if (cur_peek(c, UINT64_MAX))
+			na++;
+	}
+	while (na) {
+		size_t bi = 0;
+		for (size_t i = 1; i < na; i++)
+			if (cs[i].e.key < cs[bi].e.key)
+				bi = i;
+		struct cur *c = &cs[bi];
+		count_event(&c->e);
+		c->pos += sizeof(struct ev) + c->e.nframes * sizeof(uint64_t);
+		if (!cur_peek(c, UINT64_MAX))
+			cs[bi] = cs[--na];
+	}
+	real.free(cs);
 }
 
 int

@@ -593,6 +593,46 @@ seq_back(struct reader *r, uint64_t back)
 	return r->next_alloc - back;
 }
 
+static int
+rec_summary(struct reader *r)
+{
+	struct rd_summary *m = &r->st.summary;
+	uint64_t *const f[] = {&m->peak_bytes, &m->peak_blocks, &m->peak_time_ns,
+			       &m->end_bytes,  &m->end_blocks,  &m->alloc_calls,
+			       &m->free_calls};
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		if (heldby_get_u(&r->p, r->end, f[i]))
+			return -1;
+	r->st.has_summary = 1;
+	return 0;
+}
+
+int
+reader_skip_to_last_block(struct reader *r)
+{
+	uint64_t pos = r->pos, last = 0, seq = r->next_seq;
+	int found = 0;
+	for (;;) {
+		uint8_t h[HELDBY_BLOCK_HEADER_SIZE];
+		ssize_t n = read_at(r->fd, h, sizeof h, pos);
+		if (n == 0)
+			break;
+		struct blk b;
+		if (n != (ssize_t)sizeof h || !header_ok(h, &b) || b.seq != seq)
+			return -1;
+		last = pos;
+		found = 1;
+		seq++;
+		pos += sizeof h + b.stored;
+	}
+	if (!found)
+		return -1;
+	r->pos = last;
+	r->next_seq = seq - 1;
+	r->p = r->end;
+	return 0;
+}
+
 int
 reader_next(struct reader *r, struct rd_event *ev)
 {
@@ -720,6 +760,10 @@ reader_next(struct reader *r, struct rd_event *ev)
 			ev->label_len = (size_t)b;
 			return 1;
 		}
+		case HELDBY_REC_SUMMARY:
+			if (rec_summary(r))
+				goto bad;
+			continue;
 		case HELDBY_REC_END:
 			if (heldby_get_u(p, end, &a) || heldby_get_u(p, end, &b) ||
 			    heldby_get_u(p, end, &c))

@@ -61,6 +61,13 @@ struct rd_event {
 	uint64_t dropped, waits; /* END */
 };
 
+/* HELDBY_REC_SUMMARY: what the writer counted (the fields of the record). */
+struct rd_summary {
+	uint64_t peak_bytes, peak_blocks, peak_time_ns;
+	uint64_t end_bytes, end_blocks;
+	uint64_t alloc_calls, free_calls;
+};
+
 struct reader_stats {
 	uint64_t blocks_read;    /* decoded successfully */
 	uint64_t blocks_damaged; /* skipped: bad header, bad payload, bad records,
@@ -73,6 +80,8 @@ struct reader_stats {
 	int ended;               /* saw END (the program finished writing) */
 	int truncated;           /* the file ends inside a block */
 	uint64_t anomalies;      /* records referring to ids never defined, … */
+	int has_summary;         /* a SUMMARY record was read */
+	struct rd_summary summary;
 };
 
 struct reader;
@@ -86,6 +95,14 @@ void reader_close(struct reader *r);
 /* Next event: 1 and *ev filled, or 0 at the end of the stream (including a
  * truncated or damaged tail). Never fails otherwise. */
 int reader_next(struct reader *r, struct rd_event *ev);
+
+/* Right after reader_open: moves to the file's last block by reading
+ * block headers only, for a caller that wants just the closing records
+ * (SUMMARY, END). Returns 0, or -1 with nothing changed when any header
+ * fails its check, the sequence has a gap or the file ends inside a
+ * header: then read the whole file. What the skipped blocks define
+ * (modules, stack nodes) is unknown to the reader afterwards. */
+int reader_skip_to_last_block(struct reader *r);
 
 const struct reader_stats *reader_stats(const struct reader *r);
 const struct rd_node *reader_node(const struct reader *r, uint64_t id);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "progcheck.h"
+#include "reader.h"
 #include "report.h"
 #include "units.h"
 
@@ -142,15 +143,8 @@ child(const struct run_opts *o, const char *shim, const char *pattern, int fd)
 }
 
 static void
-summary(const char *path)
+print_summary(const char *path, const struct rp_summary *s)
 {
-	struct report rep;
-	char err[256];
-	if (report_load(&rep, path, err, sizeof err) != 0) {
-		fprintf(stderr, "heldby: %s: %s\n", path, err);
-		return;
-	}
-	const struct rp_summary *s = &rep.rp.sum;
 	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
 	fprintf(stderr, "heldby: trace written to %s%s\n", path,
 		s->complete ? "" : " (cut short)");
@@ -162,6 +156,59 @@ summary(const char *path)
 	fprintf(stderr, "heldby:   calls    %s allocations, %s frees\n",
 		format_count(s->alloc_calls, b1), format_count(s->free_calls, b2));
 	fprintf(stderr, "heldby: who holds them: heldby report %s\n", path);
+}
+
+/* The summary the writer left in the trace's last block (format 3), read
+ * without replaying the rest: 0, or -1 when there is none or the file is
+ * not whole. */
+static int
+summary_from_end(const char *path, struct rp_summary *out)
+{
+	struct reader *r;
+	char err[256];
+	if (reader_open(path, &r, err, sizeof err) != 0)
+		return -1;
+	int ok = -1;
+	if (reader_skip_to_last_block(r) == 0) {
+		struct rd_event ev;
+		while (reader_next(r, &ev) == 1)
+			;
+		const struct reader_stats *st = reader_stats(r);
+		if (st->complete && st->has_summary && !st->anomalies) {
+			const struct rd_summary *m = &st->summary;
+			memset(out, 0, sizeof *out);
+			out->peak_bytes = m->peak_bytes;
+			out->peak_blocks = m->peak_blocks;
+			out->peak_time_ns = m->peak_time_ns;
+			out->end_bytes = m->end_bytes;
+			out->end_blocks = m->end_blocks;
+			out->alloc_calls = m->alloc_calls;
+			out->free_calls = m->free_calls;
+			out->complete = 1;
+			ok = 0;
+		}
+	}
+	reader_close(r);
+	return ok;
+}
+
+/* A whole trace of a finished program carries its summary: print it from
+ * there. Otherwise (cut short, a fork child's, an older format) replay. */
+static void
+summary(const char *path)
+{
+	struct rp_summary s;
+	if (summary_from_end(path, &s) == 0) {
+		print_summary(path, &s);
+		return;
+	}
+	struct report rep;
+	char err[256];
+	if (report_load(&rep, path, err, sizeof err) != 0) {
+		fprintf(stderr, "heldby: %s: %s\n", path, err);
+		return;
+	}
+	print_summary(path, &rep.rp.sum);
 	report_unload(&rep);
 }
 

@@ -13,7 +13,7 @@
 /* The file starts with these 8 bytes. */
 #define HELDBY_TRACE_MAGIC "HELDBYT\n"
 #define HELDBY_TRACE_MAGIC_LEN 8
-#define HELDBY_TRACE_VERSION 2u
+#define HELDBY_TRACE_VERSION 3u
 
 /*
  * File header, all integers little-endian, no padding:
@@ -152,6 +152,16 @@ enum heldby_rec {
 	 * (dip = ip when outermost). A callee sits near its caller, so this
 	 * costs a third of STACK once compressed. */
 	HELDBY_REC_NODE = 16,
+
+	/* Version 3. u peak_bytes, u peak_blocks, u peak_time (ns since
+	 * start, absolute), u end_bytes, u end_blocks, u alloc_calls,
+	 * u free_calls: what a replay of this trace finds, counted by the
+	 * writer as it wrote the events. Written alone in the last block, with
+	 * END, and only when the writer counted every event of the trace from
+	 * an empty table (not in a fork child or after a failed exec), so that
+	 * `heldby run` can print its summary from the file's last block
+	 * instead of replaying the whole trace. */
+	HELDBY_REC_SUMMARY = 17,
 };
 
 /* Which function made an allocation. */

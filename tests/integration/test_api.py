@@ -118,15 +118,38 @@ if check("recorded_trace_written", t.trace is not None, t.proc.stderr) and "held
     shutil.rmtree(t.workdir, ignore_errors=True)
 
 # Threads: 4 hold 2 MiB each at once, then churn with frees and reallocs
-# across threads. Exact in count mode (preloaded) and linked.
-for door, argv, env in (("threads_linked", [victim("api_peak_dep"), "threads"], clean_env()),
-                        ("threads_preloaded", [victim("api_peak_unlinked"), "threads"],
-                         clean_env(LD_PRELOAD=SHIM, HELDBY_MODE="count"))):
-    p = run_native(argv, env=env, timeout=120)
+# across threads. Exact linked, preloaded in count mode, and recorded (where
+# the writer thread keeps the counters and each call waits for it).
+def run_recorded(argv, env):
+    t = run_traced(argv, env=env)
+    shutil.rmtree(t.workdir, ignore_errors=True)
+    return t.proc
+
+
+for door, argv, env, runner in (
+        ("threads_linked", [victim("api_peak_dep"), "threads"], clean_env(), run_native),
+        ("threads_preloaded", [victim("api_peak_unlinked"), "threads"],
+         clean_env(LD_PRELOAD=SHIM, HELDBY_MODE="count"), run_native),
+        ("threads_recorded", [victim("api_peak_unlinked"), "threads"], clean_env(), run_recorded)):
+    p = runner(argv, env=env)
     v = parse(p.stdout)
     if check(f"{door}_ran", p.returncode == 0 and v.get("active") == 1, (v, p.stderr)):
         check(f"{door}_all_four_held_at_once", v["held"] - v["before"] == 8 * MiB, v)
         check(f"{door}_peak_exact", v["peak"] - v["before"] == 8 * MiB, v)
         check(f"{door}_churn_leaves_nothing", v["after"] == v["before"]
               and v["blocks_after"] == v["blocks_before"], v)
+
+# fork while recording, before anyone asked: the child's counters begin
+# where the parent's were, including the events the parent's writer had
+# not counted yet (still in the rings the child inherits), followed or not.
+for door, extra in (("fork_recorded", {}), ("fork_recorded_followed", {"HELDBY_FOLLOW": "1"})):
+    t = run_traced([victim("api_peak_unlinked"), "fork"], env=clean_env(**extra))
+    v = parse(t.proc.stdout)
+    if check(f"{door}_ran", t.proc.returncode == 0 and "parent_at_fork" in v,
+             (t.proc.stdout, t.proc.stderr)):
+        check(f"{door}_child_starts_at_parent_bytes", v["child_at_fork"] == v["parent_at_fork"], v)
+        check(f"{door}_child_starts_at_parent_blocks", v["child_blocks"] == v["parent_blocks"], v)
+        check(f"{door}_child_counts_its_own", v["child_grown"] == 3 * MiB, v)
+        check(f"{door}_kept_blocks_counted", v["parent_blocks"] >= 4 * 20000, v)
+    shutil.rmtree(t.workdir, ignore_errors=True)
 done()

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fast unwinder (x86-64): walks the stack with the rules of .eh_frame
+ * (cfi.c), cached by code address in one table that all threads share. A
+ * frame costs one table load, bounds checks and one or two stack loads;
+ * libunwind's unw_backtrace costs ~6 ns a frame plus ~45 ns a call on the
+ * bench VM, which was the largest part of recording a deep-stacked program
+ * such as python. Debian builds without frame pointers, so a frame-pointer
+ * walk is not an option there.
+ *
+ * Consecutive stacks of a thread mostly share their outer part. Each walk
+ * is remembered (a memo per thread, kept with its ring); when the walk
+ * reaches a state (ip, rsp, rbp) the previous walk was in, and every stack
+ * word the previous walk read from there on (return addresses, saved rbp)
+ * still holds the same value, the rest of the walk would read and compute
+ * exactly what it did before: the remembered frames are copied. That
+ * replaces a rule lookup per outer frame with one compare of a stack word
+ * that is hot in the cache.
+ *
+ * It gives up (returns -1, and the caller asks libunwind for the whole
+ * stack) rather than guess: on a rule that is not a simple one (signal
+ * frames, DWARF expressions, realigned stacks), on a rule it cannot look up
+ * now, when the stack pointer is outside the thread's stack (sigaltstack,
+ * coroutines) and when a frame would read outside it. So where it answers,
+ * it answers what libunwind would; HELDBY_UNWIND=check compares the two on
+ * every stack.
+ */
+#include "unwind.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cfi.h"
+#include "guard.h"
+#include "shim.h"
+
+#if defined(__x86_64__)
+
+#define CACHE_BITS 16
+#define CACHE_SIZE (1u << CACHE_BITS)
+
+/* One cached rule. Two threads may fill a slot at once: the key is the
+ * address mixed with the rule, so a torn pair fails the check and reads
+ * as a miss. */
+struct slot {
+	_Atomic uint64_t key;
+	_Atomic uint64_t rule;
+};
+
+static struct slot *cache;
+/* Moves on when the cache is flushed: remembered walks made with the old
+ * rules are stale. */
+static _Atomic uint64_t rules_gen = 1;
+
+struct stack_bounds {
+	uintptr_t lo, hi;
+	int state; /* 0 not asked yet, 1 known, -1 unknown */
+};
+static HB_TLS struct stack_bounds tls_bounds;
+
+static inline uint64_t
+mix(uint64_t rule)
+{
+	return (rule + 1) * UINT64_C(0x9E3779B97F4A7C15);
+}
+
+static inline size_t
+slot_of(uint64_t pc)
+{
+	return (size_t)((pc * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - CACHE_BITS));
+}
+
+/* kind 2 bits, cfa_rbp 1, rbp_saved 1, rbp_off 16 (signed), cfa_off 32
+ * (signed). */
+static bool
+pack(struct cfi_rule r, uint64_t *out)
+{
+	if (r.rbp_off < INT16_MIN || r.rbp_off > INT16_MAX)
+		return false;
+	*out = (uint64_t)r.kind | (uint64_t)r.cfa_rbp << 2 |
+	       (uint64_t)r.rbp_saved << 3 |
+	       (uint64_t)(uint16_t)(int16_t)r.rbp_off << 4 |
+	       (uint64_t)(uint32_t)r.cfa_off << 20;
+	return true;
+}
+
+static inline struct cfi_rule
+unpack(uint64_t v)
+{
+	struct cfi_rule r;
+	r.kind = (uint8_t)(v & 3);
+	r.cfa_rbp = (uint8_t)(v >> 2 & 1);
+	r.rbp_saved = (uint8_t)(v >> 3 & 1);
+	r.rbp_off = (int16_t)(uint16_t)(v >> 4);
+	r.cfa_off = (int32_t)(uint32_t)(v >> 20);
+	return r;
+}
+
+static struct cfi_rule
+rule_for(uint64_t pc)
+{
+	struct slot *s = &cache[slot_of(pc)];
+	uint64_t key = atomic_load_explicit(&s->key, memory_order_relaxed);
+	uint64_t v = atomic_load_explicit(&s->rule, memory_order_relaxed);
+	if (likely(key == (pc ^ mix(v))))
+		return unpack(v);
+	struct cfi_rule r = cfi_lookup(pc);
+	if (r.kind == CFI_MISSING)
+		return r;
+	if (!pack(r, &v)) {
+		r.kind = CFI_COMPLEX;
+		pack(r, &v);
+	}
+	atomic_store_explicit(&s->rule, v, memory_order_relaxed);
+	atomic_store_explicit(&s->key, pc ^ mix(v), memory_order_relaxed);
+	return r;
+}
+
+static const struct stack_bounds *
+thread_bounds(void)
+{
+	struct stack_bounds *b = &tls_bounds;
+	if (likely(b->state))
+		return b->state > 0 ? b : NULL;
+	b->state = -1;
+	pthread_attr_t attr;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return NULL;
+	void *addr;
+	size_t size;
+	if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size) {
+		b->lo = (uintptr_t)addr;
+		b->hi = (uintptr_t)addr + size;
+		b->state = 1;
+	}
+	pthread_attr_destroy(&attr);
+	return b->state > 0 ? b : NULL;
+}
+
+void
+uw_init(void)
+{
+	void *m = mmap(NULL, CACHE_SIZE * sizeof(struct slot),
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+	cache = m == MAP_FAILED ? NULL : m;
+}
+
+void
+uw_flush(void)
+{
+	if (!cache)
+		return;
+	for (size_t i = 0; i < CACHE_SIZE; i++)
+		atomic_store_explicit(&cache[i].key, 0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rules_gen, 1, memory_order_release);
+	cfi_forget();
+}
+
+/* ---- the memo of the previous walk ---- */
+
+#define MEMO_FRAMES (HB_DEPTH_MAX + BT_SLACK)
+
+/* A frame as the walk found it: the state it was in there, and where it
+ * read the caller's rbp (0: not read). The caller's return address was
+ * read at the next frame's rsp - 8. */
+struct frame {
+	uintptr_t ip, rsp, rbp, rbp_at;
+};
+
+/* How a walk ended after its last frame. */
+enum { END_OUTERMOST, END_ZERO, END_CAP };
+
+struct walk {
+	uint64_t gen; /* of the rule cache it was made with */
+	int n, end;
+	uintptr_t zero_at; /* END_ZERO: the return address read as 0 */
+	struct frame f[MEMO_FRAMES];
+};
+
+#define NEAR_BITS 8
+
+/* Two walks, the last one and the one being made, and the thread's cache
+ * of rules (pc 0: empty; filled only from rules of the current gen). */
+struct uw_memo {
+	struct walk w[2];
+	int last;
+	uint64_t near_gen;
+	uint64_t near_pc[1u << NEAR_BITS];
+	uint64_t near_rule[1u << NEAR_BITS];
+};
+
+/* Where the last walk no longer holds: the highest m such that a stack
+ * word it read to go from frame m to m + 1 (or to end after m) changed
+ * since, or -1 when every word it read from frame j on is unchanged. A
+ * frame above m can still be taken over. */
+static int
+tail_broken(const struct walk *w, int j)
+{
+	int broken = -1;
+	for (int m = j; m + 1 < w->n; m++) {
+		const struct frame *f = &w->f[m], *up = &w->f[m + 1];
+		if (*(const uintptr_t *)(up->rsp - 8) != up->ip ||
+		    (f->rbp_at && *(const uintptr_t *)f->rbp_at != up->rbp))
+			broken = m;
+	}
+	if (w->end == END_ZERO && *(const uintptr_t *)w->zero_at != 0)
+		broken = w->n - 1;
+	return broken;
+}
+
+/* The walk in progress (into nw, n frames so far) is in the state of
+ * frame j of the last walk, whose words from there on are unchanged:
+ * finish it from there. Returns the frame count, or -1 when the last walk
+ * stopped short of where this one has to go. */
+static int
+finish_from(const struct walk *old, int j, struct walk *nw, void **buf,
+	    int n, int max)
+{
+	int rest = old->n - j;
+	if (old->end == END_CAP && n + rest < max)
+		return -1;
+	int take = n + rest <= max ? rest : max - n;
+	for (int k = 0; k < take; k++) {
+		nw->f[n + k] = old->f[j + k];
+		buf[n + k] = (void *)old->f[j + k].ip;
+	}
+	nw->n = n + take;
+	nw->end = take < rest ? END_CAP : old->end;
+	nw->zero_at = old->zero_at;
+	return n + take;
+}
+
+/* A rule through the thread's own small cache (hot code addresses stay in
+ * a few cache lines), then the shared table. */
+static inline struct cfi_rule
+rule_near(struct uw_memo *memo, uint64_t pc)
+{
+	size_t i = (size_t)((pc * UINT64_C(0x9E3779B97F4A7C15)) >>
+			    (64 - NEAR_BITS));
+	if (likely(memo->near_pc[i] == pc))
+		return unpack(memo->near_rule[i]);
+	struct cfi_rule r = rule_for(pc);
+	uint64_t v;
+	if (r.kind != CFI_MISSING && pack(r, &v)) {
+		memo->near_pc[i] = pc;
+		memo->near_rule[i] = v;
+	}
+	return r;
+}
+
+/* A forked child has only this thread: the others' bounds are gone with
+ * them, this one's are still right. Nothing to do. */
+
+__attribute__((noinline)) int
+uw_backtrace(void **buf, int max, void **memo_slot)
+{
+	if (!cache || max > MEMO_FRAMES)
+		return -1;
+	const struct stack_bounds *b = thread_bounds();
+	if (!b)
+		return -1;
+	struct uw_memo *memo = *memo_slot;
+	if (!memo) {
+		void *m = mmap(NULL, sizeof(*memo), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return -1;
+		*memo_slot = memo = m;
+	}
+	uint64_t gen = atomic_load_explicit(&rules_gen, memory_order_acquire);
+	if (memo->near_gen != gen) {
+		memset(memo->near_pc, 0, sizeof(memo->near_pc));
+		memo->near_gen = gen;
+	}
+	const struct walk *old = &memo->w[memo->last];
+	struct walk *nw = &memo->w[!memo->last];
+	int oldn = old->gen == gen ? old->n : 0, broken = -2;
+
+	uintptr_t ip, rsp, rbp;
+	/* One statement: the rule for ip describes this very rsp. */
+	__asm__ volatile("lea 0(%%rip), %0\n\t"
+			 "mov %%rsp, %1\n\t"
+			 "mov %%rbp, %2"
+			 : "=r"(ip), "=r"(rsp), "=r"(rbp));
+	if (rsp < b->lo || rsp >= b->hi)
+		return -1;
+	uint64_t pc = ip;
+	int n = 0, j = 0, end = END_CAP;
+	uintptr_t zero_at = 0;
+	while (n < max) {
+		while (j < oldn && old->f[j].rsp < rsp)
+			j++;
+		if (j < oldn && old->f[j].rsp == rsp && old->f[j].ip == ip &&
+		    old->f[j].rbp == rbp) {
+			if (broken == -2)
+				broken = tail_broken(old, j);
+			int got = j > broken
+					  ? finish_from(old, j, nw, buf, n, max)
+					  : -1;
+			if (got >= 0) {
+				nw->gen = gen;
+				memo->last = !memo->last;
+				return got;
+			}
+		}
+		buf[n] = (void *)ip;
+		struct frame *f = &nw->f[n++];
+		f->ip = ip;
+		f->rsp = rsp;
+		f->rbp = rbp;
+		f->rbp_at = 0;
+		struct cfi_rule r = rule_near(memo, pc);
+		if (r.kind == CFI_OUTERMOST) {
+			end = END_OUTERMOST;
+			break;
+		}
+		if (r.kind != CFI_SIMPLE)
+			return -1;
+		uintptr_t cfa = (r.cfa_rbp ? rbp : rsp) + (intptr_t)r.cfa_off;
+		if (cfa <= rsp || cfa > b->hi || cfa - 8 < rsp)
+			return -1;
+		uintptr_t ra = *(const uintptr_t *)(cfa - 8);
+		if (r.rbp_saved) {
+			uintptr_t at = cfa + (intptr_t)r.rbp_off;
+			if (at < rsp || at > b->hi - 8)
+				return -1;
+			rbp = *(const uintptr_t *)at;
+			f->rbp_at = at;
+		}
+		rsp = cfa;
+		ip = ra;
+		if (!ip) {
+			end = END_ZERO;
+			zero_at = cfa - 8;
+			break;
+		}
+		pc = ip - 1;
+	}
+	nw->gen = gen;
+	nw->n = n;
+	nw->end = end;
+	nw->zero_at = zero_at;
+	memo->last = !memo->last;
+	return n;
+}
+
+#else /* not x86-64: libunwind only */
+
+void
+uw_init(void)
+{
+}
+
+void
+uw_flush(void)
+{
+}
+
+int
+uw_backtrace(void **buf, int max, void **memo_slot)
+{
+	(void)buf;
+	(void)max;
+	(void)memo_slot;
+	return -1;
+}
+
+#endif

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stacks that a remembering unwinder could get wrong, each allocating a
+ * known number of bytes from a known function (tests/integration/
+ * test_unwind.py asks the report who holds what):
+ *   - via_a and via_b call the same leaf with frames of the same size, so
+ *     the leaf's frame sits at the same address, and only the return
+ *     address one level up differs; they alternate on every allocation;
+ *   - with_alloca keeps a frame pointer (a variable-length array) and
+ *     recurses to different depths, so a frame's CFA comes from rbp;
+ *   - on_heap_stack runs on a coroutine stack from makecontext, outside
+ *     the thread's stack;
+ *   - in_handler allocates in a SIGUSR1 handler on a sigaltstack.
+ * Every block is kept to the end: bytes held at exit are by function.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#define ROUNDS 2000
+#define NOINLINE __attribute__((noinline))
+
+static void *kept[4 * ROUNDS + 64];
+static int nkept;
+
+static void
+keep(void *p)
+{
+	if (!p)
+		abort();
+	memset(p, 1, 8);
+	kept[nkept++] = p;
+}
+
+NOINLINE static void *
+leaf(size_t n)
+{
+	void *p = malloc(n);
+	__asm__ volatile("" ::"r"(p) : "memory");
+	return p;
+}
+
+NOINLINE static void
+via_a(size_t n)
+{
+	keep(leaf(n));
+	__asm__ volatile("");
+}
+
+NOINLINE static void
+via_b(size_t n)
+{
+	keep(leaf(n));
+	__asm__ volatile("");
+}
+
+NOINLINE static void
+with_alloca(int depth, size_t n)
+{
+	volatile char pad[16 + (depth & 7) * 24];
+	pad[0] = (char)depth;
+	if (depth > 0)
+		with_alloca(depth - 1, n);
+	else
+		keep(malloc(n));
+	__asm__ volatile("" ::"r"(pad) : "memory");
+}
+
+static ucontext_t main_ctx, co_ctx;
+
+NOINLINE static void
+on_heap_stack(void)
+{
+	for (int i = 0; i < 8; i++)
+		keep(malloc(3000));
+}
+
+static volatile sig_atomic_t handled;
+
+NOINLINE static void
+in_handler(int sig)
+{
+	(void)sig;
+	if (handled < 8)
+		keep(malloc(5000));
+	handled++;
+}
+
+int
+main(void)
+{
+	for (int i = 0; i < ROUNDS; i++) {
+		via_a(100);
+		via_b(200);
+	}
+	for (int i = 0; i < ROUNDS; i++)
+		with_alloca(i % 13, 50);
+
+	static char co_stack[256 << 10]; /* not the thread's stack */
+	getcontext(&co_ctx);
+	co_ctx.uc_stack.ss_sp = co_stack;
+	co_ctx.uc_stack.ss_size = sizeof co_stack;
+	co_ctx.uc_link = &main_ctx;
+	makecontext(&co_ctx, on_heap_stack, 0);
+	swapcontext(&main_ctx, &co_ctx);
+
+	static char alt[64 << 10];
+	stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt};
+	sigaltstack(&ss, NULL);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = in_handler;
+	sa.sa_flags = SA_ONSTACK;
+	sigaction(SIGUSR1, &sa, NULL);
+	for (int i = 0; i < 8; i++)
+		raise(SIGUSR1);
+	printf("kept %d blocks\n", nkept);
+	return 0;
+}
