@@ -9,6 +9,7 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <link.h>
@@ -30,6 +31,8 @@ struct module {
 	uintptr_t bias;
 	char path[256];
 	bool tried; /* opened, or failed to */
+	uint8_t bid[MOD_BID_MAX]; /* of the loaded image */
+	size_t bidlen;
 	Elf *elf;
 	Dwarf_CFI *cfi;
 };
@@ -63,6 +66,7 @@ add_module(struct dl_phdr_info *info, size_t size, void *arg)
 	m->lo = lo;
 	m->hi = hi;
 	m->bias = info->dlpi_addr;
+	m->bidlen = mod_build_id(info, m->bid);
 	const char *name = info->dlpi_name;
 	if (!name || !*name)
 		name = nmods == 1 ? "/proc/self/exe" : "";
@@ -128,6 +132,21 @@ module_of(uintptr_t pc)
 	return find_module(pc);
 }
 
+/* Whether the file on disk is the one that was loaded: a service upgraded
+ * in place has new files under the old names, whose rules would walk the
+ * old code wrongly. Without a build-id in memory there is nothing to
+ * compare; the file is trusted. */
+static bool
+same_build(struct module *m)
+{
+	if (!m->bidlen)
+		return true;
+	const void *bid;
+	ssize_t n = dwelf_elf_gnu_build_id(m->elf, &bid);
+	return n > 0 && (size_t)n >= m->bidlen &&
+	       memcmp(bid, m->bid, m->bidlen) == 0;
+}
+
 static Dwarf_CFI *
 module_cfi(struct module *m)
 {
@@ -149,7 +168,7 @@ module_cfi(struct module *m)
 	if (fd < 0)
 		return NULL;
 	m->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (m->elf && elf_cntl(m->elf, ELF_C_FDDONE) == 0)
+	if (m->elf && elf_cntl(m->elf, ELF_C_FDDONE) == 0 && same_build(m))
 		m->cfi = dwarf_getcfi_elf(m->elf);
 	close(fd);
 	return m->cfi;

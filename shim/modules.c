@@ -16,7 +16,7 @@
 #include "shim.h"
 
 #define MOD_RANGES 16
-#define MOD_BID 64
+#define MOD_BID MOD_BID_MAX
 
 struct mod {
 	uint64_t id;
@@ -61,8 +61,8 @@ counts_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-static size_t
-build_id(const struct dl_phdr_info *info, uint8_t *out)
+size_t
+mod_build_id(const struct dl_phdr_info *info, uint8_t *out)
 {
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -174,7 +174,7 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	/* The same file at the same place is the same module, even across a
 	 * dlclose and dlopen between two snapshots; a rebuilt file is not. */
 	uint8_t bid[MOD_BID];
-	size_t bidlen = build_id(info, bid);
+	size_t bidlen = mod_build_id(info, bid);
 	for (struct mod *m = mods; m; m = m->next)
 		if (m->seen != 1 && m->bias == info->dlpi_addr &&
 		    strcmp(m->path, path) == 0 &&

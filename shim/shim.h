@@ -212,6 +212,11 @@ void mod_refresh(mod_emit_fn emit, void *ctx, bool force) HB_HIDDEN;
 /* A new trace: every module is announced again (fork child, exec failed). */
 void mod_forget(void) HB_HIDDEN;
 const char *mod_exe_path(void) HB_HIDDEN;
+/* The GNU build-id of a loaded module, read from its notes in memory:
+ * its length (at most MOD_BID_MAX bytes into out), 0 when it has none. */
+#define MOD_BID_MAX 64
+struct dl_phdr_info;
+size_t mod_build_id(const struct dl_phdr_info *info, uint8_t *out) HB_HIDDEN;
 
 /* fds.c: descriptors that close/close_range/closefrom leave open */
 void fds_protect(int fd) HB_HIDDEN;

@@ -91,6 +91,27 @@ if check("shapes_fast_ran", proc.returncode == 0 and len(traces) == 1, proc.stde
     shutil.rmtree(workdir2, ignore_errors=True)
 shutil.rmtree(workdir, ignore_errors=True)
 
+# A library replaced on disk while loaded (a package upgrade under a running
+# service): the new file's rules must not be used for the old code.
+workdir = tempfile.mkdtemp(prefix="heldby-unw-")
+lib = os.path.join(workdir, "libplugin.so")
+newer = os.path.join(workdir, "libplugin.new.so")
+shutil.copy(victim("libvictim_plugin.so"), lib)
+shutil.copy(victim("libvictim_plugin_o0.so"), newer)
+p, traces, wd = run([victim("dlopen_host"), lib, newer], "check")
+stacks, fallback, differ = unwind_counts(p.stderr)
+if check("replaced_library_ran", p.returncode == 0 and len(traces) == 1 and not os.path.exists(newer),
+         p.stderr):
+    check("replaced_library_unwinders_agree", differ == 0, (stacks, fallback, differ))
+    leaks = report_json(traces[0])["leaks"]
+    # The frame is the plugin's and its caller is main; the report cannot
+    # name the function, as the file with its symbols is gone.
+    check("replaced_library_frames_right",
+          any(e["bytes"] == 8 << 20 and e["stack"][0]["module"] == lib
+              and functions(e)[1:2] == ["main"] for e in leaks), leaks[:1])
+shutil.rmtree(wd, ignore_errors=True)
+shutil.rmtree(workdir, ignore_errors=True)
+
 # Deep and varied stacks of real programs, threads, dlclose, signals.
 PROGRAMS = [
     ("python_json", ["/usr/bin/python3", "-c",
