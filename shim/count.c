@@ -324,7 +324,7 @@ table_put(struct table *t, uint64_t h, uintptr_t p, size_t n, size_t *old,
  * was one. p is in at most one of the shard's tables: an entry in the
  * other one is taken out. */
 static inline __attribute__((always_inline)) bool
-insert(uintptr_t p, size_t n, size_t *stale, bool *replaced)
+insert(uintptr_t p, size_t n, size_t *stale, bool *replaced, bool solo)
 {
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(h);
@@ -332,7 +332,8 @@ insert(uintptr_t p, size_t n, size_t *stale, bool *replaced)
 	size_t gone = 0, old = 0;
 	*stale = 0;
 	*replaced = false;
-	lock(s);
+	if (!solo)
+		lock(s);
 	if (likely(packs)) {
 		if (unlikely(!room(&s->packed, false))) {
 			ok = false;
@@ -355,24 +356,27 @@ insert(uintptr_t p, size_t n, size_t *stale, bool *replaced)
 	*stale = gone + old;
 	publish_used(s);
 out:
-	unlock(s);
+	if (!solo)
+		unlock(s);
 	return ok;
 }
 
 /* Removes p; returns whether it was there and its size. */
 static inline __attribute__((always_inline)) struct cnt_held
-take(uintptr_t p)
+take(uintptr_t p, bool solo)
 {
 	struct cnt_held held = {0, false};
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(h);
-	lock(s);
+	if (!solo)
+		lock(s);
 	held.known = (ptr_packs(p) &&
 		      table_take(&s->packed, h, p, &held.size, false)) ||
 		     table_take(&s->wide, h, p, &held.size, true);
 	if (held.known)
 		publish_used(s);
-	unlock(s);
+	if (!solo)
+		unlock(s);
 	return held;
 }
 
@@ -405,39 +409,83 @@ apply(size_t add, size_t sub)
 	}
 }
 
+/* apply() for the only thread that changes the counters (cnt_*_solo):
+ * plain loads and stores, still atomic for the readers. */
+static inline void
+apply_solo(size_t add, size_t sub)
+{
+	size_t cur = atomic_load_explicit(&ctr.cur, memory_order_relaxed) +
+		     add - sub;
+	atomic_store_explicit(&ctr.cur, cur, memory_order_relaxed);
+	if (add > sub &&
+	    cur > atomic_load_explicit(&ctr.peak, memory_order_relaxed))
+		atomic_store_explicit(&ctr.peak, cur, memory_order_relaxed);
+}
+
 static void
 lost(void)
 {
 	atomic_fetch_add_explicit(&ctr.untracked, 1, memory_order_relaxed);
 }
 
-int
-cnt_alloc(void *p, size_t n)
+static inline __attribute__((always_inline)) int
+alloc_mode(void *p, size_t n, bool solo)
 {
 	size_t stale;
 	bool replaced;
-	if (insert((uintptr_t)p, n, &stale, &replaced)) {
-		apply(n, stale);
+	if (insert((uintptr_t)p, n, &stale, &replaced, solo)) {
+		if (solo)
+			apply_solo(n, stale);
+		else
+			apply(n, stale);
 		return replaced ? 0 : 1;
 	}
 	lost();
 	return 0;
 }
 
+static inline __attribute__((always_inline)) bool
+free_mode(void *p, bool solo)
+{
+	struct cnt_held h = take((uintptr_t)p, solo);
+	if (h.known) {
+		if (solo)
+			apply_solo(0, h.size);
+		else
+			apply(0, h.size);
+	}
+	return h.known;
+}
+
+int
+cnt_alloc(void *p, size_t n)
+{
+	return alloc_mode(p, n, false);
+}
+
 bool
 cnt_free(void *p)
 {
-	struct cnt_held h = take((uintptr_t)p);
-	if (h.known)
-		apply(0, h.size);
-	return h.known;
+	return free_mode(p, false);
+}
+
+int
+cnt_alloc_solo(void *p, size_t n)
+{
+	return alloc_mode(p, n, true);
+}
+
+bool
+cnt_free_solo(void *p)
+{
+	return free_mode(p, true);
 }
 
 struct cnt_held
 cnt_detach(void *old)
 {
 	struct cnt_held none = {0, false};
-	return old ? take((uintptr_t)old) : none;
+	return old ? take((uintptr_t)old, false) : none;
 }
 
 void
@@ -448,7 +496,7 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 		/* failed: old is still allocated and still counted */
 		bool replaced;
 		if (h.known &&
-		    !insert((uintptr_t)old, h.size, &stale, &replaced)) {
+		    !insert((uintptr_t)old, h.size, &stale, &replaced, false)) {
 			lost();
 			apply(0, gone);
 		}
@@ -459,7 +507,7 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 		return;
 	}
 	bool replaced;
-	if (insert((uintptr_t)p, n, &stale, &replaced)) {
+	if (insert((uintptr_t)p, n, &stale, &replaced, false)) {
 		apply(n, gone + stale);
 	} else {
 		lost();

@@ -37,6 +37,12 @@ int cnt_alloc(void *p, size_t n) HB_HIDDEN;
  * returns whether it was live. Call before the real free: once freed,
  * another thread may be handed the same address. Guard held; thread-safe. */
 bool cnt_free(void *p) HB_HIDDEN;
+/* The same without the shard locks and read-modify-writes, for the writer
+ * thread while it is the only one that changes the table (recording: the
+ * hooks do not count then, and a forking thread waits for the writer's
+ * drain to end before it takes the shard locks). */
+int cnt_alloc_solo(void *p, size_t n) HB_HIDDEN;
+bool cnt_free_solo(void *p) HB_HIDDEN;
 /* realloc: cnt_detach(old) before the real call, then cnt_realloc_done
  * with what it returned. Together they count as a free of old and an
  * allocation of n bytes at p; a failed realloc (p NULL, n != 0) puts old

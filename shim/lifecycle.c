@@ -239,7 +239,9 @@ hb_exit(void)
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
 	writer_finish();
-	if (on) { /* the writer counted up to here */
+	/* The writer counted up to here; the hooks go on, unless it is still
+	 * draining (writer_finish timed out): it counts without locks. */
+	if (on && writer_done()) {
 		atomic_store(&hb_counting, 1);
 		bt_report();
 	}

@@ -185,6 +185,8 @@ void writer_settle(void) HB_HIDDEN;
 /* Final flush, END record, close; idempotent, bounded. */
 void writer_finish(void) HB_HIDDEN;
 bool writer_running(void) HB_HIDDEN;
+/* No writer thread is running (never started, or finished). */
+bool writer_done(void) HB_HIDDEN;
 /* fork, in pthread_atfork's order: keep the writer out of the loader while
  * the process forks (prepare, then parent or child). In the child,
  * writer_forked also forgets the writer and the parent's file. */

@@ -206,16 +206,21 @@ static struct enc_summary sum;
 static uint64_t sum_blocks;
 static bool sum_ok;
 
+/* The hooks count only once recording stopped, which this thread does
+ * itself (write_failed) or which happens after it finished: until then it
+ * is the table's only writer and skips the locks. */
 static void
 count_event(const struct ev *e)
 {
+	void *p = (void *)(uintptr_t)e->ptr;
+	bool solo = !atomic_load_explicit(&hb_counting, memory_order_relaxed);
 	if (e->kind == EV_ALLOC) {
 		sum.alloc_calls++;
-		sum_blocks += (uint64_t)cnt_alloc((void *)(uintptr_t)e->ptr,
-						  (size_t)e->size);
+		sum_blocks += (uint64_t)(solo ? cnt_alloc_solo(p, (size_t)e->size)
+					      : cnt_alloc(p, (size_t)e->size));
 	} else if (e->kind == EV_FREE) {
 		sum.free_calls++;
-		sum_blocks -= cnt_free((void *)(uintptr_t)e->ptr);
+		sum_blocks -= solo ? cnt_free_solo(p) : cnt_free(p);
 	}
 }
 
@@ -555,6 +560,12 @@ out_close:
 	tfile_close(&tf);
 	hb_warn("heldby: cannot start the writer; not recording\n");
 	return err;
+}
+
+bool
+writer_done(void)
+{
+	return !atomic_load(&w_running) || atomic_load(&w_done);
 }
 
 bool
