@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "heldby/trace.h"
 
@@ -28,34 +27,6 @@ replay_init(struct replay *rp)
  * shifts the following entries back instead of leaving tombstones. */
 
 #define LT_MIN_CAP 1024u
-/* From here on a table is its own mapping, backed by huge pages where the
- * kernel has them: a lookup is one random access into tens of MiB, and
- * with 4 KiB pages nearly every one also missed the TLB. */
-#define LT_MAP_BYTES (2u << 20)
-
-static struct rp_block *
-lt_mem_alloc(size_t cap)
-{
-	size_t bytes = cap * sizeof(struct rp_block);
-	if (bytes < LT_MAP_BYTES)
-		return calloc(cap, sizeof(struct rp_block));
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	(void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: fails without THP */
-	return p;
-}
-
-static void
-lt_mem_free(struct rp_block *e, size_t cap)
-{
-	size_t bytes = cap * sizeof(struct rp_block);
-	if (bytes < LT_MAP_BYTES)
-		free(e);
-	else
-		munmap(e, bytes);
-}
-
 /* Where key's probe starts. Not a plain hash of the key: blocks that are
  * renamed and freed one after another sit close together in the heap
  * (python-json: 87% of such lookups within 1 KiB of the one before), so a
@@ -87,14 +58,13 @@ static int
 lt_grow(struct rp_table *t)
 {
 	size_t cap = t->e ? (t->mask + 1) * 2 : LT_MIN_CAP;
-	struct rp_table n = {lt_mem_alloc(cap), cap - 1, t->n};
+	struct rp_table n = {calloc(cap, sizeof *n.e), cap - 1, t->n};
 	if (!n.e)
 		return -ENOMEM;
 	for (size_t i = 0; t->e && i <= t->mask; i++)
 		if (t->e[i].id)
 			*lt_slot(&n, t->e[i].id) = t->e[i];
-	if (t->e)
-		lt_mem_free(t->e, t->mask + 1);
+	free(t->e);
 	*t = n;
 	return 0;
 }
@@ -141,8 +111,7 @@ lt_del(struct rp_table *t, struct rp_block *b)
 void
 replay_free(struct replay *rp)
 {
-	if (rp->live.e)
-		lt_mem_free(rp->live.e, rp->live.mask + 1);
+	free(rp->live.e);
 	free(rp->recent);
 	struct rp_site *s, *st;
 	HASH_ITER(hh, rp->sites, s, st) {
@@ -391,32 +360,39 @@ replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
  * one after another. Events are still applied one by one in trace order. */
 #define RP_AHEAD 32
 
-/* The table slot where a lookup of block id will start, or NULL when the
- * block is young (in the ring, which stays in cache). */
+/* Where a lookup of block id will land: a numbered block is young, in
+ * the ring (the writer names a block by its address once it leaves its
+ * window, which is as long as the ring); an address is in the table. */
 static const struct rp_block *
-table_hint(const struct replay *rp, uint64_t id)
+id_hint(const struct replay *rp, uint64_t id)
 {
 	const struct rp_table *t = &rp->live;
-	if ((id & RD_SEQ_ID(0)) && rp->recent && rp->recent[id & (RP_RECENT - 1)].id == id)
-		return NULL;
+	if (id & RD_SEQ_ID(0))
+		return rp->recent ? &rp->recent[id & (RP_RECENT - 1)] : NULL;
 	return t->e ? &t->e[lt_home(t, id)] : NULL;
 }
 
-/* Where applying ev will touch the table. A hint only: the table may grow
- * before ev is applied. (The prefetch itself stays in replay_reader: GCC
- * deletes calls to a function whose only effect is a prefetch.) */
-static const struct rp_block *
-event_hint(const struct replay *rp, const struct rd_event *ev)
+/* Up to two places applying ev will touch. Hints only: the table may grow
+ * before ev is applied. (The prefetches stay in replay_reader: GCC deletes
+ * a call to a function whose only effect is a prefetch.) */
+static void
+event_hints(const struct replay *rp, const struct rd_event *ev, const struct rp_block *h[2])
 {
+	h[0] = h[1] = NULL;
 	switch (ev->kind) {
 	case RD_ALLOC: /* an address may still be live; a number is new */
-		return ev->ptr & RD_SEQ_ID(0) ? NULL : table_hint(rp, ev->ptr);
+		if (!(ev->ptr & RD_SEQ_ID(0)))
+			h[0] = id_hint(rp, ev->ptr);
+		break;
 	case RD_FREE:
-		return table_hint(rp, ev->ptr);
-	case RD_ADDR: /* the block is young: it moves to the table */
-		return table_hint(rp, ev->addr);
+		h[0] = id_hint(rp, ev->ptr);
+		break;
+	case RD_ADDR: /* from the ring to the table */
+		h[0] = id_hint(rp, ev->ptr);
+		h[1] = id_hint(rp, ev->addr);
+		break;
 	default:
-		return NULL;
+		break;
 	}
 }
 
@@ -433,9 +409,12 @@ replay_reader(struct replay *rp, struct reader *r)
 		 * the next reader_next: apply everything before it, then it. */
 		int now = more && ev->kind == RD_MARK;
 		if (more && !now) {
-			const struct rp_block *h = event_hint(rp, ev);
-			if (h)
-				__builtin_prefetch(h, 1);
+			const struct rp_block *h[2];
+			event_hints(rp, ev, h);
+			if (h[0])
+				__builtin_prefetch(h[0], 1);
+			if (h[1])
+				__builtin_prefetch(h[1], 1);
 			n++;
 		}
 		while (n && (n == RP_AHEAD || !more || now)) {
