@@ -27,6 +27,11 @@
  * make us allocate. */
 #define HEADER_MAX (1u << 20)
 
+struct sparse_node {
+	struct rd_node n;
+	UT_hash_handle hh;
+};
+
 struct reader {
 	int fd;
 	char *path;
@@ -50,7 +55,14 @@ struct reader {
 	struct rd_module *modules;  /* by id */
 	struct rd_module **live;    /* modules between MODULE and UNLOAD */
 	size_t nlive, livecap;
-	struct rd_node *nodes;      /* by id */
+	/* Stack nodes by id. The writer numbers them 1, 2, 3 …, so most live
+	 * in an array indexed by id (a hash lookup per NODE record was half
+	 * of cc1plus's report); an id far beyond the ones seen so far (a
+	 * damaged file) goes to the hash instead of growing the array. */
+	struct rd_node *dense;
+	size_t dense_cap;
+	struct sparse_node *sparse;
+	size_t nnodes;
 
 	struct reader_stats st;
 };
@@ -228,11 +240,12 @@ reader_close(struct reader *r)
 		HASH_DEL(r->modules, m);
 		module_free(m);
 	}
-	struct rd_node *n, *nt;
-	HASH_ITER(hh, r->nodes, n, nt) {
-		HASH_DEL(r->nodes, n);
+	struct sparse_node *n, *nt;
+	HASH_ITER(hh, r->sparse, n, nt) {
+		HASH_DEL(r->sparse, n);
 		free(n);
 	}
+	free(r->dense);
 	free(r->live);
 	if (r->fd >= 0)
 		close(r->fd);
@@ -499,6 +512,50 @@ bad:
 	return -1;
 }
 
+#define DENSE_MIN 4096u
+
+static struct rd_node *
+node_find(const struct reader *r, uint64_t id)
+{
+	if (id && id < r->dense_cap && r->dense[id].id == id)
+		return &r->dense[id];
+	if (!r->sparse) /* an id hashed before the array reached it is there */
+		return NULL;
+	struct sparse_node *sn;
+	HASH_FIND(hh, r->sparse, &id, sizeof id, sn);
+	return sn ? &sn->n : NULL;
+}
+
+/* A new, zeroed node for id (not yet present), or NULL when out of
+ * memory. The array stays within about four slots per node held: an id
+ * beyond that (a damaged file) is hashed instead. */
+static struct rd_node *
+node_new(struct reader *r, uint64_t id)
+{
+	if (id >= r->dense_cap && id / 2 < r->nnodes + DENSE_MIN) {
+		size_t cap = r->dense_cap ? r->dense_cap * 2 : DENSE_MIN;
+		while (cap <= id)
+			cap *= 2;
+		struct rd_node *d = realloc(r->dense, cap * sizeof *d);
+		if (d) {
+			memset(d + r->dense_cap, 0, (cap - r->dense_cap) * sizeof *d);
+			r->dense = d;
+			r->dense_cap = cap;
+		}
+	}
+	if (id < r->dense_cap) {
+		r->nnodes++;
+		return &r->dense[id];
+	}
+	struct sparse_node *sn = calloc(1, sizeof *sn);
+	if (!sn)
+		return NULL;
+	sn->n.id = id;
+	HASH_ADD(hh, r->sparse, n.id, sizeof sn->n.id, sn);
+	r->nnodes++;
+	return &sn->n;
+}
+
 static int
 add_node(struct reader *r, uint64_t id, uint64_t parent, uint64_t ip)
 {
@@ -506,21 +563,17 @@ add_node(struct reader *r, uint64_t id, uint64_t parent, uint64_t ip)
 	 * to that makes a cycle impossible, whatever a damaged file says. 0 is
 	 * "no stack", never a node. A node whose parent is unknown (lost with
 	 * a damaged block) keeps its own frame as the outermost. */
-	struct rd_node *n, *up = NULL;
-	HASH_FIND(hh, r->nodes, &id, sizeof id, n);
-	if (parent)
-		HASH_FIND(hh, r->nodes, &parent, sizeof parent, up);
+	struct rd_node *n = node_find(r, id), *up = parent ? node_find(r, parent) : NULL;
 	if (n || id == 0 || (parent && !up)) {
 		r->st.anomalies++;
 		if (n || id == 0)
 			return 0;
 		parent = 0;
 	}
-	n = calloc(1, sizeof *n);
+	n = node_new(r, id);
 	if (!n)
 		return -1;
 	n->id = id;
-	HASH_ADD(hh, r->nodes, id, sizeof n->id, n);
 	n->parent = parent;
 	n->ip = ip;
 	resolve_node(r, n);
@@ -553,8 +606,7 @@ rec_node(struct reader *r)
 	r->prev_node = id;
 	uint64_t parent = id - up, ip = (uint64_t)dip;
 	if (parent) {
-		struct rd_node *pn;
-		HASH_FIND(hh, r->nodes, &parent, sizeof parent, pn);
+		const struct rd_node *pn = node_find(r, parent);
 		if (pn && pn->ip) {
 			ip += pn->ip;
 		} else {
@@ -795,9 +847,7 @@ reader_stats(const struct reader *r)
 const struct rd_node *
 reader_node(const struct reader *r, uint64_t id)
 {
-	struct rd_node *n;
-	HASH_FIND(hh, r->nodes, &id, sizeof id, n);
-	return n;
+	return node_find(r, id);
 }
 
 const struct rd_module *

@@ -28,12 +28,11 @@ struct rd_module {
 /* One node of the stack tree, with its ip resolved against the modules
  * that were live when the node was read. */
 struct rd_node {
-	uint64_t id;
+	uint64_t id;     /* 0: no node (an empty slot of the reader's array) */
 	uint64_t parent;
 	uint64_t ip;     /* return address */
 	uint64_t module; /* 0: in no known module */
 	uint64_t offset; /* ip - load bias of module (ip when module is 0) */
-	UT_hash_handle hh;
 };
 
 /* RD_ADDR: block ptr (a numbered one) is at address addr; from now on it
@@ -105,6 +104,8 @@ int reader_next(struct reader *r, struct rd_event *ev);
 int reader_skip_to_last_block(struct reader *r);
 
 const struct reader_stats *reader_stats(const struct reader *r);
+/* The node, or NULL; valid until the next reader_next (the node array may
+ * move while nodes are read) or reader_close. */
 const struct rd_node *reader_node(const struct reader *r, uint64_t id);
 const struct rd_module *reader_module(const struct reader *r, uint64_t id);
 

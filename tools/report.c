@@ -49,6 +49,8 @@ void
 report_unload(struct report *rep)
 {
 	replay_free(&rep->rp);
+	if (rep->sym)
+		sym_save_cache(rep->sym);
 	sym_free(rep->sym);
 	reader_close(rep->r);
 	memset(rep, 0, sizeof *rep);

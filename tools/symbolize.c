@@ -19,11 +19,19 @@
 #include "hash.h"
 
 #include "demangle.h"
+#include "symcache.h"
+
+struct sym_entry;
 
 struct sym_mod {
 	uint64_t id;
 	Dwfl *dwfl;
 	Dwfl_Module *mod; /* NULL: file missing or build-id differs */
+	char *file;       /* the module file opened */
+	uint8_t build_id[64];
+	size_t build_id_len; /* 0: none, or too long: not cached on disk */
+	struct sym_entry *entries; /* this module's, when cached on disk */
+	int dirty;                 /* entries the disk cache lacks */
 	UT_hash_handle hh;
 };
 
@@ -35,6 +43,7 @@ struct sym_entry {
 	struct sym_key key;
 	size_t n;
 	struct sym_frame *frames;
+	struct sym_entry *next_in_mod;
 	UT_hash_handle hh;
 };
 
@@ -91,6 +100,7 @@ sym_free(struct symbolizer *s)
 		HASH_DEL(s->mods, m);
 		if (m->dwfl)
 			dwfl_end(m->dwfl);
+		free(m->file);
 		free(m);
 	}
 	struct sym_entry *e, *et;
@@ -100,6 +110,46 @@ sym_free(struct symbolizer *s)
 		free(e);
 	}
 	free(s);
+}
+
+/* Adds an entry for address addr of module m (frames owned by it from
+ * now on); 0 or -1 when out of memory (frames then still the caller's). */
+static int
+add_entry(struct symbolizer *s, struct sym_mod *m, uint64_t mod_id, uint64_t addr,
+	  struct sym_frame *frames, size_t n)
+{
+	struct sym_entry *e = calloc(1, sizeof *e);
+	if (!e)
+		return -1;
+	e->key = (struct sym_key){mod_id, addr};
+	e->n = n;
+	e->frames = frames;
+	HASH_ADD(hh, s->cache, key, sizeof e->key, e);
+	if (m) {
+		e->next_in_mod = m->entries;
+		m->entries = e;
+	}
+	return 0;
+}
+
+struct load_ctx {
+	struct symbolizer *s;
+	struct sym_mod *m;
+};
+
+static int
+load_one(void *ctx, uint64_t addr, struct sym_frame *frames, size_t n)
+{
+	struct load_ctx *lc = ctx;
+	struct sym_entry *e;
+	struct sym_key key = {lc->m->id, addr};
+	HASH_FIND(hh, lc->s->cache, &key, sizeof key, e);
+	/* A damaged file may name an address twice. */
+	if (e || add_entry(lc->s, lc->m, lc->m->id, addr, frames, n)) {
+		free_frames(frames, n);
+		return -1;
+	}
+	return 0;
 }
 
 /* Another build of the same path must not name our frames. */
@@ -138,7 +188,8 @@ get_mod(struct symbolizer *s, const struct rd_module *rm)
 			if (asprintf(&cand[ncand], "%s/%s", s->dirs[i], rm->path) >= 0)
 				ncand++;
 	Dwfl_Module *dm = NULL;
-	for (size_t i = 0; i < ncand && !dm; i++) {
+	size_t i;
+	for (i = 0; i < ncand && !dm; i++) {
 		if (!cand[i] || access(cand[i], R_OK) != 0)
 			continue;
 		if (m->dwfl)
@@ -151,12 +202,22 @@ get_mod(struct symbolizer *s, const struct rd_module *rm)
 		dwfl_report_end(m->dwfl, NULL, NULL);
 		if (dm && !build_id_matches(dm, rm))
 			dm = NULL;
+		if (dm) {
+			m->file = cand[i];
+			cand[i] = NULL;
+		}
 	}
-	for (size_t i = 0; i < ncand; i++)
+	for (i = 0; i < ncand; i++)
 		free(cand[i]);
 	if (!dm)
 		return m;
 	m->mod = dm;
+	if (m->file && rm->build_id_len && rm->build_id_len <= sizeof m->build_id) {
+		memcpy(m->build_id, rm->build_id, rm->build_id_len);
+		m->build_id_len = rm->build_id_len;
+		struct load_ctx lc = {s, m};
+		(void)symcache_load(m->build_id, m->build_id_len, m->file, load_one, &lc);
+	}
 	return m;
 }
 
@@ -361,6 +422,13 @@ sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset, in
 		return e->n;
 	}
 	struct sym_mod *sm = m ? get_mod(s, m) : NULL;
+	if (sm && sm->entries) { /* the disk cache may just have come in */
+		HASH_FIND(hh, s->cache, &key, sizeof key, e);
+		if (e) {
+			*frames = e->frames;
+			return e->n;
+		}
+	}
 	struct fbuf b = {0};
 	if (sm && sm->mod)
 		resolve(sm->mod, addr, &b);
@@ -368,16 +436,43 @@ sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset, in
 		*frames = &s->unknown;
 		return 1;
 	}
-	e = calloc(1, sizeof *e);
-	if (!e) {
+	int cached = sm && sm->build_id_len; /* only set for a usable module */
+	if (add_entry(s, cached ? sm : NULL, key.module, addr, b.f, b.n)) {
 		free_frames(b.f, b.n);
 		*frames = &s->unknown;
 		return 1;
 	}
-	e->key = key;
-	e->n = b.n;
-	e->frames = b.f;
-	HASH_ADD(hh, s->cache, key, sizeof e->key, e);
-	*frames = e->frames;
-	return e->n;
+	if (cached)
+		sm->dirty = 1;
+	*frames = b.f;
+	return b.n;
+}
+
+static int
+save_next(void *ctx, uint64_t *addr, const struct sym_frame **frames, size_t *n)
+{
+	struct sym_entry **it = ctx;
+	if (!*it)
+		return 0;
+	*addr = (*it)->key.addr;
+	*frames = (*it)->frames;
+	*n = (*it)->n;
+	*it = (*it)->next_in_mod;
+	return 1;
+}
+
+void
+sym_save_cache(struct symbolizer *s)
+{
+	struct sym_mod *m, *mt;
+	HASH_ITER(hh, s->mods, m, mt) {
+		if (!m->dirty)
+			continue;
+		const char *debugfile = NULL;
+		dwfl_module_info(m->mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
+		struct sym_entry *it = m->entries;
+		(void)symcache_save(m->build_id, m->build_id_len, m->file, debugfile, save_next,
+				    &it);
+		m->dirty = 0;
+	}
 }

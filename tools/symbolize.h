@@ -2,7 +2,8 @@
 /*
  * Offline symbolisation with elfutils libdw: function (demangled), file,
  * line and inlined frames for an address inside a traced module, cached per
- * module and per address because dwfl lookups are slow.
+ * module and per address because dwfl lookups are slow, and on disk by
+ * build-id (symcache.h) because opening the DWARF is slower still.
  */
 #ifndef HELDBY_TOOLS_SYMBOLIZE_H
 #define HELDBY_TOOLS_SYMBOLIZE_H
@@ -36,6 +37,11 @@ void sym_add_dir(struct symbolizer *s, const char *dir);
  * *usable (0: missing or another build-id). */
 size_t sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset,
 		   int is_return, const struct sym_frame **frames);
+
+/* Writes what was resolved with libdw for modules with a build-id to the
+ * symbol cache on disk (symcache.h), so the next report skips libdw.
+ * Failures are ignored: the cache only saves time. */
+void sym_save_cache(struct symbolizer *s);
 
 /* 1 if the module's file was found and matches its build-id. */
 int sym_module_usable(struct symbolizer *s, const struct rd_module *m);

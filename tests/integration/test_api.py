@@ -115,6 +115,10 @@ if check("recorded_trace_written", t.trace is not None, t.proc.stderr) and "held
               marks["holding"] == (v["held"], v["blocks_held"]), (marks, v))
     check("recorded_peak_matches_report_peak", peak == v["peak"] == t.report["summary"]["peak_bytes"],
           (peak, v, t.report["summary"]))
+    # heldby report replays events queued ahead of decoding (replay_reader):
+    # its marks must still hold the bytes of their own moment.
+    got = {m["label"]: (m["bytes"], m["blocks"]) for m in t.report.get("marks", [])}
+    check("report_marks_match_event_by_event_replay", got == marks and len(got) == 3, (got, marks))
     shutil.rmtree(t.workdir, ignore_errors=True)
 
 # Threads: 4 hold 2 MiB each at once, then churn with frees and reallocs

@@ -566,6 +566,49 @@ Test(reader, stack_nodes_cannot_form_a_cycle)
 	unlink(path);
 }
 
+/* Ids are 1, 2, 3 … from the writer and live in an array; an id far past
+ * them (a damaged file) must neither grow the array to its size nor get
+ * lost, also once the array has grown past it. */
+Test(reader, stack_node_ids_far_apart_are_all_found)
+{
+	static struct tw w;
+	char *path = tmpname();
+	FILE *f = fopen(path, "wb");
+	write_header(f, HELDBY_TRACE_VERSION);
+	uint32_t seq = 0;
+	tw_stack(&w, 1, 0, 0x1000);
+	tw_stack(&w, 1ull << 60, 1, 0x2000);
+	tw_stack(&w, 20000, 1, 0x3000); /* hashed now, inside the array later */
+	for (uint64_t id = 2; id < 40000; id++) {
+		if (id != 20000)
+			tw_stack(&w, id, id - 1, 0x4000 + id);
+		if (w.len > sizeof w.raw - 64)
+			write_block(f, seq++, &w);
+	}
+	tw_stack(&w, 20000, 1, 0x5000); /* a redefinition, still refused */
+	tw_alloc(&w, 1, 10, 0x100, 1ull << 60);
+	tw_end(&w, 2);
+	write_block(f, seq, &w);
+	fclose(f);
+	struct tally ty;
+	const struct reader_stats *st;
+	struct reader *r;
+	cr_assert_eq(read_all(path, &ty, &st, &r), 0);
+	const struct rd_node *far = reader_node(r, 1ull << 60), *mid = reader_node(r, 20000);
+	cr_assert(far && mid);
+	cr_expect_eq(far->parent, 1);
+	cr_expect_eq(far->ip, 0x2000);
+	cr_expect_eq(mid->ip, 0x3000, "the first definition stands");
+	cr_expect_eq(st->anomalies, 1);
+	cr_assert(reader_node(r, 39999));
+	cr_expect_eq(reader_node(r, 39999)->parent, 39998);
+	cr_expect_eq(reader_node(r, 20001)->parent, 20000);
+	cr_expect_null(reader_node(r, 40000));
+	cr_expect_null(reader_node(r, (1ull << 60) + 1));
+	reader_close(r);
+	unlink(path);
+}
+
 Test(reader, survives_garbage)
 {
 	struct three t;
