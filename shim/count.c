@@ -515,6 +515,15 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 	}
 }
 
+void
+cnt_prefetch(const void *p)
+{
+	uint64_t h = hash_ptr((uintptr_t)p);
+	const struct table *t = &shard_of(h)->packed;
+	if (t->mask)
+		__builtin_prefetch(&t->slots[home(t, h)]);
+}
+
 size_t
 cnt_current(void)
 {

@@ -43,6 +43,10 @@ bool cnt_free(void *p) HB_HIDDEN;
  * drain to end before it takes the shard locks). */
 int cnt_alloc_solo(void *p, size_t n) HB_HIDDEN;
 bool cnt_free_solo(void *p) HB_HIDDEN;
+/* A hint: p's slot will be looked up soon (the writer reads ahead: with
+ * millions of live blocks the table is far bigger than the caches). Any
+ * thread; reads a table that may be changing, and only prefetches. */
+void cnt_prefetch(const void *p) HB_HIDDEN;
 /* realloc: cnt_detach(old) before the real call, then cnt_realloc_done
  * with what it returned. Together they count as a free of old and an
  * allocation of n bytes at p; a failed realloc (p NULL, n != 0) puts old

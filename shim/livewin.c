@@ -121,3 +121,9 @@ lw_put(struct livewin *w, uint64_t seq, uint64_t ptr, uint64_t *old_seq)
 	w->ring[seq & w->wmask] = ptr;
 	return had;
 }
+
+void
+lw_prefetch(const struct livewin *w, uint64_t ptr)
+{
+	__builtin_prefetch(&w->tab[home(w, ptr)]);
+}

@@ -42,5 +42,7 @@ bool lw_evict(struct livewin *w, uint64_t seq, uint64_t *old_seq,
  * held another allocation at ptr (its free went unseen), that one is
  * removed and true is returned with its number in *old_seq. */
 bool lw_put(struct livewin *w, uint64_t seq, uint64_t ptr, uint64_t *old_seq);
+/* A hint: ptr will be taken or put soon. */
+void lw_prefetch(const struct livewin *w, uint64_t ptr);
 
 #endif

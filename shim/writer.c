@@ -152,11 +152,32 @@ struct cur {
 	uint64_t pos, tail;
 	unsigned since;
 	struct ev e;
+	uint64_t ahead_pos; /* the next event to read ahead */
+	unsigned ahead;     /* events read ahead of pos */
 };
 static struct cur *curs;
 static size_t ccurs;
 static struct cur **act;
 static uint64_t ips_buf[HB_DEPTH_MAX];
+
+/* How many events ahead of the one being written the writer prefetches
+ * the table slots of: with millions of live blocks (python-json) each
+ * lookup would otherwise wait on memory, and the program on a full ring. */
+#define AHEAD 8
+
+static void prefetch_slots(const struct ev *e);
+
+static void
+read_ahead(struct cur *c)
+{
+	while (c->ahead < AHEAD && c->ahead_pos + sizeof(struct ev) <= c->tail) {
+		struct ev e;
+		ring_read(c->r, c->ahead_pos, &e, sizeof(e));
+		prefetch_slots(&e);
+		c->ahead_pos += sizeof(e) + e.nframes * sizeof(uint64_t);
+		c->ahead++;
+	}
+}
 
 static int
 cur_peek(struct cur *c, uint64_t w)
@@ -164,6 +185,12 @@ cur_peek(struct cur *c, uint64_t w)
 	if (c->pos + sizeof(struct ev) > c->tail)
 		return 0;
 	ring_read(c->r, c->pos, &c->e, sizeof(c->e));
+	if (c->ahead)
+		c->ahead--; /* this one was read ahead */
+	else
+		c->ahead_pos = c->pos + sizeof(c->e) +
+			       c->e.nframes * sizeof(uint64_t);
+	read_ahead(c);
 	return c->e.key < w;
 }
 
@@ -171,6 +198,16 @@ cur_peek(struct cur *c, uint64_t w)
 
 static struct livewin lwin;
 static int lwin_ok;
+
+static void
+prefetch_slots(const struct ev *e)
+{
+	if (e->kind != EV_ALLOC && e->kind != EV_FREE)
+		return;
+	cnt_prefetch((const void *)(uintptr_t)e->ptr);
+	if (lwin_ok)
+		lw_prefetch(&lwin, e->ptr);
+}
 
 static void
 emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack,
@@ -317,6 +354,7 @@ drain_locked(void)
 		c->pos = atomic_load_explicit(&r->head, memory_order_relaxed);
 		c->tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 		c->since = 0;
+		c->ahead = 0;
 	}
 	clk_cal_update(&cal); /* after the tails: every event is older */
 	if (tf_ok)
@@ -714,6 +752,7 @@ writer_count_leftovers(void)
 		c->r = r;
 		c->pos = atomic_load(&r->head);
 		c->tail = atomic_load(&r->tail);
+		c->ahead = 0;
 		if (cur_peek(c, UINT64_MAX))
 			na++;
 	}
