@@ -158,13 +158,45 @@ key_done(struct ring *r)
 	ring_key_done(r);
 }
 
-static inline void
+static inline bool
 push(struct ring *r, struct ev *e, void *const *ips)
 {
 	_Static_assert(sizeof(void *) == sizeof(uint64_t), "frames are u64");
-	if (ring_push(r, e, sizeof(*e), ips, e->nframes * sizeof(uint64_t)))
+	if (ring_push(r, e, sizeof(*e), ips, e->nframes * sizeof(uint64_t))) {
 		atomic_fetch_add_explicit(&hb_dropped_, 1,
 					  memory_order_relaxed);
+		return false;
+	}
+	return true;
+}
+
+/* How many outermost frames of ips[0..n) the ring's previous stack ends
+ * with. */
+static inline unsigned
+shared_outer(const struct ring *r, void *const *ips, unsigned n)
+{
+	const uint64_t *prev = r->prev_ips + RING_STACK_MAX;
+	unsigned k = 0, m = r->prev_n;
+	while (k < n && k < m &&
+	       (uint64_t)(uintptr_t)ips[n - 1 - k] == prev[-1 - (int)k])
+		k++;
+	return k;
+}
+
+/* Pushes an allocation with the stack ips[0..n): only the frames that
+ * differ from the previous one travel; the writer has the rest. */
+static void
+push_alloc(struct ring *r, struct ev *e, void *const *ips, unsigned n)
+{
+	unsigned k = shared_outer(r, ips, n);
+	e->nframes = (uint16_t)(n - k);
+	e->shared = (uint16_t)k;
+	if (!push(r, e, ips))
+		return; /* the writer never sees it: keep the old stack */
+	uint64_t *to = r->prev_ips + RING_STACK_MAX - n;
+	for (unsigned i = 0; i < n - k; i++)
+		to[i] = (uint64_t)(uintptr_t)ips[i];
+	r->prev_n = n;
 }
 
 void
@@ -177,14 +209,15 @@ event_alloc(void *p, size_t n, unsigned fn)
 	void *buf[hb_cfg.depth + BT_SLACK];
 	int first;
 	struct ev e;
-	e.nframes = (uint32_t)bt_capture(buf, hb_cfg.depth, &first, &r->uw_memo);
+	unsigned nf = (unsigned)bt_capture(buf, hb_cfg.depth, &first,
+					   &r->uw_memo);
 	e.kind = EV_ALLOC;
 	e.fn = (uint16_t)fn;
 	e.ptr = (uint64_t)(uintptr_t)p;
 	e.size = n;
 	e.key = key_take(r);
 	e.time = clk_event_raw();
-	push(r, &e, buf + first);
+	push_alloc(r, &e, buf + first, nf);
 	key_done(r);
 	errno = saved;
 }
@@ -198,6 +231,7 @@ event_free(void *p)
 	int saved = errno;
 	struct ev e;
 	e.nframes = 0;
+	e.shared = 0;
 	e.kind = EV_FREE;
 	e.fn = 0;
 	e.ptr = (uint64_t)(uintptr_t)p;
@@ -240,6 +274,7 @@ event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 	uint64_t t = clk_event_raw();
 	if (old) {
 		e.nframes = 0;
+		e.shared = 0;
 		e.kind = EV_FREE;
 		e.fn = 0;
 		e.ptr = (uint64_t)(uintptr_t)old;
@@ -249,14 +284,13 @@ event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 		push(r, &e, NULL);
 	}
 	if (p) {
-		e.nframes = (uint32_t)st->nframes;
 		e.kind = EV_ALLOC;
 		e.fn = (uint16_t)fn;
 		e.ptr = (uint64_t)(uintptr_t)p;
 		e.size = n;
 		e.key = ring_key_next(r, &hb_order);
 		e.time = t;
-		push(r, &e, st->buf + st->first);
+		push_alloc(r, &e, st->buf + st->first, (unsigned)st->nframes);
 	}
 	key_done(r);
 	errno = saved;
@@ -276,7 +310,8 @@ event_mark(const char *label)
 		n++;
 	}
 	struct ev e;
-	e.nframes = (uint32_t)((n + 7) / 8);
+	e.nframes = (uint16_t)((n + 7) / 8);
+	e.shared = 0;
 	e.kind = EV_MARK;
 	e.fn = 0;
 	e.ptr = 0;

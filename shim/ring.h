@@ -17,6 +17,9 @@
 
 enum ring_state { RING_FREE = 0, RING_ACTIVE = 1, RING_DEAD = 2 };
 
+/* Frames of the last stack kept per ring (HELDBY_DEPTH's maximum). */
+#define RING_STACK_MAX 256
+
 struct ring {
 	/* producer side */
 	_Alignas(64) _Atomic uint64_t tail;
@@ -24,10 +27,20 @@ struct ring {
 	uint64_t waits; /* times the producer found the ring full */
 	uint64_t next_lo; /* producer-private: a lower bound of its next key */
 	void *uw_memo; /* producer-private: the fast unwinder's last walk */
+	/* The last stack pushed, outermost frame at the end (right-aligned,
+	 * so that a shared outer part stays in place): an event carries only
+	 * the frames that differ from it. prev_* is the producer's copy,
+	 * w_prev_* the writer's, rebuilt from the events; both follow the
+	 * ring's order, and a recycled ring keeps both. */
+	_Alignas(64) uint32_t prev_n;
+	uint64_t prev_ips[RING_STACK_MAX];
 	/* consumer side */
 	_Alignas(64) _Atomic uint64_t head;
 	uint64_t seen_gen; /* writer-private: last generation announced */
 	uint64_t stuck_pending, stuck_since; /* writer-private */
+	/* writer-private, off head's line: the producer reads head */
+	_Alignas(64) uint32_t w_prev_n;
+	uint64_t w_prev_ips[RING_STACK_MAX];
 	/* shared, rarely written */
 	_Alignas(64) _Atomic int state;
 	_Atomic uint64_t gen; /* +1 each time a thread claims the ring */

@@ -88,8 +88,11 @@ hb_tracking(void)
 	       hb_on();
 }
 
-/* One event in a ring, followed by nframes u64 return addresses. */
-/* EV_MARK: size is the label's length, the label follows in nframes u64
+/* One event in a ring, followed by nframes u64 return addresses: an
+ * EV_ALLOC's stack is those (innermost first) and then the outermost
+ * `shared` frames of the ring's previous stack (ring.h), which consecutive
+ * allocations of a thread mostly have in common.
+ * EV_MARK: size is the label's length, the label follows in nframes u64
  * words. */
 enum { EV_ALLOC = 1, EV_FREE = 2, EV_MARK = 3 };
 struct ev {
@@ -100,8 +103,10 @@ struct ev {
 	uint64_t size;
 	uint16_t kind;
 	uint16_t fn;
-	uint32_t nframes;
+	uint16_t nframes;
+	uint16_t shared;
 };
+_Static_assert(HB_DEPTH_MAX <= RING_STACK_MAX, "a ring keeps a whole stack");
 
 /* event.c: the hot path. Call with the guard held; keep errno. */
 void event_alloc(void *p, size_t n, unsigned fn) HB_HIDDEN;

@@ -158,7 +158,6 @@ struct cur {
 static struct cur *curs;
 static size_t ccurs;
 static struct cur **act;
-static uint64_t ips_buf[HB_DEPTH_MAX];
 
 /* How many events ahead of the one being written the writer prefetches
  * the table slots of: with millions of live blocks (python-json) each
@@ -274,6 +273,23 @@ note_peak(void)
 	}
 }
 
+/* The whole stack of the allocation event e at pos: its own frames go in
+ * front of the outer ones it shares with the ring's previous stack, in the
+ * ring's copy, which becomes the previous stack. */
+static const uint64_t *
+ring_stack(struct ring *r, uint64_t pos, const struct ev *e)
+{
+	unsigned own = e->nframes, k = e->shared;
+	if (k > r->w_prev_n) /* cannot happen: the two copies agree */
+		k = r->w_prev_n;
+	if (own + k > RING_STACK_MAX)
+		own = RING_STACK_MAX - k;
+	uint64_t *to = r->w_prev_ips + RING_STACK_MAX - (own + k);
+	ring_read(r, pos + sizeof(*e), to, (size_t)own * sizeof(uint64_t));
+	r->w_prev_n = own + k;
+	return to;
+}
+
 static void
 emit_event(struct cur *c)
 {
@@ -281,12 +297,8 @@ emit_event(struct cur *c)
 	uint64_t ns = clk_cal_ns(&cal, e->time);
 	uint64_t t = ns > start_mono ? ns - start_mono : 0;
 	if (e->kind == EV_ALLOC) {
-		int n = (int)e->nframes;
-		if (n > HB_DEPTH_MAX)
-			n = HB_DEPTH_MAX;
-		ring_read(c->r, c->pos + sizeof(*e), ips_buf,
-			  (size_t)n * sizeof(uint64_t));
-		uint64_t id = stack_intern(ips_buf, n);
+		uint64_t id = stack_intern(ring_stack(c->r, c->pos, e),
+					   (int)e->nframes + e->shared);
 		emit_alloc(t, e->size, e->ptr, id, e->fn);
 	} else if (e->kind == EV_MARK) {
 		char label[HB_MARK_MAX + 1];
