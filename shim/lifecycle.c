@@ -90,6 +90,21 @@ parse_int(const char *name, const char *v, int lo, int hi, int def)
 	return (int)x;
 }
 
+/* A setting that names one of three choices; choice i is value i. A
+ * value that is none of them gets the warning and leaves *out as it was. */
+static void
+parse_choice(const char *v, const char *const names[3], int *out,
+	     const char *warning)
+{
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = i;
+			return;
+		}
+	}
+	hb_warn(warning);
+}
+
 static int preloaded(void);
 
 static void
@@ -105,18 +120,15 @@ read_config(void)
 	}
 	hb_cfg.mode = preloaded() ? HB_MODE_RECORD : HB_MODE_COUNT;
 	if ((v = env_find("HELDBY_MODE"))) {
-		if (strcmp(v, "record") == 0)
-			hb_cfg.mode = HB_MODE_RECORD;
-		else if (strcmp(v, "count") == 0)
-			hb_cfg.mode = HB_MODE_COUNT;
-		else if (strcmp(v, "off") == 0)
-			hb_cfg.mode = HB_MODE_OFF;
-		else
-			hb_warn(hb_cfg.mode == HB_MODE_RECORD
-					? "heldby: HELDBY_MODE must be record, "
-					  "count or off; recording\n"
-					: "heldby: HELDBY_MODE must be record, "
-					  "count or off; counting\n");
+		static const char *const modes[3] = {
+			[HB_MODE_RECORD] = "record", [HB_MODE_OFF] = "off",
+			[HB_MODE_COUNT] = "count"};
+		parse_choice(v, modes, &hb_cfg.mode,
+			     hb_cfg.mode == HB_MODE_RECORD
+				     ? "heldby: HELDBY_MODE must be record, "
+				       "count or off; recording\n"
+				     : "heldby: HELDBY_MODE must be record, "
+				       "count or off; counting\n");
 	}
 	if ((v = env_find("HELDBY_DEPTH")))
 		hb_cfg.depth = parse_int("HELDBY_DEPTH", v, 1, HB_DEPTH_MAX,
@@ -127,26 +139,21 @@ read_config(void)
 	if ((v = env_find("HELDBY_FOLLOW")))
 		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
 	if ((v = env_find("HELDBY_CLOCK"))) {
-		if (strcmp(v, "auto") == 0)
-			hb_cfg.clock = HB_CLOCK_AUTO;
-		else if (strcmp(v, "tsc") == 0)
-			hb_cfg.clock = HB_CLOCK_TSC;
-		else if (strcmp(v, "monotonic") == 0)
-			hb_cfg.clock = HB_CLOCK_MONOTONIC;
-		else
-			hb_warn("heldby: HELDBY_CLOCK must be auto, tsc or "
-				"monotonic; using auto\n");
+		static const char *const clocks[3] = {
+			[HB_CLOCK_AUTO] = "auto", [HB_CLOCK_TSC] = "tsc",
+			[HB_CLOCK_MONOTONIC] = "monotonic"};
+		parse_choice(v, clocks, &hb_cfg.clock,
+			     "heldby: HELDBY_CLOCK must be auto, tsc or "
+			     "monotonic; using auto\n");
 	}
 	if ((v = env_find("HELDBY_UNWIND"))) {
-		if (strcmp(v, "fast") == 0)
-			hb_cfg.unwind = HB_UNWIND_FAST;
-		else if (strcmp(v, "libunwind") == 0)
-			hb_cfg.unwind = HB_UNWIND_LIBUNWIND;
-		else if (strcmp(v, "check") == 0)
-			hb_cfg.unwind = HB_UNWIND_CHECK;
-		else
-			hb_warn("heldby: HELDBY_UNWIND must be fast, libunwind "
-				"or check; fast\n");
+		static const char *const unwinders[3] = {
+			[HB_UNWIND_FAST] = "fast",
+			[HB_UNWIND_LIBUNWIND] = "libunwind",
+			[HB_UNWIND_CHECK] = "check"};
+		parse_choice(v, unwinders, &hb_cfg.unwind,
+			     "heldby: HELDBY_UNWIND must be fast, libunwind "
+			     "or check; fast\n");
 	}
 }
 

@@ -70,8 +70,8 @@ sym_new(void)
 	return calloc(1, sizeof(struct symbolizer));
 }
 
-static void
-free_frames(struct sym_frame *f, size_t n)
+void
+sym_frames_free(struct sym_frame *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free((char *)f[i].function);
@@ -106,7 +106,7 @@ sym_free(struct symbolizer *s)
 	struct sym_entry *e, *et;
 	HASH_ITER(hh, s->cache, e, et) {
 		HASH_DEL(s->cache, e);
-		free_frames(e->frames, e->n);
+		sym_frames_free(e->frames, e->n);
 		free(e);
 	}
 	free(s);
@@ -146,7 +146,7 @@ load_one(void *ctx, uint64_t addr, struct sym_frame *frames, size_t n)
 	HASH_FIND(hh, lc->s->cache, &key, sizeof key, e);
 	/* A damaged file may name an address twice. */
 	if (e || add_entry(lc->s, lc->m, lc->m->id, addr, frames, n)) {
-		free_frames(frames, n);
+		sym_frames_free(frames, n);
 		return -1;
 	}
 	return 0;
@@ -438,7 +438,7 @@ sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset, in
 	}
 	int cached = sm && sm->build_id_len; /* only set for a usable module */
 	if (add_entry(s, cached ? sm : NULL, key.module, addr, b.f, b.n)) {
-		free_frames(b.f, b.n);
+		sym_frames_free(b.f, b.n);
 		*frames = &s->unknown;
 		return 1;
 	}

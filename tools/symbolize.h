@@ -20,6 +20,9 @@ struct sym_frame {
 	int inlined;          /* 1: inlined into the next frame out */
 };
 
+/* Frees an array of n frames and the strings they own. */
+void sym_frames_free(struct sym_frame *f, size_t n);
+
 struct symbolizer;
 
 /* Not thread-safe. sym_new returns NULL when out of memory. */

@@ -176,16 +176,6 @@ bytes(struct cursor *c, long long n, int *bad)
 	return s;
 }
 
-static void
-free_frames(struct sym_frame *f, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free((char *)f[i].function);
-		free((char *)f[i].file);
-	}
-	free(f);
-}
-
 /* The "main" line describes the module file opened now: a copy stripped
  * of its DWARF keeps its build-id but not its size. */
 static int
@@ -277,7 +267,7 @@ symcache_load(const uint8_t *bid, size_t bidlen, const char *mainfile, symcache_
 		/* A damaged tail (a full disk) loses only what follows. */
 		if (bad || add(ctx, addr, f, (size_t)n) != 0) {
 			if (bad)
-				free_frames(f, (size_t)n);
+				sym_frames_free(f, (size_t)n);
 			break;
 		}
 		count++;
