@@ -208,6 +208,12 @@ prefetch_slots(const struct ev *e)
 		lw_prefetch(&lwin, e->ptr);
 }
 
+/* Allocations that replaced a live block in the counters' table, and
+ * LOST records written: the replay drops a block whose address came back
+ * only by a LOST record (one still in the window), so the writer's counts
+ * are the replay's only while the two agree. */
+static uint64_t sum_replaced, sum_lost;
+
 static void
 emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack,
 	   unsigned fn)
@@ -221,8 +227,10 @@ emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack,
 	if (lw_evict(&lwin, enc.next_seq, &old_seq, &old_ptr))
 		(void)EMIT(enc_addr(&enc, old_seq, old_ptr));
 	if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)) &&
-	    lw_put(&lwin, seq, ptr, &old_seq)) /* its free went unseen */
+	    lw_put(&lwin, seq, ptr, &old_seq)) { /* its free went unseen */
 		(void)EMIT(enc_lost(&enc, old_seq));
+		sum_lost++;
+	}
 }
 
 static void
@@ -252,8 +260,10 @@ count_event(const struct ev *e)
 	bool solo = !atomic_load_explicit(&hb_counting, memory_order_relaxed);
 	if (e->kind == EV_ALLOC) {
 		sum.alloc_calls++;
-		sum_blocks += (uint64_t)(solo ? cnt_alloc_solo(p, (size_t)e->size)
-					      : cnt_alloc(p, (size_t)e->size));
+		int added = solo ? cnt_alloc_solo(p, (size_t)e->size)
+				 : cnt_alloc(p, (size_t)e->size);
+		sum_blocks += (uint64_t)added;
+		sum_replaced += !added;
 	} else if (e->kind == EV_FREE) {
 		sum.free_calls++;
 		sum_blocks -= solo ? cnt_free_solo(p) : cnt_free(p);
@@ -443,7 +453,7 @@ drain_all(uint64_t timeout_ns)
 static void
 write_summary(void)
 {
-	if (!sum_ok || cnt_untracked() != 0)
+	if (!sum_ok || cnt_untracked() != 0 || sum_replaced != sum_lost)
 		return;
 	sum.end_bytes = cnt_current();
 	sum.end_blocks = sum_blocks;
@@ -583,6 +593,7 @@ writer_start(void)
 	enc_init(&enc, raw, RAW_CAP);
 	memset(&sum, 0, sizeof(sum));
 	sum_blocks = 0;
+	sum_replaced = sum_lost = 0;
 	sum_ok = cnt_current() == 0 && cnt_blocks() == 0 &&
 		 cnt_untracked() == 0;
 	fds_protect(tf.fd);
