@@ -159,8 +159,8 @@ enum heldby_rec {
 	 * writer as it wrote the events. Written alone in the last block, with
 	 * END, and only when the writer counted every event of the trace from
 	 * an empty table (not in a fork child or after a failed exec) and its
- * counts are the replay's (no unseen free of a block older than the
- * window, whose address came back), so that
+	 * counts are the replay's (no unseen free of a block older than the
+	 * window, whose address came back), so that
 	 * `heldby run` can print its summary from the file's last block
 	 * instead of replaying the whole trace. */
 	HELDBY_REC_SUMMARY = 17,
