@@ -125,6 +125,7 @@ capture_checked(void **buf, int cap, int max, void **memo)
 	atomic_fetch_add(&chk_stacks, 1);
 	if (nf < 0) {
 		atomic_fetch_add(&chk_fallbacks, 1);
+		uw_want_stack(buf, n);
 		return n;
 	}
 	int i = skip_ours(buf, n), j = skip_ours(fast, nf);
@@ -145,8 +146,11 @@ bt_capture(void **buf, int max, int *first, void **memo)
 		n = uw_backtrace(buf, cap, memo);
 	else if (hb_cfg.unwind == HB_UNWIND_CHECK)
 		n = capture_checked(buf, cap, max, memo);
-	if (n < 0)
+	if (n < 0) {
 		n = unw_backtrace(buf, cap);
+		if (hb_cfg.unwind == HB_UNWIND_FAST)
+			uw_want_stack(buf, n);
+	}
 	int i = skip_ours(buf, n);
 	*first = i;
 	return n - i < max ? n - i : max;

@@ -27,7 +27,10 @@
  */
 #include "unwind.h"
 
-#include <pthread.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -98,6 +101,54 @@ unpack(uint64_t v)
 	return r;
 }
 
+/* Code addresses waiting for their rule. A lookup allocates (libdw), and
+ * a walk may run in a signal handler that interrupted the program inside
+ * malloc, where allocating again corrupts the heap: so the walk only asks,
+ * and falls back to libunwind (which does not allocate) this time, and
+ * the writer thread looks the rules up (uw_resolve_wanted). */
+#define WANTED 4096
+static _Atomic uint64_t wanted[WANTED];
+static _Atomic int wanted_any;
+
+static void
+want(uint64_t pc)
+{
+	_Atomic uint64_t *w = &wanted[slot_of(pc) & (WANTED - 1)];
+	uint64_t none = 0;
+	if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
+	    atomic_compare_exchange_strong(w, &none, pc) &&
+	    !atomic_exchange_explicit(&wanted_any, 1, memory_order_release))
+		ring_kick_consumer(); /* async-signal-safe: a futex wake */
+}
+
+void
+uw_want_stack(void *const *ips, int n)
+{
+	if (!cache)
+		return;
+	for (int i = 0; i < n; i++) {
+		uint64_t pc = (uint64_t)(uintptr_t)ips[i] - 1;
+		struct slot *s = &cache[slot_of(pc)];
+		uint64_t key = atomic_load_explicit(&s->key, memory_order_relaxed);
+		uint64_t v = atomic_load_explicit(&s->rule, memory_order_relaxed);
+		if (key != (pc ^ mix(v)))
+			want(pc);
+	}
+}
+
+static void
+rule_store(uint64_t pc, struct cfi_rule r)
+{
+	uint64_t v = 0;
+	if (!pack(r, &v)) {
+		r.kind = CFI_COMPLEX;
+		pack(r, &v);
+	}
+	struct slot *s = &cache[slot_of(pc)];
+	atomic_store_explicit(&s->rule, v, memory_order_relaxed);
+	atomic_store_explicit(&s->key, pc ^ mix(v), memory_order_relaxed);
+}
+
 static struct cfi_rule
 rule_for(uint64_t pc)
 {
@@ -106,37 +157,96 @@ rule_for(uint64_t pc)
 	uint64_t v = atomic_load_explicit(&s->rule, memory_order_relaxed);
 	if (likely(key == (pc ^ mix(v))))
 		return unpack(v);
-	struct cfi_rule r = cfi_lookup(pc);
-	if (r.kind == CFI_MISSING)
-		return r;
-	if (!pack(r, &v)) {
-		r.kind = CFI_COMPLEX;
-		pack(r, &v);
+	want(pc);
+	return (struct cfi_rule){.kind = CFI_MISSING};
+}
+
+void
+uw_resolve_wanted(void)
+{
+	if (!cache || !atomic_exchange_explicit(&wanted_any, 0,
+						memory_order_acquire))
+		return;
+	for (size_t i = 0; i < WANTED; i++) {
+		uint64_t pc = atomic_load_explicit(&wanted[i],
+						   memory_order_relaxed);
+		if (!pc)
+			continue;
+		struct cfi_rule r = cfi_lookup(pc);
+		if (r.kind != CFI_MISSING)
+			rule_store(pc, r);
+		atomic_store_explicit(&wanted[i], 0, memory_order_relaxed);
 	}
-	atomic_store_explicit(&s->rule, v, memory_order_relaxed);
-	atomic_store_explicit(&s->key, pc ^ mix(v), memory_order_relaxed);
-	return r;
+}
+
+/* The mapping that holds addr, from /proc/self/maps read with plain
+ * system calls into a buffer on the stack: like the rules, the bounds may
+ * be wanted first in a signal handler, where pthread_getattr_np, which
+ * allocates, must not run. */
+static bool
+mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, bool *grows)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	char buf[1024]; /* small: this may run on a signal's alternate stack */
+	size_t have = 0;
+	bool found = false;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		char *line = buf, *nl;
+		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			char *end;
+			uintptr_t a = (uintptr_t)strtoull(line, &end, 16);
+			uintptr_t b = *end == '-' ? (uintptr_t)strtoull(end + 1, NULL, 16) : 0;
+			if (addr >= a && addr < b) {
+				*lo = a;
+				*hi = b;
+				*nl = 0;
+				*grows = strstr(line, "[stack]") != NULL;
+				found = true;
+				break;
+			}
+			line = nl + 1;
+		}
+		if (found)
+			break;
+		have -= (size_t)(line - buf); /* keep a line cut in two */
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			break; /* a line longer than the buffer: give up */
+	}
+	close(fd);
+	return found;
 }
 
 static const struct stack_bounds *
-thread_bounds(void)
+thread_bounds(uintptr_t rsp)
 {
 	struct stack_bounds *b = &tls_bounds;
 	if (likely(b->state))
 		return b->state > 0 ? b : NULL;
 	b->state = -1;
-	pthread_attr_t attr;
-	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+	bool grows = false;
+	if (!mapping_of(rsp, &b->lo, &b->hi, &grows))
 		return NULL;
-	void *addr;
-	size_t size;
-	if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size) {
-		b->lo = (uintptr_t)addr;
-		b->hi = (uintptr_t)addr + size;
-		b->state = 1;
+	/* The main thread's stack grows down as it deepens, up to its limit:
+	 * only the top is fixed (the walk reads above rsp, below the top). */
+	struct rlimit rl;
+	if (grows && getrlimit(RLIMIT_STACK, &rl) == 0) {
+		uintptr_t room = rl.rlim_cur == RLIM_INFINITY ||
+					 rl.rlim_cur > b->hi - 4096
+				 ? b->hi - 4096
+				 : (uintptr_t)rl.rlim_cur;
+		if (b->hi - room < b->lo)
+			b->lo = b->hi - room;
 	}
-	pthread_attr_destroy(&attr);
-	return b->state > 0 ? b : NULL;
+	b->state = 1;
+	return b;
 }
 
 void
@@ -175,6 +285,7 @@ enum { END_OUTERMOST, END_ZERO, END_CAP };
 
 struct walk {
 	uint64_t gen; /* of the rule cache it was made with */
+	uintptr_t hi; /* the top of the stack it walked */
 	int n, end;
 	uintptr_t zero_at; /* END_ZERO: the return address read as 0 */
 	struct frame f[MEMO_FRAMES];
@@ -259,7 +370,9 @@ uw_backtrace(void **buf, int max, void **memo_slot)
 {
 	if (!cache || max > MEMO_FRAMES)
 		return -1;
-	const struct stack_bounds *b = thread_bounds();
+	uintptr_t here;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(here));
+	const struct stack_bounds *b = thread_bounds(here);
 	if (!b)
 		return -1;
 	struct uw_memo *memo = *memo_slot;
@@ -277,7 +390,11 @@ uw_backtrace(void **buf, int max, void **memo_slot)
 	}
 	const struct walk *old = &memo->w[memo->last];
 	struct walk *nw = &memo->w[!memo->last];
-	int oldn = old->gen == gen ? old->n : 0, broken = -2;
+	/* A ring, and its memo, pass to the next thread when one ends: a walk
+	 * of another stack (another mapping may now be where it was) is not
+	 * read. Same top, same stack: every word it read is still mapped. */
+	int oldn = old->gen == gen && old->hi == b->hi ? old->n : 0;
+	int broken = -2;
 
 	uintptr_t ip, rsp, rbp;
 	/* One statement: the rule for ip describes this very rsp. */
@@ -302,6 +419,7 @@ uw_backtrace(void **buf, int max, void **memo_slot)
 					  : -1;
 			if (got >= 0) {
 				nw->gen = gen;
+				nw->hi = b->hi;
 				memo->last = !memo->last;
 				return got;
 			}
@@ -340,6 +458,7 @@ uw_backtrace(void **buf, int max, void **memo_slot)
 		pc = ip - 1;
 	}
 	nw->gen = gen;
+	nw->hi = b->hi;
 	nw->n = n;
 	nw->end = end;
 	nw->zero_at = zero_at;
@@ -366,6 +485,18 @@ uw_backtrace(void **buf, int max, void **memo_slot)
 	(void)max;
 	(void)memo_slot;
 	return -1;
+}
+
+void
+uw_resolve_wanted(void)
+{
+}
+
+void
+uw_want_stack(void *const *ips, int n)
+{
+	(void)ips;
+	(void)n;
 }
 
 #endif

@@ -14,8 +14,16 @@ void uw_init(void) HB_HIDDEN;
 void uw_flush(void) HB_HIDDEN;
 /* Up to max frames into buf (the first inside uw_backtrace itself), or -1.
  * *memo_slot (NULL at first) keeps the thread's last walk: one slot per
- * thread, never used by two threads at once. Guard held (a rule looked up
- * for the first time allocates). Thread-safe; not async-signal-safe. */
+ * thread, never used by two threads at once. Never allocates (it runs in
+ * signal handlers too). Guard held; thread-safe. */
 int uw_backtrace(void **buf, int max, void **memo_slot) HB_HIDDEN;
+/* Looks up the rules that walks found missing (they fell back to
+ * libunwind meanwhile). The writer thread, inside its drain: it may
+ * allocate and enter the loader. */
+void uw_resolve_wanted(void) HB_HIDDEN;
+/* After libunwind walked a stack the fast unwinder could not: asks for
+ * the rules of its return addresses, so that the next walk through them
+ * is the fast one. Never allocates. */
+void uw_want_stack(void *const *ips, int n) HB_HIDDEN;
 
 #endif

@@ -41,6 +41,7 @@
 #include "heldby/trace.h"
 #include "shim.h"
 #include "tracefile.h"
+#include "unwind.h"
 
 #define RAW_CAP (4u << 20)
 /* Drain at least this often; a ring past half full wakes the writer. */
@@ -381,6 +382,7 @@ drain_locked(void)
 	clk_cal_update(&cal); /* after the tails: every event is older */
 	if (tf_ok)
 		mod_refresh(emit_mod, NULL, false);
+	uw_resolve_wanted();
 
 	size_t na = 0;
 	for (size_t i = 0; i < nc; i++) {

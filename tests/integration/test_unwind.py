@@ -50,11 +50,13 @@ SHAPES_SRC = os.path.join(SOURCE_ROOT, "tests", "victims", "stack_shapes.c")
 # Checked: both unwinders on every stack of the tricky victim.
 proc, traces, workdir = run([victim("stack_shapes")], "check")
 stacks, fallback, differ = unwind_counts(proc.stderr)
-check("shapes_ran", proc.returncode == 0 and stacks >= 6016, proc.stderr)
+check("shapes_ran", proc.returncode == 0 and stacks >= 60016, proc.stderr)
 check("shapes_unwinders_agree", differ == 0, proc.stderr)
-# The coroutine stack and the sigaltstack handler are libunwind's (16
-# stacks); everything else is the fast one's.
-check("shapes_fast_unwinder_used", stacks and fallback <= 32, proc.stderr)
+# The coroutine stack and the sigaltstack handler are libunwind's, and so
+# is every stack through an address whose rule the writer thread has not
+# looked up yet (a walk never calls libdw itself: it may run in a signal
+# handler that interrupted malloc); the rest is the fast one's.
+check("shapes_fast_unwinder_used", stacks and fallback * 2 <= stacks, proc.stderr)
 shutil.rmtree(workdir, ignore_errors=True)
 
 # The default (fast) run must name the right caller of each block.
@@ -68,10 +70,10 @@ if check("shapes_fast_ran", proc.returncode == 0 and len(traces) == 1, proc.stde
         return sum(e["bytes"] for e in fast
                    if any(f.get("function") == "main" and f.get("line") == line for f in e["stack"])
                    and functions(e)[0] == "leaf")
-    check("shapes_caller_a_named", held_from_main_line(line_a) == 2000 * 100, (line_a, fast[:4]))
-    check("shapes_caller_b_named", held_from_main_line(line_b) == 2000 * 200, (line_b, fast[:4]))
+    check("shapes_caller_a_named", held_from_main_line(line_a) == 20000 * 100, (line_a, fast[:4]))
+    check("shapes_caller_b_named", held_from_main_line(line_b) == 20000 * 200, (line_b, fast[:4]))
     alloca = sum(e["bytes"] for e in fast if functions(e)[0].startswith("with_alloca"))
-    check("shapes_frame_pointer_frames", alloca == 2000 * 50, alloca)
+    check("shapes_frame_pointer_frames", alloca == 20000 * 50, alloca)
     depths = {sum(1 for fn in functions(e) if fn.startswith("with_alloca"))
               for e in fast if functions(e)[0].startswith("with_alloca")}
     check("shapes_recursion_depths_kept", depths == set(range(1, 14)), depths)
@@ -141,8 +143,10 @@ for name, argv, env in PROGRAMS:
     stacks, fallback, differ = unwind_counts(p.stderr)
     if check(f"{name}_ran", p.returncode == 0 and stacks > 0, p.stderr[-2000:]):
         check(f"{name}_unwinders_agree", differ == 0, (stacks, fallback, differ))
-        # Through a signal frame it is libunwind's turn: not counted there.
-        if name != "signal_alloc":
-            check(f"{name}_fast_unwinder_used", fallback * 20 <= stacks, (stacks, fallback, differ))
+        # Through a signal frame it is libunwind's turn, and after each
+        # dlclose every rule is looked up again: not counted there. The
+        # first stacks through new code are libunwind's too (see above).
+        if name not in ("signal_alloc", "dlopen_loop"):
+            check(f"{name}_fast_unwinder_used", fallback * 2 <= stacks, (stacks, fallback, differ))
     shutil.rmtree(workdir, ignore_errors=True)
 done()

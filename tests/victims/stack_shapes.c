@@ -19,7 +19,7 @@
 #include <string.h>
 #include <ucontext.h>
 
-#define ROUNDS 2000
+#define ROUNDS 20000
 #define NOINLINE __attribute__((noinline))
 
 static void *kept[4 * ROUNDS + 64];
