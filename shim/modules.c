@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "maps.h"
 #include "shim.h"
 
 #define MOD_RANGES 16
@@ -96,62 +97,22 @@ mod_build_id(const struct dl_phdr_info *info, uint8_t *out)
 	return 0;
 }
 
-/* Copies the path of the maps line in LINE into OUT if its range holds ADDR. */
-static bool
-maps_line_path(const char *line, uint64_t addr, char *out, size_t cap)
-{
-	char *rest;
-	uint64_t lo = strtoull(line, &rest, 16);
-	if (*rest != '-')
-		return false;
-	uint64_t hi = strtoull(rest + 1, &rest, 16);
-	if (addr < lo || addr >= hi)
-		return false;
-	const char *path = strchr(rest, '/');
-	if (!path || strlen(path) >= cap)
-		return false;
-	strcpy(out, path);
-	return true;
-}
-
 /*
  * The kernel's absolute path of the file mapped at ADDR. dlopen("./x.so")
  * leaves a relative dlpi_name that means nothing once the cwd changes or the
- * tools run elsewhere. Read with plain read(2): this runs under the loader's
- * lock, where stdio's allocations are best avoided.
+ * tools run elsewhere.
  */
 static bool
 mapped_path(uint64_t addr, char *out, size_t cap)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
 	char buf[8192];
-	size_t have = 0;
-	bool found = false;
-	for (;;) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = 0;
-		char *line = buf, *nl;
-		while ((nl = strchr(line, '\n'))) {
-			*nl = 0;
-			if (maps_line_path(line, addr, out, cap)) {
-				found = true;
-				goto done;
-			}
-			line = nl + 1;
-		}
-		have = (size_t)(buf + have - line);
-		if (have == sizeof(buf) - 1)
-			have = 0; /* a line longer than the buffer: skip it */
-		memmove(buf, line, have);
-	}
-done:
-	close(fd);
-	return found;
+	uintptr_t lo, hi;
+	const char *line = maps_line_of((uintptr_t)addr, buf, sizeof(buf), &lo, &hi);
+	const char *path = line ? strchr(line, '/') : NULL;
+	if (!path || strlen(path) >= cap)
+		return false;
+	strcpy(out, path);
+	return true;
 }
 
 static int

@@ -27,16 +27,14 @@
  */
 #include "unwind.h"
 
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <stdlib.h>
-#include <unistd.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "cfi.h"
 #include "guard.h"
+#include "maps.h"
 #include "shim.h"
 
 #if defined(__x86_64__)
@@ -179,51 +177,6 @@ uw_resolve_wanted(void)
 	}
 }
 
-/* The mapping that holds addr, from /proc/self/maps read with plain
- * system calls into a buffer on the stack: like the rules, the bounds may
- * be wanted first in a signal handler, where pthread_getattr_np, which
- * allocates, must not run. */
-static bool
-mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, bool *grows)
-{
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	char buf[1024]; /* small: this may run on a signal's alternate stack */
-	size_t have = 0;
-	bool found = false;
-	for (;;) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = 0;
-		char *line = buf, *nl;
-		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
-			char *end;
-			uintptr_t a = (uintptr_t)strtoull(line, &end, 16);
-			uintptr_t b = *end == '-' ? (uintptr_t)strtoull(end + 1, NULL, 16) : 0;
-			if (addr >= a && addr < b) {
-				*lo = a;
-				*hi = b;
-				*nl = 0;
-				*grows = strstr(line, "[stack]") != NULL;
-				found = true;
-				break;
-			}
-			line = nl + 1;
-		}
-		if (found)
-			break;
-		have -= (size_t)(line - buf); /* keep a line cut in two */
-		memmove(buf, line, have);
-		if (have == sizeof(buf) - 1)
-			break; /* a line longer than the buffer: give up */
-	}
-	close(fd);
-	return found;
-}
-
 static const struct stack_bounds *
 thread_bounds(uintptr_t rsp)
 {
@@ -231,9 +184,14 @@ thread_bounds(uintptr_t rsp)
 	if (likely(b->state))
 		return b->state > 0 ? b : NULL;
 	b->state = -1;
-	bool grows = false;
-	if (!mapping_of(rsp, &b->lo, &b->hi, &grows))
+	/* From /proc/self/maps, not pthread_getattr_np, which allocates: this
+	 * may run first in a signal handler. The buffer is small: that may be
+	 * on a signal's alternate stack. */
+	char buf[1024];
+	const char *line = maps_line_of(rsp, buf, sizeof(buf), &b->lo, &b->hi);
+	if (!line)
 		return NULL;
+	bool grows = strstr(line, "[stack]") != NULL;
 	/* The main thread's stack grows down as it deepens, up to its limit:
 	 * only the top is fixed (the walk reads above rsp, below the top). */
 	struct rlimit rl;

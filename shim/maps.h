@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One line of /proc/self/maps: the mapping that holds an address. Read
+ * with plain system calls into the caller's buffer, no allocation: the
+ * callers run under the loader's lock (modules.c) or in a signal handler
+ * that may have interrupted malloc (unwind.c).
+ */
+#ifndef HELDBY_MAPS_H
+#define HELDBY_MAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "real.h"
+
+/* The line whose range holds addr, NUL-terminated inside buf (cap bytes),
+ * with its range in *lo, *hi; NULL when there is none. A line longer than
+ * the buffer is skipped. */
+const char *maps_line_of(uintptr_t addr, char *buf, size_t cap, uintptr_t *lo,
+			 uintptr_t *hi) HB_HIDDEN;
+
+#endif
