@@ -117,10 +117,11 @@ skip_ours(void *const *buf, int n)
 /* Both unwinders; libunwind's answer is kept. The first max frames that
  * are not ours are compared: both stop at cap frames, counting their own. */
 static int
-capture_checked(void **buf, int cap, int max, void **memo)
+capture_checked(void **buf, int cap, int max, void **memo,
+		const void *caller)
 {
 	void *fast[HB_DEPTH_MAX + BT_SLACK];
-	int nf = uw_backtrace(fast, cap, memo);
+	int nf = uw_backtrace(fast, cap, memo, caller);
 	int n = unw_backtrace(buf, cap);
 	atomic_fetch_add(&chk_stacks, 1);
 	if (nf < 0) {
@@ -139,13 +140,13 @@ capture_checked(void **buf, int cap, int max, void **memo)
 }
 
 int
-bt_capture(void **buf, int max, int *first, void **memo)
+bt_capture(void **buf, int max, int *first, void **memo, const void *caller)
 {
 	int cap = max + BT_SLACK, n = -1;
 	if (hb_cfg.unwind == HB_UNWIND_FAST)
-		n = uw_backtrace(buf, cap, memo);
+		n = uw_backtrace(buf, cap, memo, caller);
 	else if (hb_cfg.unwind == HB_UNWIND_CHECK)
-		n = capture_checked(buf, cap, max, memo);
+		n = capture_checked(buf, cap, max, memo, caller);
 	if (n < 0) {
 		n = unw_backtrace(buf, cap);
 		if (hb_cfg.unwind == HB_UNWIND_FAST)

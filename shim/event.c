@@ -200,7 +200,7 @@ push_alloc(struct ring *r, struct ev *e, void *const *ips, unsigned n)
 }
 
 void
-event_alloc(void *p, size_t n, unsigned fn)
+event_alloc(void *p, size_t n, unsigned fn, const void *caller)
 {
 	struct ring *r = event_ring();
 	if (!r)
@@ -210,7 +210,7 @@ event_alloc(void *p, size_t n, unsigned fn)
 	int first;
 	struct ev e;
 	unsigned nf = (unsigned)bt_capture(buf, hb_cfg.depth, &first,
-					   &r->uw_memo);
+					   &r->uw_memo, caller);
 	e.kind = EV_ALLOC;
 	e.fn = (uint16_t)fn;
 	e.ptr = (uint64_t)(uintptr_t)p;
@@ -251,7 +251,7 @@ event_realloc_begin(struct realloc_state *st)
 		return;
 	int saved = errno;
 	st->nframes = bt_capture(st->buf, hb_cfg.depth, &st->first,
-				  &st->ring->uw_memo);
+				  &st->ring->uw_memo, st->caller);
 	st->key = key_take(st->ring);
 	errno = saved;
 }

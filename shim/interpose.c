@@ -16,6 +16,9 @@
 #include "shim.h"
 
 #define HB_EXPORT __attribute__((visibility("default")))
+/* The helpers that record are inlined into every exported hook, so that
+ * HB_HOOK_FRAME() in them is the hook's frame. */
+#define HB_INTO_HOOK static inline __attribute__((always_inline))
 
 static inline int
 ready(void)
@@ -23,12 +26,12 @@ ready(void)
 	return likely(real.malloc != NULL) || real_init() == 0;
 }
 
-static inline void
+HB_INTO_HOOK void
 record(void *p, size_t n, unsigned fn)
 {
 	hb_start_early();
 	if (p && hb_tracking() && guard_enter()) {
-		track_alloc(p, n, fn);
+		track_alloc(p, n, fn, HB_HOOK_FRAME());
 		guard_leave();
 	}
 }
@@ -109,7 +112,7 @@ calloc(size_t a, size_t b)
 	return p;
 }
 
-static void *
+HB_INTO_HOOK void *
 realloc_common(void *p, size_t n, unsigned fn)
 {
 	if (unlikely(!ready())) {
@@ -131,7 +134,8 @@ realloc_common(void *p, size_t n, unsigned fn)
 	void *q;
 	if (hb_on()) {
 		void *buf[hb_cfg.depth + BT_SLACK];
-		struct realloc_state st = {.buf = buf};
+		struct realloc_state st = {.buf = buf,
+					   .caller = HB_HOOK_FRAME()};
 		event_realloc_begin(&st);
 		q = real.realloc(p, n);
 		event_realloc_end(&st, p, q, n, fn);
@@ -166,7 +170,7 @@ reallocarray(void *p, size_t a, size_t b)
 	return realloc_common(p, n, HELDBY_FN_REALLOCARRAY);
 }
 
-static int
+HB_INTO_HOOK int
 memalign_common(void **pp, size_t al, size_t n, unsigned fn)
 {
 	if (unlikely(!ready())) {
@@ -182,7 +186,7 @@ memalign_common(void **pp, size_t al, size_t n, unsigned fn)
 /* The pointer-returning aligned allocators while their real function is
  * not known (not resolved yet, or not in this libc): memalign_common, its
  * error in errno. */
-static void *
+HB_INTO_HOOK void *
 memalign_errno(size_t al, size_t n, unsigned fn)
 {
 	void *p = NULL;

@@ -62,7 +62,7 @@ new_fallback(size_t n, size_t al, int nothrow)
 			resolve((void **)&real.sym, #sym);                \
 		void *p = f ? f args : new_fallback(n, al, nothrow);      \
 		if (owned && p && hb_tracking())                          \
-			track_alloc(p, n, fn);                            \
+			track_alloc(p, n, fn, HB_HOOK_FRAME());           \
 		return p;                                                 \
 	}
 

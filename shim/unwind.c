@@ -324,7 +324,7 @@ rule_near(struct uw_memo *memo, uint64_t pc)
  * them, this one's are still right. Nothing to do. */
 
 __attribute__((noinline)) int
-uw_backtrace(void **buf, int max, void **memo_slot)
+uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
 {
 	if (!cache || max > MEMO_FRAMES)
 		return -1;
@@ -355,14 +355,29 @@ uw_backtrace(void **buf, int max, void **memo_slot)
 	int broken = -2;
 
 	uintptr_t ip, rsp, rbp;
-	/* One statement: the rule for ip describes this very rsp. */
-	__asm__ volatile("lea 0(%%rip), %0\n\t"
-			 "mov %%rsp, %1\n\t"
-			 "mov %%rbp, %2"
-			 : "=r"(ip), "=r"(rsp), "=r"(rbp));
-	if (rsp < b->lo || rsp >= b->hi)
-		return -1;
-	uint64_t pc = ip;
+	uint64_t pc;
+	if (caller) {
+		/* The state the hook's caller was in when it called: what a
+		 * walk through the hook's frame would find there. */
+		const uintptr_t *fp = caller;
+		if ((uintptr_t)fp < here || (uintptr_t)fp > b->hi - 16)
+			return -1;
+		rbp = fp[0];
+		ip = fp[1];
+		rsp = (uintptr_t)(fp + 2);
+		if (!ip)
+			return -1;
+		pc = ip - 1;
+	} else {
+		/* One statement: the rule for ip describes this very rsp. */
+		__asm__ volatile("lea 0(%%rip), %0\n\t"
+				 "mov %%rsp, %1\n\t"
+				 "mov %%rbp, %2"
+				 : "=r"(ip), "=r"(rsp), "=r"(rbp));
+		if (rsp < b->lo || rsp >= b->hi)
+			return -1;
+		pc = ip;
+	}
 	int n = 0, j = 0, end = END_CAP;
 	uintptr_t zero_at = 0;
 	while (n < max) {
@@ -437,8 +452,9 @@ uw_flush(void)
 }
 
 int
-uw_backtrace(void **buf, int max, void **memo_slot)
+uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
 {
+	(void)caller;
 	(void)buf;
 	(void)max;
 	(void)memo_slot;

@@ -12,11 +12,14 @@
 void uw_init(void) HB_HIDDEN;
 /* After dlclose: cached rules of unloaded code are stale. Guard held. */
 void uw_flush(void) HB_HIDDEN;
-/* Up to max frames into buf (the first inside uw_backtrace itself), or -1.
- * *memo_slot (NULL at first) keeps the thread's last walk: one slot per
- * thread, never used by two threads at once. Never allocates (it runs in
- * signal handlers too). Guard held; thread-safe. */
-int uw_backtrace(void **buf, int max, void **memo_slot) HB_HIDDEN;
+/* Up to max frames into buf, or -1. The walk starts at the caller of the
+ * hook whose frame is `caller` (HB_HOOK_FRAME, shim.h), or with NULL
+ * inside uw_backtrace itself. *memo_slot (NULL at first) keeps the
+ * thread's last walk: one slot per thread, never used by two threads at
+ * once. Never allocates (it runs in signal handlers too). Guard held;
+ * thread-safe. */
+int uw_backtrace(void **buf, int max, void **memo_slot,
+		 const void *caller) HB_HIDDEN;
 /* Looks up the rules that walks found missing (they fell back to
  * libunwind meanwhile). The writer thread, inside its drain: it may
  * allocate and enter the loader. */
