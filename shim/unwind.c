@@ -241,21 +241,26 @@ struct frame {
 /* How a walk ended after its last frame. */
 enum { END_OUTERMOST, END_ZERO, END_CAP };
 
+/* The last walk, right-aligned: its frames are f[base..top), innermost
+ * first. A new walk that meets it leaves its outer part where it is and
+ * writes only its own inner frames in front of it, instead of copying the
+ * whole stack every time. */
 struct walk {
 	uint64_t gen; /* of the rule cache it was made with */
 	uintptr_t hi; /* the top of the stack it walked */
-	int n, end;
+	int base, top, end;
 	uintptr_t zero_at; /* END_ZERO: the return address read as 0 */
 	struct frame f[MEMO_FRAMES];
 };
 
 #define NEAR_BITS 8
 
-/* Two walks, the last one and the one being made, and the thread's cache
- * of rules (pc 0: empty; filled only from rules of the current gen). */
+/* The last walk, the frames of the one being made (until it meets the
+ * last one or ends), and the thread's cache of rules (pc 0: empty; filled
+ * only from rules of the current gen). */
 struct uw_memo {
-	struct walk w[2];
-	int last;
+	struct walk last;
+	struct frame fresh[MEMO_FRAMES];
 	uint64_t near_gen;
 	uint64_t near_pc[1u << NEAR_BITS];
 	uint64_t near_rule[1u << NEAR_BITS];
@@ -269,37 +274,58 @@ static int
 tail_broken(const struct walk *w, int j)
 {
 	int broken = -1;
-	for (int m = j; m + 1 < w->n; m++) {
+	for (int m = j; m + 1 < w->top; m++) {
 		const struct frame *f = &w->f[m], *up = &w->f[m + 1];
 		if (*(const uintptr_t *)(up->rsp - 8) != up->ip ||
 		    (f->rbp_at && *(const uintptr_t *)f->rbp_at != up->rbp))
 			broken = m;
 	}
 	if (w->end == END_ZERO && *(const uintptr_t *)w->zero_at != 0)
-		broken = w->n - 1;
+		broken = w->top - 1;
 	return broken;
 }
 
-/* The walk in progress (into nw, n frames so far) is in the state of
- * frame j of the last walk, whose words from there on are unchanged:
- * finish it from there. Returns the frame count, or -1 when the last walk
- * stopped short of where this one has to go. */
+/* The walk in progress (fresh[0..n), its return addresses in buf) is in
+ * the state of frame j of the last walk, whose words from there on are
+ * unchanged: finish it from there, and make it the last walk. Returns the
+ * frame count, or -1 when the last walk stopped short of where this one
+ * has to go. */
 static int
-finish_from(const struct walk *old, int j, struct walk *nw, void **buf,
-	    int n, int max)
+adopt_tail(struct walk *w, int j, const struct frame *fresh, void **buf,
+	   int n, int max)
 {
-	int rest = old->n - j;
-	if (old->end == END_CAP && n + rest < max)
+	int rest = w->top - j;
+	if (w->end == END_CAP && n + rest < max)
 		return -1;
 	int take = n + rest <= max ? rest : max - n;
-	for (int k = 0; k < take; k++) {
-		nw->f[n + k] = old->f[j + k];
-		buf[n + k] = (void *)old->f[j + k].ip;
+	for (int k = 0; k < take; k++)
+		buf[n + k] = (void *)w->f[j + k].ip;
+	if (take < rest)
+		w->end = END_CAP;
+	int top = j + take;
+	if (j < n) {
+		/* No room in front: move the kept part to the end. */
+		memmove(&w->f[MEMO_FRAMES - take], &w->f[j],
+			(size_t)take * sizeof(*fresh));
+		j = MEMO_FRAMES - take;
+		top = MEMO_FRAMES;
 	}
-	nw->n = n + take;
-	nw->end = take < rest ? END_CAP : old->end;
-	nw->zero_at = old->zero_at;
+	memcpy(&w->f[j - n], fresh, (size_t)n * sizeof(*fresh));
+	w->base = j - n;
+	w->top = top;
 	return n + take;
+}
+
+/* A walk that met no part of the last one becomes the last walk. */
+static void
+keep_fresh(struct walk *w, const struct frame *fresh, int n, int end,
+	   uintptr_t zero_at)
+{
+	w->base = MEMO_FRAMES - n;
+	w->top = MEMO_FRAMES;
+	memcpy(&w->f[w->base], fresh, (size_t)n * sizeof(*fresh));
+	w->end = end;
+	w->zero_at = zero_at;
 }
 
 /* A rule through the thread's own small cache (hot code addresses stay in
@@ -346,12 +372,11 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
 		memset(memo->near_pc, 0, sizeof(memo->near_pc));
 		memo->near_gen = gen;
 	}
-	const struct walk *old = &memo->w[memo->last];
-	struct walk *nw = &memo->w[!memo->last];
+	struct walk *last = &memo->last;
 	/* A ring, and its memo, pass to the next thread when one ends: a walk
 	 * of another stack (another mapping may now be where it was) is not
 	 * read. Same top, same stack: every word it read is still mapped. */
-	int oldn = old->gen == gen && old->hi == b->hi ? old->n : 0;
+	int top = last->gen == gen && last->hi == b->hi ? last->top : 0;
 	int broken = -2;
 
 	uintptr_t ip, rsp, rbp;
@@ -378,27 +403,23 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
 			return -1;
 		pc = ip;
 	}
-	int n = 0, j = 0, end = END_CAP;
+	int n = 0, j = top ? last->base : 0, end = END_CAP;
 	uintptr_t zero_at = 0;
 	while (n < max) {
-		while (j < oldn && old->f[j].rsp < rsp)
+		while (j < top && last->f[j].rsp < rsp)
 			j++;
-		if (j < oldn && old->f[j].rsp == rsp && old->f[j].ip == ip &&
-		    old->f[j].rbp == rbp) {
+		if (j < top && last->f[j].rsp == rsp && last->f[j].ip == ip &&
+		    last->f[j].rbp == rbp) {
 			if (broken == -2)
-				broken = tail_broken(old, j);
-			int got = j > broken
-					  ? finish_from(old, j, nw, buf, n, max)
-					  : -1;
-			if (got >= 0) {
-				nw->gen = gen;
-				nw->hi = b->hi;
-				memo->last = !memo->last;
+				broken = tail_broken(last, j);
+			int got = j > broken ? adopt_tail(last, j, memo->fresh,
+							  buf, n, max)
+					     : -1;
+			if (got >= 0)
 				return got;
-			}
 		}
 		buf[n] = (void *)ip;
-		struct frame *f = &nw->f[n++];
+		struct frame *f = &memo->fresh[n++];
 		f->ip = ip;
 		f->rsp = rsp;
 		f->rbp = rbp;
@@ -430,12 +451,9 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
 		}
 		pc = ip - 1;
 	}
-	nw->gen = gen;
-	nw->hi = b->hi;
-	nw->n = n;
-	nw->end = end;
-	nw->zero_at = zero_at;
-	memo->last = !memo->last;
+	keep_fresh(last, memo->fresh, n, end, zero_at);
+	last->gen = gen;
+	last->hi = b->hi;
 	return n;
 }
 
