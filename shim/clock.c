@@ -96,6 +96,7 @@ clk_cal_start(struct clk_cal *c)
 	c->first = c->tsc ? pair_read()
 			  : (struct clk_pair){0, clk_mono_ns()};
 	c->last = c->first;
+	c->rate = 0;
 }
 
 void
@@ -113,31 +114,49 @@ clk_cal_update(struct clk_cal *c)
 		nanosleep(&ts, NULL);
 		c->last = pair_read();
 	}
+	c->rate = clk_rate(c->first, c->last);
 }
 
 uint64_t
 clk_cal_ns(const struct clk_cal *c, uint64_t raw)
 {
-	return c->tsc ? clk_convert(c->first, c->last, raw) : raw;
+	return c->tsc ? clk_apply(c->rate, c->last, raw) : raw;
+}
+
+/* At most 2^30 ns a tick, so that a tick difference (below 2^63) times the
+ * rate fits a signed 128-bit product. */
+#define RATE_MAX (UINT64_C(1) << 62)
+
+uint64_t
+clk_rate(struct clk_pair first, struct clk_pair last)
+{
+	if (last.tsc <= first.tsc || last.ns <= first.ns)
+		return 0;
+	unsigned __int128 r = ((unsigned __int128)(last.ns - first.ns) << 32) /
+			      (last.tsc - first.tsc);
+	return r > RATE_MAX ? RATE_MAX : (uint64_t)r;
+}
+
+uint64_t
+clk_apply(uint64_t rate, struct clk_pair last, uint64_t tsc)
+{
+	if (!rate)
+		return last.ns;
+	/* Signed: an event is usually a little older than the latest pair. */
+	__int128 off = ((__int128)(int64_t)(tsc - last.tsc) * (__int128)rate) >>
+		       32;
+	const __int128 lim = (__int128)1 << 62; /* ns: 146 years */
+	if (off > lim)
+		off = lim;
+	if (off < -lim)
+		off = -lim;
+	if (off < 0 && (uint64_t)-off > last.ns)
+		return 0;
+	return last.ns + (uint64_t)(int64_t)off;
 }
 
 uint64_t
 clk_convert(struct clk_pair first, struct clk_pair last, uint64_t tsc)
 {
-	if (last.tsc <= first.tsc || last.ns <= first.ns)
-		return last.ns;
-	double rate = (double)(last.ns - first.ns) /
-		      (double)(last.tsc - first.tsc);
-	/* Signed: an event is usually a little older than the latest pair.
-	 * Bounded so that the conversion back to an integer is defined. */
-	double off = (double)(int64_t)(tsc - last.tsc) * rate;
-	const double lim = 4611686018427387904.0; /* 2^62 ns: 146 years */
-	if (off > lim)
-		off = lim;
-	if (off < -lim)
-		off = -lim;
-	int64_t o = (int64_t)off;
-	if (o < 0 && (uint64_t)-o > last.ns)
-		return 0;
-	return last.ns + (uint64_t)o;
+	return clk_apply(clk_rate(first, last), last, tsc);
 }
