@@ -86,6 +86,9 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	}
 	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_compressionLevel, 3);
 	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_checksumFlag, 1);
+	/* zstd reads the block where the writer encodes it, rather than
+	 * copying it into a window of its own (tfile_feed's contract). */
+	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_stableInBuffer, 1);
 	t->zcap = ZSTD_compressBound(HELDBY_BLOCK_RAW_MAX) +
 		  HELDBY_BLOCK_HEADER_SIZE;
 	void *z = mmap(NULL, t->zcap, PROT_READ | PROT_WRITE,
@@ -130,6 +133,39 @@ out_close:
 	return err;
 }
 
+/* Gives zstd raw[fed..len) and takes what it made. With ZSTD_e_end it
+ * finishes the frame (zbuf has room for the whole bound). On an error the
+ * block so far is dropped. */
+static int
+compress(struct tfile *t, const uint8_t *raw, size_t len,
+	 ZSTD_EndDirective how)
+{
+	ZSTD_inBuffer in = {raw, len, t->fed};
+	ZSTD_outBuffer out = {t->zbuf + HELDBY_BLOCK_HEADER_SIZE,
+			      t->zcap - HELDBY_BLOCK_HEADER_SIZE, t->zlen};
+	size_t left;
+	do
+		left = ZSTD_compressStream2(t->cctx, &out, &in, how);
+	while (how == ZSTD_e_end && !ZSTD_isError(left) && left != 0 &&
+	       out.pos < out.size);
+	if (ZSTD_isError(left) || (how == ZSTD_e_end && left != 0)) {
+		ZSTD_CCtx_reset(t->cctx, ZSTD_reset_session_only);
+		t->fed = t->zlen = 0;
+		return -EIO;
+	}
+	t->fed = in.pos;
+	t->zlen = out.pos;
+	return 0;
+}
+
+int
+tfile_feed(struct tfile *t, const uint8_t *raw, size_t len)
+{
+	if (!t->cctx || len <= t->fed || len > HELDBY_BLOCK_RAW_MAX)
+		return 0;
+	return compress(t, raw, len, ZSTD_e_continue);
+}
+
 int
 tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 {
@@ -141,13 +177,10 @@ tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 	if (fstat(t->fd, &st) != 0 || (uint64_t)st.st_dev != t->dev ||
 	    (uint64_t)st.st_ino != t->ino)
 		return -EBADF;
-	uint8_t *out = t->zbuf + HELDBY_BLOCK_HEADER_SIZE;
-	size_t cap = t->zcap - HELDBY_BLOCK_HEADER_SIZE;
-	size_t z = ZSTD_compress2(t->cctx, out, cap, raw, len);
-	if (ZSTD_isError(z)) {
-		ZSTD_CCtx_reset(t->cctx, ZSTD_reset_session_only);
+	if (compress(t, raw, len, ZSTD_e_end) != 0)
 		return -EIO;
-	}
+	size_t z = t->zlen;
+	t->fed = t->zlen = 0;
 	le32(t->zbuf, HELDBY_BLOCK_MAGIC);
 	le32(t->zbuf + 4, t->seq);
 	le32(t->zbuf + 8, (uint32_t)z);

@@ -19,6 +19,8 @@ struct tfile {
 	struct ZSTD_CCtx_s *cctx;
 	uint8_t *zbuf;           /* compressed output, from mmap */
 	size_t zcap;
+	size_t fed, zlen;        /* the block so far: raw bytes given to
+				  * zstd, compressed bytes in zbuf */
 	uint64_t bytes;          /* bytes written so far */
 	uint64_t dev, ino;       /* to notice that the program closed our fd */
 };
@@ -41,6 +43,13 @@ int tfile_create(struct tfile *t, const char *path, uint64_t pid,
  * descriptor no longer refers to the trace (the program closed it, perhaps
  * reusing the number). */
 int tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len);
+/* Compresses what raw[0..len) has grown by since the last call, into the
+ * block tfile_write_block will write: raw is the same buffer each time,
+ * its bytes already given unchanged, until the block is written. Spreads
+ * a block's compression over the time it fills, so that the writer never
+ * stops for a whole block (2 MiB: milliseconds, in which the program's
+ * rings filled). Returns 0 or -EIO. */
+int tfile_feed(struct tfile *t, const uint8_t *raw, size_t len);
 
 /* Closes the file and frees the context. Idempotent. */
 void tfile_close(struct tfile *t);

@@ -498,6 +498,10 @@ writer_main(void *arg)
 		    (now - last_flush >= flush_ns || enc.len >= enc.cap / 2)) {
 			flush_block();
 			last_flush = now;
+		} else if (tf_ok) {
+			/* an error here only drops the work done so far: the
+			 * block is compressed whole when it is written */
+			(void)tfile_feed(&tf, enc.buf, enc.len);
 		}
 	}
 	drain_all(1000000000u);
