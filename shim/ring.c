@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
-#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -78,64 +77,44 @@ ring_destroy(struct ring *r)
  * are copied a word at a time, since a call to memcpy per part of a record
  * (a few words) was 3% of a python thread's time under the shim. The
  * writer reads the same way. */
-static inline bool
-in_words(uint64_t pos, size_t n)
+static inline void
+copy(void *dst, const void *src, size_t n)
 {
-	return ((pos | n) & 7) == 0;
+	if (((uintptr_t)dst | (uintptr_t)src | n) & 7) {
+		memcpy(dst, src, n);
+		return;
+	}
+	/* 8-byte memcpys, which compile to moves: the words are struct ev's
+	 * fields and frames, not uint64_t objects to load through a pointer */
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	for (size_t i = 0; i < n; i += 8)
+		memcpy(d + i, s + i, 8);
 }
 
 static void
 put(struct ring *r, uint64_t pos, const void *src, size_t n)
 {
-	if (in_words(pos, n)) {
-		uint64_t *w = (uint64_t *)(void *)r->buf;
-		size_t mask = (r->cap >> 3) - 1, at = (size_t)(pos >> 3) & mask;
-		const uint8_t *s = src;
-		if (at + (n >> 3) <= mask + 1) { /* no wrap: a plain loop */
-			for (size_t i = 0; i < n >> 3; i++)
-				memcpy(&w[at + i], s + i * 8, 8);
-			return;
-		}
-		for (size_t i = 0; i < n >> 3; i++) {
-			uint64_t v;
-			memcpy(&v, s + i * 8, 8);
-			w[(at + i) & mask] = v;
-		}
-		return;
-	}
 	size_t off = (size_t)(pos & (r->cap - 1));
 	size_t first = r->cap - off;
 	if (first >= n) {
-		memcpy(r->buf + off, src, n);
+		copy(r->buf + off, src, n);
 	} else {
-		memcpy(r->buf + off, src, first);
-		memcpy(r->buf, (const uint8_t *)src + first, n - first);
+		copy(r->buf + off, src, first);
+		copy(r->buf, (const uint8_t *)src + first, n - first);
 	}
 }
 
 void
 ring_read(const struct ring *r, uint64_t pos, void *dst, size_t n)
 {
-	if (in_words(pos, n)) {
-		const uint64_t *w = (const uint64_t *)(const void *)r->buf;
-		size_t mask = (r->cap >> 3) - 1, at = (size_t)(pos >> 3) & mask;
-		uint8_t *d = dst;
-		if (at + (n >> 3) <= mask + 1) { /* no wrap: a plain loop */
-			for (size_t i = 0; i < n >> 3; i++)
-				memcpy(d + i * 8, &w[at + i], 8);
-			return;
-		}
-		for (size_t i = 0; i < n >> 3; i++)
-			memcpy(d + i * 8, &w[(at + i) & mask], 8);
-		return;
-	}
 	size_t off = (size_t)(pos & (r->cap - 1));
 	size_t first = r->cap - off;
 	if (first >= n) {
-		memcpy(dst, r->buf + off, n);
+		copy(dst, r->buf + off, n);
 	} else {
-		memcpy(dst, r->buf + off, first);
-		memcpy((uint8_t *)dst + first, r->buf, n - first);
+		copy(dst, r->buf + off, first);
+		copy((uint8_t *)dst + first, r->buf, n - first);
 	}
 }
 
