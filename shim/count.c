@@ -15,6 +15,11 @@
  * fit: blocks of 1 MiB or more, and pointers that are odd or high (another
  * allocator, the bootstrap arena). Big blocks are few, so the wide table
  * is usually empty and a lookup there costs one load of its count.
+ *
+ * While a trace is recorded, each entry also carries the allocation number
+ * the trace gave the block (cnt_number_blocks), so that its free can name
+ * it by number: the numbers sit in a third part of the same mapping, after
+ * the slots, one word per slot. Count mode does not pay for them.
  */
 #include "count.h"
 
@@ -47,8 +52,13 @@ struct table {
 	uint32_t mask;    /* capacity - 1; 0 while there is no table */
 	uint32_t grow_at; /* entries that make the table grow */
 	uint32_t used;
-	uint8_t shift; /* 64 - log2 of the capacity */
+	uint8_t shift;	  /* 64 - log2 of the capacity */
+	bool numbered;	  /* the slots are followed by their numbers */
 };
+
+/* Set once by cnt_number_blocks: tables made or grown from then on keep a
+ * number with each entry. */
+static bool numbering;
 
 struct shard {
 	_Alignas(64) atomic_int lock;
@@ -132,9 +142,30 @@ slot_set(struct table *t, size_t i, uintptr_t p, size_t n, bool wide)
 	}
 }
 
+static inline __attribute__((always_inline)) uint64_t *
+nums(const struct table *t, bool wide)
+{
+	return t->slots + ((size_t)t->mask + 1) * (wide ? 2 : 1);
+}
+
+static inline __attribute__((always_inline)) uint64_t
+slot_num(const struct table *t, size_t i, bool wide)
+{
+	return t->numbered ? nums(t, wide)[i] : 0;
+}
+
+static inline __attribute__((always_inline)) void
+slot_set_num(struct table *t, size_t i, uint64_t num, bool wide)
+{
+	if (t->numbered)
+		nums(t, wide)[i] = num;
+}
+
 static inline __attribute__((always_inline)) void
 slot_move(struct table *t, size_t to, size_t from, bool wide)
 {
+	if (t->numbered)
+		nums(t, wide)[to] = nums(t, wide)[from];
 	if (wide) {
 		t->slots[2 * to] = t->slots[2 * from];
 		t->slots[2 * to + 1] = t->slots[2 * from + 1];
@@ -150,9 +181,9 @@ slot_clear(struct table *t, size_t i, bool wide)
 }
 
 static inline size_t
-table_bytes(size_t cap, bool wide)
+table_bytes(size_t cap, bool wide, bool numbered)
 {
-	return cap * sizeof(uint64_t) * (wide ? 2 : 1);
+	return cap * sizeof(uint64_t) * ((wide ? 2 : 1) + numbered);
 }
 
 static inline void
@@ -226,29 +257,39 @@ publish_used(struct shard *s)
 			      memory_order_relaxed);
 }
 
-/* Doubles the table (or makes the first one, one page). False when there
- * is no memory for it; the old table is then still in place. */
+/* Doubles the table when it is due (or makes the first one, one page),
+ * else rebuilds it at its size with room for numbers, which numbering
+ * asks for. False when there is no memory for it; the old table is then
+ * still in place. */
 static __attribute__((noinline)) bool
-grow(struct table *t, bool wide)
+remake(struct table *t, bool wide)
 {
 	if (t->mask + (size_t)1 >= MAX_CAP)
 		return false;
-	size_t cap = t->mask ? 2 * ((size_t)t->mask + 1)
-			     : PAGE_BYTES / table_bytes(1, wide);
-	struct table n = {.slots = hb_map(table_bytes(cap, wide)),
-			  .shift = (uint8_t)(64 - __builtin_ctzll(cap)),
-			  .mask = (uint32_t)(cap - 1),
-			  .used = t->used};
+	bool numbered = t->numbered || numbering;
+	/* a power of two: the numbers do not count */
+	size_t cap = PAGE_BYTES / table_bytes(1, wide, false);
+	if (t->mask)
+		cap = ((size_t)t->mask + 1) * (t->used >= t->grow_at ? 2 : 1);
+	struct table n = {
+		.slots = hb_map(table_bytes(cap, wide, numbered)),
+		.shift = (uint8_t)(64 - __builtin_ctzll(cap)),
+		.mask = (uint32_t)(cap - 1),
+		.used = t->used,
+		.numbered = numbered};
 	if (!n.slots)
 		return false;
 	for (size_t i = 0; t->mask && i <= (size_t)t->mask; i++) {
 		uintptr_t p = slot_ptr(t, i, wide);
-		if (p)
-			slot_set(&n, probe(&n, hash_ptr(p), p, wide), p,
-				 slot_size(t, i, wide), wide);
+		if (!p)
+			continue;
+		size_t j = probe(&n, hash_ptr(p), p, wide);
+		slot_set(&n, j, p, slot_size(t, i, wide), wide);
+		slot_set_num(&n, j, slot_num(t, i, wide), wide);
 	}
 	if (t->mask)
-		munmap(t->slots, table_bytes((size_t)t->mask + 1, wide));
+		munmap(t->slots, table_bytes((size_t)t->mask + 1, wide,
+					     t->numbered));
 	/* Linear probing stays short up to 3/4 full (an absent key scans
 	 * about 8 slots, one or two cache lines of packed words). The wide
 	 * table is rare and keeps 1/2. */
@@ -262,9 +303,11 @@ grow(struct table *t, bool wide)
 static inline __attribute__((always_inline)) bool
 room(struct table *t, bool wide)
 {
-	if (likely(t->used < t->grow_at) || grow(t, wide))
+	if (likely(t->used < t->grow_at && t->numbered == numbering) ||
+	    remake(t, wide))
 		return true;
-	return t->mask && t->used + 2 <= t->mask;
+	/* full, or cannot keep numbers: the caller counts the block lost */
+	return t->numbered == numbering && t->mask && t->used + 2 <= t->mask;
 }
 
 /* Empties slot i and moves later entries of its probe run back into the
@@ -288,49 +331,60 @@ erase(struct table *t, size_t i, bool wide)
 	t->used--;
 }
 
-/* Removes p from t if it is there; its size goes to *n. */
+/* An entry: a block's size and its number (0: none). */
+struct entry {
+	size_t size;
+	uint64_t num;
+};
+
+/* Removes p from t if it is there; its entry goes to *e. */
 static inline __attribute__((always_inline)) bool
-table_take(struct table *t, uint64_t h, uintptr_t p, size_t *n, bool wide)
+table_take(struct table *t, uint64_t h, uintptr_t p, struct entry *e,
+	   bool wide)
 {
 	if (!t->used)
 		return false;
 	size_t i = probe(t, h, p, wide);
 	if (!slot_ptr(t, i, wide))
 		return false;
-	*n = slot_size(t, i, wide);
+	e->size = slot_size(t, i, wide);
+	e->num = slot_num(t, i, wide);
 	erase(t, i, wide);
 	return true;
 }
 
-/* Enters p -> n in t, which has room. Returns whether p replaced an
- * entry, whose size goes to *old. */
+/* Enters p -> e in t, which has room. Returns whether p replaced an
+ * entry, which goes to *old. */
 static inline __attribute__((always_inline)) bool
-table_put(struct table *t, uint64_t h, uintptr_t p, size_t n, size_t *old,
-	  bool wide)
+table_put(struct table *t, uint64_t h, uintptr_t p, struct entry e,
+	  struct entry *old, bool wide)
 {
 	size_t i = probe(t, h, p, wide);
 	bool was = slot_ptr(t, i, wide) != 0;
-	if (was)
-		*old = slot_size(t, i, wide);
-	else
+	if (was) {
+		old->size = slot_size(t, i, wide);
+		old->num = slot_num(t, i, wide);
+	} else {
 		t->used++;
-	slot_set(t, i, p, n, wide);
+	}
+	slot_set(t, i, p, e.size, wide);
+	slot_set_num(t, i, e.num, wide);
 	return was;
 }
 
-/* Enters p -> n. Returns false when the table is full and cannot grow;
- * *stale gets the size of an entry that p replaced (a block whose free we
- * never saw: the replay drops it the same way) and *replaced whether there
- * was one. p is in at most one of the shard's tables: an entry in the
- * other one is taken out. */
+/* Enters p -> e. Returns false when the table is full and cannot grow;
+ * *stale gets an entry that p replaced (a block whose free we never saw:
+ * the replay drops it the same way) and *replaced whether there was one.
+ * p is in at most one of the shard's tables: an entry in the other one is
+ * taken out. */
 static inline __attribute__((always_inline)) bool
-insert(uintptr_t p, size_t n, size_t *stale, bool *replaced, bool solo)
+insert(uintptr_t p, struct entry e, struct entry *stale, bool *replaced,
+       bool solo)
 {
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(h);
-	bool packs = ptr_packs(p) && size_packs(n), ok = true;
-	size_t gone = 0, old = 0;
-	*stale = 0;
+	bool packs = ptr_packs(p) && size_packs(e.size), ok = true;
+	*stale = (struct entry){0, 0};
 	*replaced = false;
 	if (!solo)
 		lock(s);
@@ -340,8 +394,8 @@ insert(uintptr_t p, size_t n, size_t *stale, bool *replaced, bool solo)
 			goto out;
 		}
 		if (unlikely(s->wide.used))
-			*replaced = table_take(&s->wide, h, p, &gone, true);
-		if (table_put(&s->packed, h, p, n, &old, false))
+			*replaced = table_take(&s->wide, h, p, stale, true);
+		if (table_put(&s->packed, h, p, e, stale, false))
 			*replaced = true;
 	} else {
 		if (!room(&s->wide, true)) {
@@ -349,11 +403,10 @@ insert(uintptr_t p, size_t n, size_t *stale, bool *replaced, bool solo)
 			goto out;
 		}
 		if (ptr_packs(p))
-			*replaced = table_take(&s->packed, h, p, &gone, false);
-		if (table_put(&s->wide, h, p, n, &old, true))
+			*replaced = table_take(&s->packed, h, p, stale, false);
+		if (table_put(&s->wide, h, p, e, stale, true))
 			*replaced = true;
 	}
-	*stale = gone + old;
 	publish_used(s);
 out:
 	if (!solo)
@@ -361,22 +414,24 @@ out:
 	return ok;
 }
 
-/* Removes p; returns whether it was there and its size. */
+/* Removes p; returns whether it was there, its size and number. */
 static inline __attribute__((always_inline)) struct cnt_held
 take(uintptr_t p, bool solo)
 {
-	struct cnt_held held = {0, false};
+	struct cnt_held held = {0, 0, false};
+	struct entry e = {0, 0};
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(h);
 	if (!solo)
 		lock(s);
-	held.known = (ptr_packs(p) &&
-		      table_take(&s->packed, h, p, &held.size, false)) ||
-		     table_take(&s->wide, h, p, &held.size, true);
+	held.known = (ptr_packs(p) && table_take(&s->packed, h, p, &e, false)) ||
+		     table_take(&s->wide, h, p, &e, true);
 	if (held.known)
 		publish_used(s);
 	if (!solo)
 		unlock(s);
+	held.size = e.size;
+	held.num = e.num;
 	return held;
 }
 
@@ -429,22 +484,24 @@ lost(void)
 }
 
 static inline __attribute__((always_inline)) int
-alloc_mode(void *p, size_t n, bool solo)
+alloc_mode(void *p, size_t n, uint64_t num, uint64_t *old_num, bool solo)
 {
-	size_t stale;
+	struct entry stale;
 	bool replaced;
-	if (insert((uintptr_t)p, n, &stale, &replaced, solo)) {
+	if (insert((uintptr_t)p, (struct entry){n, num}, &stale, &replaced,
+		   solo)) {
 		if (solo)
-			apply_solo(n, stale);
+			apply_solo(n, stale.size);
 		else
-			apply(n, stale);
+			apply(n, stale.size);
+		*old_num = stale.num;
 		return replaced ? 0 : 1;
 	}
 	lost();
-	return 0;
+	return -1;
 }
 
-static inline __attribute__((always_inline)) bool
+static inline __attribute__((always_inline)) struct cnt_held
 free_mode(void *p, bool solo)
 {
 	struct cnt_held h = take((uintptr_t)p, solo);
@@ -454,28 +511,35 @@ free_mode(void *p, bool solo)
 		else
 			apply(0, h.size);
 	}
-	return h.known;
+	return h;
+}
+
+void
+cnt_number_blocks(void)
+{
+	numbering = true;
 }
 
 int
 cnt_alloc(void *p, size_t n)
 {
-	return alloc_mode(p, n, false);
+	uint64_t none;
+	return alloc_mode(p, n, 0, &none, false) > 0;
 }
 
 bool
 cnt_free(void *p)
 {
-	return free_mode(p, false);
+	return free_mode(p, false).known;
 }
 
 int
-cnt_alloc_solo(void *p, size_t n)
+cnt_alloc_solo(void *p, size_t n, uint64_t num, uint64_t *old_num)
 {
-	return alloc_mode(p, n, true);
+	return alloc_mode(p, n, num, old_num, true);
 }
 
-bool
+struct cnt_held
 cnt_free_solo(void *p)
 {
 	return free_mode(p, true);
@@ -484,19 +548,20 @@ cnt_free_solo(void *p)
 struct cnt_held
 cnt_detach(void *old)
 {
-	struct cnt_held none = {0, false};
+	struct cnt_held none = {0, 0, false};
 	return old ? take((uintptr_t)old, false) : none;
 }
 
 void
 cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 {
-	size_t gone = h.known ? h.size : 0, stale;
+	size_t gone = h.known ? h.size : 0;
+	struct entry stale;
+	bool replaced;
 	if (!p && n != 0) {
 		/* failed: old is still allocated and still counted */
-		bool replaced;
-		if (h.known &&
-		    !insert((uintptr_t)old, h.size, &stale, &replaced, false)) {
+		if (h.known && !insert((uintptr_t)old, (struct entry){h.size, h.num},
+				       &stale, &replaced, false)) {
 			lost();
 			apply(0, gone);
 		}
@@ -506,9 +571,9 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 		apply(0, gone);
 		return;
 	}
-	bool replaced;
-	if (insert((uintptr_t)p, n, &stale, &replaced, false)) {
-		apply(n, gone + stale);
+	if (insert((uintptr_t)p, (struct entry){n, 0}, &stale, &replaced,
+		   false)) {
+		apply(n, gone + stale.size);
 	} else {
 		lost();
 		apply(0, gone);
@@ -520,8 +585,12 @@ cnt_prefetch(const void *p)
 {
 	uint64_t h = hash_ptr((uintptr_t)p);
 	const struct table *t = &shard_of(h)->packed;
-	if (t->mask)
-		__builtin_prefetch(&t->slots[home(t, h)]);
+	if (t->mask) {
+		size_t i = home(t, h);
+		__builtin_prefetch(&t->slots[i]);
+		if (t->numbered)
+			__builtin_prefetch(&nums(t, false)[i]);
+	}
 }
 
 size_t

@@ -11,12 +11,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "real.h"
 
 /* A block taken out of the table while realloc runs. */
 struct cnt_held {
 	size_t size;
+	uint64_t num; /* its number (cnt_number_blocks), 0: none */
 	bool known;
 };
 
@@ -37,12 +39,21 @@ int cnt_alloc(void *p, size_t n) HB_HIDDEN;
  * returns whether it was live. Call before the real free: once freed,
  * another thread may be handed the same address. Guard held; thread-safe. */
 bool cnt_free(void *p) HB_HIDDEN;
-/* The same without the shard locks and read-modify-writes, for the writer
- * thread while it is the only one that changes the table (recording: the
- * hooks do not count then, and a forking thread waits for the writer's
- * drain to end before it takes the shard locks). */
-int cnt_alloc_solo(void *p, size_t n) HB_HIDDEN;
-bool cnt_free_solo(void *p) HB_HIDDEN;
+/* From now on every block carries a number (the trace's allocation
+ * number; 0: none), 8 bytes more per slot: tables made or grown
+ * afterwards have room for it, entries from before read as 0. Call before
+ * the writer enters blocks. Not thread-safe. */
+void cnt_number_blocks(void) HB_HIDDEN;
+/* cnt_alloc and cnt_free without the shard locks and read-modify-writes,
+ * for the writer thread while it is the only one that changes the table
+ * (recording: the hooks do not count then, and a forking thread waits for
+ * the writer's drain to end before it takes the shard locks), with the
+ * block's number. cnt_alloc_solo returns 1 for a new block; 0 when p
+ * replaced a live block, whose number goes to *old_num; -1 when p could
+ * not be entered (cnt_untracked counts it). */
+int cnt_alloc_solo(void *p, size_t n, uint64_t num,
+		   uint64_t *old_num) HB_HIDDEN;
+struct cnt_held cnt_free_solo(void *p) HB_HIDDEN;
 /* A hint: p's slot will be looked up soon (the writer reads ahead: with
  * millions of live blocks the table is far bigger than the caches). Any
  * thread; reads a table that may be changing, and only prefetches. */

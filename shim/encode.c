@@ -30,6 +30,7 @@ enc_clear(struct enc *e)
 	e->has_time = 0;
 	e->has_seq = 0;
 	e->prev_node = 0;
+	e->prev_free = 0;
 }
 
 static int
@@ -275,7 +276,20 @@ put_back(struct enc *e, unsigned kind, uint64_t time_ns, uint64_t seq)
 int
 enc_free_seq(struct enc *e, uint64_t time_ns, uint64_t seq)
 {
-	return put_back(e, HELDBY_REC_FREE_SEQ, time_ns, seq);
+	int64_t d = (int64_t)(seq - e->prev_free);
+	if (heldby_zigzag(d) >= back(e, seq)) {
+		if (put_back(e, HELDBY_REC_FREE_SEQ, time_ns, seq))
+			return -1;
+	} else {
+		if (!room(e, prefix_len(e, time_ns, 1) + 1 + slen(d)))
+			return -1;
+		uint8_t *p = cur(e), *q = put_prefix(e, p, time_ns, 1);
+		*q++ = HELDBY_REC_FREE_NEAR;
+		q += heldby_put_s(q, d);
+		e->len += (size_t)(q - p);
+	}
+	e->prev_free = seq;
+	return 0;
 }
 
 int

@@ -24,6 +24,7 @@ struct enc {
 	uint64_t next_seq;
 	int has_time, has_seq;
 	uint64_t prev_node; /* id of the block's last NODE record */
+	uint64_t prev_free; /* allocation of the last FREE_SEQ / FREE_NEAR */
 };
 
 #define ENC_TIME_RES_NS 1000000u
@@ -54,6 +55,8 @@ int enc_free(struct enc *e, uint64_t time_ns, uint64_t ptr);
  * must be below next_seq. */
 int enc_alloc_seq(struct enc *e, uint64_t time_ns, uint64_t size,
 		  uint64_t stack, unsigned fn, uint64_t *seq);
+/* FREE_SEQ or FREE_NEAR (version 4), whichever names seq with the
+ * smaller number. */
 int enc_free_seq(struct enc *e, uint64_t time_ns, uint64_t seq);
 int enc_addr(struct enc *e, uint64_t seq, uint64_t ptr);
 int enc_free_addr(struct enc *e, uint64_t time_ns, uint64_t ptr);

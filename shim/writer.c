@@ -36,7 +36,6 @@
 #include "clock.h"
 #include "encode.h"
 #include "guard.h"
-#include "livewin.h"
 #include "stacktab.h"
 #include "heldby/trace.h"
 #include "shim.h"
@@ -194,52 +193,55 @@ cur_peek(struct cur *c, uint64_t w)
 	return c->e.key < w;
 }
 
-/* ---- events: frees matched to allocations over a window ---- */
-
-static struct livewin lwin;
-static int lwin_ok;
+/* ---- events: frees name their allocation by number ---- */
 
 static void
 prefetch_slots(const struct ev *e)
 {
-	if (e->kind != EV_ALLOC && e->kind != EV_FREE)
-		return;
-	cnt_prefetch((const void *)(uintptr_t)e->ptr);
-	if (lwin_ok)
-		lw_prefetch(&lwin, e->ptr);
+	if (e->kind == EV_ALLOC || e->kind == EV_FREE)
+		cnt_prefetch((const void *)(uintptr_t)e->ptr);
 }
+
+/* The counters' table keeps each live block's allocation number
+ * (cnt_number_blocks). Numbers go on across the traces of one process, so
+ * a block numbered below first_seq was entered for an earlier trace (the
+ * parent's, in a fork child) and this one never named it. */
+static uint64_t first_seq;
 
 /* Allocations that replaced a live block in the counters' table, and
  * LOST records written: the replay drops a block whose address came back
- * only by a LOST record (one still in the window), so the writer's counts
- * are the replay's only while the two agree. */
+ * only by a LOST record, so the writer's counts are the replay's only
+ * while the two agree. */
 static uint64_t sum_replaced, sum_lost;
+
+/* What counting an event found: the number of the block a free released
+ * or an allocation replaced (0: none this trace named), and whether an
+ * allocation went into the table. */
+struct counted {
+	uint64_t num;
+	bool entered;
+};
 
 static void
 emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack,
-	   unsigned fn)
+	   unsigned fn, struct counted k)
 {
-	uint64_t seq, old_seq, old_ptr;
-	if (!lwin_ok) { /* no window: every allocation gets its address */
-		if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)))
-			(void)EMIT(enc_addr(&enc, seq, ptr));
+	uint64_t seq;
+	if (!EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)))
 		return;
-	}
-	if (lw_evict(&lwin, enc.next_seq, &old_seq, &old_ptr))
-		(void)EMIT(enc_addr(&enc, old_seq, old_ptr));
-	if (EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)) &&
-	    lw_put(&lwin, seq, ptr, &old_seq)) { /* its free went unseen */
-		(void)EMIT(enc_lost(&enc, old_seq));
+	if (!k.entered) /* not in the table: its free will name the address */
+		(void)EMIT(enc_addr(&enc, seq, ptr));
+	if (k.num) { /* it took the address of a block whose free went unseen */
+		(void)EMIT(enc_lost(&enc, k.num));
 		sum_lost++;
 	}
 }
 
 static void
-emit_free(uint64_t t, uint64_t ptr)
+emit_free(uint64_t t, uint64_t ptr, struct counted k)
 {
-	uint64_t seq;
-	if (lwin_ok && lw_take(&lwin, ptr, &seq))
-		(void)EMIT(enc_free_seq(&enc, t, seq));
+	if (k.num)
+		(void)EMIT(enc_free_seq(&enc, t, k.num));
 	else
 		(void)EMIT(enc_free_addr(&enc, t, ptr));
 }
@@ -254,21 +256,41 @@ static bool sum_ok;
 /* The hooks count only once recording stopped, which this thread does
  * itself (write_failed) or which happens after it finished: until then it
  * is the table's only writer and skips the locks. */
-static void
+static uint64_t
+named(uint64_t num)
+{
+	return num >= first_seq ? num : 0;
+}
+
+/* While recording, an allocation enters the table with the number its
+ * ALLOC_SEQ record is about to take. */
+static struct counted
 count_event(const struct ev *e)
 {
+	struct counted k = {0, true};
 	void *p = (void *)(uintptr_t)e->ptr;
 	bool solo = !atomic_load_explicit(&hb_counting, memory_order_relaxed);
 	if (e->kind == EV_ALLOC) {
 		sum.alloc_calls++;
-		int added = solo ? cnt_alloc_solo(p, (size_t)e->size)
+		uint64_t old = 0;
+		int added = solo ? cnt_alloc_solo(p, (size_t)e->size,
+						  tf_ok ? enc.next_seq : 0, &old)
 				 : cnt_alloc(p, (size_t)e->size);
-		sum_blocks += (uint64_t)added;
-		sum_replaced += !added;
+		sum_blocks += added > 0;
+		sum_replaced += added <= 0;
+		k.entered = added >= 0;
+		k.num = named(old);
 	} else if (e->kind == EV_FREE) {
 		sum.free_calls++;
-		sum_blocks -= solo ? cnt_free_solo(p) : cnt_free(p);
+		if (solo) {
+			struct cnt_held h = cnt_free_solo(p);
+			sum_blocks -= h.known;
+			k.num = named(h.num);
+		} else {
+			sum_blocks -= cnt_free(p);
+		}
 	}
+	return k;
 }
 
 /* After an allocation was written: a new peak happens at the time the
@@ -302,7 +324,7 @@ ring_stack(struct ring *r, uint64_t pos, const struct ev *e)
 }
 
 static void
-emit_event(struct cur *c)
+emit_event(struct cur *c, struct counted k)
 {
 	struct ev *e = &c->e;
 	uint64_t ns = clk_cal_ns(&cal, e->time);
@@ -310,7 +332,7 @@ emit_event(struct cur *c)
 	if (e->kind == EV_ALLOC) {
 		uint64_t id = stack_intern(ring_stack(c->r, c->pos, e),
 					   (int)e->nframes + e->shared);
-		emit_alloc(t, e->size, e->ptr, id, e->fn);
+		emit_alloc(t, e->size, e->ptr, id, e->fn, k);
 	} else if (e->kind == EV_MARK) {
 		char label[HB_MARK_MAX + 1];
 		size_t n = e->size <= HB_MARK_MAX ? (size_t)e->size : 0;
@@ -318,7 +340,7 @@ emit_event(struct cur *c)
 		label[n] = 0;
 		(void)EMIT(enc_mark(&enc, t, label));
 	} else {
-		emit_free(t, e->ptr);
+		emit_free(t, e->ptr, k);
 	}
 	n_events++;
 }
@@ -403,9 +425,9 @@ drain_locked(void)
 			if (act[i]->e.key < act[bi]->e.key)
 				bi = i;
 		struct cur *c = act[bi];
-		count_event(&c->e);
+		struct counted k = count_event(&c->e);
 		if (tf_ok) {
-			emit_event(c);
+			emit_event(c, k);
 			if (c->e.kind == EV_ALLOC)
 				note_peak();
 		}
@@ -596,7 +618,12 @@ writer_start(void)
 		err = -errno;
 		goto out_close;
 	}
+	/* A second trace of this process (fork child, failed exec) goes on
+	 * numbering where the first stopped: see first_seq. */
+	first_seq = enc.buf ? enc.next_seq : 1;
 	enc_init(&enc, raw, RAW_CAP);
+	enc.next_seq = first_seq;
+	cnt_number_blocks();
 	memset(&sum, 0, sizeof(sum));
 	sum_blocks = 0;
 	sum_replaced = sum_lost = 0;
@@ -604,7 +631,6 @@ writer_start(void)
 		 cnt_untracked() == 0;
 	fds_protect(tf.fd);
 	stk_ok = st_init(&stk) == 0 || stk.tab;
-	lwin_ok = lw_init(&lwin, LW_BITS_DEFAULT) == 0;
 	tf_ok = 1;
 
 	sigset_t all, old;
@@ -720,8 +746,6 @@ writer_forget(void)
 	n_events = 0;
 	memset(&stk, 0, sizeof(stk));
 	stk_ok = 0;
-	memset(&lwin, 0, sizeof(lwin));
-	lwin_ok = 0;
 	curs = NULL;
 	act = NULL;
 	ccurs = 0;
@@ -791,7 +815,7 @@ writer_count_leftovers(void)
 			if (cs[i].e.key < cs[bi].e.key)
 				bi = i;
 		struct cur *c = &cs[bi];
-		count_event(&c->e);
+		(void)count_event(&c->e);
 		c->pos += sizeof(struct ev) + c->e.nframes * sizeof(uint64_t);
 		if (!cur_peek(c, UINT64_MAX))
 			cs[bi] = cs[--na];
@@ -811,7 +835,6 @@ writer_restart_after_exec(void)
 	}
 	/* No other thread uses the tables now: free them. */
 	st_destroy(&stk);
-	lw_destroy(&lwin);
 	real.free(curs);
 	real.free(act);
 	writer_forget();

@@ -51,6 +51,7 @@ struct reader {
 	uint64_t prev_time, prev_ptr;
 	uint64_t next_alloc; /* version 2: number of the next ALLOC_SEQ */
 	uint64_t prev_node; /* version 2: id of the block's last NODE */
+	uint64_t prev_free; /* version 4: allocation of the last FREE_SEQ/NEAR */
 
 	struct rd_module *modules;  /* by id */
 	struct rd_module **live;    /* modules between MODULE and UNLOAD */
@@ -408,6 +409,7 @@ load_block(struct reader *r)
 		r->prev_ptr = 0;
 		r->next_alloc = 0; /* unknown until the block's SEQ record */
 		r->prev_node = 0;
+		r->prev_free = 0;
 		return 1;
 	}
 }
@@ -772,8 +774,23 @@ reader_next(struct reader *r, struct rd_event *ev)
 				goto bad;
 			if (!(b = seq_back(r, a)))
 				continue;
+			if (kind == HELDBY_REC_FREE_SEQ)
+				r->prev_free = b;
 			ev->kind = RD_FREE;
 			ev->lost = kind == HELDBY_REC_LOST;
+			now(r, ev);
+			ev->ptr = RD_SEQ_ID(b);
+			return 1;
+		case HELDBY_REC_FREE_NEAR:
+			if (!r->next_alloc || heldby_get_s(p, end, &s))
+				goto bad;
+			b = r->prev_free + (uint64_t)s;
+			if (b == 0 || b >= r->next_alloc) {
+				r->st.anomalies++;
+				continue;
+			}
+			r->prev_free = b;
+			ev->kind = RD_FREE;
 			now(r, ev);
 			ev->ptr = RD_SEQ_ID(b);
 			return 1;

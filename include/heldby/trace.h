@@ -13,7 +13,7 @@
 /* The file starts with these 8 bytes. */
 #define HELDBY_TRACE_MAGIC "HELDBYT\n"
 #define HELDBY_TRACE_MAGIC_LEN 8
-#define HELDBY_TRACE_VERSION 3u
+#define HELDBY_TRACE_VERSION 4u
 
 /*
  * File header, all integers little-endian, no padding:
@@ -136,9 +136,11 @@ enum heldby_rec {
 	/* u back: allocation next_seq - back is released, at prev_time. */
 	HELDBY_REC_FREE_SEQ = 12,
 	/* u back, s dptr: allocation next_seq - back, still live, is at this
-	 * address. The writer matches frees to allocations over a window of
-	 * recent allocations; one that outlives the window is given its
-	 * address here, and is freed later by FREE_ADDR. */
+	 * address, and is freed later by FREE_ADDR. The version 2 and 3
+	 * writers matched frees to allocations over a window of recent
+	 * allocations and wrote one for each allocation that outlived it;
+	 * version 4 writes one only for an allocation its table could not
+	 * hold (out of memory). */
 	HELDBY_REC_ADDR = 13,
 	/* s dptr: the block at this address (named by an ADDR, or unknown to
 	 * the trace, then ignored) is released, at prev_time. */
@@ -159,11 +161,19 @@ enum heldby_rec {
 	 * writer as it wrote the events. Written alone in the last block, with
 	 * END, and only when the writer counted every event of the trace from
 	 * an empty table (not in a fork child or after a failed exec) and its
-	 * counts are the replay's (no unseen free of a block older than the
-	 * window, whose address came back), so that
+	 * counts are the replay's (no unseen free of a block the trace never
+	 * named, whose address came back), so that
 	 * `heldby run` can print its summary from the file's last block
 	 * instead of replaying the whole trace. */
 	HELDBY_REC_SUMMARY = 17,
+
+	/* Version 4. s delta: allocation prev_free + delta is released, at
+	 * prev_time, where prev_free is the allocation the block's last
+	 * FREE_SEQ or FREE_NEAR released (0 at the start of a block). A
+	 * program frees what it built together together: in order, in
+	 * reverse, or with a stride, so the deltas repeat where "back" keeps
+	 * growing. The writer uses whichever of the two is smaller. */
+	HELDBY_REC_FREE_NEAR = 18,
 };
 
 /* Which function made an allocation. */

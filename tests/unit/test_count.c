@@ -355,3 +355,75 @@ Test(count, growth_under_load_from_threads)
 		}
 	cr_assert_eq(cnt_blocks(), 0);
 }
+
+/* Recording: every block carries its allocation number through growth,
+ * backward-shift deletion and replacement, in both tables (small sizes at
+ * aligned addresses, big or odd ones), and gives it back at its free. The
+ * model is a plain array; numbers are the model index plus one. */
+Test(count, numbered_blocks_keep_their_number)
+{
+	enum { SLOTS = 30000, OPS = 300000 };
+	cnt_number_blocks();
+	uint64_t *num = calloc(SLOTS, sizeof(uint64_t)); /* 0: not live */
+	size_t *size = calloc(SLOTS, sizeof(size_t));
+	cr_assert(num && size);
+	unsigned seed = 777;
+	uint64_t next = 1;
+	size_t live = 0;
+	for (int op = 0; op < OPS; op++) {
+		seed = seed * 1103515245u + 12345u;
+		size_t k = (seed >> 8) % SLOTS;
+		/* every 5th address odd, every 7th block big: the wide table */
+		void *p = P(0x10000 + k * 48 + (k % 5 == 0));
+		size_t n = k % 7 == 0 ? PACK_LIMIT + k : k % 900;
+		uint64_t old = 99;
+		if (num[k] && seed % 3) {
+			struct cnt_held h = cnt_free_solo(p);
+			cr_assert(h.known);
+			cr_assert_eq(h.num, num[k], "slot %zu", k);
+			cr_assert_eq(h.size, size[k]);
+			num[k] = 0;
+			live--;
+		} else if (num[k]) { /* its free went unseen: replaced */
+			cr_assert_eq(cnt_alloc_solo(p, n, next, &old), 0);
+			cr_assert_eq(old, num[k], "slot %zu", k);
+			num[k] = next++;
+			size[k] = n;
+		} else {
+			cr_assert_eq(cnt_alloc_solo(p, n, next, &old), 1);
+			num[k] = next++;
+			size[k] = n;
+			live++;
+		}
+	}
+	cr_assert_eq(cnt_blocks(), live);
+	for (size_t k = 0; k < SLOTS; k++) {
+		struct cnt_held h = cnt_free_solo(P(0x10000 + k * 48 + (k % 5 == 0)));
+		cr_assert_eq(h.known, num[k] != 0);
+		cr_assert_eq(h.num, num[k], "slot %zu", k);
+	}
+	cr_assert_eq(cnt_blocks(), 0);
+	cr_assert_eq(cnt_current(), 0);
+	cr_assert_eq(cnt_untracked(), 0);
+	free(num);
+	free(size);
+}
+
+/* Blocks entered before numbering began (by the hooks before the writer
+ * started) read as number 0; their tables make room for numbers at the
+ * next insert, so no later block loses its number. */
+Test(count, blocks_from_before_numbering_have_none)
+{
+	for (uintptr_t i = 1; i <= 10; i++)
+		cnt_alloc(P(i * 16), 8);
+	cnt_number_blocks();
+	uint64_t old;
+	for (uintptr_t i = 11; i <= 20000; i++)
+		cr_assert_eq(cnt_alloc_solo(P(i * 16), 8, i, &old), 1);
+	for (uintptr_t i = 1; i <= 20000; i++) {
+		struct cnt_held h = cnt_free_solo(P(i * 16));
+		cr_assert(h.known);
+		cr_assert_eq(h.num, i <= 10 ? 0 : i);
+	}
+	cr_assert_eq(cnt_blocks(), 0);
+}

@@ -248,6 +248,44 @@ Test(encode, v2_events_carry_time_and_numbers_only_when_needed)
 	cr_assert_eq(p, end);
 }
 
+/* Version 4: a free names its allocation by the smaller of "back" from
+ * next_seq and the distance to the block's previous free. */
+Test(encode, v4_free_near_when_its_delta_is_smaller)
+{
+	uint8_t buf[4096];
+	struct enc e;
+	enc_init(&e, buf, sizeof(buf));
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(enc_alloc_seq(&e, 0, 16, 1, 0, NULL), 0);
+	e.len = 0; /* keep only the frees; next_seq is 11 */
+	cr_assert_eq(enc_free_seq(&e, 0, 3), 0);  /* back 8, +3 from 0 */
+	cr_assert_eq(enc_free_seq(&e, 0, 4), 0);  /* back 7, +1 */
+	cr_assert_eq(enc_free_seq(&e, 0, 10), 0); /* back 1, +6 */
+	cr_assert_eq(enc_free_seq(&e, 0, 9), 0);  /* back 2, -1 */
+	const uint8_t *p = buf, *end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_FREE_NEAR);
+	cr_assert_eq(get_s(&p, end), 3);
+	cr_assert_eq(*p++, HELDBY_REC_FREE_NEAR);
+	cr_assert_eq(get_s(&p, end), 1);
+	cr_assert_eq(*p++, HELDBY_REC_FREE_SEQ);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(*p++, HELDBY_REC_FREE_NEAR, "from the FREE_SEQ's block");
+	cr_assert_eq(get_s(&p, end), -1);
+	cr_assert_eq(p, end);
+
+	enc_clear(&e); /* a new block counts from 0 again */
+	cr_assert_eq(enc_free_seq(&e, 0, 8), 0);
+	p = buf;
+	end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_TIME);
+	(void)get_u(&p, end);
+	cr_assert_eq(*p++, HELDBY_REC_SEQ);
+	cr_assert_eq(get_u(&p, end), 11);
+	cr_assert_eq(*p++, HELDBY_REC_FREE_SEQ, "back 3 beats +8");
+	cr_assert_eq(get_u(&p, end), 3);
+	cr_assert_eq(p, end);
+}
+
 Test(encode, v2_nodes_are_deltas_to_the_previous_node_and_the_parent)
 {
 	uint8_t buf[256];

@@ -853,4 +853,46 @@ Test(reader, reads_numbered_events_across_blocks)
 	reader_close(r);
 	unlink(path);
 }
+
+/* FREE_NEAR (version 4) counts from the block's last FREE_SEQ or
+ * FREE_NEAR, from 0 in each block; one naming no allocation is an anomaly
+ * and skipped. */
+Test(reader, reads_frees_near_the_previous_free)
+{
+	char *path = tmpname();
+	static struct shim_trace t;
+	shim_trace_begin(&t, path);
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(enc_alloc_seq(&t.e, 1000, 8, 0, 0, NULL), 0);
+	uint64_t order[] = {5, 6, 7, 20, 19, 12};
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+		cr_assert_eq(enc_free_seq(&t.e, 2000, order[i]), 0);
+	shim_trace_next_block(&t);
+	cr_assert_eq(enc_free_seq(&t.e, 3000, 2), 0);
+	cr_assert_eq(enc_free_seq(&t.e, 3000, 3), 0);
+	cr_assert(t.e.len > 2);
+	t.e.buf[t.e.len++] = HELDBY_REC_FREE_NEAR; /* to allocation 3 + 30 */
+	t.e.buf[t.e.len++] = 60;		    /* zigzag(30) */
+	cr_assert_eq(enc_end(&t.e, 4000, 0, 0), 0);
+	shim_trace_end(&t);
+
+	char err[256];
+	struct reader *r;
+	cr_assert_eq(reader_open(path, &r, err, sizeof err), 0, "%s", err);
+	struct rd_event ev;
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(reader_next(r, &ev), 1);
+	uint64_t want[] = {5, 6, 7, 20, 19, 12, 2, 3};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		cr_assert_eq(reader_next(r, &ev), 1);
+		cr_expect_eq(ev.kind, RD_FREE);
+		cr_expect_eq(ev.ptr, RD_SEQ_ID(want[i]), "free %zu", i);
+	}
+	cr_assert_eq(reader_next(r, &ev), 1);
+	cr_expect_eq(ev.kind, RD_END, "the free of allocation 33 is skipped");
+	cr_expect_eq(reader_stats(r)->anomalies, 1);
+	cr_expect_eq(reader_stats(r)->blocks_damaged, 0);
+	reader_close(r);
+	unlink(path);
+}
 #endif
