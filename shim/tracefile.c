@@ -53,6 +53,17 @@ write_all(struct tfile *t, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* The next frame's level. Level 7's own tables would be 6 MiB; at
+ * level 3's sizes it writes 0.7% more. */
+static void
+set_level(struct tfile *t, int level)
+{
+	t->level = level;
+	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_hashLog, 17);
+	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_chainLog, 16);
+}
+
 int
 tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	     uint64_t start_real_ns, uint64_t start_mono_ns, const char *exe)
@@ -84,7 +95,7 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 		err = -ENOMEM;
 		goto out_close;
 	}
-	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_compressionLevel, 3);
+	set_level(t, TFILE_LEVEL_DENSE);
 	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_checksumFlag, 1);
 	/* zstd reads the block where the writer encodes it, rather than
 	 * copying it into a window of its own (tfile_feed's contract). */
@@ -191,6 +202,9 @@ tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 	if (err)
 		return err;
 	t->seq++;
+	set_level(t, len < TFILE_SMALL_BLOCK || z * TFILE_DENSE_RATIO <= len
+			     ? TFILE_LEVEL_DENSE
+			     : TFILE_LEVEL_FAST);
 	return 0;
 }
 

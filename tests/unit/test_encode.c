@@ -190,6 +190,66 @@ Test(encode, tracefile_writes_header_and_checked_blocks)
 	free(f);
 }
 
+/* The zstd level follows what the last block showed: the dense one after
+ * a block that compressed 8:1 or better, or a small one; the fast one
+ * after a big block that hardly compressed. Every block still reads back
+ * whole. */
+Test(encode, tracefile_level_follows_how_well_the_last_block_compressed)
+{
+	char path[] = "/tmp/heldby-test-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	unlink(path);
+	struct tfile t;
+	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x"), 0);
+	cr_assert_eq(t.level, TFILE_LEVEL_DENSE, "until a block says otherwise");
+	enum { BIG = 2 * TFILE_SMALL_BLOCK };
+	uint8_t *noise = malloc(BIG), *same = calloc(BIG, 1);
+	cr_assert(noise && same);
+	uint64_t x = 88172645463325252u;
+	for (size_t i = 0; i < BIG; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		noise[i] = (uint8_t)x;
+	}
+	struct {
+		const uint8_t *raw;
+		size_t len;
+		int then;
+	} steps[] = {
+		{noise, BIG, TFILE_LEVEL_FAST},
+		{same, BIG, TFILE_LEVEL_DENSE},
+		{noise, BIG, TFILE_LEVEL_FAST},
+		{noise, TFILE_SMALL_BLOCK - 1, TFILE_LEVEL_DENSE},
+	};
+	size_t n = sizeof steps / sizeof steps[0];
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(tfile_write_block(&t, steps[i].raw, steps[i].len), 0);
+		cr_assert_eq(t.level, steps[i].then, "after block %zu", i);
+	}
+	tfile_close(&t);
+
+	FILE *fp = fopen(path, "rb");
+	cr_assert_not_null(fp);
+	uint8_t h[HELDBY_BLOCK_HEADER_SIZE];
+	cr_assert_eq(fseek(fp, HELDBY_TRACE_HEADER_FIXED + 6, SEEK_SET), 0);
+	uint8_t *z = malloc(ZSTD_compressBound(BIG)), *out = malloc(BIG);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(fread(h, 1, sizeof h, fp), sizeof h);
+		uint32_t stored = rd32(h + 8);
+		cr_assert_eq(fread(z, 1, stored, fp), stored);
+		size_t got = ZSTD_decompress(out, BIG, z, stored);
+		cr_assert_eq(got, steps[i].len, "block %zu", i);
+		cr_assert(memcmp(out, steps[i].raw, got) == 0, "block %zu", i);
+	}
+	fclose(fp);
+	unlink(path);
+	free(noise);
+	free(same);
+	free(z);
+	free(out);
+}
+
 /* Version 2 events: TIME only when the time moved by the resolution, SEQ
  * once per block, frees and addresses named by allocation number. */
 Test(encode, v2_events_carry_time_and_numbers_only_when_needed)
