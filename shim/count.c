@@ -16,10 +16,11 @@
  * allocator, the bootstrap arena). Big blocks are few, so the wide table
  * is usually empty and a lookup there costs one load of its count.
  *
- * While a trace is recorded, each entry also carries the allocation number
- * the trace gave the block (cnt_number_blocks), so that its free can name
- * it by number: the numbers sit in a third part of the same mapping, after
- * the slots, one word per slot. Count mode does not pay for them.
+ * While a trace is recorded, each entry also carries a 32-bit tag the
+ * writer derives from the block's allocation number (cnt_tag_blocks), so
+ * that its free can name it by number: the tags sit in a third part of the
+ * same mapping, after the slots, 4 bytes a slot. Count mode does not pay
+ * for them.
  */
 #include "count.h"
 
@@ -53,12 +54,12 @@ struct table {
 	uint32_t grow_at; /* entries that make the table grow */
 	uint32_t used;
 	uint8_t shift;	  /* 64 - log2 of the capacity */
-	bool numbered;	  /* the slots are followed by their numbers */
+	bool tagged;	  /* the slots are followed by their tags */
 };
 
-/* Set once by cnt_number_blocks: tables made or grown from then on keep a
- * number with each entry. */
-static bool numbering;
+/* Set once by cnt_tag_blocks: tables made or grown from then on keep a
+ * tag with each entry. */
+static bool tagging;
 
 struct shard {
 	_Alignas(64) atomic_int lock;
@@ -142,30 +143,30 @@ slot_set(struct table *t, size_t i, uintptr_t p, size_t n, bool wide)
 	}
 }
 
-static inline __attribute__((always_inline)) uint64_t *
-nums(const struct table *t, bool wide)
+static inline __attribute__((always_inline)) uint32_t *
+tags(const struct table *t, bool wide)
 {
-	return t->slots + ((size_t)t->mask + 1) * (wide ? 2 : 1);
+	return (uint32_t *)(t->slots + ((size_t)t->mask + 1) * (wide ? 2 : 1));
 }
 
-static inline __attribute__((always_inline)) uint64_t
-slot_num(const struct table *t, size_t i, bool wide)
+static inline __attribute__((always_inline)) uint32_t
+slot_tag(const struct table *t, size_t i, bool wide)
 {
-	return t->numbered ? nums(t, wide)[i] : 0;
+	return t->tagged ? tags(t, wide)[i] : 0;
 }
 
 static inline __attribute__((always_inline)) void
-slot_set_num(struct table *t, size_t i, uint64_t num, bool wide)
+slot_set_tag(struct table *t, size_t i, uint32_t tag, bool wide)
 {
-	if (t->numbered)
-		nums(t, wide)[i] = num;
+	if (t->tagged)
+		tags(t, wide)[i] = tag;
 }
 
 static inline __attribute__((always_inline)) void
 slot_move(struct table *t, size_t to, size_t from, bool wide)
 {
-	if (t->numbered)
-		nums(t, wide)[to] = nums(t, wide)[from];
+	if (t->tagged)
+		tags(t, wide)[to] = tags(t, wide)[from];
 	if (wide) {
 		t->slots[2 * to] = t->slots[2 * from];
 		t->slots[2 * to + 1] = t->slots[2 * from + 1];
@@ -181,9 +182,10 @@ slot_clear(struct table *t, size_t i, bool wide)
 }
 
 static inline size_t
-table_bytes(size_t cap, bool wide, bool numbered)
+table_bytes(size_t cap, bool wide, bool tagged)
 {
-	return cap * sizeof(uint64_t) * ((wide ? 2 : 1) + numbered);
+	return cap * (sizeof(uint64_t) * (wide ? 2 : 1) +
+		      (tagged ? sizeof(uint32_t) : 0));
 }
 
 static inline void
@@ -258,25 +260,25 @@ publish_used(struct shard *s)
 }
 
 /* Doubles the table when it is due (or makes the first one, one page),
- * else rebuilds it at its size with room for numbers, which numbering
- * asks for. False when there is no memory for it; the old table is then
+ * else rebuilds it at its size with room for tags, which tagging asks
+ * for. False when there is no memory for it; the old table is then
  * still in place. */
 static __attribute__((noinline)) bool
 remake(struct table *t, bool wide)
 {
 	if (t->mask + (size_t)1 >= MAX_CAP)
 		return false;
-	bool numbered = t->numbered || numbering;
-	/* a power of two: the numbers do not count */
+	bool tagged = t->tagged || tagging;
+	/* a power of two: the tags do not count */
 	size_t cap = PAGE_BYTES / table_bytes(1, wide, false);
 	if (t->mask)
 		cap = ((size_t)t->mask + 1) * (t->used >= t->grow_at ? 2 : 1);
 	struct table n = {
-		.slots = hb_map(table_bytes(cap, wide, numbered)),
+		.slots = hb_map(table_bytes(cap, wide, tagged)),
 		.shift = (uint8_t)(64 - __builtin_ctzll(cap)),
 		.mask = (uint32_t)(cap - 1),
 		.used = t->used,
-		.numbered = numbered};
+		.tagged = tagged};
 	if (!n.slots)
 		return false;
 	for (size_t i = 0; t->mask && i <= (size_t)t->mask; i++) {
@@ -285,11 +287,11 @@ remake(struct table *t, bool wide)
 			continue;
 		size_t j = probe(&n, hash_ptr(p), p, wide);
 		slot_set(&n, j, p, slot_size(t, i, wide), wide);
-		slot_set_num(&n, j, slot_num(t, i, wide), wide);
+		slot_set_tag(&n, j, slot_tag(t, i, wide), wide);
 	}
 	if (t->mask)
 		munmap(t->slots, table_bytes((size_t)t->mask + 1, wide,
-					     t->numbered));
+					     t->tagged));
 	/* Linear probing stays short up to 3/4 full (an absent key scans
 	 * about 8 slots, one or two cache lines of packed words). The wide
 	 * table is rare and keeps 1/2. */
@@ -303,11 +305,11 @@ remake(struct table *t, bool wide)
 static inline __attribute__((always_inline)) bool
 room(struct table *t, bool wide)
 {
-	if (likely(t->used < t->grow_at && t->numbered == numbering) ||
+	if (likely(t->used < t->grow_at && t->tagged == tagging) ||
 	    remake(t, wide))
 		return true;
-	/* full, or cannot keep numbers: the caller counts the block lost */
-	return t->numbered == numbering && t->mask && t->used + 2 <= t->mask;
+	/* full, or cannot keep tags: the caller counts the block lost */
+	return t->tagged == tagging && t->mask && t->used + 2 <= t->mask;
 }
 
 /* Empties slot i and moves later entries of its probe run back into the
@@ -331,10 +333,10 @@ erase(struct table *t, size_t i, bool wide)
 	t->used--;
 }
 
-/* An entry: a block's size and its number (0: none). */
+/* An entry: a block's size and its tag (0: none). */
 struct entry {
 	size_t size;
-	uint64_t num;
+	uint32_t tag;
 };
 
 /* Removes p from t if it is there; its entry goes to *e. */
@@ -348,7 +350,7 @@ table_take(struct table *t, uint64_t h, uintptr_t p, struct entry *e,
 	if (!slot_ptr(t, i, wide))
 		return false;
 	e->size = slot_size(t, i, wide);
-	e->num = slot_num(t, i, wide);
+	e->tag = slot_tag(t, i, wide);
 	erase(t, i, wide);
 	return true;
 }
@@ -363,12 +365,12 @@ table_put(struct table *t, uint64_t h, uintptr_t p, struct entry e,
 	bool was = slot_ptr(t, i, wide) != 0;
 	if (was) {
 		old->size = slot_size(t, i, wide);
-		old->num = slot_num(t, i, wide);
+		old->tag = slot_tag(t, i, wide);
 	} else {
 		t->used++;
 	}
 	slot_set(t, i, p, e.size, wide);
-	slot_set_num(t, i, e.num, wide);
+	slot_set_tag(t, i, e.tag, wide);
 	return was;
 }
 
@@ -414,7 +416,7 @@ out:
 	return ok;
 }
 
-/* Removes p; returns whether it was there, its size and number. */
+/* Removes p; returns whether it was there, its size and tag. */
 static inline __attribute__((always_inline)) struct cnt_held
 take(uintptr_t p, bool solo)
 {
@@ -431,7 +433,7 @@ take(uintptr_t p, bool solo)
 	if (!solo)
 		unlock(s);
 	held.size = e.size;
-	held.num = e.num;
+	held.tag = e.tag;
 	return held;
 }
 
@@ -484,17 +486,17 @@ lost(void)
 }
 
 static inline __attribute__((always_inline)) int
-alloc_mode(void *p, size_t n, uint64_t num, uint64_t *old_num, bool solo)
+alloc_mode(void *p, size_t n, uint32_t tag, uint32_t *old_tag, bool solo)
 {
 	struct entry stale;
 	bool replaced;
-	if (insert((uintptr_t)p, (struct entry){n, num}, &stale, &replaced,
+	if (insert((uintptr_t)p, (struct entry){n, tag}, &stale, &replaced,
 		   solo)) {
 		if (solo)
 			apply_solo(n, stale.size);
 		else
 			apply(n, stale.size);
-		*old_num = stale.num;
+		*old_tag = stale.tag;
 		return replaced ? 0 : 1;
 	}
 	lost();
@@ -515,15 +517,15 @@ free_mode(void *p, bool solo)
 }
 
 void
-cnt_number_blocks(void)
+cnt_tag_blocks(void)
 {
-	numbering = true;
+	tagging = true;
 }
 
 int
 cnt_alloc(void *p, size_t n)
 {
-	uint64_t none;
+	uint32_t none;
 	return alloc_mode(p, n, 0, &none, false) > 0;
 }
 
@@ -534,9 +536,9 @@ cnt_free(void *p)
 }
 
 int
-cnt_alloc_solo(void *p, size_t n, uint64_t num, uint64_t *old_num)
+cnt_alloc_solo(void *p, size_t n, uint32_t tag, uint32_t *old_tag)
 {
-	return alloc_mode(p, n, num, old_num, true);
+	return alloc_mode(p, n, tag, old_tag, true);
 }
 
 struct cnt_held
@@ -560,7 +562,7 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 	bool replaced;
 	if (!p && n != 0) {
 		/* failed: old is still allocated and still counted */
-		if (h.known && !insert((uintptr_t)old, (struct entry){h.size, h.num},
+		if (h.known && !insert((uintptr_t)old, (struct entry){h.size, h.tag},
 				       &stale, &replaced, false)) {
 			lost();
 			apply(0, gone);
@@ -580,6 +582,30 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 	}
 }
 
+/* Every entry of t whose tag old() says is stale is left without one. */
+static void
+untag_table(struct table *t, bool wide, bool (*old)(void *, uintptr_t, uint32_t),
+	    void *ctx)
+{
+	if (!t->tagged || !t->used)
+		return;
+	uint32_t *tg = tags(t, wide);
+	for (size_t i = 0; i <= (size_t)t->mask; i++) {
+		uintptr_t p = slot_ptr(t, i, wide);
+		if (p && tg[i] && old(ctx, p, tg[i]))
+			tg[i] = 0;
+	}
+}
+
+void
+cnt_untag_solo(bool (*old)(void *ctx, uintptr_t p, uint32_t tag), void *ctx)
+{
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		untag_table(&shards[i].packed, false, old, ctx);
+		untag_table(&shards[i].wide, true, old, ctx);
+	}
+}
+
 void
 cnt_prefetch(const void *p)
 {
@@ -588,8 +614,8 @@ cnt_prefetch(const void *p)
 	if (t->mask) {
 		size_t i = home(t, h);
 		__builtin_prefetch(&t->slots[i]);
-		if (t->numbered)
-			__builtin_prefetch(&nums(t, false)[i]);
+		if (t->tagged)
+			__builtin_prefetch(&tags(t, false)[i]);
 	}
 }
 

@@ -18,7 +18,7 @@
 /* A block taken out of the table while realloc runs. */
 struct cnt_held {
 	size_t size;
-	uint64_t num; /* its number (cnt_number_blocks), 0: none */
+	uint32_t tag; /* its tag (cnt_tag_blocks), 0: none */
 	bool known;
 };
 
@@ -39,21 +39,26 @@ int cnt_alloc(void *p, size_t n) HB_HIDDEN;
  * returns whether it was live. Call before the real free: once freed,
  * another thread may be handed the same address. Guard held; thread-safe. */
 bool cnt_free(void *p) HB_HIDDEN;
-/* From now on every block carries a number (the trace's allocation
- * number; 0: none), 8 bytes more per slot: tables made or grown
- * afterwards have room for it, entries from before read as 0. Call before
- * the writer enters blocks. Not thread-safe. */
-void cnt_number_blocks(void) HB_HIDDEN;
+/* From now on every block carries a 32-bit tag (the writer's, from the
+ * trace's allocation number; 0: none), 4 bytes more per slot: a table
+ * makes room for tags at its next insert, entries from before read as 0.
+ * Not thread-safe. */
+void cnt_tag_blocks(void) HB_HIDDEN;
 /* cnt_alloc and cnt_free without the shard locks and read-modify-writes,
  * for the writer thread while it is the only one that changes the table
  * (recording: the hooks do not count then, and a forking thread waits for
  * the writer's drain to end before it takes the shard locks), with the
- * block's number. cnt_alloc_solo returns 1 for a new block; 0 when p
- * replaced a live block, whose number goes to *old_num; -1 when p could
- * not be entered (cnt_untracked counts it). */
-int cnt_alloc_solo(void *p, size_t n, uint64_t num,
-		   uint64_t *old_num) HB_HIDDEN;
+ * block's tag. cnt_alloc_solo returns 1 for a new block; 0 when p
+ * replaced a live block, whose tag goes to *old_tag; -1 when p could not
+ * be entered (cnt_untracked counts it). */
+int cnt_alloc_solo(void *p, size_t n, uint32_t tag,
+		   uint32_t *old_tag) HB_HIDDEN;
 struct cnt_held cnt_free_solo(void *p) HB_HIDDEN;
+/* Calls old(ctx, p, tag) for every live block p with a tag, and takes the
+ * tag of each one it returns true for. The writer's, like the _solo
+ * calls. */
+void cnt_untag_solo(bool (*old)(void *ctx, uintptr_t p, uint32_t tag),
+		    void *ctx) HB_HIDDEN;
 /* A hint: p's slot will be looked up soon (the writer reads ahead: with
  * millions of live blocks the table is far bigger than the caches). Any
  * thread; reads a table that may be changing, and only prefetches. */

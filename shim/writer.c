@@ -38,6 +38,7 @@
 #include "guard.h"
 #include "stacktab.h"
 #include "heldby/trace.h"
+#include "seqtag.h"
 #include "shim.h"
 #include "tracefile.h"
 #include "unwind.h"
@@ -202,9 +203,9 @@ prefetch_slots(const struct ev *e)
 		cnt_prefetch((const void *)(uintptr_t)e->ptr);
 }
 
-/* The counters' table keeps each live block's allocation number
- * (cnt_number_blocks). Numbers go on across the traces of one process, so
- * a block numbered below first_seq was entered for an earlier trace (the
+/* The counters' table keeps each live block's allocation number, as a
+ * tag (seqtag.h). Numbers go on across the traces of one process, so a
+ * block numbered below first_seq was entered for an earlier trace (the
  * parent's, in a fork child) and this one never named it. */
 static uint64_t first_seq;
 
@@ -256,10 +257,36 @@ static bool sum_ok;
 /* The hooks count only once recording stopped, which this thread does
  * itself (write_failed) or which happens after it finished: until then it
  * is the table's only writer and skips the locks. */
+/* The number of the block with this tag, 0 when this trace has none. */
 static uint64_t
-named(uint64_t num)
+named(uint32_t tag)
 {
-	return num >= first_seq ? num : 0;
+	if (!tag)
+		return 0;
+	uint64_t seq = seqtag_seq(tag, enc.next_seq);
+	return seq >= first_seq ? seq : 0;
+}
+
+static bool
+untag_if_old(void *ctx, uintptr_t p, uint32_t tag)
+{
+	(void)ctx;
+	uint64_t seq = named(tag);
+	if (seq && enc.next_seq - seq < SEQTAG_SPAN)
+		return false;
+	if (seq) /* from now on its free names its address */
+		(void)EMIT(enc_addr(&enc, seq, (uint64_t)p));
+	return true;
+}
+
+/* Keeps every tag younger than 2 * SEQTAG_SPAN allocations (seqtag.h):
+ * once every SEQTAG_SPAN, about two minutes at 15M allocations a second,
+ * a pass over the table. */
+static void
+untag_old_blocks(void)
+{
+	if (enc.next_seq % SEQTAG_SPAN == 0)
+		cnt_untag_solo(untag_if_old, NULL);
 }
 
 /* While recording, an allocation enters the table with the number its
@@ -272,9 +299,12 @@ count_event(const struct ev *e)
 	bool solo = !atomic_load_explicit(&hb_counting, memory_order_relaxed);
 	if (e->kind == EV_ALLOC) {
 		sum.alloc_calls++;
-		uint64_t old = 0;
-		int added = solo ? cnt_alloc_solo(p, (size_t)e->size,
-						  tf_ok ? enc.next_seq : 0, &old)
+		uint32_t old = 0, tag = 0;
+		if (solo && tf_ok) {
+			untag_old_blocks();
+			tag = seqtag_of(enc.next_seq);
+		}
+		int added = solo ? cnt_alloc_solo(p, (size_t)e->size, tag, &old)
 				 : cnt_alloc(p, (size_t)e->size);
 		sum_blocks += added > 0;
 		sum_replaced += added <= 0;
@@ -285,7 +315,7 @@ count_event(const struct ev *e)
 		if (solo) {
 			struct cnt_held h = cnt_free_solo(p);
 			sum_blocks -= h.known;
-			k.num = named(h.num);
+			k.num = named(h.tag);
 		} else {
 			sum_blocks -= cnt_free(p);
 		}
@@ -623,7 +653,7 @@ writer_start(void)
 	first_seq = enc.buf ? enc.next_seq : 1;
 	enc_init(&enc, raw, RAW_CAP);
 	enc.next_seq = first_seq;
-	cnt_number_blocks();
+	cnt_tag_blocks();
 	memset(&sum, 0, sizeof(sum));
 	sum_blocks = 0;
 	sum_replaced = sum_lost = 0;

@@ -356,19 +356,19 @@ Test(count, growth_under_load_from_threads)
 	cr_assert_eq(cnt_blocks(), 0);
 }
 
-/* Recording: every block carries its allocation number through growth,
- * backward-shift deletion and replacement, in both tables (small sizes at
- * aligned addresses, big or odd ones), and gives it back at its free. The
- * model is a plain array; numbers are the model index plus one. */
-Test(count, numbered_blocks_keep_their_number)
+/* Recording: every block carries its tag through growth, backward-shift
+ * deletion and replacement, in both tables (small sizes at aligned
+ * addresses, big or odd ones), and gives it back at its free. The model
+ * is a plain array; tags count up from 1 as the writer's do. */
+Test(count, tagged_blocks_keep_their_tag)
 {
 	enum { SLOTS = 30000, OPS = 300000 };
-	cnt_number_blocks();
-	uint64_t *num = calloc(SLOTS, sizeof(uint64_t)); /* 0: not live */
+	cnt_tag_blocks();
+	uint32_t *tag = calloc(SLOTS, sizeof(uint32_t)); /* 0: not live */
 	size_t *size = calloc(SLOTS, sizeof(size_t));
-	cr_assert(num && size);
+	cr_assert(tag && size);
 	unsigned seed = 777;
-	uint64_t next = 1;
+	uint32_t next = 1;
 	size_t live = 0;
 	for (int op = 0; op < OPS; op++) {
 		seed = seed * 1103515245u + 12345u;
@@ -376,22 +376,22 @@ Test(count, numbered_blocks_keep_their_number)
 		/* every 5th address odd, every 7th block big: the wide table */
 		void *p = P(0x10000 + k * 48 + (k % 5 == 0));
 		size_t n = k % 7 == 0 ? PACK_LIMIT + k : k % 900;
-		uint64_t old = 99;
-		if (num[k] && seed % 3) {
+		uint32_t old = 99;
+		if (tag[k] && seed % 3) {
 			struct cnt_held h = cnt_free_solo(p);
 			cr_assert(h.known);
-			cr_assert_eq(h.num, num[k], "slot %zu", k);
+			cr_assert_eq(h.tag, tag[k], "slot %zu", k);
 			cr_assert_eq(h.size, size[k]);
-			num[k] = 0;
+			tag[k] = 0;
 			live--;
-		} else if (num[k]) { /* its free went unseen: replaced */
+		} else if (tag[k]) { /* its free went unseen: replaced */
 			cr_assert_eq(cnt_alloc_solo(p, n, next, &old), 0);
-			cr_assert_eq(old, num[k], "slot %zu", k);
-			num[k] = next++;
+			cr_assert_eq(old, tag[k], "slot %zu", k);
+			tag[k] = next++;
 			size[k] = n;
 		} else {
 			cr_assert_eq(cnt_alloc_solo(p, n, next, &old), 1);
-			num[k] = next++;
+			tag[k] = next++;
 			size[k] = n;
 			live++;
 		}
@@ -399,31 +399,63 @@ Test(count, numbered_blocks_keep_their_number)
 	cr_assert_eq(cnt_blocks(), live);
 	for (size_t k = 0; k < SLOTS; k++) {
 		struct cnt_held h = cnt_free_solo(P(0x10000 + k * 48 + (k % 5 == 0)));
-		cr_assert_eq(h.known, num[k] != 0);
-		cr_assert_eq(h.num, num[k], "slot %zu", k);
+		cr_assert_eq(h.known, tag[k] != 0);
+		cr_assert_eq(h.tag, tag[k], "slot %zu", k);
 	}
 	cr_assert_eq(cnt_blocks(), 0);
 	cr_assert_eq(cnt_current(), 0);
 	cr_assert_eq(cnt_untracked(), 0);
-	free(num);
+	free(tag);
 	free(size);
 }
 
-/* Blocks entered before numbering began (by the hooks before the writer
- * started) read as number 0; their tables make room for numbers at the
- * next insert, so no later block loses its number. */
-Test(count, blocks_from_before_numbering_have_none)
+/* Blocks entered before tagging began (by the hooks before the writer
+ * started) read as tag 0; their tables make room for tags at the next
+ * insert, so no later block loses its tag. */
+Test(count, blocks_from_before_tagging_have_none)
 {
 	for (uintptr_t i = 1; i <= 10; i++)
 		cnt_alloc(P(i * 16), 8);
-	cnt_number_blocks();
-	uint64_t old;
+	cnt_tag_blocks();
+	uint32_t old;
 	for (uintptr_t i = 11; i <= 20000; i++)
-		cr_assert_eq(cnt_alloc_solo(P(i * 16), 8, i, &old), 1);
+		cr_assert_eq(cnt_alloc_solo(P(i * 16), 8, (uint32_t)i, &old), 1);
 	for (uintptr_t i = 1; i <= 20000; i++) {
 		struct cnt_held h = cnt_free_solo(P(i * 16));
 		cr_assert(h.known);
-		cr_assert_eq(h.num, i <= 10 ? 0 : i);
+		cr_assert_eq(h.tag, i <= 10 ? 0 : i);
 	}
 	cr_assert_eq(cnt_blocks(), 0);
+}
+
+/* The writer's periodic pass: every tagged block is offered once, with
+ * its address and tag; the ones taken lose their tag and nothing else. */
+static size_t offered;
+
+static bool
+take_odd_tags(void *ctx, uintptr_t p, uint32_t tag)
+{
+	cr_assert_eq(ctx, &offered);
+	cr_assert_eq(p, (uintptr_t)tag * 32 + (tag % 3 == 0 ? 8 : 0));
+	offered++;
+	return tag % 2;
+}
+
+Test(count, untag_takes_the_tags_it_is_told_to)
+{
+	enum { N = 50000 };
+	cnt_tag_blocks();
+	uint32_t old;
+	for (uint32_t i = 1; i <= N; i++) /* every 3rd odd: the wide table */
+		cr_assert_eq(cnt_alloc_solo(P((uintptr_t)i * 32 + (i % 3 == 0 ? 8 : 0)),
+					    i, i, &old), 1);
+	cnt_untag_solo(take_odd_tags, &offered);
+	cr_assert_eq(offered, N);
+	for (uint32_t i = 1; i <= N; i++) {
+		struct cnt_held h = cnt_free_solo(P((uintptr_t)i * 32 + (i % 3 == 0 ? 8 : 0)));
+		cr_assert(h.known);
+		cr_assert_eq(h.size, i);
+		cr_assert_eq(h.tag, i % 2 ? 0 : i, "block %u", i);
+	}
+	cr_assert_eq(cnt_current(), 0);
 }
