@@ -18,6 +18,7 @@ enc_init(struct enc *e, uint8_t *buf, size_t cap)
 	e->cap = cap;
 	e->time_res = ENC_TIME_RES_NS;
 	e->next_seq = 1;
+	e->tcap = 0;
 	enc_clear(e);
 }
 
@@ -31,12 +32,37 @@ enc_clear(struct enc *e)
 	e->has_seq = 0;
 	e->prev_node = 0;
 	e->prev_free = 0;
+	e->tlen = 0;
+	e->tlast = 0;
 }
 
+void
+enc_time_table(struct enc *e, size_t bytes)
+{
+	e->tcap = bytes < e->cap / 2 ? bytes : e->cap / 2;
+	e->tlen = 0;
+	e->tlast = 0;
+}
+
+size_t
+enc_finish(struct enc *e)
+{
+	if (!e->tcap)
+		return e->len;
+	uint8_t *p = e->buf + e->len;
+	memmove(p, e->buf + e->cap - e->tcap, e->tlen);
+	p += e->tlen;
+	uint32_t n = (uint32_t)e->tlen;
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(n >> (8 * i));
+	return e->len + e->tlen + 4;
+}
+
+/* The time table keeps 4 bytes for its length (enc_finish). */
 static int
 room(const struct enc *e, size_t n)
 {
-	return e->cap - e->len >= n;
+	return e->cap - e->tcap - e->len >= n;
 }
 
 static size_t
@@ -207,22 +233,47 @@ time_due(const struct enc *e, uint64_t t)
 	return !e->has_time || (t > e->prev_time && t - e->prev_time >= e->time_res);
 }
 
-/* Bytes of the TIME and SEQ records an event at t needs first. */
+/* A time table entry takes at most two 10-byte varints. */
+#define TABLE_ENTRY_MAX 20u
+
+/* Bytes of the TIME and SEQ records an event at t needs first (with a
+ * time table: none for the time, or more than fit when the table is
+ * full). */
 static size_t
 prefix_len(const struct enc *e, uint64_t t, int numbered)
 {
 	size_t n = 0;
-	if (t != UINT64_MAX && time_due(e, t))
+	if (t != UINT64_MAX && time_due(e, t) && e->tcap)
+		n += e->tcap - e->tlen >= TABLE_ENTRY_MAX + 4 ? 0 : e->cap;
+	else if (t != UINT64_MAX && time_due(e, t))
 		n += 1 + ulen(clamp_time(e, t));
 	if (numbered && !e->has_seq)
 		n += 1 + ulen(e->next_seq);
 	return n;
 }
 
+/* A time table entry for the record about to be written at q: the time
+ * moves by whole units, so it stays within one unit of t. */
+static void
+put_time_entry(struct enc *e, const uint8_t *q, uint64_t t)
+{
+	size_t at = (size_t)(q - e->buf);
+	uint64_t units = t > e->prev_time ? (t - e->prev_time) / e->time_res : 0;
+	uint8_t *p = e->buf + e->cap - e->tcap + e->tlen;
+	size_t k = heldby_put_u(p, at - e->tlast);
+	k += heldby_put_u(p + k, units);
+	e->tlen += k;
+	e->tlast = at;
+	e->prev_time += units * e->time_res;
+	e->has_time = 1;
+}
+
 static uint8_t *
 put_prefix(struct enc *e, uint8_t *q, uint64_t t, int numbered)
 {
-	if (t != UINT64_MAX && time_due(e, t)) {
+	if (t != UINT64_MAX && time_due(e, t) && e->tcap) {
+		put_time_entry(e, q, t);
+	} else if (t != UINT64_MAX && time_due(e, t)) {
 		*q++ = HELDBY_REC_TIME;
 		q += heldby_put_u(q, dtime(e, t));
 		e->has_time = 1;

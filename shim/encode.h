@@ -25,14 +25,27 @@ struct enc {
 	int has_time, has_seq;
 	uint64_t prev_node; /* id of the block's last NODE record */
 	uint64_t prev_free; /* allocation of the last FREE_SEQ / FREE_NEAR */
+	/* The time table (HELDBY_TRACE_F_TIME_TABLE), when tcap != 0: its
+	 * entries grow in buf[cap - tcap, cap); tlast is the record offset of
+	 * the last one. */
+	size_t tcap, tlen, tlast;
 };
 
 #define ENC_TIME_RES_NS 1000000u
 
-/* Empty, deltas reset, next_seq 1, time_res ENC_TIME_RES_NS. */
+/* Empty, deltas reset, next_seq 1, time_res ENC_TIME_RES_NS, TIME records
+ * inline (no time table). */
 void enc_init(struct enc *e, uint8_t *buf, size_t cap);
 /* After a block is written: empty again, deltas reset. */
 void enc_clear(struct enc *e);
+/* From now on event times go to a time table of at most `bytes` (taken
+ * from the end of buf) instead of TIME records, in units of
+ * HELDBY_TIME_TABLE_UNIT_NS (the resolution, ENC_TIME_RES_NS). For a file
+ * with HELDBY_TRACE_F_TIME_TABLE. */
+void enc_time_table(struct enc *e, size_t bytes);
+/* The block's bytes: buf[0, return value). With a time table, moves the
+ * table behind the records and adds its length; enc_clear after. */
+size_t enc_finish(struct enc *e);
 
 /* Each returns 0, or -1 when the record would not fit (nothing written).
  * A time earlier than the previous record's is written as that time (dt is

@@ -66,7 +66,8 @@ set_level(struct tfile *t, int level)
 
 int
 tfile_create(struct tfile *t, const char *path, uint64_t pid,
-	     uint64_t start_real_ns, uint64_t start_mono_ns, const char *exe)
+	     uint64_t start_real_ns, uint64_t start_mono_ns, const char *exe,
+	     uint32_t flags)
 {
 	int err;
 	memset(t, 0, sizeof(*t));
@@ -121,7 +122,7 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	le64(hdr + 24, start_real_ns);
 	le64(hdr + 32, start_mono_ns);
 	le32(hdr + 40, (uint32_t)elen);
-	le32(hdr + 44, HELDBY_TRACE_F_NONE);
+	le32(hdr + 44, flags);
 	if (elen)
 		memcpy(hdr + HELDBY_TRACE_HEADER_FIXED, exe, elen);
 	err = write_all(t, hdr, HELDBY_TRACE_HEADER_FIXED + elen);

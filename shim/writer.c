@@ -44,6 +44,9 @@
 #include "unwind.h"
 
 #define RAW_CAP (4u << 20)
+/* Of RAW_CAP, for the block's time table: an entry a millisecond, of 3 to
+ * 5 bytes, and a block is written every HELDBY_FLUSH_MS (200) at least. */
+#define TIME_TABLE_BYTES (64u << 10)
 /* Drain at least this often; a ring past half full wakes the writer. */
 #define DRAIN_NS 5000000L
 
@@ -124,7 +127,7 @@ static int
 flush_block(void)
 {
 	if (enc.len && tf_ok) {
-		int err = tfile_write_block(&tf, enc.buf, enc.len);
+		int err = tfile_write_block(&tf, enc.buf, enc_finish(&enc));
 		if (err)
 			write_failed(err);
 	}
@@ -629,7 +632,8 @@ writer_start(void)
 		else
 			snprintf(path, sizeof(path), "%s.%d", base, i);
 		err = tfile_create(&tf, path, (uint64_t)getpid(), start_real,
-				   start_mono, mod_exe_path());
+				   start_mono, mod_exe_path(),
+				   HELDBY_TRACE_F_TIME_TABLE);
 	}
 	if (err) {
 		char msg[4400];
@@ -652,6 +656,7 @@ writer_start(void)
 	 * numbering where the first stopped: see first_seq. */
 	first_seq = enc.buf ? enc.next_seq : 1;
 	enc_init(&enc, raw, RAW_CAP);
+	enc_time_table(&enc, TIME_TABLE_BYTES);
 	enc.next_seq = first_seq;
 	cnt_tag_blocks();
 	memset(&sum, 0, sizeof(sum));

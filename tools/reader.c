@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,12 @@ struct reader {
 	uint64_t next_alloc; /* version 2: number of the next ALLOC_SEQ */
 	uint64_t prev_node; /* version 2: id of the block's last NODE */
 	uint64_t prev_free; /* version 4: allocation of the last FREE_SEQ/NEAR */
+	/* HELDBY_TRACE_F_TIME_TABLE: the block's time table [tp, tend), and
+	 * the offset of the record its next entry comes before (UINT64_MAX:
+	 * none) with the units it moves the time by. */
+	int time_table;
+	const uint8_t *tp, *tend;
+	uint64_t t_at, t_units;
 
 	struct rd_module *modules;  /* by id */
 	struct rd_module **live;    /* modules between MODULE and UNLOAD */
@@ -198,6 +205,8 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 	r->pid = le64(h + 16);
 	r->start_real = le64(h + 24);
 	r->start_mono = le64(h + 32);
+	r->time_table = !!(le32(h + 44) & HELDBY_TRACE_F_TIME_TABLE);
+	r->t_at = UINT64_MAX;
 	r->pos = hsize;
 	r->path = strdup(path);
 	r->exe = calloc(1, (size_t)exelen + 1);
@@ -360,6 +369,60 @@ grow(uint8_t **buf, size_t *cap, size_t n)
 	return 0;
 }
 
+/* Reads the next time table entry; a malformed one drops the rest of the
+ * block, counted as damaged. */
+static void
+next_time_entry(struct reader *r)
+{
+	uint64_t at, units;
+	if (r->tp >= r->tend) {
+		r->t_at = UINT64_MAX;
+		return;
+	}
+	if (heldby_get_u(&r->tp, r->tend, &at) ||
+	    heldby_get_u(&r->tp, r->tend, &units) ||
+	    at > (uint64_t)(r->end - r->raw) - r->t_at) {
+		r->st.blocks_damaged++;
+		r->p = r->end;
+		r->t_at = UINT64_MAX;
+		return;
+	}
+	r->t_at += at;
+	r->t_units = units;
+}
+
+/* Splits the block's raw bytes into records and time table; false when
+ * the table's length does not fit the block. */
+static bool
+split_time_table(struct reader *r, size_t got)
+{
+	r->t_at = UINT64_MAX;
+	if (!r->time_table)
+		return true;
+	if (got < 4 || le32(r->raw + got - 4) > got - 4)
+		return false;
+	r->tend = r->raw + got - 4;
+	r->tp = r->tend - le32(r->raw + got - 4);
+	r->end = r->tp;
+	r->t_at = 0;
+	next_time_entry(r);
+	return true;
+}
+
+/* Time table entries due before the record at r->p. */
+static void
+apply_time_entries(struct reader *r)
+{
+	while ((uint64_t)(r->p - r->raw) >= r->t_at) {
+		uint64_t d = r->t_units * HELDBY_TIME_TABLE_UNIT_NS;
+		if (r->t_units > UINT64_MAX / HELDBY_TIME_TABLE_UNIT_NS ||
+		    d > UINT64_MAX - r->prev_time)
+			d = 0; /* nonsense: keep the time */
+		r->prev_time += d;
+		next_time_entry(r);
+	}
+}
+
 /* Loads the next good block into raw. Returns 1, or 0 at the end. */
 static int
 load_block(struct reader *r)
@@ -410,6 +473,10 @@ load_block(struct reader *r)
 		r->next_alloc = 0; /* unknown until the block's SEQ record */
 		r->prev_node = 0;
 		r->prev_free = 0;
+		if (!split_time_table(r, got)) {
+			r->st.blocks_damaged++;
+			r->p = r->end;
+		}
 		return 1;
 	}
 }
@@ -696,6 +763,9 @@ reader_next(struct reader *r, struct rd_event *ev)
 				return 0;
 			continue;
 		}
+		apply_time_entries(r);
+		if (r->p >= r->end)
+			continue;
 		const uint8_t *rec = r->p;
 		uint8_t kind = *r->p++;
 		const uint8_t **p = &r->p, *end = r->end;

@@ -138,9 +138,9 @@ Test(encode, tracefile_writes_header_and_checked_blocks)
 	cr_assert_geq(fd, 0);
 	close(fd);
 	struct tfile t;
-	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x"), -EEXIST);
+	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x", 0), -EEXIST);
 	unlink(path);
-	cr_assert_eq(tfile_create(&t, path, 77, 1234, 5678, "/bin/x"), 0);
+	cr_assert_eq(tfile_create(&t, path, 77, 1234, 5678, "/bin/x", 0), 0);
 	uint8_t raw[1000];
 	struct enc e;
 	enc_init(&e, raw, sizeof(raw));
@@ -202,7 +202,7 @@ Test(encode, tracefile_level_follows_how_well_the_last_block_compressed)
 	close(fd);
 	unlink(path);
 	struct tfile t;
-	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x"), 0);
+	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x", 0), 0);
 	cr_assert_eq(t.level, TFILE_LEVEL_DENSE, "until a block says otherwise");
 	enum { BIG = 2 * TFILE_SMALL_BLOCK };
 	uint8_t *noise = malloc(BIG), *same = calloc(BIG, 1);
@@ -306,6 +306,55 @@ Test(encode, v2_events_carry_time_and_numbers_only_when_needed)
 	cr_assert_eq(*p++, HELDBY_REC_FREE_SEQ);
 	cr_assert_eq(get_u(&p, end), 1);
 	cr_assert_eq(p, end);
+}
+
+/* With a time table the records carry no time: each entry says before
+ * which record (offset past the previous entry's) the time moves, in whole
+ * milliseconds, and the table and its length follow the records. */
+Test(encode, time_table_holds_the_times_behind_the_records)
+{
+	uint8_t buf[4096];
+	struct enc e;
+	enc_init(&e, buf, sizeof(buf));
+	enc_time_table(&e, 256);
+	const uint64_t ms = HELDBY_TIME_TABLE_UNIT_NS;
+	uint64_t s1;
+	cr_assert_eq(enc_alloc_seq(&e, 7 * ms + 123, 64, 3, 0, &s1), 0);
+	size_t at2 = e.len;
+	cr_assert_eq(enc_alloc_seq(&e, 7 * ms + 900000, 32, 3, 0, NULL), 0);
+	cr_assert_eq(e.len, at2 + 4, "within the millisecond: no entry");
+	cr_assert_eq(enc_free_seq(&e, 10 * ms + 5, s1), 0);
+	size_t len = enc_finish(&e);
+
+	const uint8_t *p = buf, *end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_SEQ);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(*p++, HELDBY_REC_ALLOC_SEQ);
+	p += 3;
+	cr_assert_eq(*p++, HELDBY_REC_ALLOC_SEQ);
+	p += 3;
+	size_t at3 = (size_t)(p - buf);
+	cr_assert_eq(*p++, HELDBY_REC_FREE_SEQ);
+	cr_assert_eq(get_u(&p, end), 2);
+	cr_assert_eq(p, end);
+
+	uint32_t tl = rd32(buf + len - 4);
+	cr_assert_eq(e.len + tl + 4, len);
+	p = buf + e.len;
+	end = p + tl;
+	cr_assert_eq(get_u(&p, end), 0, "before the first record");
+	cr_assert_eq(get_u(&p, end), 7, "7 ms from the block's start");
+	cr_assert_eq(get_u(&p, end), at3, "before the free");
+	cr_assert_eq(get_u(&p, end), 3, "on to 10 ms: the grid, not 10 ms + 5");
+	cr_assert_eq(p, end);
+
+	/* A full table refuses the record, whole, like a full block. */
+	enc_clear(&e);
+	size_t n = 0;
+	for (uint64_t t = 1; enc_alloc_seq(&e, t * ms, 8, 1, 0, NULL) == 0; t++)
+		n++;
+	cr_assert(n > 20 && n < 256 / 2, "%zu entries", n);
+	cr_assert(e.len < sizeof(buf) / 2);
 }
 
 /* Version 4: a free names its allocation by the smaller of "back" from

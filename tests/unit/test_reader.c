@@ -854,6 +854,46 @@ Test(reader, reads_numbered_events_across_blocks)
 	unlink(path);
 }
 
+/* HELDBY_TRACE_F_TIME_TABLE: events get the times of the block's time
+ * table, to the millisecond, across blocks, beside the exact time of a
+ * MARK record. */
+Test(reader, reads_times_from_the_time_table)
+{
+	char *path = tmpname();
+	static struct shim_trace t;
+	shim_trace_begin_flags(&t, path, HELDBY_TRACE_F_TIME_TABLE);
+	const uint64_t ms = HELDBY_TIME_TABLE_UNIT_NS;
+	uint64_t a, b;
+	cr_assert_eq(enc_alloc_seq(&t.e, 3 * ms + 5, 48, 0, 0, &a), 0);
+	cr_assert_eq(enc_alloc_seq(&t.e, 3 * ms + 999, 16, 0, 0, &b), 0);
+	cr_assert_eq(enc_mark(&t.e, 4 * ms + 250, "m"), 0);
+	cr_assert_eq(enc_free_seq(&t.e, 6 * ms + 300, a), 0);
+	shim_trace_next_block(&t);
+	cr_assert_eq(enc_free_seq(&t.e, 9 * ms + 7, b), 0);
+	cr_assert_eq(enc_end(&t.e, 10 * ms, 0, 0), 0);
+	shim_trace_end(&t);
+
+	char err[256];
+	struct reader *r;
+	cr_assert_eq(reader_open(path, &r, err, sizeof err), 0, "%s", err);
+	struct rd_event ev;
+	const uint64_t want[] = {3 * ms, 3 * ms, 4 * ms + 250, 6 * ms + 250,
+				 9 * ms, 10 * ms};
+	const enum rd_kind kinds[] = {RD_ALLOC, RD_ALLOC, RD_MARK, RD_FREE,
+				      RD_FREE, RD_END};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		cr_assert_eq(reader_next(r, &ev), 1, "event %zu", i);
+		cr_expect_eq(ev.kind, kinds[i], "event %zu", i);
+		cr_expect_eq(ev.time_ns, want[i], "event %zu", i);
+	}
+	cr_expect_eq(reader_next(r, &ev), 0);
+	cr_expect_eq(reader_stats(r)->blocks_damaged, 0);
+	cr_expect_eq(reader_stats(r)->anomalies, 0);
+	cr_expect(reader_stats(r)->complete);
+	reader_close(r);
+	unlink(path);
+}
+
 /* FREE_NEAR (version 4) counts from the block's last FREE_SEQ or
  * FREE_NEAR, from 0 in each block; one naming no allocation is an anomaly
  * and skipped. */
