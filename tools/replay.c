@@ -113,6 +113,9 @@ replay_free(struct replay *rp)
 {
 	free(rp->live.e);
 	free(rp->recent);
+	for (size_t i = 0; i < rp->npages; i++)
+		free(rp->pages[i]);
+	free(rp->pages);
 	struct rp_site *s, *st;
 	HASH_ITER(hh, rp->sites, s, st) {
 		HASH_DEL(rp->sites, s);
@@ -167,30 +170,174 @@ forget(struct replay *rp, struct rp_site *s, uint64_t size, uint64_t time)
 	rp->cur_blocks--;
 }
 
+/* ---- numbered blocks: a ring while young, then pages by number ----
+ * Most blocks die young: a numbered block lives in a ring by its number
+ * (no hash) until RP_RECENT allocations later. One that outlives the ring
+ * moves to a page of RP_PAGE consecutive numbers, where it is found by
+ * arithmetic too. Since format 4 every free names its block by number,
+ * and python-json keeps 2.2M blocks past the ring: in an address-style
+ * hash table, growth, probes and backward shifts were most of its report.
+ * A page goes when its last block does. Once every number of a page left
+ * the ring, a page down to RP_PAGE_SPARSE live blocks moves them to the
+ * table and goes too, so that memory stays within a few times the live
+ * set however blocks die. */
+#define RP_PAGE_SPARSE (RP_PAGE / 8)
+
+static uint64_t
+num_of(uint64_t id)
+{
+	return id & ~RD_SEQ_ID(0);
+}
+
 static struct rp_block *
-recent_slot(struct replay *rp, uint64_t id)
+ring_slot(const struct replay *rp, uint64_t id)
 {
 	if (!(id & RD_SEQ_ID(0)) || !rp->recent)
 		return NULL;
 	return &rp->recent[id & (RP_RECENT - 1)];
 }
 
-/* Removes block id from the live set: true when it was live. */
-static bool
-release_id(struct replay *rp, uint64_t id)
+static struct rp_page *
+page_of(const struct replay *rp, uint64_t id)
 {
-	struct rp_block *b = recent_slot(rp, id);
+	if (!(id & RD_SEQ_ID(0)))
+		return NULL;
+	uint64_t pi = num_of(id) >> RP_PAGE_BITS;
+	return pi < rp->npages ? rp->pages[pi] : NULL;
+}
+
+/* Block id's slot in its page, or NULL when it has no page. */
+static struct rp_block *
+page_slot(const struct replay *rp, uint64_t id)
+{
+	struct rp_page *pg = page_of(rp, id);
+	return pg ? &pg->e[num_of(id) & (RP_PAGE - 1)] : NULL;
+}
+
+/* The page of number n, made when missing; NULL without memory. */
+static struct rp_page *
+page_make(struct replay *rp, uint64_t n)
+{
+	uint64_t pi = n >> RP_PAGE_BITS;
+	if (pi >= rp->npages) {
+		size_t cap = rp->npages ? rp->npages : 64;
+		while (cap <= pi)
+			cap *= 2;
+		struct rp_page **np = realloc(rp->pages, cap * sizeof *np);
+		if (!np)
+			return NULL;
+		memset(np + rp->npages, 0, (cap - rp->npages) * sizeof *np);
+		rp->pages = np;
+		rp->npages = cap;
+	}
+	if (!rp->pages[pi])
+		rp->pages[pi] = calloc(1, sizeof(struct rp_page));
+	return rp->pages[pi];
+}
+
+/* Page pi, once every number in it left the ring: gone when empty, its
+ * last few blocks to the table when sparse. */
+static int
+page_settle(struct replay *rp, uint64_t pi)
+{
+	struct rp_page *pg = pi < rp->npages ? rp->pages[pi] : NULL;
+	bool closed = rp->next_num >= RP_RECENT &&
+		      (pi + 1) << RP_PAGE_BITS <= rp->next_num - RP_RECENT;
+	if (!pg || !closed || pg->live > RP_PAGE_SPARSE)
+		return 0;
+	for (size_t i = 0; pg->live && i < RP_PAGE; i++) {
+		if (!pg->e[i].id)
+			continue;
+		if (lt_add(&rp->live, &pg->e[i]))
+			return -ENOMEM; /* the page stays: nothing lost */
+		pg->e[i].id = 0;
+		pg->live--;
+	}
+	free(pg);
+	rp->pages[pi] = NULL;
+	return 0;
+}
+
+/* A block that outlived the ring, to its page. */
+static int
+page_enter(struct replay *rp, const struct rp_block *b)
+{
+	uint64_t n = num_of(b->id);
+	struct rp_page *pg = page_make(rp, n);
+	if (!pg)
+		return -ENOMEM;
+	struct rp_block *slot = &pg->e[n & (RP_PAGE - 1)];
+	if (slot->id) { /* the same number twice: only a damaged trace */
+		forget(rp, slot->site, slot->size, slot->time);
+		rp->sum.reused_live++;
+		pg->live--;
+	}
+	*slot = *b;
+	pg->live++;
+	return 0;
+}
+
+/* Takes block id out of the live set, into *out: true when it was live. */
+static bool
+take_id(struct replay *rp, uint64_t id, struct rp_block *out)
+{
+	struct rp_block *b = ring_slot(rp, id);
 	if (b && b->id == id) {
-		forget(rp, b->site, b->size, b->time);
+		*out = *b;
 		b->id = 0;
+		return true;
+	}
+	b = page_slot(rp, id);
+	if (b && b->id == id) {
+		*out = *b;
+		b->id = 0;
+		page_of(rp, id)->live--;
+		(void)page_settle(rp, num_of(id) >> RP_PAGE_BITS);
 		return true;
 	}
 	b = lt_find(&rp->live, id);
 	if (!b)
 		return false;
-	forget(rp, b->site, b->size, b->time);
+	*out = *b;
 	lt_del(&rp->live, b);
 	return true;
+}
+
+/* Removes block id from the live set: true when it was live. */
+static bool
+release_id(struct replay *rp, uint64_t id)
+{
+	struct rp_block b;
+	if (!take_id(rp, id, &b))
+		return false;
+	forget(rp, b.site, b.size, b.time);
+	return true;
+}
+
+/* Enters new block b: a number in the ring (its slot's block, RP_RECENT
+ * numbers older, on to its page if still live), an address in the
+ * table. */
+static int
+enter(struct replay *rp, const struct rp_block *b)
+{
+	if (!(b->id & RD_SEQ_ID(0)))
+		return lt_add(&rp->live, b);
+	if (!rp->recent && !(rp->recent = calloc(RP_RECENT, sizeof *rp->recent)))
+		return -ENOMEM;
+	uint64_t n = num_of(b->id);
+	struct rp_block *r = ring_slot(rp, b->id);
+	if (r->id && page_enter(rp, r))
+		return -ENOMEM;
+	*r = *b;
+	if (n >= rp->next_num) {
+		uint64_t before = rp->next_num;
+		rp->next_num = n + 1;
+		/* the page whose numbers were leaving the ring is closed now */
+		if (before > RP_RECENT &&
+		    (before - 1 - RP_RECENT) >> RP_PAGE_BITS != (n - RP_RECENT) >> RP_PAGE_BITS)
+			return page_settle(rp, (before - 1 - RP_RECENT) >> RP_PAGE_BITS);
+	}
+	return 0;
 }
 
 static struct rp_site *
@@ -225,19 +372,9 @@ replay_alloc(struct replay *rp, uint64_t t, uint64_t ptr, uint64_t size, uint64_
 	struct rp_site *s = site_get(rp, stack);
 	if (!s)
 		return -ENOMEM;
-	if (!rp->recent && (ptr & RD_SEQ_ID(0)))
-		rp->recent = calloc(RP_RECENT, sizeof *rp->recent);
 	struct rp_block nb = {ptr, size, t, s};
-	struct rp_block *r = recent_slot(rp, ptr);
-	if (r) {
-		/* The slot's block, RP_RECENT allocations older, outlived the
-		 * ring: on to the table. */
-		if (r->id && lt_add(&rp->live, r))
-			return -ENOMEM;
-		*r = nb;
-	} else if (lt_add(&rp->live, &nb)) {
+	if (enter(rp, &nb))
 		return -ENOMEM;
-	}
 
 	touch(rp, s);
 	s->cur_bytes += size;
@@ -270,16 +407,9 @@ replay_lost(struct replay *rp, uint64_t ptr)
 int
 replay_rename(struct replay *rp, uint64_t id, uint64_t addr)
 {
-	struct rp_block *b = recent_slot(rp, id), nb;
-	if (b && b->id == id) {
-		nb = *b;
-		b->id = 0;
-	} else if ((b = lt_find(&rp->live, id))) {
-		nb = *b;
-		lt_del(&rp->live, b);
-	} else {
+	struct rp_block nb;
+	if (!take_id(rp, id, &nb))
 		return 0;
-	}
 	nb.id = addr;
 	return lt_add(&rp->live, &nb);
 }
@@ -352,7 +482,7 @@ replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
 }
 
 /* ---- applying a reader's events, RP_AHEAD behind decoding them ----
- * A block that outlives the ring is found in a table of tens of MiB: one
+ * An old block's page (or table slot) is far from any recent one: one
  * cache miss per free of an old block (in python-json, a third of them),
  * which was most of a replay's time. Events are decoded RP_AHEAD ahead of
  * being applied and the slots each will touch are prefetched when it is
@@ -360,15 +490,14 @@ replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
  * Events are still applied one by one in trace order. */
 #define RP_AHEAD 32
 
+/* Where a lookup of block id will land after its ring slot: its page
+ * slot, else the table. */
 static const struct rp_block *
-ring_hint(const struct replay *rp, uint64_t id)
+old_hint(const struct replay *rp, uint64_t id)
 {
-	return rp->recent ? &rp->recent[id & (RP_RECENT - 1)] : NULL;
-}
-
-static const struct rp_block *
-table_hint(const struct replay *rp, uint64_t id)
-{
+	const struct rp_block *b = page_slot(rp, id);
+	if (b)
+		return b;
 	const struct rp_table *t = &rp->live;
 	return t->e ? &t->e[lt_home(t, id)] : NULL;
 }
@@ -381,24 +510,24 @@ event_hints(const struct replay *rp, const struct rd_event *ev, const struct rp_
 {
 	h[0] = h[1] = NULL;
 	bool numbered = ev->ptr & RD_SEQ_ID(0);
-	/* Both places, unread: looking into the ring first to skip a needless
-	 * table prefetch made python-json's report 8% slower. */
-	const struct rp_block *r = numbered ? ring_hint(rp, ev->ptr) : NULL;
 	switch (ev->kind) {
 	case RD_ALLOC:
-		/* A number is new; it takes the ring slot of the allocation
-		 * RP_RECENT before it, which moves to the table if still
-		 * live. An address may still be live. */
-		h[0] = r;
-		h[1] = table_hint(rp, numbered ? ev->ptr - RP_RECENT : ev->ptr);
+		/* A number is new: its ring slot, and the page of the block
+		 * it may push out of the ring. An address may still be live. */
+		if (numbered) {
+			h[0] = ring_slot(rp, ev->ptr);
+			h[1] = page_slot(rp, ev->ptr - RP_RECENT);
+		} else {
+			h[0] = old_hint(rp, ev->ptr);
+		}
 		break;
-	case RD_FREE: /* young in the ring, else in the table */
-		h[0] = r;
-		h[1] = table_hint(rp, ev->ptr);
+	case RD_FREE: /* young in the ring, else in its page or the table */
+		h[0] = ring_slot(rp, ev->ptr);
+		h[1] = old_hint(rp, ev->ptr);
 		break;
-	case RD_ADDR: /* from the ring or the table to the table */
-		h[0] = ring_hint(rp, ev->ptr);
-		h[1] = table_hint(rp, ev->addr);
+	case RD_ADDR: /* from the ring or a page to the table */
+		h[0] = ring_slot(rp, ev->ptr);
+		h[1] = old_hint(rp, ev->addr);
 		break;
 	default:
 		break;

@@ -66,16 +66,29 @@ struct rp_summary {
 #define RP_SITE_CACHE 1024
 #define RP_RECENT (1u << 16)
 
+/* Numbered blocks by allocation number, RP_PAGE numbers a page (replay.c). */
+#define RP_PAGE_BITS 12
+#define RP_PAGE (1u << RP_PAGE_BITS)
+struct rp_page {
+	uint32_t live;
+	struct rp_block e[RP_PAGE];
+};
+
 struct replay {
 	struct rp_table live;
 	struct rp_site *sites;
 	/* Last site seen per stack id modulo the size: most allocations come
 	 * from a few sites, and this skips their hash lookup. */
 	struct rp_site *site_cache[RP_SITE_CACHE];
-	/* Numbered blocks live in a ring by allocation number while young (most
-	 * die young: no hash, no node), and move to the table above only when
-	 * they outlive it. NULL until the first numbered allocation. */
+	/* Numbered blocks live in a ring by allocation number while young
+	 * (most die young), then in pages by number: found by arithmetic, no
+	 * hash. The table above holds blocks known by address and the last
+	 * few of a page that is mostly gone. next_num: one past the highest
+	 * number allocated. */
 	struct rp_block *recent;
+	struct rp_page **pages;
+	size_t npages;
+	uint64_t next_num;
 	uint64_t cur_bytes, cur_blocks;
 	uint64_t epoch;
 	uint64_t last_time;
