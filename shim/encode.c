@@ -193,6 +193,22 @@ enc_node(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip,
 }
 
 int
+enc_node_ip(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip)
+{
+	uint64_t did = id - e->prev_node, up = id - parent;
+	if (!room(e, 1 + ulen(did) + ulen(up) + ulen(ip)))
+		return -1;
+	uint8_t *p = cur(e), *q = p;
+	*q++ = HELDBY_REC_NODE_IP;
+	q += heldby_put_u(q, did);
+	q += heldby_put_u(q, up);
+	q += heldby_put_u(q, ip);
+	e->len += (size_t)(q - p);
+	e->prev_node = id;
+	return 0;
+}
+
+int
 enc_alloc(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t ptr,
 	  uint64_t stack, unsigned fn)
 {

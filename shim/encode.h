@@ -59,6 +59,8 @@ int enc_stack(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip);
  * when parent is 0). */
 int enc_node(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip,
 	     uint64_t parent_ip);
+/* NODE_IP record (version 4): the same with the ip whole. */
+int enc_node_ip(struct enc *e, uint64_t id, uint64_t parent, uint64_t ip);
 int enc_alloc(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t ptr,
 	      uint64_t stack, unsigned fn);
 int enc_free(struct enc *e, uint64_t time_ns, uint64_t ptr);

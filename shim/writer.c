@@ -96,8 +96,7 @@ stack_intern(const uint64_t *ips, int n)
 		id = st_node(&stk, parent, ips[i], &fresh);
 		if (!id)
 			return 0;
-		if (fresh && !EMIT(enc_node(&enc, id, parent, ips[i],
-					     st_ip(&stk, parent))))
+		if (fresh && !EMIT(enc_node_ip(&enc, id, parent, ips[i])))
 			return 0;
 		parent = id;
 	}

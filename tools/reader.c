@@ -659,26 +659,28 @@ rec_stack(struct reader *r)
 	return add_node(r, id, parent, ip);
 }
 
-/* NODE: a stack node in deltas (trace.h). A parent this reader never saw
- * (its block was damaged) leaves the ip unknown rather than wrong. */
+/* NODE (ip as a delta to the parent's) or NODE_IP (ip whole): a stack
+ * node (trace.h). A NODE whose parent this reader never saw (its block
+ * was damaged) leaves the ip unknown rather than wrong. */
 static int
-rec_node(struct reader *r)
+rec_node(struct reader *r, bool whole_ip)
 {
-	uint64_t did, up;
-	int64_t dip;
+	uint64_t did, up, ip;
+	int64_t dip = 0;
 	if (heldby_get_u(&r->p, r->end, &did) || heldby_get_u(&r->p, r->end, &up) ||
-	    heldby_get_s(&r->p, r->end, &dip))
+	    (whole_ip ? heldby_get_u(&r->p, r->end, &ip) : heldby_get_s(&r->p, r->end, &dip)))
 		return -1;
 	uint64_t id = r->prev_node + did;
 	if (id == 0 || up == 0 || up > id)
 		return -1;
 	r->prev_node = id;
-	uint64_t parent = id - up, ip = (uint64_t)dip;
-	if (parent) {
-		const struct rd_node *pn = node_find(r, parent);
-		if (pn && pn->ip) {
+	uint64_t parent = id - up;
+	if (!whole_ip) {
+		ip = (uint64_t)dip;
+		const struct rd_node *pn = parent ? node_find(r, parent) : NULL;
+		if (parent && pn && pn->ip) {
 			ip += pn->ip;
-		} else {
+		} else if (parent) {
 			r->st.anomalies++;
 			ip = 0;
 		}
@@ -814,7 +816,8 @@ reader_next(struct reader *r, struct rd_event *ev)
 			ev->ptr = r->prev_ptr;
 			return 1;
 		case HELDBY_REC_NODE:
-			if (rec_node(r))
+		case HELDBY_REC_NODE_IP:
+			if (rec_node(r, kind == HELDBY_REC_NODE_IP))
 				goto bad;
 			continue;
 		case HELDBY_REC_TIME:

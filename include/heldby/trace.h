@@ -184,6 +184,11 @@ enum heldby_rec {
 	 * reverse, or with a stride, so the deltas repeat where "back" keeps
 	 * growing. The writer uses whichever of the two is smaller. */
 	HELDBY_REC_FREE_NEAR = 18,
+	/* Version 4. u did, u up, u ip: a stack node as NODE, with its ip
+	 * whole. Longer than NODE's delta to the parent's ip, but the same
+	 * return address under many parents is the same bytes each time,
+	 * which zstd matches: imagemagick's trace 12% smaller, cc1plus's 3%. */
+	HELDBY_REC_NODE_IP = 19,
 };
 
 /* Which function made an allocation. */

@@ -414,6 +414,25 @@ Test(encode, v2_nodes_are_deltas_to_the_previous_node_and_the_parent)
 	cr_assert_eq(p, end);
 }
 
+Test(encode, v4_nodes_carry_their_ip_whole)
+{
+	uint8_t buf[256];
+	struct enc e;
+	enc_init(&e, buf, sizeof(buf));
+	cr_assert_eq(enc_node_ip(&e, 5, 0, 0x401000), 0);
+	cr_assert_eq(enc_node_ip(&e, 6, 5, 0x400ff0), 0);
+	const uint8_t *p = buf, *end = buf + e.len;
+	cr_assert_eq(*p++, HELDBY_REC_NODE_IP);
+	cr_assert_eq(get_u(&p, end), 5);
+	cr_assert_eq(get_u(&p, end), 5, "outermost: up is the id");
+	cr_assert_eq(get_u(&p, end), 0x401000);
+	cr_assert_eq(*p++, HELDBY_REC_NODE_IP);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(get_u(&p, end), 1);
+	cr_assert_eq(get_u(&p, end), 0x400ff0, "not a delta to the parent's");
+	cr_assert_eq(p, end);
+}
+
 Test(encode, v2_event_that_does_not_fit_changes_nothing)
 {
 	uint8_t buf[3];

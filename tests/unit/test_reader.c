@@ -854,6 +854,39 @@ Test(reader, reads_numbered_events_across_blocks)
 	unlink(path);
 }
 
+/* NODE_IP (version 4) nodes, with NODE ones under and above them: each
+ * gets its ip, whole or from its parent's. */
+Test(reader, reads_nodes_with_whole_ips_beside_delta_ones)
+{
+	char *path = tmpname();
+	static struct shim_trace t;
+	shim_trace_begin(&t, path);
+	cr_assert_eq(enc_node_ip(&t.e, 1, 0, 0x1010), 0);
+	cr_assert_eq(enc_node(&t.e, 2, 1, 0x1800, 0x1010), 0);
+	cr_assert_eq(enc_node_ip(&t.e, 3, 2, 0x1900), 0);
+	cr_assert_eq(enc_alloc_seq(&t.e, 1000, 8, 3, 0, NULL), 0);
+	cr_assert_eq(enc_end(&t.e, 2000, 0, 0), 0);
+	shim_trace_end(&t);
+
+	char err[256];
+	struct reader *r;
+	cr_assert_eq(reader_open(path, &r, err, sizeof err), 0, "%s", err);
+	struct rd_event ev;
+	while (reader_next(r, &ev) == 1)
+		;
+	const uint64_t ips[] = {0x1010, 0x1800, 0x1900};
+	for (uint64_t id = 1; id <= 3; id++) {
+		cr_assert_not_null(reader_node(r, id));
+		cr_expect_eq(reader_node(r, id)->ip, ips[id - 1], "node %llu",
+			     (unsigned long long)id);
+		cr_expect_eq(reader_node(r, id)->parent, id - 1);
+	}
+	cr_expect_eq(reader_stats(r)->anomalies, 0);
+	cr_expect_eq(reader_stats(r)->blocks_damaged, 0);
+	reader_close(r);
+	unlink(path);
+}
+
 /* HELDBY_TRACE_F_TIME_TABLE: events get the times of the block's time
  * table, to the millisecond, across blocks, beside the exact time of a
  * MARK record. */
