@@ -4,7 +4,9 @@
  * decompressed records as a (u16 length, bytes) chunk, split where a block
  * is longer than a chunk can say. Module paths get a "/nonexistent" prefix:
  * symbolising the real libc on every run would make the fuzzer spend its
- * time in libdw and zlib instead of in our code.
+ * time in libdw and zlib instead of in our code. A block's time table
+ * (HELDBY_TRACE_F_TIME_TABLE) is left out: fuzz_records writes files
+ * without the flag, where those bytes would only end each block as junk.
  * Usage: seed_records TRACE OUT
  */
 #include <stdio.h>
@@ -105,6 +107,7 @@ main(int argc, char **argv)
 	uint8_t h[HELDBY_TRACE_HEADER_FIXED];
 	if (fread(h, 1, sizeof h, in) != sizeof h || fseek(in, get32(h + 12), SEEK_SET) != 0)
 		return 1;
+	int time_table = !!(get32(h + 44) & HELDBY_TRACE_F_TIME_TABLE);
 	static uint8_t z[ZSTD_COMPRESSBOUND(HELDBY_BLOCK_RAW_MAX)], in_raw[HELDBY_BLOCK_RAW_MAX],
 		raw[HELDBY_BLOCK_RAW_MAX * 3];
 	uint8_t bh[HELDBY_BLOCK_HEADER_SIZE];
@@ -115,6 +118,11 @@ main(int argc, char **argv)
 		size_t n = ZSTD_decompress(in_raw, sizeof in_raw, z, stored);
 		if (ZSTD_isError(n))
 			break;
+		if (time_table) {
+			if (n < 4 || get32(in_raw + n - 4) > n - 4)
+				break;
+			n -= 4 + get32(in_raw + n - 4);
+		}
 		n = hide_modules(in_raw, in_raw + n, raw);
 		for (size_t i = 0; i < n; i += 0xffff) {
 			size_t len = n - i < 0xffff ? n - i : 0xffff;
