@@ -203,7 +203,9 @@ page_of(const struct replay *rp, uint64_t id)
 	if (!(id & RD_SEQ_ID(0)))
 		return NULL;
 	uint64_t pi = num_of(id) >> RP_PAGE_BITS;
-	return pi < rp->npages ? rp->pages[pi] : NULL;
+	if (pi < rp->page_base || pi - rp->page_base >= rp->npages)
+		return NULL;
+	return rp->pages[pi - rp->page_base];
 }
 
 /* Block id's slot in its page, or NULL when it has no page. */
@@ -214,14 +216,26 @@ page_slot(const struct replay *rp, uint64_t id)
 	return pg ? &pg->e[num_of(id) & (RP_PAGE - 1)] : NULL;
 }
 
-/* The page of number n, made when missing; NULL without memory. */
+/* The page of number n, made when missing; NULL without memory, or with
+ * *far when n lies outside the numbers this trace can have used (below
+ * the first page, or past twice the allocations seen: only a damaged
+ * trace, whose SEQ may name any number), where the table takes it. */
 static struct rp_page *
-page_make(struct replay *rp, uint64_t n)
+page_make(struct replay *rp, uint64_t n, bool *far)
 {
 	uint64_t pi = n >> RP_PAGE_BITS;
-	if (pi >= rp->npages) {
+	*far = false;
+	if (!rp->npages)
+		rp->page_base = pi; /* a fork child's numbers start high */
+	if (pi < rp->page_base ||
+	    pi - rp->page_base > 2 * (rp->sum.alloc_calls >> RP_PAGE_BITS) + 64) {
+		*far = true;
+		return NULL;
+	}
+	uint64_t i = pi - rp->page_base;
+	if (i >= rp->npages) {
 		size_t cap = rp->npages ? rp->npages : 64;
-		while (cap <= pi)
+		while (cap <= i)
 			cap *= 2;
 		struct rp_page **np = realloc(rp->pages, cap * sizeof *np);
 		if (!np)
@@ -230,9 +244,9 @@ page_make(struct replay *rp, uint64_t n)
 		rp->pages = np;
 		rp->npages = cap;
 	}
-	if (!rp->pages[pi])
-		rp->pages[pi] = calloc(1, sizeof(struct rp_page));
-	return rp->pages[pi];
+	if (!rp->pages[i])
+		rp->pages[i] = calloc(1, sizeof(struct rp_page));
+	return rp->pages[i];
 }
 
 /* Page pi, once every number in it left the ring: gone when empty, its
@@ -240,7 +254,7 @@ page_make(struct replay *rp, uint64_t n)
 static int
 page_settle(struct replay *rp, uint64_t pi)
 {
-	struct rp_page *pg = pi < rp->npages ? rp->pages[pi] : NULL;
+	struct rp_page *pg = page_of(rp, RD_SEQ_ID(pi << RP_PAGE_BITS));
 	bool closed = rp->next_num >= RP_RECENT &&
 		      (pi + 1) << RP_PAGE_BITS <= rp->next_num - RP_RECENT;
 	if (!pg || !closed || pg->live > RP_PAGE_SPARSE)
@@ -254,7 +268,7 @@ page_settle(struct replay *rp, uint64_t pi)
 		pg->live--;
 	}
 	free(pg);
-	rp->pages[pi] = NULL;
+	rp->pages[pi - rp->page_base] = NULL;
 	return 0;
 }
 
@@ -263,9 +277,10 @@ static int
 page_enter(struct replay *rp, const struct rp_block *b)
 {
 	uint64_t n = num_of(b->id);
-	struct rp_page *pg = page_make(rp, n);
+	bool far;
+	struct rp_page *pg = page_make(rp, n, &far);
 	if (!pg)
-		return -ENOMEM;
+		return far ? lt_add(&rp->live, b) : -ENOMEM;
 	struct rp_block *slot = &pg->e[n & (RP_PAGE - 1)];
 	if (slot->id) { /* the same number twice: only a damaged trace */
 		forget(rp, slot->site, slot->size, slot->time);

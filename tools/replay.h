@@ -86,8 +86,9 @@ struct replay {
 	 * few of a page that is mostly gone. next_num: one past the highest
 	 * number allocated. */
 	struct rp_block *recent;
-	struct rp_page **pages;
+	struct rp_page **pages; /* pages[i]: page page_base + i */
 	size_t npages;
+	uint64_t page_base;
 	uint64_t next_num;
 	uint64_t cur_bytes, cur_blocks;
 	uint64_t epoch;

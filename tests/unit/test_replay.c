@@ -410,6 +410,31 @@ Test(replay, pages_go_and_their_last_blocks_move_to_the_table)
 	replay_free(&rp);
 }
 
+/* A damaged trace's SEQ may name any number: a block far past the others
+ * (or below the first page) goes to the table instead of a page array
+ * sized by its number. Found by fuzz_records
+ * (regressions/fuzz_records/page-number-far-out). */
+Test(replay, numbers_far_out_go_to_the_table)
+{
+	struct replay rp;
+	replay_init(&rp);
+	const uint64_t far = UINT64_C(1) << 60, q0 = 1000000;
+	for (uint64_t q = q0; q < q0 + RP_RECENT + 10; q++)
+		cr_assert_eq(replay_alloc(&rp, q, RD_SEQ_ID(q), 8, 1), 0);
+	cr_assert_eq(replay_alloc(&rp, 1, RD_SEQ_ID(far), 16, 1), 0);
+	cr_assert_eq(replay_alloc(&rp, 2, RD_SEQ_ID(far + RP_RECENT), 16, 1), 0);
+	cr_assert_eq(replay_alloc(&rp, 3, RD_SEQ_ID(5), 32, 1), 0);
+	cr_assert_eq(replay_alloc(&rp, 4, RD_SEQ_ID(5 + RP_RECENT), 32, 1), 0);
+	cr_expect(rp.npages < 1024, "%zu page slots", rp.npages);
+	cr_expect_eq(rp.page_base, q0 >> RP_PAGE_BITS);
+	replay_release(&rp, 5, RD_SEQ_ID(far));
+	replay_release(&rp, 5, RD_SEQ_ID(5));
+	replay_release(&rp, 5, RD_SEQ_ID(q0));
+	cr_expect_eq(rp.sum.unknown_frees, 0);
+	cr_expect_eq(rp.cur_bytes, 8 * (RP_RECENT + 9) + 16 + 32);
+	replay_free(&rp);
+}
+
 /* Address-keyed blocks under random traffic, with addresses that crowd
  * together: the live table must grow and delete without losing or
  * inventing a block (checked against a plain array). */
