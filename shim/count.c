@@ -53,8 +53,8 @@ struct table {
 	uint32_t mask;    /* capacity - 1; 0 while there is no table */
 	uint32_t grow_at; /* entries that make the table grow */
 	uint32_t used;
-	uint8_t shift;	  /* 64 - log2 of the capacity */
-	bool tagged;	  /* the slots are followed by their tags */
+	uint8_t shift; /* 64 - log2 of the capacity */
+	bool tagged;   /* the slots are followed by their tags */
 };
 
 /* Set once by cnt_tag_blocks: tables made or grown from then on keep a

@@ -6,6 +6,7 @@
  */
 #include "encode.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "heldby/trace.h"
@@ -259,9 +260,10 @@ static size_t
 prefix_len(const struct enc *e, uint64_t t, int numbered)
 {
 	size_t n = 0;
-	if (t != UINT64_MAX && time_due(e, t) && e->tcap)
+	bool due = t != UINT64_MAX && time_due(e, t);
+	if (due && e->tcap)
 		n += e->tcap - e->tlen >= TABLE_ENTRY_MAX + 4 ? 0 : e->cap;
-	else if (t != UINT64_MAX && time_due(e, t))
+	else if (due)
 		n += 1 + ulen(clamp_time(e, t));
 	if (numbered && !e->has_seq)
 		n += 1 + ulen(e->next_seq);
@@ -287,9 +289,10 @@ put_time_entry(struct enc *e, const uint8_t *q, uint64_t t)
 static uint8_t *
 put_prefix(struct enc *e, uint8_t *q, uint64_t t, int numbered)
 {
-	if (t != UINT64_MAX && time_due(e, t) && e->tcap) {
+	bool due = t != UINT64_MAX && time_due(e, t);
+	if (due && e->tcap) {
 		put_time_entry(e, q, t);
-	} else if (t != UINT64_MAX && time_due(e, t)) {
+	} else if (due) {
 		*q++ = HELDBY_REC_TIME;
 		q += heldby_put_u(q, dtime(e, t));
 		e->has_time = 1;

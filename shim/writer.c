@@ -256,9 +256,6 @@ static struct enc_summary sum;
 static uint64_t sum_blocks;
 static bool sum_ok;
 
-/* The hooks count only once recording stopped, which this thread does
- * itself (write_failed) or which happens after it finished: until then it
- * is the table's only writer and skips the locks. */
 /* The number of the block with this tag, 0 when this trace has none. */
 static uint64_t
 named(uint32_t tag)
@@ -291,8 +288,11 @@ untag_old_blocks(void)
 		cnt_untag_solo(untag_if_old, NULL);
 }
 
-/* While recording, an allocation enters the table with the number its
- * ALLOC_SEQ record is about to take. */
+/* The hooks count only once recording stopped, which this thread does
+ * itself (write_failed) or which happens after it finished: until then it
+ * is the table's only writer and skips the locks. While recording, an
+ * allocation enters the table with the number its ALLOC_SEQ record is
+ * about to take. */
 static struct counted
 count_event(const struct ev *e)
 {

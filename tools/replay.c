@@ -302,11 +302,12 @@ take_id(struct replay *rp, uint64_t id, struct rp_block *out)
 		b->id = 0;
 		return true;
 	}
-	b = page_slot(rp, id);
+	struct rp_page *pg = page_of(rp, id);
+	b = pg ? &pg->e[num_of(id) & (RP_PAGE - 1)] : NULL;
 	if (b && b->id == id) {
 		*out = *b;
 		b->id = 0;
-		page_of(rp, id)->live--;
+		pg->live--;
 		(void)page_settle(rp, num_of(id) >> RP_PAGE_BITS);
 		return true;
 	}
