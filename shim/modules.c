@@ -5,6 +5,12 @@
  * that is dlclose'd later still resolves. Changes are detected with the
  * loader's dlpi_adds/dlpi_subs counters instead of wrapping dlopen, which
  * would break the caller's RUNPATH (memray#212). Writer thread only.
+ *
+ * A module goes into the trace when the first stack that runs through it
+ * does (mod_need), or when it is unloaded. Most of a process's modules
+ * never hold a frame of an allocating stack (the shim's own libraries, a
+ * program's plugins that do not allocate), and each record costs a path
+ * and a build-id: xz's trace was half module records.
  */
 #include <elf.h>
 #include <fcntl.h>
@@ -27,11 +33,13 @@ struct mod {
 	uint8_t bid[MOD_BID];
 	size_t bidlen;
 	int seen;
+	bool announced; /* its MODULE record is in the trace */
 	struct mod *next;
 	char path[];
 };
 
 static struct mod *mods;
+static struct mod *last_needed; /* where the last mod_need found its ip */
 static uint64_t mod_next_id = 1;
 static unsigned long long last_adds, last_subs;
 static int have_snapshot;
@@ -175,9 +183,19 @@ mod_forget(void)
 	/* Dropped, not freed: a fork child's copy may have been mid-change in
 	 * the writer thread; untouched it stays shared with the parent. */
 	mods = NULL;
+	last_needed = NULL;
 	mod_next_id = 1;
 	have_snapshot = 0;
 	last_adds = last_subs = 0;
+}
+
+static int
+announce(struct mod *m, mod_emit_fn emit, void *ctx)
+{
+	m->id = mod_next_id++;
+	m->announced = true;
+	return emit(ctx, 0, m->id, m->bias, m->nranges, m->starts, m->lens,
+		    m->path, m->bid, m->bidlen);
 }
 
 void
@@ -198,16 +216,41 @@ mod_refresh(mod_emit_fn emit, void *ctx, bool force)
 	while (*pp) {
 		struct mod *m = *pp;
 		if (m->seen == 0) {
+			/* Stacks taken before the unload may still be in the
+			 * rings: they find it in the trace. */
+			if (!m->announced)
+				(void)announce(m, emit, ctx);
 			emit(ctx, 1, m->id, 0, 0, NULL, NULL, NULL, NULL, 0);
 			*pp = m->next;
+			if (last_needed == m)
+				last_needed = NULL;
 			real.free(m);
 			continue;
 		}
-		if (m->seen == 2) {
-			m->id = mod_next_id++;
-			emit(ctx, 0, m->id, m->bias, m->nranges, m->starts,
-			     m->lens, m->path, m->bid, m->bidlen);
-		}
 		pp = &m->next;
 	}
+}
+
+static bool
+holds(const struct mod *m, uint64_t ip)
+{
+	/* a return address may sit just past the end of its code */
+	for (size_t i = 0; i < m->nranges; i++)
+		if (ip - m->starts[i] <= m->lens[i])
+			return true;
+	return false;
+}
+
+int
+mod_need(uint64_t ip, mod_emit_fn emit, void *ctx)
+{
+	struct mod *m = last_needed;
+	if (!m || !holds(m, ip)) {
+		for (m = mods; m && !holds(m, ip); m = m->next)
+			;
+		if (!m)
+			return 0; /* no module: generated code */
+		last_needed = m;
+	}
+	return m->announced ? 0 : announce(m, emit, ctx);
 }

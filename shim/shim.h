@@ -222,13 +222,18 @@ int writer_restart_after_exec(void) HB_HIDDEN;
 /* modules.c */
 struct enc;
 void mod_init(void) HB_HIDDEN;
-/* Compares the loaded modules with the last snapshot and encodes MODULE and
- * MODULE_UNLOAD records through emit. Writer thread only. */
+/* Compares the loaded modules with the last snapshot; encodes MODULE and
+ * MODULE_UNLOAD records through emit for the modules unloaded since.
+ * Writer thread only. */
 typedef int (*mod_emit_fn)(void *ctx, int unload, uint64_t id, uint64_t bias,
 			   size_t nranges, const uint64_t *starts,
 			   const uint64_t *lens, const char *path,
 			   const uint8_t *bid, size_t bidlen);
 void mod_refresh(mod_emit_fn emit, void *ctx, bool force) HB_HIDDEN;
+/* Encodes the MODULE record of the module that holds ip, unless the trace
+ * has it already: before the first stack node in it. Returns emit's
+ * result, 0 when nothing was due. */
+int mod_need(uint64_t ip, mod_emit_fn emit, void *ctx) HB_HIDDEN;
 /* A new trace: every module is announced again (fork child, exec failed). */
 void mod_forget(void) HB_HIDDEN;
 const char *mod_exe_path(void) HB_HIDDEN;

@@ -74,6 +74,10 @@ static struct stacktab stk;
 static int stk_ok;
 
 static int flush_block(void);
+static int emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias,
+		    size_t nranges, const uint64_t *starts,
+		    const uint64_t *lens, const char *path, const uint8_t *bid,
+		    size_t bidlen);
 
 /* Writes a record, flushing the block first when it is full. True when
  * written. */
@@ -96,7 +100,8 @@ stack_intern(const uint64_t *ips, int n)
 		id = st_node(&stk, parent, ips[i], &fresh);
 		if (!id)
 			return 0;
-		if (fresh && !EMIT(enc_node_ip(&enc, id, parent, ips[i])))
+		if (fresh && (mod_need(ips[i], emit_mod, NULL) != 0 ||
+			      !EMIT(enc_node_ip(&enc, id, parent, ips[i]))))
 			return 0;
 		parent = id;
 	}

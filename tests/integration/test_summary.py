@@ -73,6 +73,20 @@ for name, argv, *env in WORKLOADS:
         check(f"{name}_no_block_needed_its_address", s["addresses_given"][1] == 0, s)
     shutil.rmtree(workdir, ignore_errors=True)
 
+# A module enters the trace with the first stack that runs through it: the
+# shim's own libraries (libunwind, libdw, libzstd) hold no frame of
+# known_peak's stacks and stay out; the program and libc are in.
+proc, traces, workdir = run([victim("known_peak")])
+if check("modules_ran", proc.returncode == 0 and len(traces) == 1, proc.stderr):
+    r = subprocess.run([TRACE_SUMMARY, "--modules", traces[0]], capture_output=True,
+                       text=True, timeout=300)
+    mods = [os.path.basename(m) for m in r.stdout.split()]
+    check("modules_program_and_libc_announced", r.returncode == 0 and "known_peak" in mods
+          and any(m.startswith("libc.so") for m in mods), (mods, r.stderr))
+    check("modules_unused_ones_left_out", not any(m.startswith(("libunwind", "libdw", "libzstd",
+                                                              "libheldby")) for m in mods), mods)
+shutil.rmtree(workdir, ignore_errors=True)
+
 # Every 2^31 allocations the writer takes the tags of blocks older than
 # 2^31 and gives them their address (shim/seqtag.h); a shim built with a
 # span of 4096 does it here. The counts must still be the replay's, and

@@ -7,9 +7,12 @@
  * test_summary.py wants the two columns equal. Last, a row of the replay
  * alone: ADDR records, which give a live block its address because the
  * writer could not name its free by number.
+ *   trace_summary --modules TRACE
+ * prints the path of each module the trace announces, one a line.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "reader.h"
 #include "replay.h"
@@ -76,11 +79,32 @@ row(const char *name, int have, uint64_t w, uint64_t r)
 		printf("%s - %" PRIu64 "\n", name, r);
 }
 
+static int
+print_modules(const char *path)
+{
+	struct reader *r;
+	if (open_trace(path, &r))
+		return 1;
+	struct rd_event ev;
+	while (reader_next(r, &ev) == 1)
+		;
+	for (uint64_t id = 1;; id++) {
+		const struct rd_module *m = reader_module(r, id);
+		if (!m)
+			break;
+		printf("%s\n", m->path);
+	}
+	reader_close(r);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--modules") == 0)
+		return print_modules(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: trace_summary TRACE\n");
+		fprintf(stderr, "usage: trace_summary [--modules] TRACE\n");
 		return 2;
 	}
 	struct rd_summary w = {0};
