@@ -21,7 +21,8 @@ struct rp_site {
 	double peak_tsum;
 	uint64_t epoch; /* global epoch when peak_* were last brought up to date */
 	uint64_t calls, total_bytes;
-	unsigned mark; /* scratch for the views */
+	uint32_t index; /* 1 + its place in replay.site_list; 0: none */
+	unsigned mark;  /* scratch for the views */
 	UT_hash_handle hh;
 };
 
@@ -66,17 +67,26 @@ struct rp_summary {
 #define RP_SITE_CACHE 1024
 #define RP_RECENT (1u << 16)
 
-/* Numbered blocks by allocation number, RP_PAGE numbers a page (replay.c). */
+/* Numbered blocks by allocation number, RP_PAGE numbers a page (replay.c).
+ * A page slot is half a struct rp_block: its number is the slot's, its
+ * site an index. */
 #define RP_PAGE_BITS 12
 #define RP_PAGE (1u << RP_PAGE_BITS)
+struct rp_slot {
+	uint64_t time;
+	uint32_t size; /* a block of 4 GiB or more goes to the table */
+	uint32_t site; /* rp_site.index; 0: empty */
+};
 struct rp_page {
 	uint32_t live;
-	struct rp_block e[RP_PAGE];
+	struct rp_slot e[RP_PAGE];
 };
 
 struct replay {
 	struct rp_table live;
 	struct rp_site *sites;
+	struct rp_site **site_list; /* by index - 1 */
+	size_t nsites, site_cap;
 	/* Last site seen per stack id modulo the size: most allocations come
 	 * from a few sites, and this skips their hash lookup. */
 	struct rp_site *site_cache[RP_SITE_CACHE];

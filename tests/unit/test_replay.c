@@ -410,6 +410,35 @@ Test(replay, pages_go_and_their_last_blocks_move_to_the_table)
 	replay_free(&rp);
 }
 
+/* A page slot keeps 32 bits of size and a site index: a block of 4 GiB or
+ * more that outlives the ring goes to the table instead, whole; the
+ * others come back from their page with their size, site and time (the
+ * age at the peak is computed from it). */
+Test(replay, page_slots_keep_size_site_and_time)
+{
+	struct replay rp;
+	replay_init(&rp);
+	const uint64_t big = UINT64_C(5) << 32, t0 = UINT64_C(7) << 40;
+	cr_assert_eq(replay_alloc(&rp, t0, RD_SEQ_ID(1), big, 3), 0);
+	cr_assert_eq(replay_alloc(&rp, t0 + 1, RD_SEQ_ID(2), UINT32_MAX, 4), 0);
+	for (uint64_t q = 3; q < 3 + RP_RECENT; q++) /* both leave the ring */
+		cr_assert_eq(replay_alloc(&rp, t0 + q, RD_SEQ_ID(q), 1, 5), 0);
+	cr_expect_eq(rp.live.n, 1, "the big block went to the table");
+	cr_expect_not_null(rp.pages[0], "the other one to its page");
+	cr_expect_eq(site(&rp, 4)->cur_tsum, (double)(t0 + 1));
+	replay_release(&rp, t0 + 2 * RP_RECENT, RD_SEQ_ID(1));
+	cr_expect_eq(site(&rp, 3)->cur_bytes, 0);
+	cr_expect_eq(site(&rp, 3)->cur_blocks, 0);
+	cr_expect_eq(rp.cur_bytes, UINT32_MAX + (uint64_t)RP_RECENT);
+	replay_release(&rp, t0 + 2 * RP_RECENT, RD_SEQ_ID(2));
+	cr_expect_eq(site(&rp, 4)->cur_bytes, 0);
+	cr_expect_eq(site(&rp, 4)->cur_blocks, 0);
+	cr_expect_eq(site(&rp, 4)->cur_tsum, 0.0, "its time came back whole");
+	cr_expect_eq(rp.sum.unknown_frees, 0);
+	cr_expect_eq(rp.cur_bytes, (uint64_t)RP_RECENT);
+	replay_free(&rp);
+}
+
 /* A damaged trace's SEQ may name any number: a block far past the others
  * (or below the first page) goes to the table instead of a page array
  * sized by its number. Found by fuzz_records
