@@ -773,7 +773,10 @@ reader_next(struct reader *r, struct rd_event *ev)
 		const uint8_t **p = &r->p, *end = r->end;
 		uint64_t a, b, c, d;
 		int64_t s;
-		memset(ev, 0, sizeof *ev);
+		/* Copied from a zero event, not memset: GCC makes the memset a
+		 * `rep stos`, whose start-up was a tenth of a report's time. */
+		static const struct rd_event none;
+		*ev = none;
 		switch (kind) {
 		case HELDBY_REC_MODULE:
 			if (rec_module(r))
