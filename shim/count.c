@@ -94,10 +94,21 @@ size_packs(size_t n)
 	return (uint64_t)n <= SIZE_MASK;
 }
 
+/* Neighbours share cache lines: blocks allocated one after another sit
+ * side by side in the heap, and are often freed together. So the hash
+ * (Fibonacci) is of the 256-byte stretch of addresses a block starts in,
+ * which picks the shard and a run of 16 slots; the block's 16-byte step
+ * within the stretch is its slot in the run (its low 4 bits). At most 8
+ * glibc chunks (32 bytes or more) start in a stretch, so a run holds them. */
+#define RUN_BITS 4
+#define RUN (1u << RUN_BITS)
+
 static inline uint64_t
 hash_ptr(uintptr_t p)
 {
-	return (uint64_t)p * 0x9e3779b97f4a7c15u; /* Fibonacci hashing */
+	uint64_t stretch = (uint64_t)p >> (ALIGN_BITS + RUN_BITS);
+	return (stretch * 0x9e3779b97f4a7c15u & ~(uint64_t)(RUN - 1)) |
+	       ((uint64_t)p >> ALIGN_BITS & (RUN - 1));
 }
 
 static inline struct shard *
@@ -106,12 +117,13 @@ shard_of(uint64_t h)
 	return &shards[h >> (64 - SHARD_BITS)];
 }
 
-/* The slot an entry would occupy in an empty table: the hash bits below
- * the shard's. */
+/* The slot an entry would occupy in an empty table: its run from the
+ * hash bits below the shard's, its place in the run from the low bits. */
 static inline size_t
 home(const struct table *t, uint64_t h)
 {
-	return (size_t)((h << SHARD_BITS) >> t->shift);
+	return ((size_t)((h << SHARD_BITS) >> t->shift) & ~(size_t)(RUN - 1)) |
+	       (size_t)(h & (RUN - 1));
 }
 
 /* Slot access. `wide` is a constant at every call site, so each table
