@@ -18,15 +18,15 @@
  *
  * While a trace is recorded, each entry also carries a 32-bit tag the
  * writer derives from the block's allocation number (cnt_tag_blocks), so
- * that its free can name it by number: the tags sit in a third part of the
- * same mapping, after the slots, 4 bytes a slot. Count mode does not pay
- * for them.
+ * that its free can name it by number: 4 bytes right behind the slot's
+ * words, in the same cache line. Count mode does not pay for them.
  */
 #include "count.h"
 
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "mapmem.h"
@@ -43,7 +43,8 @@
 #define PTR_BITS (64 - SIZE_BITS + ALIGN_BITS) /* 48 */
 
 /* One table. Wide slots take two words {pointer, size}; the word that
- * holds the pointer is 0 when the slot is empty. Only touched under the
+ * holds the pointer is 0 when the slot is empty. A tagged table's slots
+ * have the tag behind the words (stride()). Only touched under the
  * shard's lock. 32-bit counts keep a shard on one cache line: a shard
  * never grows past MAX_CAP slots (over 2^38 blocks in all). */
 #define MAX_CAP (UINT32_C(1) << 31)
@@ -127,70 +128,89 @@ home(const struct table *t, uint64_t h)
 }
 
 /* Slot access. `wide` is a constant at every call site, so each table
- * gets its own straight-line code. */
+ * gets its own straight-line code. A slot is its words (one packed, two
+ * wide) and, in a tagged table, its tag right behind them: one cache line
+ * holds both, where a separate tag array cost the writer a second miss
+ * per lookup. */
+static inline __attribute__((always_inline)) size_t
+stride(const struct table *t, bool wide)
+{
+	return (wide ? 16 : 8) + (t->tagged ? sizeof(uint32_t) : 0);
+}
+
+static inline __attribute__((always_inline)) uint8_t *
+slot_at(const struct table *t, size_t i, bool wide)
+{
+	return (uint8_t *)t->slots + i * stride(t, wide);
+}
+
+static inline __attribute__((always_inline)) uint64_t
+word(const struct table *t, size_t i, bool wide, size_t k)
+{
+	uint64_t w;
+	memcpy(&w, slot_at(t, i, wide) + 8 * k, sizeof w);
+	return w;
+}
+
+static inline __attribute__((always_inline)) void
+set_word(struct table *t, size_t i, bool wide, size_t k, uint64_t w)
+{
+	memcpy(slot_at(t, i, wide) + 8 * k, &w, sizeof w);
+}
+
 static inline __attribute__((always_inline)) uintptr_t
 slot_ptr(const struct table *t, size_t i, bool wide)
 {
 	if (wide)
-		return (uintptr_t)t->slots[2 * i];
-	return (uintptr_t)((t->slots[i] >> SIZE_BITS) << ALIGN_BITS);
+		return (uintptr_t)word(t, i, true, 0);
+	return (uintptr_t)((word(t, i, false, 0) >> SIZE_BITS) << ALIGN_BITS);
 }
 
 static inline __attribute__((always_inline)) size_t
 slot_size(const struct table *t, size_t i, bool wide)
 {
-	return wide ? (size_t)t->slots[2 * i + 1]
-		    : (size_t)(t->slots[i] & SIZE_MASK);
+	return wide ? (size_t)word(t, i, true, 1)
+		    : (size_t)(word(t, i, false, 0) & SIZE_MASK);
 }
 
 static inline __attribute__((always_inline)) void
 slot_set(struct table *t, size_t i, uintptr_t p, size_t n, bool wide)
 {
 	if (wide) {
-		t->slots[2 * i] = (uint64_t)p;
-		t->slots[2 * i + 1] = (uint64_t)n;
+		set_word(t, i, true, 0, (uint64_t)p);
+		set_word(t, i, true, 1, (uint64_t)n);
 	} else {
-		t->slots[i] = ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS |
-			      (uint64_t)n;
+		set_word(t, i, false, 0,
+			 ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS | (uint64_t)n);
 	}
-}
-
-static inline __attribute__((always_inline)) uint32_t *
-tags(const struct table *t, bool wide)
-{
-	return (uint32_t *)(t->slots + ((size_t)t->mask + 1) * (wide ? 2 : 1));
 }
 
 static inline __attribute__((always_inline)) uint32_t
 slot_tag(const struct table *t, size_t i, bool wide)
 {
-	return t->tagged ? tags(t, wide)[i] : 0;
+	uint32_t tag = 0;
+	if (t->tagged)
+		memcpy(&tag, slot_at(t, i, wide) + (wide ? 16 : 8), sizeof tag);
+	return tag;
 }
 
 static inline __attribute__((always_inline)) void
 slot_set_tag(struct table *t, size_t i, uint32_t tag, bool wide)
 {
 	if (t->tagged)
-		tags(t, wide)[i] = tag;
+		memcpy(slot_at(t, i, wide) + (wide ? 16 : 8), &tag, sizeof tag);
 }
 
 static inline __attribute__((always_inline)) void
 slot_move(struct table *t, size_t to, size_t from, bool wide)
 {
-	if (t->tagged)
-		tags(t, wide)[to] = tags(t, wide)[from];
-	if (wide) {
-		t->slots[2 * to] = t->slots[2 * from];
-		t->slots[2 * to + 1] = t->slots[2 * from + 1];
-	} else {
-		t->slots[to] = t->slots[from];
-	}
+	memcpy(slot_at(t, to, wide), slot_at(t, from, wide), stride(t, wide));
 }
 
 static inline __attribute__((always_inline)) void
 slot_clear(struct table *t, size_t i, bool wide)
 {
-	t->slots[wide ? 2 * i : i] = 0;
+	set_word(t, i, wide, 0, 0);
 }
 
 static inline size_t
@@ -250,13 +270,13 @@ probe(const struct table *t, uint64_t h, uintptr_t p, bool wide)
 {
 	size_t i = home(t, h);
 	if (wide) {
-		while (t->slots[2 * i] && t->slots[2 * i] != (uint64_t)p)
+		while (word(t, i, true, 0) && word(t, i, true, 0) != (uint64_t)p)
 			i = (i + 1) & t->mask;
 		return i;
 	}
 	uint64_t key = ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS;
 	for (;;) {
-		uint64_t w = t->slots[i];
+		uint64_t w = word(t, i, false, 0);
 		if (!w || (w ^ key) <= SIZE_MASK)
 			return i;
 		i = (i + 1) & t->mask;
@@ -601,11 +621,11 @@ untag_table(struct table *t, bool wide, bool (*old)(void *, uintptr_t, uint32_t)
 {
 	if (!t->tagged || !t->used)
 		return;
-	uint32_t *tg = tags(t, wide);
 	for (size_t i = 0; i <= (size_t)t->mask; i++) {
 		uintptr_t p = slot_ptr(t, i, wide);
-		if (p && tg[i] && old(ctx, p, tg[i]))
-			tg[i] = 0;
+		uint32_t tag = slot_tag(t, i, wide);
+		if (p && tag && old(ctx, p, tag))
+			slot_set_tag(t, i, 0, wide);
 	}
 }
 
@@ -624,10 +644,7 @@ cnt_prefetch(const void *p)
 	uint64_t h = hash_ptr((uintptr_t)p);
 	const struct table *t = &shard_of(h)->packed;
 	if (t->mask) {
-		size_t i = home(t, h);
-		__builtin_prefetch(&t->slots[i]);
-		if (t->tagged)
-			__builtin_prefetch(&tags(t, false)[i]);
+		__builtin_prefetch(slot_at(t, home(t, h), false));
 	}
 }
 
