@@ -14,6 +14,9 @@
 #endif
 
 int clk_tsc;
+_Atomic uint64_t clk_ticker;
+HB_TLS uint64_t clk_own_raw;
+HB_TLS unsigned clk_own_n;
 
 /* The shortest calibration interval: the two readings of a pair are a few
  * tens of ns apart, so over 200 us the rate is right to about 1e-4, a

@@ -317,7 +317,7 @@ event_mark(const char *label)
 	e.ptr = 0;
 	e.size = n;
 	e.key = key_take(r);
-	e.time = clk_event_raw();
+	e.time = clk_event_raw_exact();
 	push(r, &e, (void *const *)words);
 	key_done(r);
 	errno = saved;

@@ -120,6 +120,7 @@ write_failed(int err)
 		 strerror(-err));
 	hb_warn(msg);
 	tf_ok = 0;
+	clk_untick();
 	/* The hooks count from now on; this thread counts what the rings
 	 * already hold. */
 	atomic_store(&hb_counting, 1);
@@ -379,7 +380,8 @@ emit_event(struct cur *c, struct counted k)
 	} else {
 		emit_free(t, e->ptr, k);
 	}
-	n_events++;
+	if (++n_events % 256 == 0)
+		clk_tick(); /* a long drain keeps the events' clock going */
 }
 
 /* A thread that never leaves the few instructions between taking a key and
@@ -530,12 +532,31 @@ writer_main(void *arg)
 	uint64_t flush_ns = (uint64_t)hb_cfg.flush_ms * 1000000u;
 	uint64_t last_flush = hb_now();
 	uint64_t done = 0, settled = 0;
+	bool busy = false; /* the last drain found events */
+	uint64_t last_drain = 0;
 	/* After a write error the loop goes on without writing: the events
 	 * already in the rings still have to be counted. */
 	while (!atomic_load(&w_quit)) {
 		if (atomic_load(&sync_req) == done &&
-		    atomic_load(&settle_req) == settled)
-			ring_wait_kick(DRAIN_NS);
+		    atomic_load(&settle_req) == settled) {
+			/* While events flow, tick for them (clock.h), draining
+			 * as often as before; idle, let each event read the
+			 * clock. */
+			if (busy)
+				clk_tick();
+			else
+				clk_untick();
+			ring_wait_kick(busy ? CLK_TICK_NS : DRAIN_NS);
+			if (busy) {
+				clk_tick();
+				if (!atomic_load_explicit(&ring_kick,
+							  memory_order_relaxed) &&
+				    hb_now() - last_drain < DRAIN_NS &&
+				    atomic_load(&sync_req) == done &&
+				    atomic_load(&settle_req) == settled)
+					continue;
+			}
+		}
 		atomic_store_explicit(&ring_kick, 0, memory_order_relaxed);
 		uint64_t req = atomic_load(&sync_req);
 		uint64_t sreq = atomic_load(&settle_req);
@@ -551,7 +572,11 @@ writer_main(void *arg)
 			atomic_store(&settle_done, sreq);
 			continue;
 		}
+		uint64_t before = n_events;
 		drain();
+		busy = n_events != before;
+		last_drain = hb_now();
+		clk_untick(); /* zstd may take a while */
 		uint64_t now = hb_now();
 		if (tf_ok &&
 		    (now - last_flush >= flush_ns || enc.len >= enc.cap / 2)) {
@@ -563,6 +588,7 @@ writer_main(void *arg)
 			(void)tfile_feed(&tf, enc.buf, enc.len);
 		}
 	}
+	clk_untick();
 	drain_all(1000000000u);
 	if (tf_ok) {
 		uint64_t waits = 0;
@@ -771,6 +797,7 @@ writer_finish(void)
 static void
 writer_forget(void)
 {
+	clk_untick(); /* no writer ticks for the events any more */
 	atomic_store(&w_running, 0);
 	atomic_store(&w_quit, 0);
 	atomic_store(&w_done, 0);

@@ -9,9 +9,13 @@
  *   timed_marks          in this process
  *   timed_marks fork     in a forked child (its own trace when followed)
  *   timed_marks execfail after an exec that fails (the trace restarts)
+ *   timed_marks busy     with a thread that allocates all along, so that
+ *                        the writer ticks the clock for the events
  * Not linked with libheldby: the marks are live only under LD_PRELOAD.
  */
 #include <heldby.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,22 @@
 static const char *names[NEV] = {"start", "slept", "peak", "held"};
 static uint64_t before[NEV], after[NEV];
 static void *volatile sink;
+static atomic_int stop_churn;
+
+/* Small blocks in and out until told to stop: events keep flowing. */
+static void *
+churn(void *arg)
+{
+	(void)arg;
+	void *keep[64] = {0};
+	for (unsigned i = 0; !atomic_load(&stop_churn); i++) {
+		free(keep[i % 64]);
+		keep[i % 64] = malloc(16 + i % 200);
+	}
+	for (int i = 0; i < 64; i++)
+		free(keep[i]);
+	return NULL;
+}
 
 static uint64_t
 mono_ns(void)
@@ -57,6 +77,9 @@ sequence(void)
 	timed_mark(0);
 	nap_ms(300);
 	timed_mark(1);
+	/* The allocation comes a while after this thread's last event, so
+	 * that its time is the writer's tick in busy mode, not the mark's. */
+	nap_ms(50);
 	before[2] = mono_ns();
 	char *big = malloc(8 * MiB);
 	after[2] = mono_ns();
@@ -96,8 +119,16 @@ main(int argc, char **argv)
 		heldby_mark("before-exec");
 		char *args[] = {"/nonexistent/heldby-timed-marks", NULL};
 		execv(args[0], args);
+	} else if (strcmp(mode, "busy") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, churn, NULL) != 0)
+			return 1;
+		int rc = sequence();
+		atomic_store(&stop_churn, 1);
+		pthread_join(t, NULL);
+		return rc;
 	} else if (*mode) {
-		fprintf(stderr, "usage: timed_marks [fork|execfail]\n");
+		fprintf(stderr, "usage: timed_marks [fork|execfail|busy]\n");
 		return 2;
 	}
 	return sequence();
