@@ -156,22 +156,24 @@ emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias, size_t nranges,
 
 /* ---- drain and merge ---- */
 
+/* How many events ahead of the one being written the writer prefetches
+ * the table slots of: with millions of live blocks (python-json) each
+ * lookup would otherwise wait on memory, and the program on a full ring. */
+#define AHEAD 8
+
 struct cur {
 	struct ring *r;
 	uint64_t pos, tail;
 	unsigned since;
 	struct ev e;
 	uint64_t ahead_pos; /* the next event to read ahead */
-	unsigned ahead;     /* events read ahead of pos */
+	unsigned ahead;     /* events read ahead of pos, kept in q */
+	unsigned qh;        /* q's oldest: the event at pos */
+	struct ev q[AHEAD];
 };
 static struct cur *curs;
 static size_t ccurs;
 static struct cur **act;
-
-/* How many events ahead of the one being written the writer prefetches
- * the table slots of: with millions of live blocks (python-json) each
- * lookup would otherwise wait on memory, and the program on a full ring. */
-#define AHEAD 8
 
 static void prefetch_slots(const struct ev *e);
 
@@ -179,10 +181,10 @@ static void
 read_ahead(struct cur *c)
 {
 	while (c->ahead < AHEAD && c->ahead_pos + sizeof(struct ev) <= c->tail) {
-		struct ev e;
-		ring_read(c->r, c->ahead_pos, &e, sizeof(e));
-		prefetch_slots(&e);
-		c->ahead_pos += sizeof(e) + e.nframes * sizeof(uint64_t);
+		struct ev *e = &c->q[(c->qh + c->ahead) % AHEAD];
+		ring_read(c->r, c->ahead_pos, e, sizeof(*e));
+		prefetch_slots(e);
+		c->ahead_pos += sizeof(*e) + e->nframes * sizeof(uint64_t);
 		c->ahead++;
 	}
 }
@@ -192,12 +194,15 @@ cur_peek(struct cur *c, uint64_t w)
 {
 	if (c->pos + sizeof(struct ev) > c->tail)
 		return 0;
-	ring_read(c->r, c->pos, &c->e, sizeof(c->e));
-	if (c->ahead)
-		c->ahead--; /* this one was read ahead */
-	else
+	if (c->ahead) { /* read ahead already: not again from the ring */
+		c->e = c->q[c->qh];
+		c->qh = (c->qh + 1) % AHEAD;
+		c->ahead--;
+	} else {
+		ring_read(c->r, c->pos, &c->e, sizeof(c->e));
 		c->ahead_pos = c->pos + sizeof(c->e) +
 			       c->e.nframes * sizeof(uint64_t);
+	}
 	read_ahead(c);
 	return c->e.key < w;
 }
@@ -361,11 +366,25 @@ ring_stack(struct ring *r, uint64_t pos, const struct ev *e)
 	return to;
 }
 
+/* Events that took the writer's tick (clock.h) share their raw time: the
+ * last conversion is kept, until the calibration moves (each drain). */
+static uint64_t conv_raw = UINT64_MAX, conv_ns;
+
+static uint64_t
+event_ns(uint64_t raw)
+{
+	if (raw != conv_raw) {
+		conv_raw = raw;
+		conv_ns = clk_cal_ns(&cal, raw);
+	}
+	return conv_ns;
+}
+
 static void
 emit_event(struct cur *c, struct counted k)
 {
 	struct ev *e = &c->e;
-	uint64_t ns = clk_cal_ns(&cal, e->time);
+	uint64_t ns = event_ns(e->time);
 	uint64_t t = ns > start_mono ? ns - start_mono : 0;
 	if (e->kind == EV_ALLOC) {
 		uint64_t id = stack_intern(ring_stack(c->r, c->pos, e),
@@ -439,8 +458,10 @@ drain_locked(void)
 		c->tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 		c->since = 0;
 		c->ahead = 0;
+		c->qh = 0;
 	}
 	clk_cal_update(&cal); /* after the tails: every event is older */
+	conv_raw = UINT64_MAX;
 	if (tf_ok)
 		mod_refresh(emit_mod, NULL, false);
 	uw_resolve_wanted();
@@ -650,6 +671,7 @@ writer_start(void)
 	start_real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	start_mono = hb_now();
 	clk_cal_start(&cal);
+	conv_raw = UINT64_MAX;
 
 	char base[4096], path[4200];
 	expand_output(base, sizeof(base), hb_cfg.output);
@@ -872,6 +894,7 @@ writer_count_leftovers(void)
 		c->pos = atomic_load(&r->head);
 		c->tail = atomic_load(&r->tail);
 		c->ahead = 0;
+		c->qh = 0;
 		if (cur_peek(c, UINT64_MAX))
 			na++;
 	}
