@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Snapshots of the loaded modules (dl_iterate_phdr): path, load bias, PT_LOAD
- * ranges and GNU build-id, so the tools can symbolise offline and a library
- * that is dlclose'd later still resolves. Changes are detected with the
+ * Snapshots of the loaded modules (dl_iterate_phdr): path, load bias, the
+ * ranges of their executable PT_LOAD segments and GNU build-id, so the
+ * tools can symbolise offline and a library that is dlclose'd later still
+ * resolves. Changes are detected with the
  * loader's dlpi_adds/dlpi_subs counters instead of wrapping dlopen, which
  * would break the caller's RUNPATH (memray#212). Writer thread only.
  *
@@ -28,6 +29,7 @@
 struct mod {
 	uint64_t id;
 	uint64_t bias;
+	uint64_t first; /* its first PT_LOAD: with bias and path, who it is */
 	size_t nranges;
 	uint64_t starts[MOD_RANGES], lens[MOD_RANGES];
 	uint8_t bid[MOD_BID];
@@ -147,7 +149,7 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	for (struct mod *m = mods; m; m = m->next)
 		if (m->seen != 1 && m->bias == info->dlpi_addr &&
 		    strcmp(m->path, path) == 0 &&
-		    (m->nranges ? m->starts[0] : 0) == first &&
+		    m->first == first &&
 		    m->bidlen == bidlen && memcmp(m->bid, bid, bidlen) == 0) {
 			m->seen = m->seen == 2 ? 2 : 1;
 			return 0;
@@ -159,9 +161,12 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	memset(m, 0, sizeof(*m));
 	memcpy(m->path, path, plen + 1);
 	m->bias = info->dlpi_addr;
+	m->first = first;
+	/* Only the code: a frame's address lies in an executable segment,
+	 * and each range costs the trace two addresses. */
 	for (int i = 0; i < info->dlpi_phnum && m->nranges < MOD_RANGES; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		m->starts[m->nranges] = info->dlpi_addr + ph->p_vaddr;
 		m->lens[m->nranges] = ph->p_memsz;

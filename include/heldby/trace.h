@@ -96,7 +96,8 @@ enum heldby_rec {
 	 * str path, str build_id (raw bytes, may be empty).
 	 * A module (the executable, a shared library, the vdso) from the
 	 * moment it is known until its MODULE_UNLOAD. start is an absolute
-	 * address of a PT_LOAD segment in this process. A frame address is
+	 * address of a PT_LOAD segment in this process (since the second
+	 * writer of version 4, only of executable ones). A frame address is
 	 * resolved against the modules live when its STACK record is read;
 	 * after an unload, a later module may occupy the same addresses. */
 	HELDBY_REC_MODULE = 1,
