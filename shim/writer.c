@@ -74,14 +74,25 @@ static struct stacktab stk;
 static int stk_ok;
 
 static int flush_block(void);
-static int emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias,
-		    size_t nranges, const uint64_t *starts,
-		    const uint64_t *lens, const char *path, const uint8_t *bid,
-		    size_t bidlen);
 
 /* Writes a record, flushing the block first when it is full. True when
  * written. */
 #define EMIT(call) (!!((call) == 0 || (flush_block() == 0 && (call) == 0)))
+
+/* MODULE and MODULE_UNLOAD records, for mod_refresh and mod_need. */
+static int
+emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias, size_t nranges,
+	 const uint64_t *starts, const uint64_t *lens, const char *path,
+	 const uint8_t *bid, size_t bidlen)
+{
+	(void)ctx;
+	if (unload)
+		return EMIT(enc_module_unload(&enc, id)) ? 0 : -1;
+	return EMIT(enc_module(&enc, id, bias, nranges, starts, lens, path,
+			       bid, bidlen))
+		       ? 0
+		       : -1;
+}
 
 /* The innermost node of the stack ips[0..n) (innermost first), writing the
  * NODE records of any node not seen before; 0: no stack. */
@@ -138,20 +149,6 @@ flush_block(void)
 	}
 	enc_clear(&enc);
 	return tf_ok ? 0 : -1;
-}
-
-static int
-emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias, size_t nranges,
-	 const uint64_t *starts, const uint64_t *lens, const char *path,
-	 const uint8_t *bid, size_t bidlen)
-{
-	(void)ctx;
-	if (unload)
-		return EMIT(enc_module_unload(&enc, id)) ? 0 : -1;
-	return EMIT(enc_module(&enc, id, bias, nranges, starts, lens, path,
-			       bid, bidlen))
-		       ? 0
-		       : -1;
 }
 
 /* ---- drain and merge ---- */
