@@ -652,9 +652,8 @@ cnt_prefetch(const void *p)
 {
 	uint64_t h = hash_ptr((uintptr_t)p);
 	const struct table *t = &shard_of(h)->packed;
-	if (t->cap) {
+	if (t->cap)
 		__builtin_prefetch(slot_at(t, home(t, h), false));
-	}
 }
 
 size_t

@@ -174,7 +174,7 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	memcpy(m->bid, bid, bidlen);
 	m->bidlen = bidlen;
-	m->seen = 2; /* new: to be announced */
+	m->seen = 2; /* new in this snapshot (mod_need announces it) */
 	struct mod **pp = &mods; /* keep load order: the executable first */
 	while (*pp)
 		pp = &(*pp)->next;
