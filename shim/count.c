@@ -27,9 +27,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/mman.h>
 
 #include "mapmem.h"
+#include "shadow.h"
 
 #define SHARD_BITS 8
 #define NSHARDS (1u << SHARD_BITS)
@@ -77,6 +79,7 @@ static struct shard shards[NSHARDS];
  * read by every allocation and written only while it grows. */
 static struct {
 	_Alignas(64) _Atomic size_t cur;
+	_Atomic size_t small; /* live blocks kept in the shadow */
 	_Alignas(64) _Atomic size_t peak;
 	_Alignas(64) _Atomic size_t untracked;
 } ctr;
@@ -489,26 +492,9 @@ raise_peak(size_t now)
 		;
 }
 
-/* Applies held += add - sub as one step, as the replay's free-then-alloc
- * pair ends at the same value and the free alone cannot set a peak. A
- * block that nobody else can free yet is the only one added, so the sum
- * never dips below zero on the way. */
-static inline void
-apply(size_t add, size_t sub)
-{
-	if (add > sub) {
-		size_t d = add - sub;
-		raise_peak(atomic_fetch_add_explicit(&ctr.cur, d,
-						     memory_order_relaxed) +
-			   d);
-	} else if (sub > add) {
-		atomic_fetch_sub_explicit(&ctr.cur, sub - add,
-					  memory_order_relaxed);
-	}
-}
-
-/* apply() for the only thread that changes the counters (cnt_*_solo):
- * plain loads and stores, still atomic for the readers. */
+/* apply() for the only thread that changes the counters (cnt_*_solo,
+ * and any hook while the process has one thread): plain loads and
+ * stores, still atomic for the readers. */
 static inline void
 apply_solo(size_t add, size_t sub)
 {
@@ -520,41 +506,140 @@ apply_solo(size_t add, size_t sub)
 		atomic_store_explicit(&ctr.peak, cur, memory_order_relaxed);
 }
 
+/* Applies held += add - sub as one step, as the replay's free-then-alloc
+ * pair ends at the same value and the free alone cannot set a peak. A
+ * block that nobody else can free yet is the only one added, so the sum
+ * never dips below zero on the way. Without a second thread (glibc's
+ * __libc_single_threaded, which it clears before a second thread starts)
+ * no locked instruction is needed. */
+static inline void
+apply(size_t add, size_t sub)
+{
+	if (__libc_single_threaded) {
+		apply_solo(add, sub);
+	} else if (add > sub) {
+		size_t d = add - sub;
+		raise_peak(atomic_fetch_add_explicit(&ctr.cur, d,
+						     memory_order_relaxed) +
+			   d);
+	} else if (sub > add) {
+		atomic_fetch_sub_explicit(&ctr.cur, sub - add,
+					  memory_order_relaxed);
+	}
+}
+
+/* Live blocks in the shadow += d. */
+static inline void
+count_small(long d)
+{
+	if (__libc_single_threaded)
+		atomic_store_explicit(
+			&ctr.small,
+			atomic_load_explicit(&ctr.small, memory_order_relaxed) +
+				(size_t)d,
+			memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&ctr.small, (size_t)d,
+					  memory_order_relaxed);
+}
+
 static void
 lost(void)
 {
 	atomic_fetch_add_explicit(&ctr.untracked, 1, memory_order_relaxed);
 }
 
-static inline __attribute__((always_inline)) int
-alloc_mode(void *p, size_t n, uint32_t tag, uint32_t *old_tag, bool solo)
+/* Count mode's small blocks: a block's size in its byte of the shadow
+ * map (shadow.h), 0 for none, size + 1 up to SHADOW_SMALL_MAX; SHADOW_BIG
+ * for a block in the table (too big for a byte). One load and one store
+ * where the table costs a lock, a hash and a probe, at a sixteenth of the
+ * heap's size instead of 10 to 16 bytes a block. Only where the process
+ * counts from its start: recording keeps a tag with each block, which
+ * only the table has room for. */
+#define SHADOW_SMALL_MAX 253
+#define SHADOW_BIG 255
+
+static bool use_shadow;
+/* A covered block went to the table without a byte (its region could not
+ * be mapped): from then on an empty byte does not prove a block unknown. */
+static atomic_bool shadow_gap;
+
+void
+cnt_use_shadow(void)
 {
-	struct entry stale;
-	bool replaced;
-	if (insert((uintptr_t)p, (struct entry){n, tag}, &stale, &replaced,
-		   solo)) {
-		if (solo)
-			apply_solo(n, stale.size);
-		else
-			apply(n, stale.size);
-		*old_tag = stale.tag;
-		return replaced ? 0 : 1;
-	}
-	lost();
-	return -1;
+	use_shadow = true;
 }
 
-static inline __attribute__((always_inline)) struct cnt_held
-free_mode(void *p, bool solo)
+static inline bool
+in_shadow(uintptr_t p)
 {
-	struct cnt_held h = take((uintptr_t)p, solo);
-	if (h.known) {
-		if (solo)
-			apply_solo(0, h.size);
-		else
-			apply(0, h.size);
+	return use_shadow && shadow_covers(p);
+}
+
+/* Takes p out of the shadow (or the table its byte points to). */
+static inline __attribute__((always_inline)) struct cnt_held
+shadow_take(uintptr_t p)
+{
+	struct cnt_held none = {0, 0, false};
+	_Atomic uint8_t *b = shadow_byte(p, false);
+	uint8_t v = b ? atomic_load_explicit(b, memory_order_relaxed) : 0;
+	if (!v)
+		return atomic_load_explicit(&shadow_gap, memory_order_relaxed)
+			       ? take(p, false)
+			       : none;
+	atomic_store_explicit(b, 0, memory_order_relaxed);
+	if (v == SHADOW_BIG)
+		return take(p, false);
+	count_small(-1);
+	return (struct cnt_held){(size_t)v - 1, 0, true};
+}
+
+/* insert() for the hooks, into the shadow where p has a byte. */
+static inline __attribute__((always_inline)) bool
+enter(uintptr_t p, size_t n, struct entry *stale, bool *replaced)
+{
+	_Atomic uint8_t *b = in_shadow(p) ? shadow_byte(p, true) : NULL;
+	if (!b) {
+		if (in_shadow(p))
+			atomic_store_explicit(&shadow_gap, true,
+					      memory_order_relaxed);
+		return insert(p, (struct entry){n, 0}, stale, replaced, false);
 	}
-	return h;
+	uint8_t old = atomic_load_explicit(b, memory_order_relaxed);
+	*stale = (struct entry){0, 0};
+	*replaced = old != 0;
+	if (old == SHADOW_BIG) {
+		stale->size = take(p, false).size;
+	} else if (old) {
+		stale->size = (size_t)old - 1;
+		count_small(-1);
+	} else if (atomic_load_explicit(&shadow_gap, memory_order_relaxed)) {
+		struct cnt_held t = take(p, false);
+		stale->size = t.size;
+		*replaced = t.known;
+	}
+	if (n <= SHADOW_SMALL_MAX) {
+		atomic_store_explicit(b, (uint8_t)(n + 1), memory_order_relaxed);
+		count_small(1);
+		return true;
+	}
+	struct entry gone;
+	bool was;
+	if (!insert(p, (struct entry){n, 0}, &gone, &was, false)) {
+		atomic_store_explicit(b, 0, memory_order_relaxed);
+		return false;
+	}
+	stale->size += gone.size;
+	*replaced = *replaced || was;
+	atomic_store_explicit(b, SHADOW_BIG, memory_order_relaxed);
+	return true;
+}
+
+/* take() for the hooks. */
+static inline __attribute__((always_inline)) struct cnt_held
+leave(uintptr_t p)
+{
+	return in_shadow(p) ? shadow_take(p) : take(p, false);
 }
 
 void
@@ -566,33 +651,56 @@ cnt_tag_blocks(void)
 int
 cnt_alloc(void *p, size_t n)
 {
-	uint32_t none;
-	return alloc_mode(p, n, 0, &none, false) > 0;
+	struct entry stale;
+	bool replaced;
+	if (enter((uintptr_t)p, n, &stale, &replaced)) {
+		apply(n, stale.size);
+		return !replaced;
+	}
+	/* an entry p replaced is gone all the same */
+	apply(0, stale.size);
+	lost();
+	return 0;
 }
 
 bool
 cnt_free(void *p)
 {
-	return free_mode(p, false).known;
+	struct cnt_held h = leave((uintptr_t)p);
+	if (h.known)
+		apply(0, h.size);
+	return h.known;
 }
 
 int
 cnt_alloc_solo(void *p, size_t n, uint32_t tag, uint32_t *old_tag)
 {
-	return alloc_mode(p, n, tag, old_tag, true);
+	struct entry stale;
+	bool replaced;
+	if (insert((uintptr_t)p, (struct entry){n, tag}, &stale, &replaced,
+		   true)) {
+		apply_solo(n, stale.size);
+		*old_tag = stale.tag;
+		return replaced ? 0 : 1;
+	}
+	lost();
+	return -1;
 }
 
 struct cnt_held
 cnt_free_solo(void *p)
 {
-	return free_mode(p, true);
+	struct cnt_held h = take((uintptr_t)p, true);
+	if (h.known)
+		apply_solo(0, h.size);
+	return h;
 }
 
 struct cnt_held
 cnt_detach(void *old)
 {
 	struct cnt_held none = {0, 0, false};
-	return old ? take((uintptr_t)old, false) : none;
+	return old ? leave((uintptr_t)old) : none;
 }
 
 void
@@ -603,8 +711,7 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 	bool replaced;
 	if (!p && n != 0) {
 		/* failed: old is still allocated and still counted */
-		if (h.known && !insert((uintptr_t)old, (struct entry){h.size, h.tag},
-				       &stale, &replaced, false)) {
+		if (h.known && !enter((uintptr_t)old, h.size, &stale, &replaced)) {
 			lost();
 			apply(0, gone);
 		}
@@ -614,12 +721,11 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 		apply(0, gone);
 		return;
 	}
-	if (insert((uintptr_t)p, (struct entry){n, 0}, &stale, &replaced,
-		   false)) {
+	if (enter((uintptr_t)p, n, &stale, &replaced)) {
 		apply(n, gone + stale.size);
 	} else {
 		lost();
-		apply(0, gone);
+		apply(0, gone + stale.size);
 	}
 }
 
@@ -671,7 +777,7 @@ cnt_peak(void)
 size_t
 cnt_blocks(void)
 {
-	size_t n = 0;
+	size_t n = atomic_load_explicit(&ctr.small, memory_order_relaxed);
 	for (unsigned i = 0; i < NSHARDS; i++)
 		n += atomic_load_explicit(&shards[i].used,
 					  memory_order_relaxed);

@@ -4,7 +4,8 @@
  * that, and live blocks, in requested bytes, with the same rules as the
  * replay of a trace (tools/replay.c). A free has to know its block's size,
  * so every live block is kept in a table of pointer -> size, split into
- * shards with a lock each so that threads seldom meet on one.
+ * shards with a lock each so that threads seldom meet on one; in count
+ * mode a small block's size sits in a shadow byte instead.
  */
 #ifndef HELDBY_COUNT_H
 #define HELDBY_COUNT_H
@@ -39,6 +40,10 @@ int cnt_alloc(void *p, size_t n) HB_HIDDEN;
  * returns whether it was live. Call before the real free: once freed,
  * another thread may be handed the same address. Guard held; thread-safe. */
 bool cnt_free(void *p) HB_HIDDEN;
+/* Count mode from the start: blocks of up to 253 bytes keep their size
+ * in a shadow byte at their address (shadow.h) instead of the table.
+ * Call before the first cnt_alloc; not with cnt_tag_blocks. */
+void cnt_use_shadow(void) HB_HIDDEN;
 /* From now on every block carries a 32-bit tag (the writer's, from the
  * trace's allocation number; 0: none), 4 bytes more per slot: a table
  * makes room for tags at its next insert, entries from before read as 0.

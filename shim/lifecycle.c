@@ -432,6 +432,7 @@ hb_init(void)
 	if (hb_cfg.mode == HB_MODE_COUNT) {
 		/* no stacks, no trace, no writer thread */
 		atomic_store(&hb_state, HB_STOPPED);
+		cnt_use_shadow();
 		atomic_store(&hb_counting, 1);
 		goto out;
 	}

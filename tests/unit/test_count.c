@@ -5,6 +5,10 @@
  * old block, realloc is a free and an allocation, and the peak is exact
  * with threads. Criterion runs each test in its own process, so each starts
  * from zero. Pointers are made up: the table never dereferences them.
+ *
+ * Built twice (tests/unit/meson.build): as the hooks count while a trace is
+ * recorded or cannot be (the table only), and with COUNT_SHADOW as they
+ * count in count mode (small blocks in the shadow map, shim/shadow.h).
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -14,6 +18,15 @@
 #include "count.h"
 
 #define P(x) ((void *)(uintptr_t)(x))
+
+#ifdef COUNT_SHADOW
+static void
+count_mode(void)
+{
+	cnt_use_shadow();
+}
+TestSuite(count, .init = count_mode);
+#endif
 
 Test(count, balances_through_growth_and_deletion)
 {
@@ -194,6 +207,42 @@ Test(count, sizes_on_both_sides_of_the_packing_limit_are_exact)
 	cr_assert_eq(cnt_blocks(), 0);
 }
 
+/* The shadow keeps sizes up to 253 in a byte and sends bigger blocks to
+ * the table; the table alone packs them all. Exact on both sides. */
+Test(count, sizes_on_both_sides_of_the_shadow_limit_are_exact)
+{
+	size_t sum = 0, n = 0;
+	for (size_t sz = 250; sz <= 258; sz++, n++) {
+		cnt_alloc(P(0x40000000 + n * 16), sz);
+		sum += sz;
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), n);
+	for (size_t i = 0; i < n; i++) {
+		struct cnt_held h = cnt_detach(P(0x40000000 + i * 16));
+		cr_assert(h.known);
+		cr_assert_eq(h.size, 250 + i);
+	}
+	cr_assert_eq(cnt_blocks(), 0);
+	cr_assert_eq(cnt_peak(), sum);
+}
+
+/* Frees of addresses nobody allocated, where the shadow never mapped a
+ * region and where it did, next to a live block: ignored. */
+Test(count, unknown_frees_in_any_region_are_ignored)
+{
+	cnt_alloc(P(0x80000000), 100);
+	cr_assert_not(cnt_free(P(0x80000010)));
+	cr_assert_not(cnt_free(P((uintptr_t)7 << 40)));
+	cr_assert_not(cnt_detach(P((uintptr_t)9 << 40)).known);
+	cr_assert_eq(cnt_current(), 100);
+	cr_assert_eq(cnt_blocks(), 1);
+	cr_assert(cnt_free(P(0x80000000)));
+	cr_assert_not(cnt_free(P(0x80000000)));
+	cr_assert_eq(cnt_current(), 0);
+	cr_assert_eq(cnt_blocks(), 0);
+}
+
 /* Pointers the packed word cannot hold: not 16-byte aligned, or at or
  * above 2^48. */
 Test(count, odd_and_high_pointers_are_kept)
@@ -356,6 +405,7 @@ Test(count, growth_under_load_from_threads)
 	cr_assert_eq(cnt_blocks(), 0);
 }
 
+#ifndef COUNT_SHADOW /* tags are for recording, which has no shadow */
 /* Recording: every block carries its tag through growth, backward-shift
  * deletion and replacement, in both tables (small sizes at aligned
  * addresses, big or odd ones), and gives it back at its free. The model
@@ -459,3 +509,4 @@ Test(count, untag_takes_the_tags_it_is_told_to)
 	}
 	cr_assert_eq(cnt_current(), 0);
 }
+#endif

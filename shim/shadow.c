@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shadow map's regions (shadow.h). A region's bytes come from mmap
+ * with MAP_NORESERVE: 64 MiB of address space each, of which the kernel
+ * backs only the pages that are written.
+ */
+#include "shadow.h"
+
+#include <sys/mman.h>
+
+_Atomic(_Atomic uint8_t *) shadow_dir[SHADOW_REGIONS];
+
+#define REGION_BYTES ((size_t)1 << (SHADOW_REGION_BITS - SHADOW_GRAIN_BITS))
+
+_Atomic uint8_t *
+shadow_region_make(uintptr_t p)
+{
+	_Atomic(_Atomic uint8_t *) *slot = &shadow_dir[p >> SHADOW_REGION_BITS];
+	void *m = mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	_Atomic uint8_t *want = NULL;
+	if (atomic_compare_exchange_strong_explicit(slot, &want, m,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		return m;
+	munmap(m, REGION_BYTES); /* another thread mapped it first */
+	return want;
+}
