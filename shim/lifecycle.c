@@ -30,6 +30,7 @@
 
 #include "clock.h"
 #include "guard.h"
+#include "shadow.h"
 #include "shim.h"
 
 struct hb_config hb_cfg = {
@@ -432,7 +433,8 @@ hb_init(void)
 	if (hb_cfg.mode == HB_MODE_COUNT) {
 		/* no stacks, no trace, no writer thread */
 		atomic_store(&hb_state, HB_STOPPED);
-		cnt_use_shadow();
+		if (shadow_affordable())
+			cnt_use_shadow();
 		atomic_store(&hb_counting, 1);
 		goto out;
 	}

@@ -6,7 +6,10 @@
  */
 #include "shadow.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 _Atomic(_Atomic uint8_t *) shadow_dir[SHADOW_REGIONS];
 
@@ -27,4 +30,27 @@ shadow_region_make(uintptr_t p)
 		return m;
 	munmap(m, REGION_BYTES); /* another thread mapped it first */
 	return want;
+}
+
+/* Whether the kernel charges address space or commit to the process. */
+static bool
+space_is_limited(int resource)
+{
+	struct rlimit rl;
+	return getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+}
+
+bool
+shadow_affordable(void)
+{
+	if (space_is_limited(RLIMIT_AS) || space_is_limited(RLIMIT_DATA))
+		return false;
+	char mode = '0';
+	int fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &mode, 1) != 1)
+			mode = '0';
+		close(fd);
+	}
+	return mode != '2';
 }

@@ -31,6 +31,14 @@ shadow_covers(uintptr_t p)
 	       !(p >> SHADOW_ADDR_BITS);
 }
 
+/* Whether regions may be mapped without taking from the program: not
+ * under a limit of address space (RLIMIT_AS) or of data (RLIMIT_DATA,
+ * which counts private writable mappings), and not where the kernel
+ * refuses to overcommit (vm.overcommit_memory = 2, where MAP_NORESERVE
+ * is ignored): there each region's 64 MiB would count against what the
+ * program may map. Start-up only. */
+bool shadow_affordable(void) HB_HIDDEN;
+
 /* Maps p's region; NULL when mmap fails. Thread-safe: two threads that
  * race for one region keep one mapping. */
 _Atomic uint8_t *shadow_region_make(uintptr_t p) HB_HIDDEN;
