@@ -130,10 +130,22 @@ def run_recorded(argv, env):
     return t.proc
 
 
+def run_limited(argv, env):
+    """Under RLIMIT_AS, where count mode keeps every block in its table
+    (docs/counters.md: no shadow map then)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
+    return subprocess.run(argv, env=env, capture_output=True, timeout=120, preexec_fn=limit)
+
+
 for door, argv, env, runner in (
         ("threads_linked", [victim("api_peak_dep"), "threads"], clean_env(), run_native),
         ("threads_preloaded", [victim("api_peak_unlinked"), "threads"],
          clean_env(LD_PRELOAD=SHIM, HELDBY_MODE="count"), run_native),
+        ("threads_preloaded_rlimit_as", [victim("api_peak_unlinked"), "threads"],
+         clean_env(LD_PRELOAD=SHIM, HELDBY_MODE="count"), run_limited),
         ("threads_recorded", [victim("api_peak_unlinked"), "threads"], clean_env(), run_recorded)):
     p = runner(argv, env=env)
     v = parse(p.stdout)
