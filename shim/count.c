@@ -320,7 +320,7 @@ remake(struct table *t, bool wide)
 	if (cap > MAX_CAP)
 		return false;
 	struct table n = {
-		.slots = hb_map(table_bytes(cap, wide, tagged)),
+		.slots = hb_map_filled(table_bytes(cap, wide, tagged)),
 		.cap = (uint32_t)cap,
 		.used = t->used,
 		.tagged = tagged};

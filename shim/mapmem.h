@@ -16,4 +16,17 @@ hb_map(size_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* hb_map for memory that is filled right away (a hash table being
+ * rebuilt): its pages are made at once. Touched one by one, a page that is
+ * read before it is written maps the zero page first, and the write then
+ * costs a second fault and a TLB flush on every CPU that runs the program
+ * (an IPI to each): python-json's tables took 2% of all samples there. */
+static inline void *
+hb_map_filled(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 #endif

@@ -71,7 +71,7 @@ static int
 grow_tab(struct stacktab *t)
 {
 	size_t cap = (t->tab_mask + 1) * 2;
-	uint32_t *n = hb_map(cap * sizeof(*n));
+	uint32_t *n = hb_map_filled(cap * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	munmap(t->tab, (t->tab_mask + 1) * sizeof(*t->tab));
