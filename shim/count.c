@@ -648,8 +648,8 @@ cnt_tag_blocks(void)
 	tagging = true;
 }
 
-int
-cnt_alloc(void *p, size_t n)
+static __attribute__((noinline)) int
+alloc_any(void *p, size_t n)
 {
 	struct entry stale;
 	bool replaced;
@@ -663,13 +663,53 @@ cnt_alloc(void *p, size_t n)
 	return 0;
 }
 
-bool
-cnt_free(void *p)
+static __attribute__((noinline)) bool
+free_any(void *p)
 {
 	struct cnt_held h = leave((uintptr_t)p);
 	if (h.known)
 		apply(0, h.size);
 	return h.known;
+}
+
+/* The shadow's common cases, a small block at a free byte and the free of
+ * one, in a few instructions each; everything else takes the general path
+ * (enter, leave). The whole of it inlined cost count mode 77 and 58
+ * instructions a call on bench/churn, mostly saving registers. */
+int
+cnt_alloc(void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (likely(use_shadow && shadow_covers(a) && n <= SHADOW_SMALL_MAX)) {
+		_Atomic uint8_t *b = shadow_byte(a, false);
+		if (likely(b && !atomic_load_explicit(b, memory_order_relaxed) &&
+			   !atomic_load_explicit(&shadow_gap,
+						 memory_order_relaxed))) {
+			atomic_store_explicit(b, (uint8_t)(n + 1),
+					      memory_order_relaxed);
+			count_small(1);
+			apply(n, 0);
+			return 1;
+		}
+	}
+	return alloc_any(p, n);
+}
+
+bool
+cnt_free(void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (likely(use_shadow && shadow_covers(a))) {
+		_Atomic uint8_t *b = shadow_byte(a, false);
+		uint8_t v = b ? atomic_load_explicit(b, memory_order_relaxed) : 0;
+		if (likely(v && v != SHADOW_BIG)) {
+			atomic_store_explicit(b, 0, memory_order_relaxed);
+			count_small(-1);
+			apply(0, (size_t)v - 1);
+			return true;
+		}
+	}
+	return free_any(p);
 }
 
 int

@@ -15,8 +15,7 @@
 
 struct real_fns real;
 
-#define BOOT_SIZE (256u << 10)
-static _Alignas(64) unsigned char boot_buf[BOOT_SIZE];
+_Alignas(64) unsigned char boot_buf[BOOT_SIZE];
 static atomic_size_t boot_used;
 /* 0: not resolved, 1: resolving, 2: done */
 static atomic_int real_state;
@@ -38,13 +37,6 @@ boot_malloc(size_t n, size_t align)
 			return boot_buf + start;
 		}
 	}
-}
-
-bool
-boot_owns(const void *p)
-{
-	return (const unsigned char *)p >= boot_buf &&
-	       (const unsigned char *)p < boot_buf + BOOT_SIZE;
 }
 
 size_t

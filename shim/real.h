@@ -35,7 +35,15 @@ void *real_lookup_cxx(const char *name) HB_HIDDEN;
 
 /* Bootstrap arena: bump allocation from a static buffer, never reused. */
 void *boot_malloc(size_t n, size_t align) HB_HIDDEN;
-bool boot_owns(const void *p) HB_HIDDEN;
+#define BOOT_SIZE (256u << 10)
+extern unsigned char boot_buf[BOOT_SIZE] HB_HIDDEN;
+/* Whether p is an arena block; every free asks, so inline. */
+static inline bool
+boot_owns(const void *p)
+{
+	return (const unsigned char *)p >= boot_buf &&
+	       (const unsigned char *)p < boot_buf + BOOT_SIZE;
+}
 size_t boot_size(const void *p) HB_HIDDEN;
 
 #endif
