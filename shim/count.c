@@ -549,45 +549,111 @@ lost(void)
 	atomic_fetch_add_explicit(&ctr.untracked, 1, memory_order_relaxed);
 }
 
-/* Count mode's small blocks: a block's size in its byte of the shadow
- * map (shadow.h), 0 for none, size + 1 up to SHADOW_SMALL_MAX; SHADOW_BIG
- * for a block in the table (too big for a byte). One load and one store
- * where the table costs a lock, a hash and a probe, at a sixteenth of the
- * heap's size instead of 10 to 16 bytes a block. Only where the process
- * counts from its start: recording keeps a tag with each block, which
- * only the table has room for. */
+/* Count mode's small blocks: a block's size in its grain byte of the
+ * shadow map (shadow.h), 0 for none, size + 1 up to SHADOW_SMALL_MAX;
+ * SHADOW_BIG for a block in the table (too big for a byte). One load and
+ * one store where the table costs a lock, a hash and a probe, at a
+ * sixteenth of the heap's size instead of 10 to 16 bytes a block. Only
+ * where the process counts from its start: recording keeps a tag with
+ * each block, which only the table has room for.
+ *
+ * A big block is marked in its grain byte only where its chunk's page of
+ * grain bytes is resident anyway, for small blocks (CHUNK_SMALL): a heap
+ * of 4 KiB buffers would otherwise take a page of grain bytes for every
+ * 16 of them, 6% of the heap, where the table takes 12 to 16 bytes each.
+ * The chunk byte counts the table's blocks there without a mark
+ * (CHUNK_UNMARKED, stuck at its top once it gets there), and an empty
+ * grain byte asks the table only where that count is not 0. */
 #define SHADOW_SMALL_MAX 253
 #define SHADOW_BIG 255
+#define CHUNK_SMALL 0x80
+#define CHUNK_UNMARKED 0x7f
 
-static bool use_shadow;
-/* A covered block went to the table without a byte (its region could not
- * be mapped): from then on an empty byte does not prove a block unknown. */
-static atomic_bool shadow_gap;
+/* SHADOW_GAP: a covered block went to the table without a byte (its
+ * region could not be mapped): from then on an empty byte does not prove
+ * a block unknown. One byte, so that the common cases test both at once. */
+#define SHADOW_ON 1
+#define SHADOW_GAP 2
+static _Atomic uint8_t shadow_mode;
 
 void
 cnt_use_shadow(void)
 {
-	use_shadow = true;
+	atomic_store_explicit(&shadow_mode, SHADOW_ON, memory_order_relaxed);
 }
 
 static inline bool
 in_shadow(uintptr_t p)
 {
-	return use_shadow && shadow_covers(p);
+	return (atomic_load_explicit(&shadow_mode, memory_order_relaxed) &
+		SHADOW_ON) &&
+	       shadow_covers(p);
 }
 
-/* Takes p out of the shadow (or the table its byte points to). */
+static inline bool
+gap(void)
+{
+	return atomic_load_explicit(&shadow_mode, memory_order_relaxed) &
+	       SHADOW_GAP;
+}
+
+/* Whether the table may hold a block at p whose grain byte is empty. */
+static inline bool
+unmarked_here(const struct shadow_spot *s)
+{
+	return (atomic_load_explicit(s->chunk, memory_order_relaxed) &
+		CHUNK_UNMARKED) ||
+	       gap();
+}
+
+/* The chunk's count of unmarked blocks += d (1 or -1), unless stuck. */
+static void
+count_unmarked(const struct shadow_spot *s, int d)
+{
+	uint8_t v = atomic_load_explicit(s->chunk, memory_order_relaxed);
+	while ((v & CHUNK_UNMARKED) != CHUNK_UNMARKED &&
+	       (d > 0 || (v & CHUNK_UNMARKED)) &&
+	       !atomic_compare_exchange_weak_explicit(
+		       s->chunk, &v, (uint8_t)(v + d), memory_order_relaxed,
+		       memory_order_relaxed))
+		;
+}
+
+static inline void
+put_small(const struct shadow_spot *s, size_t n)
+{
+	atomic_store_explicit(s->grain, (uint8_t)(n + 1), memory_order_relaxed);
+	if (unlikely(!(atomic_load_explicit(s->chunk, memory_order_relaxed) &
+		       CHUNK_SMALL)))
+		atomic_fetch_or_explicit(s->chunk, CHUNK_SMALL,
+					 memory_order_relaxed);
+	count_small(1);
+}
+
+/* A block the table holds at p, found through an empty grain byte. */
+static struct cnt_held
+take_unmarked(uintptr_t p, const struct shadow_spot *s)
+{
+	struct cnt_held t = take(p, false);
+	/* a block from a gap may have been counted nowhere: keep the count
+	 * (only a cost: more lookups) */
+	if (t.known && !gap())
+		count_unmarked(s, -1);
+	return t;
+}
+
+/* Takes p out of the shadow (or the table). */
 static inline __attribute__((always_inline)) struct cnt_held
 shadow_take(uintptr_t p)
 {
 	struct cnt_held none = {0, 0, false};
-	_Atomic uint8_t *b = shadow_byte(p, false);
-	uint8_t v = b ? atomic_load_explicit(b, memory_order_relaxed) : 0;
+	struct shadow_spot s;
+	if (!shadow_find(p, false, &s))
+		return gap() ? take(p, false) : none;
+	uint8_t v = atomic_load_explicit(s.grain, memory_order_relaxed);
 	if (!v)
-		return atomic_load_explicit(&shadow_gap, memory_order_relaxed)
-			       ? take(p, false)
-			       : none;
-	atomic_store_explicit(b, 0, memory_order_relaxed);
+		return unmarked_here(&s) ? take_unmarked(p, &s) : none;
+	atomic_store_explicit(s.grain, 0, memory_order_relaxed);
 	if (v == SHADOW_BIG)
 		return take(p, false);
 	count_small(-1);
@@ -598,40 +664,30 @@ shadow_take(uintptr_t p)
 static inline __attribute__((always_inline)) bool
 enter(uintptr_t p, size_t n, struct entry *stale, bool *replaced)
 {
-	_Atomic uint8_t *b = in_shadow(p) ? shadow_byte(p, true) : NULL;
-	if (!b) {
+	struct shadow_spot s;
+	if (!in_shadow(p) || !shadow_find(p, true, &s)) {
 		if (in_shadow(p))
-			atomic_store_explicit(&shadow_gap, true,
-					      memory_order_relaxed);
+			atomic_fetch_or_explicit(&shadow_mode, SHADOW_GAP,
+						 memory_order_relaxed);
 		return insert(p, (struct entry){n, 0}, stale, replaced, false);
 	}
-	uint8_t old = atomic_load_explicit(b, memory_order_relaxed);
-	*stale = (struct entry){0, 0};
-	*replaced = old != 0;
-	if (old == SHADOW_BIG) {
-		stale->size = take(p, false).size;
-	} else if (old) {
-		stale->size = (size_t)old - 1;
-		count_small(-1);
-	} else if (atomic_load_explicit(&shadow_gap, memory_order_relaxed)) {
-		struct cnt_held t = take(p, false);
-		stale->size = t.size;
-		*replaced = t.known;
-	}
+	struct cnt_held old = shadow_take(p);
+	*stale = (struct entry){old.size, 0};
+	*replaced = old.known;
 	if (n <= SHADOW_SMALL_MAX) {
-		atomic_store_explicit(b, (uint8_t)(n + 1), memory_order_relaxed);
-		count_small(1);
+		put_small(&s, n);
 		return true;
 	}
 	struct entry gone;
 	bool was;
-	if (!insert(p, (struct entry){n, 0}, &gone, &was, false)) {
-		atomic_store_explicit(b, 0, memory_order_relaxed);
+	if (!insert(p, (struct entry){n, 0}, &gone, &was, false))
 		return false;
-	}
 	stale->size += gone.size;
 	*replaced = *replaced || was;
-	atomic_store_explicit(b, SHADOW_BIG, memory_order_relaxed);
+	if (atomic_load_explicit(s.chunk, memory_order_relaxed) & CHUNK_SMALL)
+		atomic_store_explicit(s.grain, SHADOW_BIG, memory_order_relaxed);
+	else
+		count_unmarked(&s, 1);
 	return true;
 }
 
@@ -680,13 +736,19 @@ int
 cnt_alloc(void *p, size_t n)
 {
 	uintptr_t a = (uintptr_t)p;
-	if (likely(use_shadow && shadow_covers(a) && n <= SHADOW_SMALL_MAX)) {
-		_Atomic uint8_t *b = shadow_byte(a, false);
-		if (likely(b && !atomic_load_explicit(b, memory_order_relaxed) &&
-			   !atomic_load_explicit(&shadow_gap,
-						 memory_order_relaxed))) {
-			atomic_store_explicit(b, (uint8_t)(n + 1),
+	struct shadow_spot s;
+	if (likely(atomic_load_explicit(&shadow_mode, memory_order_relaxed) ==
+			   SHADOW_ON &&
+		   shadow_covers(a) && n <= SHADOW_SMALL_MAX &&
+		   shadow_find(a, false, &s))) {
+		uint8_t c = atomic_load_explicit(s.chunk, memory_order_relaxed);
+		if (likely(!(c & CHUNK_UNMARKED) &&
+			   !atomic_load_explicit(s.grain, memory_order_relaxed))) {
+			atomic_store_explicit(s.grain, (uint8_t)(n + 1),
 					      memory_order_relaxed);
+			if (unlikely(!(c & CHUNK_SMALL)))
+				atomic_fetch_or_explicit(s.chunk, CHUNK_SMALL,
+							 memory_order_relaxed);
 			count_small(1);
 			apply(n, 0);
 			return 1;
@@ -699,11 +761,11 @@ bool
 cnt_free(void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	if (likely(use_shadow && shadow_covers(a))) {
-		_Atomic uint8_t *b = shadow_byte(a, false);
-		uint8_t v = b ? atomic_load_explicit(b, memory_order_relaxed) : 0;
+	struct shadow_spot s;
+	if (likely(in_shadow(a) && shadow_find(a, false, &s))) {
+		uint8_t v = atomic_load_explicit(s.grain, memory_order_relaxed);
 		if (likely(v && v != SHADOW_BIG)) {
-			atomic_store_explicit(b, 0, memory_order_relaxed);
+			atomic_store_explicit(s.grain, 0, memory_order_relaxed);
 			count_small(-1);
 			apply(0, (size_t)v - 1);
 			return true;

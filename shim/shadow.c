@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The shadow map's regions (shadow.h). A region's bytes come from mmap
- * with MAP_NORESERVE: 64 MiB of address space each, of which the kernel
- * backs only the pages that are written.
+ * with MAP_NORESERVE: 64 MiB and 16 KiB of address space each, of which
+ * the kernel backs only the pages that are written.
  */
 #include "shadow.h"
 
@@ -13,7 +13,8 @@
 
 _Atomic(_Atomic uint8_t *) shadow_dir[SHADOW_REGIONS];
 
-#define REGION_BYTES ((size_t)1 << (SHADOW_REGION_BITS - SHADOW_GRAIN_BITS))
+#define REGION_BYTES \
+	(SHADOW_CHUNKS + ((size_t)1 << (SHADOW_REGION_BITS - SHADOW_GRAIN_BITS)))
 
 _Atomic uint8_t *
 shadow_region_make(uintptr_t p)

@@ -243,6 +243,51 @@ Test(count, unknown_frees_in_any_region_are_ignored)
 	cr_assert_eq(cnt_blocks(), 0);
 }
 
+/* In count mode a big block gets a mark in the shadow only where small
+ * blocks live too (its page of marks is there anyway); elsewhere the
+ * table alone holds it, and a 64 KiB chunk counts such blocks, up to a
+ * limit where it stops counting. Both kinds, in a chunk with and without
+ * small blocks and past the limit, are found by a free and replaced by an
+ * allocation at their address (a missed free), small or big. */
+Test(count, big_blocks_with_and_without_small_neighbours_are_found)
+{
+	enum { N = 600, STEP = 256 };
+	uintptr_t base = 0x50000000; /* a 64 KiB chunk is 256 steps */
+	size_t sum = 0;
+	cnt_alloc(P(base + 64 * 1024 * 2 + 8 * STEP + 32), 10); /* small: chunk 2 */
+	sum += 10;
+	for (uintptr_t i = 0; i < N; i++) {
+		cnt_alloc(P(base + i * STEP), 300 + i);
+		sum += 300 + i;
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), N + 1);
+	for (uintptr_t i = 0; i < N; i += 3) { /* missed frees: replaced */
+		size_t n = i % 2 ? 20 : 5000;
+		cnt_alloc(P(base + i * STEP), n);
+		sum += n - (300 + i);
+	}
+	cr_assert_eq(cnt_current(), sum);
+	cr_assert_eq(cnt_blocks(), N + 1);
+	for (uintptr_t i = 0; i < N; i++) {
+		struct cnt_held h = cnt_detach(P(base + i * STEP));
+		cr_assert(h.known, "block %zu", (size_t)i);
+		cr_assert_eq(h.size, i % 3 ? 300 + i : i % 2 ? 20 : 5000, "block %zu",
+			     (size_t)i);
+		cr_assert_not(cnt_free(P(base + i * STEP)));
+		cnt_realloc_done(P(base + i * STEP), h, NULL, 0); /* freed */
+	}
+	cr_assert_eq(cnt_blocks(), 1);
+	cr_assert_eq(cnt_current(), 10);
+	/* the chunks that stopped counting still answer right */
+	for (uintptr_t i = 0; i < N; i++)
+		cr_assert_eq(cnt_alloc(P(base + i * STEP + 16), i % 400), 1);
+	for (uintptr_t i = 0; i < N; i++)
+		cr_assert(cnt_free(P(base + i * STEP + 16)));
+	cr_assert_eq(cnt_current(), 10);
+	cr_assert_eq(cnt_blocks(), 1);
+}
+
 /* Pointers the packed word cannot hold: not 16-byte aligned, or at or
  * above 2^48. */
 Test(count, odd_and_high_pointers_are_kept)
