@@ -171,15 +171,24 @@ count_unmarked(const struct shadow_spot *s, int d)
 		;
 }
 
+/* A small block of n bytes at s, whose chunk byte read chunk. */
 static inline void
-put_small(const struct shadow_spot *s, size_t n)
+put_small(const struct shadow_spot *s, size_t n, uint8_t chunk)
 {
 	atomic_store_explicit(s->grain, (uint8_t)(n + 1), memory_order_relaxed);
-	if (unlikely(!(atomic_load_explicit(s->chunk, memory_order_relaxed) &
-		       CHUNK_SMALL)))
+	if (unlikely(!(chunk & CHUNK_SMALL)))
 		atomic_fetch_or_explicit(s->chunk, CHUNK_SMALL,
 					 memory_order_relaxed);
 	count_small(1);
+}
+
+/* Takes the small block whose grain byte at s read v. */
+static inline struct cnt_held
+take_small(const struct shadow_spot *s, uint8_t v)
+{
+	atomic_store_explicit(s->grain, 0, memory_order_relaxed);
+	count_small(-1);
+	return (struct cnt_held){(size_t)v - 1, 0, true};
 }
 
 /* A block the table holds at p, found through an empty grain byte. */
@@ -205,11 +214,10 @@ shadow_take(uintptr_t p)
 	uint8_t v = atomic_load_explicit(s.grain, memory_order_relaxed);
 	if (!v)
 		return unmarked_here(&s) ? take_unmarked(p, &s) : none;
+	if (v != SHADOW_BIG)
+		return take_small(&s, v);
 	atomic_store_explicit(s.grain, 0, memory_order_relaxed);
-	if (v == SHADOW_BIG)
-		return take(p, false);
-	count_small(-1);
-	return (struct cnt_held){(size_t)v - 1, 0, true};
+	return take(p, false);
 }
 
 /* lt_insert() for the hooks, into the shadow where p has a byte. */
@@ -221,13 +229,15 @@ enter(uintptr_t p, size_t n, struct lt_entry *stale, bool *replaced)
 		if (in_shadow(p))
 			atomic_fetch_or_explicit(&shadow_mode, SHADOW_GAP,
 						 memory_order_relaxed);
-		return lt_insert(p, (struct lt_entry){n, 0}, stale, replaced, false);
+		return lt_insert(p, (struct lt_entry){n, 0}, stale, replaced,
+				 false);
 	}
 	struct cnt_held old = shadow_take(p);
 	*stale = (struct lt_entry){old.size, 0};
 	*replaced = old.known;
 	if (n <= SHADOW_SMALL_MAX) {
-		put_small(&s, n);
+		put_small(&s, n,
+			  atomic_load_explicit(s.chunk, memory_order_relaxed));
 		return true;
 	}
 	struct lt_entry gone;
@@ -249,7 +259,6 @@ leave(uintptr_t p)
 {
 	return in_shadow(p) ? shadow_take(p) : take(p, false);
 }
-
 
 static __attribute__((noinline)) int
 alloc_any(void *p, size_t n)
@@ -291,12 +300,7 @@ cnt_alloc(void *p, size_t n)
 		uint8_t c = atomic_load_explicit(s.chunk, memory_order_relaxed);
 		if (likely(!(c & CHUNK_UNMARKED) &&
 			   !atomic_load_explicit(s.grain, memory_order_relaxed))) {
-			atomic_store_explicit(s.grain, (uint8_t)(n + 1),
-					      memory_order_relaxed);
-			if (unlikely(!(c & CHUNK_SMALL)))
-				atomic_fetch_or_explicit(s.chunk, CHUNK_SMALL,
-							 memory_order_relaxed);
-			count_small(1);
+			put_small(&s, n, c);
 			apply(n, 0);
 			return 1;
 		}
@@ -312,9 +316,7 @@ cnt_free(void *p)
 	if (likely(in_shadow(a) && shadow_find(a, false, &s))) {
 		uint8_t v = atomic_load_explicit(s.grain, memory_order_relaxed);
 		if (likely(v && v != SHADOW_BIG)) {
-			atomic_store_explicit(s.grain, 0, memory_order_relaxed);
-			count_small(-1);
-			apply(0, (size_t)v - 1);
+			apply(0, take_small(&s, v).size);
 			return true;
 		}
 	}
@@ -326,8 +328,8 @@ cnt_alloc_solo(void *p, size_t n, uint32_t tag, uint32_t *old_tag)
 {
 	struct lt_entry stale;
 	bool replaced;
-	if (lt_insert((uintptr_t)p, (struct lt_entry){n, tag}, &stale, &replaced,
-		   true)) {
+	if (lt_insert((uintptr_t)p, (struct lt_entry){n, tag}, &stale,
+		      &replaced, true)) {
 		apply_solo(n, stale.size);
 		*old_tag = stale.tag;
 		return replaced ? 0 : 1;
@@ -377,9 +379,6 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 		apply(0, gone + stale.size);
 	}
 }
-
-
-
 
 size_t
 cnt_current(void)
