@@ -23,7 +23,8 @@ struct job {
 	uint64_t sum;
 };
 
-static inline uint64_t next(uint64_t *s)
+static inline uint64_t
+next(uint64_t *s)
 {
 	/* xorshift64*: deterministic for a given seed */
 	*s ^= *s >> 12;
@@ -32,16 +33,34 @@ static inline uint64_t next(uint64_t *s)
 	return *s * 2685821657736338717ULL;
 }
 
-__attribute__((noinline)) static char *site_a(size_t n) { return malloc(n); }
-__attribute__((noinline)) static char *site_b(size_t n) { return malloc(n); }
-__attribute__((noinline)) static char *site_c(size_t n) { return site_a(n); }
-__attribute__((noinline)) static char *site_d(size_t n) { return site_b(n + 8); }
+__attribute__((noinline)) static char *
+site_a(size_t n)
+{
+	return malloc(n);
+}
+__attribute__((noinline)) static char *
+site_b(size_t n)
+{
+	return malloc(n);
+}
+__attribute__((noinline)) static char *
+site_c(size_t n)
+{
+	return site_a(n);
+}
+__attribute__((noinline)) static char *
+site_d(size_t n)
+{
+	return site_b(n + 8);
+}
 
-static void *worker(void *arg)
+static void *
+worker(void *arg)
 {
 	struct job *j = arg;
 	char **slot = calloc(SLOTS, sizeof *slot);
-	uint64_t s = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)j->id * 0x100000001B3ULL);
+	uint64_t s =
+		0x9E3779B97F4A7C15ULL ^ ((uint64_t)j->id * 0x100000001B3ULL);
 	uint64_t sum = 0;
 	if (!slot)
 		return NULL;
@@ -55,10 +74,18 @@ static void *worker(void *arg)
 			free(slot[k]);
 		}
 		switch ((r >> 40) & 3) {
-		case 0: p = site_a(n); break;
-		case 1: p = site_b(n); break;
-		case 2: p = site_c(n); break;
-		default: p = site_d(n); break;
+		case 0:
+			p = site_a(n);
+			break;
+		case 1:
+			p = site_b(n);
+			break;
+		case 2:
+			p = site_c(n);
+			break;
+		default:
+			p = site_d(n);
+			break;
 		}
 		if (!p)
 			abort();
@@ -72,7 +99,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	unsigned threads = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 1;
 	unsigned long ops = argc > 2 ? strtoul(argv[2], NULL, 10) : 1000000;
@@ -92,6 +120,7 @@ int main(int argc, char **argv)
 		pthread_join(tid[t], NULL);
 		sum += job[t].sum;
 	}
-	printf("churn threads=%u ops=%lu checksum=%llu\n", threads, ops, (unsigned long long)sum);
+	printf("churn threads=%u ops=%lu checksum=%llu\n", threads, ops,
+	       (unsigned long long)sum);
 	return 0;
 }

@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: rusage_exec OUTFILE PROG ARGS...\n");
@@ -55,10 +56,12 @@ int main(int argc, char **argv)
 		return 125;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	long long wall = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+	long long wall = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
+			 (t1.tv_nsec - t0.tv_nsec);
 	fprintf(out, "%lld %lld %lld %ld %d\n", wall,
 		(long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
-		(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, ru.ru_maxrss, status);
+		(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec,
+		ru.ru_maxrss, status);
 	fclose(out);
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);

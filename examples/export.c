@@ -81,7 +81,8 @@ main(int argc, char **argv)
 			free(b);
 			break;
 		}
-		checksum += b->pixels[(size_t)i * 4099 % ((size_t)WIDTH * HEIGHT)];
+		checksum +=
+			b->pixels[(size_t)i * 4099 % ((size_t)WIDTH * HEIGHT)];
 		b->next = to_dispose; /* kept until the export ends */
 		to_dispose = b;
 	}

@@ -52,8 +52,8 @@
 #define HELDBY_VERSION_MINOR 1
 #define HELDBY_VERSION_PATCH 0
 /* major * 10000 + minor * 100 + patch, as heldby_version() returns it */
-#define HELDBY_VERSION_NUMBER                                            \
-	(HELDBY_VERSION_MAJOR * 10000 + HELDBY_VERSION_MINOR * 100 +       \
+#define HELDBY_VERSION_NUMBER                                                  \
+	(HELDBY_VERSION_MAJOR * 10000 + HELDBY_VERSION_MINOR * 100 +           \
 	 HELDBY_VERSION_PATCH)
 
 #ifdef __cplusplus
@@ -134,14 +134,14 @@ heldby_lookup_(void **slot, const char *name)
 	return f == (void *)slot ? NULL : f;
 }
 
-#define HELDBY_CALL_(ret, name, params, args, absent)                      \
-	static inline ret name params                                      \
-	{                                                                  \
-		static void *slot_;                                        \
-		void *f_ = heldby_lookup_(&slot_, #name);                  \
-		if (!f_)                                                   \
-			return absent;                                     \
-		return __extension__((ret(*) params)f_) args;              \
+#define HELDBY_CALL_(ret, name, params, args, absent)                          \
+	static inline ret name params                                          \
+	{                                                                      \
+		static void *slot_;                                            \
+		void *f_ = heldby_lookup_(&slot_, #name);                      \
+		if (!f_)                                                       \
+			return absent;                                         \
+		return __extension__((ret(*) params)f_) args;                  \
 	}
 
 HELDBY_CALL_(int, heldby_active, (void), (), 0)
@@ -156,7 +156,7 @@ heldby_reset_peak(void)
 	static void *slot_;
 	void *f_ = heldby_lookup_(&slot_, "heldby_reset_peak");
 	if (f_)
-		(__extension__(void (*)(void))f_)();
+		(__extension__(void (*)(void)) f_)();
 }
 
 static inline void
@@ -165,7 +165,7 @@ heldby_mark(const char *label)
 	static void *slot_;
 	void *f_ = heldby_lookup_(&slot_, "heldby_mark");
 	if (f_)
-		(__extension__(void (*)(const char *))f_)(label);
+		(__extension__(void (*)(const char *)) f_)(label);
 }
 
 #undef HELDBY_CALL_

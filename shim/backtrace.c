@@ -117,8 +117,7 @@ skip_ours(void *const *buf, int n)
 /* Both unwinders; libunwind's answer is kept. The first max frames that
  * are not ours are compared: both stop at cap frames, counting their own. */
 static int
-capture_checked(void **buf, int cap, int max, void **memo,
-		const void *caller)
+capture_checked(void **buf, int cap, int max, void **memo, const void *caller)
 {
 	void *fast[HB_DEPTH_MAX + BT_SLACK];
 	int nf = uw_backtrace(fast, cap, memo, caller);

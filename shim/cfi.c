@@ -30,7 +30,7 @@ struct module {
 	uintptr_t lo, hi; /* the span of its PT_LOAD segments */
 	uintptr_t bias;
 	char path[256];
-	bool tried; /* opened, or failed to */
+	bool tried;		  /* opened, or failed to */
 	uint8_t bid[MOD_BID_MAX]; /* of the loaded image */
 	size_t bidlen;
 	Elf *elf;
@@ -120,7 +120,7 @@ module_of(uintptr_t pc)
 	struct module *m = find_module(pc);
 	if (m)
 		return m;
-	unsigned long long c[2] = {0, 0};
+	unsigned long long c[2] = { 0, 0 };
 	dl_iterate_phdr(read_counters, c);
 	if (scanned && c[0] == seen[0] && c[1] == seen[1] && c[0] != 0)
 		return NULL;
@@ -195,7 +195,7 @@ cfa_offset(const Dwarf_Op *ops, size_t nops, int32_t *off)
 static struct cfi_rule
 rule_of(Dwarf_Frame *f)
 {
-	struct cfi_rule r = {.kind = CFI_COMPLEX};
+	struct cfi_rule r = { .kind = CFI_COMPLEX };
 	Dwarf_Addr start, end;
 	bool signal = false;
 	if (dwarf_frame_info(f, &start, &end, &signal) < 0 || signal)
@@ -239,7 +239,7 @@ rule_of(Dwarf_Frame *f)
 struct cfi_rule
 cfi_lookup(uint64_t pc)
 {
-	struct cfi_rule r = {.kind = CFI_MISSING};
+	struct cfi_rule r = { .kind = CFI_MISSING };
 	if (pthread_mutex_trylock(&cfi_lock) != 0)
 		return r;
 	struct module *m = module_of((uintptr_t)pc);

@@ -18,14 +18,14 @@
 
 enum cfi_kind {
 	CFI_MISSING = 0, /* could not be looked up now: use libunwind */
-	CFI_SIMPLE,      /* apply the fields below */
-	CFI_OUTERMOST,   /* the return address is undefined: stack ends */
-	CFI_COMPLEX,     /* not a shape unwind.c applies: use libunwind */
+	CFI_SIMPLE,	 /* apply the fields below */
+	CFI_OUTERMOST,	 /* the return address is undefined: stack ends */
+	CFI_COMPLEX,	 /* not a shape unwind.c applies: use libunwind */
 };
 
 struct cfi_rule {
 	uint8_t kind;
-	uint8_t cfa_rbp; /* CFA = (cfa_rbp ? rbp : rsp) + cfa_off */
+	uint8_t cfa_rbp;   /* CFA = (cfa_rbp ? rbp : rsp) + cfa_off */
 	uint8_t rbp_saved; /* caller's rbp at CFA + rbp_off, else unchanged */
 	int32_t cfa_off;
 	int32_t rbp_off;

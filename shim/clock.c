@@ -75,7 +75,7 @@ clk_choose(int setting)
 static struct clk_pair
 pair_read(void)
 {
-	struct clk_pair best = {0, clk_mono_ns()};
+	struct clk_pair best = { 0, clk_mono_ns() };
 #if defined(__x86_64__)
 	uint64_t width = UINT64_MAX;
 	for (int i = 0; i < 4; i++) {
@@ -96,8 +96,7 @@ void
 clk_cal_start(struct clk_cal *c)
 {
 	c->tsc = clk_tsc != 0;
-	c->first = c->tsc ? pair_read()
-			  : (struct clk_pair){0, clk_mono_ns()};
+	c->first = c->tsc ? pair_read() : (struct clk_pair){ 0, clk_mono_ns() };
 	c->last = c->first;
 	c->rate = 0;
 }
@@ -110,10 +109,9 @@ clk_cal_update(struct clk_cal *c)
 	c->last = pair_read();
 	/* The first drain can come right after the start: wait out a usable
 	 * interval once rather than convert with a rate from a few ns. */
-	for (int i = 0; i < 20 && c->last.ns - c->first.ns < CLK_MIN_NS;
-	     i++) {
-		struct timespec ts = {
-			0, (long)(CLK_MIN_NS - (c->last.ns - c->first.ns))};
+	for (int i = 0; i < 20 && c->last.ns - c->first.ns < CLK_MIN_NS; i++) {
+		struct timespec ts = { 0, (long)(CLK_MIN_NS -
+						 (c->last.ns - c->first.ns)) };
 		nanosleep(&ts, NULL);
 		c->last = pair_read();
 	}
@@ -146,8 +144,8 @@ clk_apply(uint64_t rate, struct clk_pair last, uint64_t tsc)
 	if (!rate)
 		return last.ns;
 	/* Signed: an event is usually a little older than the latest pair. */
-	__int128 off = ((__int128)(int64_t)(tsc - last.tsc) * (__int128)rate) >>
-		       32;
+	__int128 off =
+		((__int128)(int64_t)(tsc - last.tsc) * (__int128)rate) >> 32;
 	const __int128 lim = (__int128)1 << 62; /* ns: 146 years */
 	if (off > lim)
 		off = lim;

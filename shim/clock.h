@@ -74,8 +74,8 @@ clk_event_raw(void)
 {
 #if defined(__x86_64__)
 	if (likely(clk_tsc)) {
-		uint64_t g = atomic_load_explicit(&clk_ticker,
-						  memory_order_relaxed);
+		uint64_t g =
+			atomic_load_explicit(&clk_ticker, memory_order_relaxed);
 		if (g && ++clk_own_n % CLK_OWN_EVERY)
 			return g > clk_own_raw ? g : clk_own_raw;
 		return clk_own_raw = __rdtsc();
@@ -143,7 +143,6 @@ uint64_t clk_convert(struct clk_pair first, struct clk_pair last,
  * event, with integer arithmetic only (a floating-point division per event
  * was 5% of the writer's time on python-json). */
 uint64_t clk_rate(struct clk_pair first, struct clk_pair last) HB_HIDDEN;
-uint64_t clk_apply(uint64_t rate, struct clk_pair last,
-		   uint64_t tsc) HB_HIDDEN;
+uint64_t clk_apply(uint64_t rate, struct clk_pair last, uint64_t tsc) HB_HIDDEN;
 
 #endif

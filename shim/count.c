@@ -30,17 +30,16 @@ take(uintptr_t p, bool solo)
 {
 	struct lt_entry e;
 	bool known = lt_take(p, solo, &e);
-	return (struct cnt_held){e.size, e.tag, known};
+	return (struct cnt_held){ e.size, e.tag, known };
 }
 
 static inline void
 raise_peak(size_t now)
 {
 	size_t pk = atomic_load_explicit(&ctr.peak, memory_order_relaxed);
-	while (now > pk &&
-	       !atomic_compare_exchange_weak_explicit(&ctr.peak, &pk, now,
-						      memory_order_relaxed,
-						      memory_order_relaxed))
+	while (now > pk && !atomic_compare_exchange_weak_explicit(
+				   &ctr.peak, &pk, now, memory_order_relaxed,
+				   memory_order_relaxed))
 		;
 }
 
@@ -188,7 +187,7 @@ take_small(const struct shadow_spot *s, uint8_t v)
 {
 	atomic_store_explicit(s->grain, 0, memory_order_relaxed);
 	count_small(-1);
-	return (struct cnt_held){(size_t)v - 1, 0, true};
+	return (struct cnt_held){ (size_t)v - 1, 0, true };
 }
 
 /* A block the table holds at p, found through an empty grain byte. */
@@ -207,7 +206,7 @@ take_unmarked(uintptr_t p, const struct shadow_spot *s)
 static inline __attribute__((always_inline)) struct cnt_held
 shadow_take(uintptr_t p)
 {
-	struct cnt_held none = {0, 0, false};
+	struct cnt_held none = { 0, 0, false };
 	struct shadow_spot s;
 	if (!shadow_find(p, false, &s))
 		return gap() ? take(p, false) : none;
@@ -229,11 +228,11 @@ enter(uintptr_t p, size_t n, struct lt_entry *stale, bool *replaced)
 		if (in_shadow(p))
 			atomic_fetch_or_explicit(&shadow_mode, SHADOW_GAP,
 						 memory_order_relaxed);
-		return lt_insert(p, (struct lt_entry){n, 0}, stale, replaced,
+		return lt_insert(p, (struct lt_entry){ n, 0 }, stale, replaced,
 				 false);
 	}
 	struct cnt_held old = shadow_take(p);
-	*stale = (struct lt_entry){old.size, 0};
+	*stale = (struct lt_entry){ old.size, 0 };
 	*replaced = old.known;
 	if (n <= SHADOW_SMALL_MAX) {
 		put_small(&s, n,
@@ -242,12 +241,13 @@ enter(uintptr_t p, size_t n, struct lt_entry *stale, bool *replaced)
 	}
 	struct lt_entry gone;
 	bool was;
-	if (!lt_insert(p, (struct lt_entry){n, 0}, &gone, &was, false))
+	if (!lt_insert(p, (struct lt_entry){ n, 0 }, &gone, &was, false))
 		return false;
 	stale->size += gone.size;
 	*replaced = *replaced || was;
 	if (atomic_load_explicit(s.chunk, memory_order_relaxed) & CHUNK_SMALL)
-		atomic_store_explicit(s.grain, SHADOW_BIG, memory_order_relaxed);
+		atomic_store_explicit(s.grain, SHADOW_BIG,
+				      memory_order_relaxed);
 	else
 		count_unmarked(&s, 1);
 	return true;
@@ -299,7 +299,8 @@ cnt_alloc(void *p, size_t n)
 		   shadow_find(a, false, &s))) {
 		uint8_t c = atomic_load_explicit(s.chunk, memory_order_relaxed);
 		if (likely(!(c & CHUNK_UNMARKED) &&
-			   !atomic_load_explicit(s.grain, memory_order_relaxed))) {
+			   !atomic_load_explicit(s.grain,
+						 memory_order_relaxed))) {
 			put_small(&s, n, c);
 			apply(n, 0);
 			return 1;
@@ -328,7 +329,7 @@ cnt_alloc_solo(void *p, size_t n, uint32_t tag, uint32_t *old_tag)
 {
 	struct lt_entry stale;
 	bool replaced;
-	if (lt_insert((uintptr_t)p, (struct lt_entry){n, tag}, &stale,
+	if (lt_insert((uintptr_t)p, (struct lt_entry){ n, tag }, &stale,
 		      &replaced, true)) {
 		apply_solo(n, stale.size);
 		*old_tag = stale.tag;
@@ -350,7 +351,7 @@ cnt_free_solo(void *p)
 struct cnt_held
 cnt_detach(void *old)
 {
-	struct cnt_held none = {0, 0, false};
+	struct cnt_held none = { 0, 0, false };
 	return old ? leave((uintptr_t)old) : none;
 }
 
@@ -362,7 +363,8 @@ cnt_realloc_done(void *old, struct cnt_held h, void *p, size_t n)
 	bool replaced;
 	if (!p && n != 0) {
 		/* failed: old is still allocated and still counted */
-		if (h.known && !enter((uintptr_t)old, h.size, &stale, &replaced)) {
+		if (h.known &&
+		    !enter((uintptr_t)old, h.size, &stale, &replaced)) {
 			lost();
 			apply(0, gone);
 		}

@@ -247,7 +247,8 @@ enc_free(struct enc *e, uint64_t time_ns, uint64_t ptr)
 static int
 time_due(const struct enc *e, uint64_t t)
 {
-	return !e->has_time || (t > e->prev_time && t - e->prev_time >= e->time_res);
+	return !e->has_time ||
+	       (t > e->prev_time && t - e->prev_time >= e->time_res);
 }
 
 /* A time table entry takes at most two 10-byte varints. */
@@ -276,7 +277,8 @@ static void
 put_time_entry(struct enc *e, const uint8_t *q, uint64_t t)
 {
 	size_t at = (size_t)(q - e->buf);
-	uint64_t units = t > e->prev_time ? (t - e->prev_time) / e->time_res : 0;
+	uint64_t units =
+		t > e->prev_time ? (t - e->prev_time) / e->time_res : 0;
 	uint8_t *p = e->buf + e->cap - e->tcap + e->tlen;
 	size_t k = heldby_put_u(p, at - e->tlast);
 	k += heldby_put_u(p + k, units);
@@ -441,9 +443,9 @@ enc_end(struct enc *e, uint64_t time_ns, uint64_t dropped, uint64_t waits)
 int
 enc_summary(struct enc *e, const struct enc_summary *s)
 {
-	const uint64_t f[] = {s->peak_bytes, s->peak_blocks, s->peak_time,
-			      s->end_bytes,  s->end_blocks,  s->alloc_calls,
-			      s->free_calls};
+	const uint64_t f[] = { s->peak_bytes, s->peak_blocks, s->peak_time,
+			       s->end_bytes,  s->end_blocks,  s->alloc_calls,
+			       s->free_calls };
 	size_t need = 1;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		need += ulen(f[i]);

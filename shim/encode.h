@@ -78,8 +78,7 @@ int enc_free_addr(struct enc *e, uint64_t time_ns, uint64_t ptr);
 int enc_lost(struct enc *e, uint64_t seq);
 int enc_thread(struct enc *e, uint64_t tid, const char *name);
 int enc_mark(struct enc *e, uint64_t time_ns, const char *label);
-int enc_end(struct enc *e, uint64_t time_ns, uint64_t dropped,
-	    uint64_t waits);
+int enc_end(struct enc *e, uint64_t time_ns, uint64_t dropped, uint64_t waits);
 /* What a replay finds, for HELDBY_REC_SUMMARY (fields in its order). */
 struct enc_summary {
 	uint64_t peak_bytes, peak_blocks, peak_time;

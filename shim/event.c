@@ -121,7 +121,8 @@ event_ring(void)
 		return r;
 	if (tls_exiting)
 		return NULL;
-	hb_start_deferred(); /* a fork child's trace begins with its first event */
+	hb_start_deferred(); /* a fork child's trace begins with its first event
+			      */
 	return tls_ring = ring_claim();
 }
 
@@ -251,7 +252,7 @@ event_realloc_begin(struct realloc_state *st)
 		return;
 	int saved = errno;
 	st->nframes = bt_capture(st->buf, hb_cfg.depth, &st->first,
-				  &st->ring->uw_memo, st->caller);
+				 &st->ring->uw_memo, st->caller);
 	st->key = key_take(st->ring);
 	errno = saved;
 }
@@ -303,7 +304,7 @@ event_mark(const char *label)
 	if (!r)
 		return;
 	int saved = errno;
-	uint64_t words[(HB_MARK_MAX + 7) / 8] = {0};
+	uint64_t words[(HB_MARK_MAX + 7) / 8] = { 0 };
 	size_t n = 0;
 	while (label && n < HB_MARK_MAX && label[n]) {
 		((char *)words)[n] = label[n];

@@ -18,7 +18,7 @@
 #define HB_EXPORT __attribute__((visibility("default")))
 #define NPROT 8
 
-static _Atomic int prot[NPROT] = {-1, -1, -1, -1, -1, -1, -1, -1};
+static _Atomic int prot[NPROT] = { -1, -1, -1, -1, -1, -1, -1, -1 };
 
 void
 fds_protect(int fd)
@@ -117,12 +117,13 @@ close_range(unsigned lo, unsigned hi, int flags)
 		int next = -1;
 		for (int i = 0; i < NPROT; i++) {
 			int p = atomic_load(&prot[i]);
-			if (p >= 0 && (unsigned)p >= from && (unsigned)p <= hi &&
-			    (next < 0 || p < next))
+			if (p >= 0 && (unsigned)p >= from &&
+			    (unsigned)p <= hi && (next < 0 || p < next))
 				next = p;
 		}
 		if (next < 0)
-			return from <= hi ? sys_close_range(from, hi, flags) : 0;
+			return from <= hi ? sys_close_range(from, hi, flags)
+					  : 0;
 		if ((unsigned)next > from &&
 		    sys_close_range(from, (unsigned)next - 1, flags) != 0)
 			return -1;

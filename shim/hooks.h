@@ -10,55 +10,55 @@
 
 #include <stddef.h>
 
-#define HELDBY_HOOKS_C(X)                                               \
-	X(void *, malloc, (size_t), 1)                                  \
-	X(void, free, (void *), 1)                                      \
-	X(void *, calloc, (size_t, size_t), 1)                          \
-	X(void *, realloc, (void *, size_t), 1)                         \
-	X(void *, reallocarray, (void *, size_t, size_t), 0)            \
-	X(int, posix_memalign, (void **, size_t, size_t), 1)            \
-	X(void *, aligned_alloc, (size_t, size_t), 0)                   \
-	X(void *, memalign, (size_t, size_t), 0)                        \
-	X(void *, valloc, (size_t), 0)                                  \
-	X(void *, pvalloc, (size_t), 0)                                 \
-	X(size_t, malloc_usable_size, (void *), 1)                      \
-	X(int, dlclose, (void *), 1)                                    \
-	X(int, execve, (const char *, char *const[], char *const[]), 1) \
-	X(int, execv, (const char *, char *const[]), 1)                 \
-	X(int, execvp, (const char *, char *const[]), 1)                \
-	X(int, execvpe, (const char *, char *const[], char *const[]), 0) \
-	X(int, close, (int), 0)                                         \
-	X(int, close_range, (unsigned, unsigned, int), 0)               \
-	X(void, _exit, (int), 1)                                        \
+#define HELDBY_HOOKS_C(X)                                                      \
+	X(void *, malloc, (size_t), 1)                                         \
+	X(void, free, (void *), 1)                                             \
+	X(void *, calloc, (size_t, size_t), 1)                                 \
+	X(void *, realloc, (void *, size_t), 1)                                \
+	X(void *, reallocarray, (void *, size_t, size_t), 0)                   \
+	X(int, posix_memalign, (void **, size_t, size_t), 1)                   \
+	X(void *, aligned_alloc, (size_t, size_t), 0)                          \
+	X(void *, memalign, (size_t, size_t), 0)                               \
+	X(void *, valloc, (size_t), 0)                                         \
+	X(void *, pvalloc, (size_t), 0)                                        \
+	X(size_t, malloc_usable_size, (void *), 1)                             \
+	X(int, dlclose, (void *), 1)                                           \
+	X(int, execve, (const char *, char *const[], char *const[]), 1)        \
+	X(int, execv, (const char *, char *const[]), 1)                        \
+	X(int, execvp, (const char *, char *const[]), 1)                       \
+	X(int, execvpe, (const char *, char *const[], char *const[]), 0)       \
+	X(int, close, (int), 0)                                                \
+	X(int, close_range, (unsigned, unsigned, int), 0)                      \
+	X(void, _exit, (int), 1)                                               \
 	X(void, _Exit, (int), 0)
 
 /* The C++ runtime's allocation functions, by mangled name (x86_64/aarch64:
  * size_t is unsigned long, 'm'). align_val_t and nothrow_t are passed as a
  * size_t and a pointer respectively. */
-#define HELDBY_HOOKS_CXX(X)                                             \
-	X(void *, _Znwm, (size_t), 0)                                   \
-	X(void *, _Znam, (size_t), 0)                                   \
-	X(void *, _ZnwmRKSt9nothrow_t, (size_t, const void *), 0)       \
-	X(void *, _ZnamRKSt9nothrow_t, (size_t, const void *), 0)       \
-	X(void *, _ZnwmSt11align_val_t, (size_t, size_t), 0)            \
-	X(void *, _ZnamSt11align_val_t, (size_t, size_t), 0)            \
-	X(void *, _ZnwmSt11align_val_tRKSt9nothrow_t,                   \
-	  (size_t, size_t, const void *), 0)                            \
-	X(void *, _ZnamSt11align_val_tRKSt9nothrow_t,                   \
-	  (size_t, size_t, const void *), 0)                            \
-	X(void, _ZdlPv, (void *), 0)                                    \
-	X(void, _ZdaPv, (void *), 0)                                    \
-	X(void, _ZdlPvm, (void *, size_t), 0)                           \
-	X(void, _ZdaPvm, (void *, size_t), 0)                           \
-	X(void, _ZdlPvSt11align_val_t, (void *, size_t), 0)             \
-	X(void, _ZdaPvSt11align_val_t, (void *, size_t), 0)             \
-	X(void, _ZdlPvmSt11align_val_t, (void *, size_t, size_t), 0)    \
-	X(void, _ZdaPvmSt11align_val_t, (void *, size_t, size_t), 0)    \
-	X(void, _ZdlPvRKSt9nothrow_t, (void *, const void *), 0)        \
-	X(void, _ZdaPvRKSt9nothrow_t, (void *, const void *), 0)        \
-	X(void, _ZdlPvSt11align_val_tRKSt9nothrow_t,                    \
-	  (void *, size_t, const void *), 0)                            \
-	X(void, _ZdaPvSt11align_val_tRKSt9nothrow_t,                    \
+#define HELDBY_HOOKS_CXX(X)                                                    \
+	X(void *, _Znwm, (size_t), 0)                                          \
+	X(void *, _Znam, (size_t), 0)                                          \
+	X(void *, _ZnwmRKSt9nothrow_t, (size_t, const void *), 0)              \
+	X(void *, _ZnamRKSt9nothrow_t, (size_t, const void *), 0)              \
+	X(void *, _ZnwmSt11align_val_t, (size_t, size_t), 0)                   \
+	X(void *, _ZnamSt11align_val_t, (size_t, size_t), 0)                   \
+	X(void *, _ZnwmSt11align_val_tRKSt9nothrow_t,                          \
+	  (size_t, size_t, const void *), 0)                                   \
+	X(void *, _ZnamSt11align_val_tRKSt9nothrow_t,                          \
+	  (size_t, size_t, const void *), 0)                                   \
+	X(void, _ZdlPv, (void *), 0)                                           \
+	X(void, _ZdaPv, (void *), 0)                                           \
+	X(void, _ZdlPvm, (void *, size_t), 0)                                  \
+	X(void, _ZdaPvm, (void *, size_t), 0)                                  \
+	X(void, _ZdlPvSt11align_val_t, (void *, size_t), 0)                    \
+	X(void, _ZdaPvSt11align_val_t, (void *, size_t), 0)                    \
+	X(void, _ZdlPvmSt11align_val_t, (void *, size_t, size_t), 0)           \
+	X(void, _ZdaPvmSt11align_val_t, (void *, size_t, size_t), 0)           \
+	X(void, _ZdlPvRKSt9nothrow_t, (void *, const void *), 0)               \
+	X(void, _ZdaPvRKSt9nothrow_t, (void *, const void *), 0)               \
+	X(void, _ZdlPvSt11align_val_tRKSt9nothrow_t,                           \
+	  (void *, size_t, const void *), 0)                                   \
+	X(void, _ZdaPvSt11align_val_tRKSt9nothrow_t,                           \
 	  (void *, size_t, const void *), 0)
 
 #define HELDBY_HOOKS(X) HELDBY_HOOKS_C(X) HELDBY_HOOKS_CXX(X)

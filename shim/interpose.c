@@ -134,8 +134,8 @@ realloc_common(void *p, size_t n, unsigned fn)
 	void *q;
 	if (hb_on()) {
 		void *buf[hb_cfg.depth + BT_SLACK];
-		struct realloc_state st = {.buf = buf,
-					   .caller = HB_HOOK_FRAME()};
+		struct realloc_state st = { .buf = buf,
+					    .caller = HB_HOOK_FRAME() };
 		event_realloc_begin(&st);
 		q = real.realloc(p, n);
 		event_realloc_end(&st, p, q, n, fn);
@@ -277,8 +277,8 @@ dlclose(void *h)
 	if (!real.dlclose)
 		return -1;
 	int r = real.dlclose(h);
-	if (r == 0 && atomic_load_explicit(&hb_state, memory_order_relaxed) !=
-			      HB_INIT)
+	if (r == 0 &&
+	    atomic_load_explicit(&hb_state, memory_order_relaxed) != HB_INIT)
 		bt_flush();
 	return r;
 }

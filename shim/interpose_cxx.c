@@ -53,40 +53,38 @@ new_fallback(size_t n, size_t al, int nothrow)
 	return p;
 }
 
-#define NEW(sym, fn, al, nothrow, params, args)                           \
-	HB_EXPORT void *sym params                                        \
-	{                                                                 \
-		GUARDED = guard_enter();                                  \
-		hb_start_early();                                         \
-		void *(*f) params =                                       \
-			resolve((void **)&real.sym, #sym);                \
-		void *p = f ? f args : new_fallback(n, al, nothrow);      \
-		if (owned && p && hb_tracking())                          \
-			track_alloc(p, n, fn, HB_HOOK_FRAME());           \
-		return p;                                                 \
+#define NEW(sym, fn, al, nothrow, params, args)                                \
+	HB_EXPORT void *sym params                                             \
+	{                                                                      \
+		GUARDED = guard_enter();                                       \
+		hb_start_early();                                              \
+		void *(*f)params = resolve((void **)&real.sym, #sym);          \
+		void *p = f ? f args : new_fallback(n, al, nothrow);           \
+		if (owned && p && hb_tracking())                               \
+			track_alloc(p, n, fn, HB_HOOK_FRAME());                \
+		return p;                                                      \
 	}
 
-#define DEL(sym, params, args)                                            \
-	HB_EXPORT void sym params                                         \
-	{                                                                 \
-		if (!p || boot_owns(p))                                   \
-			return;                                           \
-		GUARDED = guard_enter();                                  \
-		if (owned && hb_tracking())                               \
-			track_free(p);                                    \
-		void (*f) params = resolve((void **)&real.sym, #sym);     \
-		if (f)                                                    \
-			f args;                                           \
-		else                                                      \
-			real.free(p);                                     \
+#define DEL(sym, params, args)                                                 \
+	HB_EXPORT void sym params                                              \
+	{                                                                      \
+		if (!p || boot_owns(p))                                        \
+			return;                                                \
+		GUARDED = guard_enter();                                       \
+		if (owned && hb_tracking())                                    \
+			track_free(p);                                         \
+		void(*f) params = resolve((void **)&real.sym, #sym);           \
+		if (f)                                                         \
+			f args;                                                \
+		else                                                           \
+			real.free(p);                                          \
 	}
 
 NEW(_Znwm, HELDBY_FN_NEW, 0, 0, (size_t n), (n))
 NEW(_Znam, HELDBY_FN_NEW_ARRAY, 0, 0, (size_t n), (n))
-NEW(_ZnwmRKSt9nothrow_t, HELDBY_FN_NEW, 0, 1, (size_t n, const void *t),
+NEW(_ZnwmRKSt9nothrow_t, HELDBY_FN_NEW, 0, 1, (size_t n, const void *t), (n, t))
+NEW(_ZnamRKSt9nothrow_t, HELDBY_FN_NEW_ARRAY, 0, 1, (size_t n, const void *t),
     (n, t))
-NEW(_ZnamRKSt9nothrow_t, HELDBY_FN_NEW_ARRAY, 0, 1,
-    (size_t n, const void *t), (n, t))
 NEW(_ZnwmSt11align_val_t, HELDBY_FN_NEW, a, 0, (size_t n, size_t a), (n, a))
 NEW(_ZnamSt11align_val_t, HELDBY_FN_NEW_ARRAY, a, 0, (size_t n, size_t a),
     (n, a))

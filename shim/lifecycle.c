@@ -121,9 +121,11 @@ read_config(void)
 	}
 	hb_cfg.mode = preloaded() ? HB_MODE_RECORD : HB_MODE_COUNT;
 	if ((v = env_find("HELDBY_MODE"))) {
-		static const char *const modes[3] = {
-			[HB_MODE_RECORD] = "record", [HB_MODE_OFF] = "off",
-			[HB_MODE_COUNT] = "count"};
+		static const char *const modes[3] = { [HB_MODE_RECORD] =
+							      "record",
+						      [HB_MODE_OFF] = "off",
+						      [HB_MODE_COUNT] =
+							      "count" };
 		parse_choice(v, modes, &hb_cfg.mode,
 			     hb_cfg.mode == HB_MODE_RECORD
 				     ? "heldby: HELDBY_MODE must be record, "
@@ -140,9 +142,10 @@ read_config(void)
 	if ((v = env_find("HELDBY_FOLLOW")))
 		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
 	if ((v = env_find("HELDBY_CLOCK"))) {
-		static const char *const clocks[3] = {
-			[HB_CLOCK_AUTO] = "auto", [HB_CLOCK_TSC] = "tsc",
-			[HB_CLOCK_MONOTONIC] = "monotonic"};
+		static const char *const clocks[3] = { [HB_CLOCK_AUTO] = "auto",
+						       [HB_CLOCK_TSC] = "tsc",
+						       [HB_CLOCK_MONOTONIC] =
+							       "monotonic" };
 		parse_choice(v, clocks, &hb_cfg.clock,
 			     "heldby: HELDBY_CLOCK must be auto, tsc or "
 			     "monotonic; using auto\n");
@@ -151,7 +154,8 @@ read_config(void)
 		static const char *const unwinders[3] = {
 			[HB_UNWIND_FAST] = "fast",
 			[HB_UNWIND_LIBUNWIND] = "libunwind",
-			[HB_UNWIND_CHECK] = "check"};
+			[HB_UNWIND_CHECK] = "check"
+		};
 		parse_choice(v, unwinders, &hb_cfg.unwind,
 			     "heldby: HELDBY_UNWIND must be fast, libunwind "
 			     "or check; fast\n");
@@ -265,7 +269,7 @@ hb_exit(void)
  * dispositions (CPython installs KeyboardInterrupt only over SIG_DFL), so
  * for them the periodic flush has to do.
  */
-static const int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 #define NFATAL (sizeof(fatal_sigs) / sizeof(fatal_sigs[0]))
 static struct sigaction fatal_old[NFATAL];
 
@@ -404,10 +408,10 @@ check_interposed(void)
 		return;
 	void *def = dlsym(RTLD_DEFAULT, "malloc");
 	Dl_info di;
-	const char *who = def && dladdr(def, &di) && di.dli_fname &&
-				  *di.dli_fname
-				  ? di.dli_fname
-				  : "the executable";
+	const char *who =
+		def && dladdr(def, &di) && di.dli_fname && *di.dli_fname
+			? di.dli_fname
+			: "the executable";
 	hb_warn2("heldby: malloc is not ours but comes from ", who);
 	hb_warn("heldby: allocations through it are not recorded\n");
 }
@@ -628,4 +632,3 @@ hb_ctor(void)
 {
 	hb_init();
 }
-

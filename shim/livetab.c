@@ -49,7 +49,7 @@
 
 struct table {
 	uint64_t *slots;
-	uint32_t cap;     /* slots, a multiple of RUN; 0: no table yet */
+	uint32_t cap;	  /* slots, a multiple of RUN; 0: no table yet */
 	uint32_t grow_at; /* entries that make the table grow */
 	uint32_t used;
 	bool tagged; /* each slot has a tag behind its words */
@@ -179,7 +179,8 @@ slot_set(struct table *t, size_t i, uintptr_t p, size_t n, bool wide)
 		set_word(t, i, true, 1, (uint64_t)n);
 	} else {
 		set_word(t, i, false, 0,
-			 ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS | (uint64_t)n);
+			 ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS |
+				 (uint64_t)n);
 	}
 }
 
@@ -268,7 +269,8 @@ probe(const struct table *t, uint64_t h, uintptr_t p, bool wide)
 {
 	size_t i = home(t, h);
 	if (wide) {
-		while (word(t, i, true, 0) && word(t, i, true, 0) != (uint64_t)p)
+		while (word(t, i, true, 0) &&
+		       word(t, i, true, 0) != (uint64_t)p)
 			i = next_slot(t, i);
 		return i;
 	}
@@ -306,11 +308,11 @@ remake(struct table *t, bool wide)
 		cap = t->cap;
 	if (cap > MAX_CAP)
 		return false;
-	struct table n = {
-		.slots = hb_map_filled(table_bytes(cap, wide, tagged)),
-		.cap = (uint32_t)cap,
-		.used = t->used,
-		.tagged = tagged};
+	struct table n = { .slots = hb_map_filled(
+				   table_bytes(cap, wide, tagged)),
+			   .cap = (uint32_t)cap,
+			   .used = t->used,
+			   .tagged = tagged };
 	if (!n.slots)
 		return false;
 	for (size_t i = 0; i < t->cap; i++) {
@@ -354,7 +356,8 @@ erase(struct table *t, size_t i, bool wide)
 		if (!p)
 			break;
 		size_t k = home(t, hash_ptr(p));
-		/* The entry at j stays if its home lies cyclically in (i, j]. */
+		/* The entry at j stays if its home lies cyclically in (i, j].
+		 */
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
 		slot_move(t, i, j, wide);
@@ -411,7 +414,7 @@ lt_insert(uintptr_t p, struct lt_entry e, struct lt_entry *stale,
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(h);
 	bool packs = ptr_packs(p) && size_packs(e.size), ok = true;
-	*stale = (struct lt_entry){0, 0};
+	*stale = (struct lt_entry){ 0, 0 };
 	*replaced = false;
 	if (!solo)
 		lock(s);
@@ -446,7 +449,7 @@ lt_take(uintptr_t p, bool solo, struct lt_entry *e)
 {
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(h);
-	*e = (struct lt_entry){0, 0};
+	*e = (struct lt_entry){ 0, 0 };
 	if (!solo)
 		lock(s);
 	bool known = (ptr_packs(p) && table_take(&s->packed, h, p, e, false)) ||
@@ -466,8 +469,8 @@ lt_tag_blocks(void)
 
 /* Every entry of t whose tag old() says is stale is left without one. */
 static void
-untag_table(struct table *t, bool wide, bool (*old)(void *, uintptr_t, uint32_t),
-	    void *ctx)
+untag_table(struct table *t, bool wide,
+	    bool (*old)(void *, uintptr_t, uint32_t), void *ctx)
 {
 	if (!t->tagged || !t->used)
 		return;

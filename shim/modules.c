@@ -64,8 +64,8 @@ static int
 counts_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	unsigned long long *c = arg;
-	if (size < offsetof(struct dl_phdr_info, dlpi_subs) +
-			   sizeof(info->dlpi_subs))
+	if (size <
+	    offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs))
 		return 1;
 	c[0] = info->dlpi_adds;
 	c[1] = info->dlpi_subs;
@@ -80,8 +80,8 @@ mod_build_id(const struct dl_phdr_info *info, uint8_t *out)
 		if (ph->p_type != PT_NOTE)
 			continue;
 		size_t al = ph->p_align == 8 ? 8 : 4;
-		const uint8_t *p = (const uint8_t *)(info->dlpi_addr +
-						     ph->p_vaddr);
+		const uint8_t *p =
+			(const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
 		const uint8_t *end = p + ph->p_memsz;
 		while (p + sizeof(ElfW(Nhdr)) <= end) {
 			ElfW(Nhdr) nh;
@@ -117,7 +117,8 @@ mapped_path(uint64_t addr, char *out, size_t cap)
 {
 	char buf[8192];
 	uintptr_t lo, hi;
-	const char *line = maps_line_of((uintptr_t)addr, buf, sizeof(buf), &lo, &hi);
+	const char *line =
+		maps_line_of((uintptr_t)addr, buf, sizeof(buf), &lo, &hi);
 	const char *path = line ? strchr(line, '/') : NULL;
 	if (!path || strlen(path) >= cap)
 		return false;
@@ -140,7 +141,8 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 			break;
 		}
 	char abs_path[4096];
-	if (path[0] != '/' && first && mapped_path(first, abs_path, sizeof(abs_path)))
+	if (path[0] != '/' && first &&
+	    mapped_path(first, abs_path, sizeof(abs_path)))
 		path = abs_path;
 	/* The same file at the same place is the same module, even across a
 	 * dlclose and dlopen between two snapshots; a rebuilt file is not. */
@@ -148,8 +150,7 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	size_t bidlen = mod_build_id(info, bid);
 	for (struct mod *m = mods; m; m = m->next)
 		if (m->seen != 1 && m->bias == info->dlpi_addr &&
-		    strcmp(m->path, path) == 0 &&
-		    m->first == first &&
+		    strcmp(m->path, path) == 0 && m->first == first &&
 		    m->bidlen == bidlen && memcmp(m->bid, bid, bidlen) == 0) {
 			m->seen = m->seen == 2 ? 2 : 1;
 			return 0;
@@ -206,7 +207,7 @@ announce(struct mod *m, mod_emit_fn emit, void *ctx)
 void
 mod_refresh(mod_emit_fn emit, void *ctx, bool force)
 {
-	unsigned long long c[2] = {0, 0};
+	unsigned long long c[2] = { 0, 0 };
 	dl_iterate_phdr(counts_cb, c);
 	if (have_snapshot && !force && c[0] == last_adds && c[1] == last_subs)
 		return;

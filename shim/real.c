@@ -33,7 +33,8 @@ boot_malloc(size_t n, size_t align)
 		if (end > BOOT_SIZE || end < start)
 			return NULL;
 		if (atomic_compare_exchange_weak(&boot_used, &cur, end)) {
-			memcpy(boot_buf + start - sizeof(size_t), &n, sizeof(n));
+			memcpy(boot_buf + start - sizeof(size_t), &n,
+			       sizeof(n));
 			return boot_buf + start;
 		}
 	}
@@ -65,9 +66,9 @@ real_init(void)
 		return atomic_load(&real_state) == 2 ? 0 : -1;
 	struct real_fns r;
 	memset(&r, 0, sizeof(r));
-#define X(ret, name, args, req)                                         \
-	*(void **)&r.name = dlsym(RTLD_NEXT, #name);                    \
-	if (req && !r.name)                                             \
+#define X(ret, name, args, req)                                                \
+	*(void **)&r.name = dlsym(RTLD_NEXT, #name);                           \
+	if (req && !r.name)                                                    \
 		warn_raw("heldby: cannot resolve " #name "\n");
 	HELDBY_HOOKS(X)
 #undef X

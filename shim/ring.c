@@ -25,8 +25,8 @@ ring_kick_consumer(void)
 	if (atomic_load_explicit(&ring_kick, memory_order_relaxed) ||
 	    atomic_exchange(&ring_kick, 1))
 		return;
-	syscall(SYS_futex, (int *)&ring_kick, FUTEX_WAKE_PRIVATE, 1, NULL,
-		NULL, 0);
+	syscall(SYS_futex, (int *)&ring_kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
+		0);
 }
 
 void
@@ -34,7 +34,7 @@ ring_nap(long ns)
 {
 	/* The raw system call: glibc's nanosleep is a cancellation point, and
 	 * a thread must not be cancelled from inside malloc. */
-	struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
 	syscall(SYS_nanosleep, &ts, NULL);
 }
 
@@ -43,10 +43,10 @@ ring_wait_kick(long timeout_ns)
 {
 	if (atomic_load(&ring_kick))
 		return;
-	struct timespec ts = {timeout_ns / 1000000000L,
-			      timeout_ns % 1000000000L};
-	syscall(SYS_futex, (int *)&ring_kick, FUTEX_WAIT_PRIVATE, 0, &ts,
-		NULL, 0);
+	struct timespec ts = { timeout_ns / 1000000000L,
+			       timeout_ns % 1000000000L };
+	syscall(SYS_futex, (int *)&ring_kick, FUTEX_WAIT_PRIVATE, 0, &ts, NULL,
+		0);
 }
 
 int

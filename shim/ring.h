@@ -24,9 +24,9 @@ struct ring {
 	/* producer side */
 	_Alignas(64) _Atomic uint64_t tail;
 	_Atomic uint64_t pending;
-	uint64_t waits; /* times the producer found the ring full */
+	uint64_t waits;	  /* times the producer found the ring full */
 	uint64_t next_lo; /* producer-private: a lower bound of its next key */
-	void *uw_memo; /* producer-private: the fast unwinder's last walk */
+	void *uw_memo;	  /* producer-private: the fast unwinder's last walk */
 	/* The last stack pushed, outermost frame at the end (right-aligned,
 	 * so that a shared outer part stays in place): an event carries only
 	 * the frames that differ from it. prev_* is the producer's copy,
@@ -111,8 +111,8 @@ ring_key_take(struct ring *r, _Atomic uint64_t *counter)
 	/* release: a consumer whose acquire load of the counter sees this
 	 * increment (or a later one: a release sequence of RMWs) sees the
 	 * pending store too */
-	uint64_t k = atomic_fetch_add_explicit(counter, 1,
-					       memory_order_acq_rel);
+	uint64_t k =
+		atomic_fetch_add_explicit(counter, 1, memory_order_acq_rel);
 	r->next_lo = k + 1;
 	return k;
 }
@@ -121,8 +121,8 @@ ring_key_take(struct ring *r, _Atomic uint64_t *counter)
 static inline uint64_t
 ring_key_next(struct ring *r, _Atomic uint64_t *counter)
 {
-	uint64_t k = atomic_fetch_add_explicit(counter, 1,
-					       memory_order_acq_rel);
+	uint64_t k =
+		atomic_fetch_add_explicit(counter, 1, memory_order_acq_rel);
 	r->next_lo = k + 1;
 	return k;
 }

@@ -13,8 +13,9 @@
 
 _Atomic(_Atomic uint8_t *) shadow_dir[SHADOW_REGIONS];
 
-#define REGION_BYTES \
-	(SHADOW_CHUNKS + ((size_t)1 << (SHADOW_REGION_BITS - SHADOW_GRAIN_BITS)))
+#define REGION_BYTES                                                           \
+	(SHADOW_CHUNKS +                                                       \
+	 ((size_t)1 << (SHADOW_REGION_BITS - SHADOW_GRAIN_BITS)))
 
 _Atomic uint8_t *
 shadow_region_make(uintptr_t p)
@@ -25,9 +26,8 @@ shadow_region_make(uintptr_t p)
 	if (m == MAP_FAILED)
 		return NULL;
 	_Atomic uint8_t *want = NULL;
-	if (atomic_compare_exchange_strong_explicit(slot, &want, m,
-						    memory_order_acq_rel,
-						    memory_order_acquire))
+	if (atomic_compare_exchange_strong_explicit(
+		    slot, &want, m, memory_order_acq_rel, memory_order_acquire))
 		return m;
 	munmap(m, REGION_BYTES); /* another thread mapped it first */
 	return want;

@@ -18,8 +18,8 @@
 
 #include "real.h"
 
-#define SHADOW_GRAIN_BITS 4  /* glibc's blocks are 16-byte aligned */
-#define SHADOW_ADDR_BITS 47  /* user space on x86-64 and aarch64 (4-level) */
+#define SHADOW_GRAIN_BITS 4 /* glibc's blocks are 16-byte aligned */
+#define SHADOW_ADDR_BITS 47 /* user space on x86-64 and aarch64 (4-level) */
 #define SHADOW_REGION_BITS 30
 #define SHADOW_REGIONS (1u << (SHADOW_ADDR_BITS - SHADOW_REGION_BITS))
 

@@ -27,8 +27,11 @@ enum hb_mode { HB_MODE_RECORD = 0, HB_MODE_OFF = 1, HB_MODE_COUNT = 2 };
 
 /* HELDBY_UNWIND: the fast unwinder with libunwind where it gives up,
  * libunwind alone, or both on every stack, compared (a diagnostic). */
-enum hb_unwind { HB_UNWIND_FAST = 0, HB_UNWIND_LIBUNWIND = 1,
-		 HB_UNWIND_CHECK = 2 };
+enum hb_unwind {
+	HB_UNWIND_FAST = 0,
+	HB_UNWIND_LIBUNWIND = 1,
+	HB_UNWIND_CHECK = 2
+};
 
 struct hb_config {
 	char output[4096]; /* pattern, %p not yet expanded */
@@ -119,8 +122,7 @@ _Static_assert(HB_DEPTH_MAX <= RING_STACK_MAX, "a ring keeps a whole stack");
 
 /* event.c: the hot path. Call with the guard held; keep errno. caller:
  * HB_HOOK_FRAME() of the hook, or NULL. */
-void event_alloc(void *p, size_t n, unsigned fn,
-		 const void *caller) HB_HIDDEN;
+void event_alloc(void *p, size_t n, unsigned fn, const void *caller) HB_HIDDEN;
 void event_free(void *p) HB_HIDDEN;
 /* realloc: the stack and the free part's key are taken before the real
  * call; the allocation's key after it. Nothing is recorded for a failed
@@ -128,13 +130,13 @@ void event_free(void *p) HB_HIDDEN;
 struct realloc_state {
 	struct ring *ring;
 	uint64_t key;
-	void **buf; /* caller's, hb_cfg.depth + BT_SLACK entries */
+	void **buf;	    /* caller's, hb_cfg.depth + BT_SLACK entries */
 	const void *caller; /* HB_HOOK_FRAME() of the hook, or NULL */
 	int first, nframes;
 };
 void event_realloc_begin(struct realloc_state *st) HB_HIDDEN;
-void event_realloc_end(struct realloc_state *st, void *old, void *p,
-		       size_t n, unsigned fn) HB_HIDDEN;
+void event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
+		       unsigned fn) HB_HIDDEN;
 uint64_t event_dropped(void) HB_HIDDEN;
 /* A MARK record (heldby_mark); the label is cut at HB_MARK_MAX bytes. Guard
  * held; thread-safe. */
@@ -177,8 +179,9 @@ bool interpose_malloc_is_ours(void) HB_HIDDEN;
 void bt_init(void) HB_HIDDEN;
 /* Captures the return addresses into buf, which has room for max +
  * BT_SLACK entries; returns how many (at most max), innermost first from
- * buf[*first], the shim's own frames left out. caller: as uw_backtrace's. Keeps the stack small:
- * no copy of its own. Thread-safe; not async-signal-safe (libunwind). */
+ * buf[*first], the shim's own frames left out. caller: as uw_backtrace's. Keeps
+ * the stack small: no copy of its own. Thread-safe; not async-signal-safe
+ * (libunwind). */
 #define BT_SLACK 16
 /* After dlclose: unwind information cached for the unloaded code is stale
  * (a later library may be mapped at the same addresses). Thread-safe. */

@@ -50,7 +50,8 @@ st_destroy(struct stacktab *t)
 static size_t
 home(const struct stacktab *t, uint64_t parent, uint64_t ip)
 {
-	uint64_t h = (ip ^ (parent * 0x9e3779b97f4a7c15u)) * 0xff51afd7ed558ccdu;
+	uint64_t h =
+		(ip ^ (parent * 0x9e3779b97f4a7c15u)) * 0xff51afd7ed558ccdu;
 	return (size_t)(h ^ (h >> 29)) & t->tab_mask;
 }
 
@@ -61,7 +62,8 @@ slot(const struct stacktab *t, uint64_t parent, uint64_t ip)
 	size_t i = home(t, parent, ip);
 	for (;;) {
 		uint32_t id = t->tab[i];
-		if (!id || (t->nodes[id].parent == parent && t->nodes[id].ip == ip))
+		if (!id ||
+		    (t->nodes[id].parent == parent && t->nodes[id].ip == ip))
 			return &t->tab[i];
 		i = (i + 1) & t->tab_mask;
 	}
@@ -139,7 +141,7 @@ struct st_hash
 st_hash(const uint64_t *ips, int n)
 {
 	const uint64_t p1 = 0x9e3779b185ebca87u, p2 = 0xc2b2ae3d27d4eb4fu;
-	uint64_t l[4] = {p1 + p2, p2, 0, (uint64_t)0 - p1};
+	uint64_t l[4] = { p1 + p2, p2, 0, (uint64_t)0 - p1 };
 	int i = 0;
 	for (; i + 4 <= n; i += 4)
 		for (int k = 0; k < 4; k++)
@@ -148,10 +150,10 @@ st_hash(const uint64_t *ips, int n)
 		l[k] = rotl(l[k] + ips[i] * p2, 31) * p1;
 	struct st_hash r;
 	r.h = heldby_mix64(rotl(l[0], 1) + rotl(l[1], 7) + rotl(l[2], 12) +
-		   rotl(l[3], 18) + (uint64_t)n);
-	r.h2 = heldby_mix64((l[0] ^ rotl(l[1], 17) ^ rotl(l[2], 31) ^ rotl(l[3], 45)) *
-			    p2 +
-		    (uint64_t)n);
+			   rotl(l[3], 18) + (uint64_t)n);
+	r.h2 = heldby_mix64(
+		(l[0] ^ rotl(l[1], 17) ^ rotl(l[2], 31) ^ rotl(l[3], 45)) * p2 +
+		(uint64_t)n);
 	return r;
 }
 

@@ -24,7 +24,7 @@ struct st_cache_entry {
 struct stacktab {
 	struct st_node *nodes; /* by id; nodes[0] is the root (ip 0) */
 	size_t nnodes, cnodes; /* bytes mapped: cnodes * sizeof(*nodes) */
-	uint32_t *tab;         /* (parent, ip) -> id, open addressing */
+	uint32_t *tab;	       /* (parent, ip) -> id, open addressing */
 	size_t tab_mask;
 	struct st_cache_entry *cache; /* NULL: no cache */
 };
@@ -41,8 +41,7 @@ int st_init(struct stacktab *t);
 void st_destroy(struct stacktab *t);
 /* The id of node (parent, ip), created when new (*fresh set then); 0 when
  * out of memory or ids. parent is 0 or an id returned earlier. */
-uint64_t st_node(struct stacktab *t, uint64_t parent, uint64_t ip,
-		 bool *fresh);
+uint64_t st_node(struct stacktab *t, uint64_t parent, uint64_t ip, bool *fresh);
 /* ip of node id (0 for the root). */
 uint64_t st_ip(const struct stacktab *t, uint64_t id);
 struct st_hash st_hash(const uint64_t *ips, int n);

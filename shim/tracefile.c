@@ -149,12 +149,11 @@ out_close:
  * finishes the frame (zbuf has room for the whole bound). On an error the
  * block so far is dropped. */
 static int
-compress(struct tfile *t, const uint8_t *raw, size_t len,
-	 ZSTD_EndDirective how)
+compress(struct tfile *t, const uint8_t *raw, size_t len, ZSTD_EndDirective how)
 {
-	ZSTD_inBuffer in = {raw, len, t->fed};
-	ZSTD_outBuffer out = {t->zbuf + HELDBY_BLOCK_HEADER_SIZE,
-			      t->zcap - HELDBY_BLOCK_HEADER_SIZE, t->zlen};
+	ZSTD_inBuffer in = { raw, len, t->fed };
+	ZSTD_outBuffer out = { t->zbuf + HELDBY_BLOCK_HEADER_SIZE,
+			       t->zcap - HELDBY_BLOCK_HEADER_SIZE, t->zlen };
 	size_t left;
 	do
 		left = ZSTD_compressStream2(t->cctx, &out, &in, how);
@@ -197,8 +196,8 @@ tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 	le32(t->zbuf + 4, t->seq);
 	le32(t->zbuf + 8, (uint32_t)z);
 	le32(t->zbuf + 12, (uint32_t)len);
-	le32(t->zbuf + 16, heldby_block_check(t->seq, (uint32_t)z,
-					      (uint32_t)len));
+	le32(t->zbuf + 16,
+	     heldby_block_check(t->seq, (uint32_t)z, (uint32_t)len));
 	int err = write_all(t, t->zbuf, HELDBY_BLOCK_HEADER_SIZE + z);
 	if (err)
 		return err;

@@ -15,15 +15,15 @@ struct ZSTD_CCtx_s;
 
 struct tfile {
 	int fd;
-	uint32_t seq;            /* next block's sequence number */
+	uint32_t seq; /* next block's sequence number */
 	struct ZSTD_CCtx_s *cctx;
-	uint8_t *zbuf;           /* compressed output, from mmap */
+	uint8_t *zbuf; /* compressed output, from mmap */
 	size_t zcap;
-	size_t fed, zlen;        /* the block so far: raw bytes given to
-				  * zstd, compressed bytes in zbuf */
-	uint64_t bytes;          /* bytes written so far */
-	uint64_t dev, ino;       /* to notice that the program closed our fd */
-	int level;               /* zstd level of the block being filled */
+	size_t fed, zlen;  /* the block so far: raw bytes given to
+			    * zstd, compressed bytes in zbuf */
+	uint64_t bytes;	   /* bytes written so far */
+	uint64_t dev, ino; /* to notice that the program closed our fd */
+	int level;	   /* zstd level of the block being filled */
 };
 
 /* zstd levels. Level 3 (double-fast) compresses at ~850 MB/s here; the

@@ -70,7 +70,8 @@ mix(uint64_t rule)
 static inline size_t
 slot_of(uint64_t pc)
 {
-	return (size_t)((pc * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - CACHE_BITS));
+	return (size_t)((pc * UINT64_C(0x9E3779B97F4A7C15)) >>
+			(64 - CACHE_BITS));
 }
 
 /* kind 2 bits, cfa_rbp 1, rbp_saved 1, rbp_off 16 (signed), cfa_off 32
@@ -127,8 +128,10 @@ uw_want_stack(void *const *ips, int n)
 	for (int i = 0; i < n; i++) {
 		uint64_t pc = (uint64_t)(uintptr_t)ips[i] - 1;
 		struct slot *s = &cache[slot_of(pc)];
-		uint64_t key = atomic_load_explicit(&s->key, memory_order_relaxed);
-		uint64_t v = atomic_load_explicit(&s->rule, memory_order_relaxed);
+		uint64_t key =
+			atomic_load_explicit(&s->key, memory_order_relaxed);
+		uint64_t v =
+			atomic_load_explicit(&s->rule, memory_order_relaxed);
 		if (key != (pc ^ mix(v)))
 			want(pc);
 	}
@@ -156,18 +159,18 @@ rule_for(uint64_t pc)
 	if (likely(key == (pc ^ mix(v))))
 		return unpack(v);
 	want(pc);
-	return (struct cfi_rule){.kind = CFI_MISSING};
+	return (struct cfi_rule){ .kind = CFI_MISSING };
 }
 
 void
 uw_resolve_wanted(void)
 {
-	if (!cache || !atomic_exchange_explicit(&wanted_any, 0,
-						memory_order_acquire))
+	if (!cache ||
+	    !atomic_exchange_explicit(&wanted_any, 0, memory_order_acquire))
 		return;
 	for (size_t i = 0; i < WANTED; i++) {
-		uint64_t pc = atomic_load_explicit(&wanted[i],
-						   memory_order_relaxed);
+		uint64_t pc =
+			atomic_load_explicit(&wanted[i], memory_order_relaxed);
 		if (!pc)
 			continue;
 		struct cfi_rule r = cfi_lookup(pc);
@@ -197,9 +200,9 @@ thread_bounds(uintptr_t rsp)
 	struct rlimit rl;
 	if (grows && getrlimit(RLIMIT_STACK, &rl) == 0) {
 		uintptr_t room = rl.rlim_cur == RLIM_INFINITY ||
-					 rl.rlim_cur > b->hi - 4096
-				 ? b->hi - 4096
-				 : (uintptr_t)rl.rlim_cur;
+						 rl.rlim_cur > b->hi - 4096
+					 ? b->hi - 4096
+					 : (uintptr_t)rl.rlim_cur;
 		if (b->hi - room < b->lo)
 			b->lo = b->hi - room;
 	}
@@ -291,8 +294,8 @@ tail_broken(const struct walk *w, int j)
  * frame count, or -1 when the last walk stopped short of where this one
  * has to go. */
 static int
-adopt_tail(struct walk *w, int j, const struct frame *fresh, void **buf,
-	   int n, int max)
+adopt_tail(struct walk *w, int j, const struct frame *fresh, void **buf, int n,
+	   int max)
 {
 	int rest = w->top - j;
 	if (w->end == END_CAP && n + rest < max)

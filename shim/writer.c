@@ -88,8 +88,8 @@ emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias, size_t nranges,
 	(void)ctx;
 	if (unload)
 		return EMIT(enc_module_unload(&enc, id)) ? 0 : -1;
-	return EMIT(enc_module(&enc, id, bias, nranges, starts, lens, path,
-			       bid, bidlen))
+	return EMIT(enc_module(&enc, id, bias, nranges, starts, lens, path, bid,
+			       bidlen))
 		       ? 0
 		       : -1;
 }
@@ -164,8 +164,8 @@ struct cur {
 	unsigned since;
 	struct ev e;
 	uint64_t ahead_pos; /* the next event to read ahead */
-	unsigned ahead;     /* events read ahead of pos, kept in q */
-	unsigned qh;        /* q's oldest: the event at pos */
+	unsigned ahead;	    /* events read ahead of pos, kept in q */
+	unsigned qh;	    /* q's oldest: the event at pos */
 	struct ev q[AHEAD];
 };
 static struct cur *curs;
@@ -177,7 +177,8 @@ static void prefetch_slots(const struct ev *e);
 static void
 read_ahead(struct cur *c)
 {
-	while (c->ahead < AHEAD && c->ahead_pos + sizeof(struct ev) <= c->tail) {
+	while (c->ahead < AHEAD &&
+	       c->ahead_pos + sizeof(struct ev) <= c->tail) {
 		struct ev *e = &c->q[(c->qh + c->ahead) % AHEAD];
 		ring_read(c->r, c->ahead_pos, e, sizeof(*e));
 		prefetch_slots(e);
@@ -197,8 +198,8 @@ cur_peek(struct cur *c, uint64_t w)
 		c->ahead--;
 	} else {
 		ring_read(c->r, c->pos, &c->e, sizeof(c->e));
-		c->ahead_pos = c->pos + sizeof(c->e) +
-			       c->e.nframes * sizeof(uint64_t);
+		c->ahead_pos =
+			c->pos + sizeof(c->e) + c->e.nframes * sizeof(uint64_t);
 	}
 	read_ahead(c);
 	return c->e.key < w;
@@ -234,8 +235,8 @@ struct counted {
 };
 
 static void
-emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack,
-	   unsigned fn, struct counted k)
+emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack, unsigned fn,
+	   struct counted k)
 {
 	uint64_t seq;
 	if (!EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)))
@@ -304,7 +305,7 @@ untag_old_blocks(void)
 static struct counted
 count_event(const struct ev *e)
 {
-	struct counted k = {0, true};
+	struct counted k = { 0, true };
 	void *p = (void *)(uintptr_t)e->ptr;
 	bool solo = !atomic_load_explicit(&hb_counting, memory_order_relaxed);
 	if (e->kind == EV_ALLOC) {
@@ -466,8 +467,8 @@ drain_locked(void)
 	size_t na = 0;
 	for (size_t i = 0; i < nc; i++) {
 		struct ring *r = curs[i].r;
-		uint64_t gen = atomic_load_explicit(&r->gen,
-						    memory_order_acquire);
+		uint64_t gen =
+			atomic_load_explicit(&r->gen, memory_order_acquire);
 		if (gen != r->seen_gen) {
 			r->seen_gen = gen;
 			if (tf_ok)
@@ -501,8 +502,7 @@ drain_locked(void)
 		ring_consume(c->r, c->pos);
 		int st = atomic_load_explicit(&c->r->state,
 					      memory_order_acquire);
-		if (st == RING_DEAD &&
-		    atomic_load(&c->r->tail) == c->pos &&
+		if (st == RING_DEAD && atomic_load(&c->r->tail) == c->pos &&
 		    atomic_load(&c->r->pending) == RING_PENDING_IDLE)
 			atomic_store_explicit(&c->r->state, RING_FREE,
 					      memory_order_release);
@@ -567,8 +567,8 @@ writer_main(void *arg)
 			ring_wait_kick(busy ? CLK_TICK_NS : DRAIN_NS);
 			if (busy) {
 				clk_tick();
-				if (!atomic_load_explicit(&ring_kick,
-							  memory_order_relaxed) &&
+				if (!atomic_load_explicit(
+					    &ring_kick, memory_order_relaxed) &&
 				    hb_now() - last_drain < DRAIN_NS &&
 				    atomic_load(&sync_req) == done &&
 				    atomic_load(&settle_req) == settled)
@@ -615,7 +615,8 @@ writer_main(void *arg)
 			waits += r->waits;
 		uint64_t now = hb_now();
 		write_summary();
-		(void)EMIT(enc_end(&enc, now - start_mono, event_dropped(), waits));
+		(void)EMIT(enc_end(&enc, now - start_mono, event_dropped(),
+				   waits));
 		flush_block();
 	}
 	fds_unprotect(tf.fd);
@@ -711,8 +712,8 @@ writer_start(void)
 	memset(&sum, 0, sizeof(sum));
 	sum_blocks = 0;
 	sum_replaced = sum_lost = 0;
-	sum_ok = cnt_current() == 0 && cnt_blocks() == 0 &&
-		 cnt_untracked() == 0;
+	sum_ok =
+		cnt_current() == 0 && cnt_blocks() == 0 && cnt_untracked() == 0;
 	fds_protect(tf.fd);
 	stk_ok = st_init(&stk) == 0 || stk.tab;
 	tf_ok = 1;

@@ -59,8 +59,8 @@ static const char help[] =
 static int
 bad_usage(const char *what, const char *arg)
 {
-	fprintf(stderr, "heldby check: %s%s%s (see heldby check --help)\n", what,
-		arg ? " " : "", arg ? arg : "");
+	fprintf(stderr, "heldby check: %s%s%s (see heldby check --help)\n",
+		what, arg ? " " : "", arg ? arg : "");
 	return 2;
 }
 
@@ -70,8 +70,9 @@ size_arg(const char *opt, const char *arg, uint64_t *out)
 {
 	int rc = parse_size(arg, out);
 	if (rc == -ERANGE) {
-		fprintf(stderr, "heldby check: %s %s: too large (see heldby check --help)\n", opt,
-			arg);
+		fprintf(stderr,
+			"heldby check: %s %s: too large (see heldby check --help)\n",
+			opt, arg);
 		return 2;
 	}
 	if (rc) {
@@ -116,16 +117,20 @@ remove_dir(const char *dir)
 		closedir(d);
 	}
 	if (rmdir(dir) != 0)
-		fprintf(stderr, "heldby check: cannot remove %s: %s\n", dir, strerror(errno));
+		fprintf(stderr, "heldby check: cannot remove %s: %s\n", dir,
+			strerror(errno));
 }
 
 static void
-over_size(const char *who, const char *what, const char *opt, uint64_t v, uint64_t limit)
+over_size(const char *who, const char *what, const char *opt, uint64_t v,
+	  uint64_t limit)
 {
 	char b1[UNITS_BUF], b2[UNITS_BUF];
 	fprintf(stderr,
-		"heldby check: %s%s %s (%" PRIu64 " bytes) is over %s %s (%" PRIu64 " bytes)\n",
-		who, what, format_size(v, b1), v, opt, format_size(limit, b2), limit);
+		"heldby check: %s%s %s (%" PRIu64
+		" bytes) is over %s %s (%" PRIu64 " bytes)\n",
+		who, what, format_size(v, b1), v, opt, format_size(limit, b2),
+		limit);
 }
 
 /* "heldby check: WHO within limits SCOPE: peak 1.2 MiB (limit 2 MiB), ..." */
@@ -136,16 +141,21 @@ within(const char *who, const char *scope, const struct check_limits *lim,
 	char line[256] = "", b1[UNITS_BUF], b2[UNITS_BUF];
 	size_t n = 0;
 	if (lim->peak_set)
-		n += (size_t)snprintf(line + n, sizeof line - n, ", peak %s (limit %s)",
-				      format_size(m->peak, b1), format_size(lim->peak, b2));
+		n += (size_t)snprintf(
+			line + n, sizeof line - n, ", peak %s (limit %s)",
+			format_size(m->peak, b1), format_size(lim->peak, b2));
 	if (lim->end_set && n < sizeof line)
-		n += (size_t)snprintf(line + n, sizeof line - n, ", held at exit %s (limit %s)",
-				      format_size(m->end, b1), format_size(lim->end, b2));
+		n += (size_t)snprintf(line + n, sizeof line - n,
+				      ", held at exit %s (limit %s)",
+				      format_size(m->end, b1),
+				      format_size(lim->end, b2));
 	if (lim->blocks_set && n < sizeof line)
-		snprintf(line + n, sizeof line - n, ", %s block%s at exit (limit %s)",
+		snprintf(line + n, sizeof line - n,
+			 ", %s block%s at exit (limit %s)",
 			 format_count(m->blocks, b1), m->blocks == 1 ? "" : "s",
 			 format_count(lim->blocks, b2));
-	fprintf(stderr, "heldby check: %swithin limits%s: %s\n", who, scope, line + 2);
+	fprintf(stderr, "heldby check: %swithin limits%s: %s\n", who, scope,
+		line + 2);
 }
 
 int
@@ -155,21 +165,26 @@ check_trace(const char *path, const struct check_limits *lim, unsigned flags,
 	struct report rep;
 	char err[256];
 	if (report_load(&rep, path, err, sizeof err) != 0) {
-		fprintf(stderr, "heldby check: %s: %s; cannot check the limits\n", path, err);
+		fprintf(stderr,
+			"heldby check: %s: %s; cannot check the limits\n", path,
+			err);
 		return -1;
 	}
 	rep.opt.top = TOP_HOLDERS;
 	rep.opt.brief = 1;
 	const struct rp_summary *s = &rep.rp.sum;
-	*m = (struct check_measured){s->peak_bytes, s->end_bytes, s->end_blocks};
+	*m = (struct check_measured){ s->peak_bytes, s->end_bytes,
+				      s->end_blocks };
 	char who[PATH_MAX + 64] = "", b1[UNITS_BUF], b2[UNITS_BUF];
 	if (flags & CHECK_NAME_PROCESS) {
 		const char *exe = report_basename(reader_exe(rep.r));
-		snprintf(who, sizeof who, "%s (pid %" PRIu64 "): ", exe && *exe ? exe : "?",
+		snprintf(who, sizeof who,
+			 "%s (pid %" PRIu64 "): ", exe && *exe ? exe : "?",
 			 reader_pid(rep.r));
 	}
 	if (!s->complete)
-		fprintf(stderr, "heldby check: %s%s was cut short; checking what was recorded\n",
+		fprintf(stderr,
+			"heldby check: %s%s was cut short; checking what was recorded\n",
 			who, path);
 	int over = 0;
 	if (lim->peak_set && m->peak > lim->peak) {
@@ -184,8 +199,9 @@ check_trace(const char *path, const struct check_limits *lim, unsigned flags,
 		over_size(who, "held at exit", "--max-end", m->end, lim->end);
 	if (blocks_over)
 		fprintf(stderr,
-			"heldby check: %s%s block%s held at exit is over --max-blocks %s\n", who,
-			format_count(m->blocks, b1), m->blocks == 1 ? "" : "s",
+			"heldby check: %s%s block%s held at exit is over --max-blocks %s\n",
+			who, format_count(m->blocks, b1),
+			m->blocks == 1 ? "" : "s",
 			format_count(lim->blocks, b2));
 	if (end_over || blocks_over) {
 		fflush(stderr);
@@ -195,7 +211,8 @@ check_trace(const char *path, const struct check_limits *lim, unsigned flags,
 	if (!over && !(flags & CHECK_QUIET_OK))
 		within(who, "", lim, m);
 	if (over)
-		fprintf(stderr, "heldby check: trace kept; the whole story: heldby report %s\n",
+		fprintf(stderr,
+			"heldby check: trace kept; the whole story: heldby report %s\n",
 			path);
 	report_unload(&rep);
 	return over;
@@ -221,32 +238,36 @@ check_folder(const char *dir, const struct check_limits *lim)
 		return -1;
 	}
 	size_t n = (size_t)nn;
-	struct check_measured m, most = {0};
+	struct check_measured m, most = { 0 };
 	size_t checked = 0;
 	int over = 0;
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-		int rc = check_trace(path, lim, CHECK_QUIET_OK | CHECK_NAME_PROCESS, &m);
+		int rc = check_trace(path, lim,
+				     CHECK_QUIET_OK | CHECK_NAME_PROCESS, &m);
 		if (rc >= 0) {
 			checked++;
 			over += rc > 0;
 			most.peak = m.peak > most.peak ? m.peak : most.peak;
 			most.end = m.end > most.end ? m.end : most.end;
-			most.blocks = m.blocks > most.blocks ? m.blocks : most.blocks;
+			most.blocks =
+				m.blocks > most.blocks ? m.blocks : most.blocks;
 		}
 		free(names[i]);
 	}
 	free(names);
 	if (!checked) {
-		fprintf(stderr, "heldby check: no trace was written to %s: nothing measured; "
-				"cannot check the limits\n", dir);
+		fprintf(stderr,
+			"heldby check: no trace was written to %s: nothing measured; "
+			"cannot check the limits\n",
+			dir);
 		return -1;
 	}
 	if (!over) {
 		char scope[64];
-		snprintf(scope, sizeof scope, " (the largest of %zu process%s)", checked,
-			 checked == 1 ? "" : "es");
+		snprintf(scope, sizeof scope, " (the largest of %zu process%s)",
+			 checked, checked == 1 ? "" : "es");
 		within("", scope, lim, &most);
 	}
 	return over;
@@ -254,16 +275,17 @@ check_folder(const char *dir, const struct check_limits *lim)
 
 /* Parses the options; returns -1 to go on, or the exit status. */
 static int
-parse(int argc, char **argv, struct check_limits *lim, const char **pattern, int *follow)
+parse(int argc, char **argv, struct check_limits *lim, const char **pattern,
+      int *follow)
 {
 	static const struct option opts[] = {
-		{"max-peak", required_argument, NULL, 'p'},
-		{"max-end", required_argument, NULL, 'e'},
-		{"max-blocks", required_argument, NULL, 'b'},
-		{"output", required_argument, NULL, 'o'},
-		{"follow", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "max-peak", required_argument, NULL, 'p' },
+		{ "max-end", required_argument, NULL, 'e' },
+		{ "max-blocks", required_argument, NULL, 'b' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
 	optind = 0;
@@ -281,7 +303,8 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern, int
 			lim->end_set = 1;
 			break;
 		case 'b':
-			if ((rc = count_arg("--max-blocks", optarg, &lim->blocks)))
+			if ((rc = count_arg("--max-blocks", optarg,
+					    &lim->blocks)))
 				return rc;
 			lim->blocks_set = 1;
 			break;
@@ -297,7 +320,8 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern, int
 			fputs(help, stdout);
 			return 0;
 		case ':':
-			return bad_usage("option needs an argument:", argv[optind - 1]);
+			return bad_usage("option needs an argument:",
+					 argv[optind - 1]);
 		default:
 			return bad_usage("unknown option", argv[optind - 1]);
 		}
@@ -305,17 +329,21 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern, int
 	if (optind >= argc)
 		return bad_usage("no program given", NULL);
 	if (!lim->peak_set && !lim->end_set && !lim->blocks_set)
-		return bad_usage("no limit given: --max-peak, --max-end or --max-blocks", NULL);
+		return bad_usage(
+			"no limit given: --max-peak, --max-end or --max-blocks",
+			NULL);
 	if (*follow && *pattern)
-		return bad_usage("--follow keeps its traces in a private folder; drop -o", NULL);
+		return bad_usage(
+			"--follow keeps its traces in a private folder; drop -o",
+			NULL);
 	return -1;
 }
 
 int
 check_main(int argc, char **argv)
 {
-	struct check_limits lim = {0};
-	struct run_opts ro = {0};
+	struct check_limits lim = { 0 };
+	struct run_opts ro = { 0 };
 	int rc = parse(argc, argv, &lim, &ro.pattern, &ro.follow);
 	if (rc >= 0)
 		return rc;
@@ -326,18 +354,19 @@ check_main(int argc, char **argv)
 		const char *tmp = getenv("TMPDIR");
 		if (!tmp || !*tmp)
 			tmp = "/tmp";
-		if ((size_t)snprintf(dir, sizeof dir, "%s/heldby-check.XXXXXX", tmp) >=
-			    sizeof dir ||
+		if ((size_t)snprintf(dir, sizeof dir, "%s/heldby-check.XXXXXX",
+				     tmp) >= sizeof dir ||
 		    !mkdtemp(dir)) {
-			fprintf(stderr, "heldby check: cannot make a folder in %s: %s\n", tmp,
-				strerror(errno));
+			fprintf(stderr,
+				"heldby check: cannot make a folder in %s: %s\n",
+				tmp, strerror(errno));
 			return 1;
 		}
 		snprintf(pattern, sizeof pattern, "%s/heldby.%%p.hbt", dir);
 		ro.pattern = pattern;
 	}
 
-	struct run_done d = {0};
+	struct run_done d = { 0 };
 	rc = run_traced(&ro, &d);
 	if (rc) {
 		if (*dir)
@@ -346,8 +375,8 @@ check_main(int argc, char **argv)
 	}
 	int prog_rc = run_status(ro.argv[0], d.status);
 	if (WIFEXITED(d.status) && prog_rc)
-		fprintf(stderr, "heldby check: %s failed with exit status %d\n", ro.argv[0],
-			prog_rc);
+		fprintf(stderr, "heldby check: %s failed with exit status %d\n",
+			ro.argv[0], prog_rc);
 	int over;
 	struct check_measured m;
 	if (ro.follow) {
@@ -356,15 +385,18 @@ check_main(int argc, char **argv)
 		over = check_trace(d.trace, &lim, 0, &m);
 	} else {
 		run_no_trace(&d);
-		fprintf(stderr, "heldby check: nothing measured; cannot check the limits\n");
+		fprintf(stderr,
+			"heldby check: nothing measured; cannot check the limits\n");
 		over = -1;
 	}
-	/* Kept for `heldby report` when over a limit, or unreadable (damaged). */
+	/* Kept for `heldby report` when over a limit, or unreadable (damaged).
+	 */
 	int keep = over > 0 || (over < 0 && !ro.follow && d.have_trace);
 	if (*dir && !keep)
 		remove_dir(dir);
 	else if (*dir && ro.follow)
-		fprintf(stderr, "heldby check: every trace is kept in %s\n", dir);
+		fprintf(stderr, "heldby check: every trace is kept in %s\n",
+			dir);
 	if (prog_rc)
 		return prog_rc;
 	return over ? 1 : 0;

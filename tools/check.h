@@ -11,8 +11,8 @@
 
 struct check_limits {
 	int peak_set, end_set, blocks_set;
-	uint64_t peak;   /* bytes held at the peak */
-	uint64_t end;    /* bytes still held at exit */
+	uint64_t peak;	 /* bytes held at the peak */
+	uint64_t end;	 /* bytes still held at exit */
 	uint64_t blocks; /* blocks still held at exit */
 };
 
@@ -27,14 +27,14 @@ struct check_measured {
 };
 
 enum check_flags {
-	CHECK_QUIET_OK = 1, /* no "within limits" line */
+	CHECK_QUIET_OK = 1,	/* no "within limits" line */
 	CHECK_NAME_PROCESS = 2, /* say whose trace it is: "cc1 (pid 42)" */
 };
 
 /* How many limits the trace at path exceeds, each described on stderr
  * with its top three holders; -1 when it cannot be read (reason printed).
  * *m is filled when it can. Not thread-safe. */
-int check_trace(const char *path, const struct check_limits *lim, unsigned flags,
-		struct check_measured *m);
+int check_trace(const char *path, const struct check_limits *lim,
+		unsigned flags, struct check_measured *m);
 
 #endif

@@ -49,8 +49,9 @@ static const char usage[] =
 static int
 bad_usage(const char *cmd, const char *what, const char *arg)
 {
-	fprintf(stderr, "heldby%s%s: %s%s%s (see heldby --help)\n", cmd ? " " : "",
-		cmd ? cmd : "", what, arg ? " " : "", arg ? arg : "");
+	fprintf(stderr, "heldby%s%s: %s%s%s (see heldby --help)\n",
+		cmd ? " " : "", cmd ? cmd : "", what, arg ? " " : "",
+		arg ? arg : "");
 	return 2;
 }
 
@@ -58,12 +59,12 @@ static int
 cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"follow", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "output", required_argument, NULL, 'o' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct run_opts ro = {0};
+	struct run_opts ro = { 0 };
 	int c;
 	optind = 0;
 	opterr = 0;
@@ -71,7 +72,8 @@ cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'o':
 			if (!*optarg)
-				return bad_usage("run", "empty output pattern", NULL);
+				return bad_usage("run", "empty output pattern",
+						 NULL);
 			ro.pattern = optarg;
 			break;
 		case 'f':
@@ -81,9 +83,11 @@ cmd_run(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		case ':':
-			return bad_usage("run", "option needs an argument:", argv[optind - 1]);
+			return bad_usage("run", "option needs an argument:",
+					 argv[optind - 1]);
 		default:
-			return bad_usage("run", "unknown option", argv[optind - 1]);
+			return bad_usage("run", "unknown option",
+					 argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
@@ -96,11 +100,11 @@ static int
 cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"top", required_argument, NULL, 't'},
-		{"color", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "json", no_argument, NULL, 'j' },
+		{ "top", required_argument, NULL, 't' },
+		{ "color", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int json = 0, top_set = 0, c;
 	size_t top = 10;
@@ -117,31 +121,39 @@ cmd_report(int argc, char **argv)
 			errno = 0;
 			unsigned long long v = strtoull(optarg, &end, 10);
 			if (errno || end == optarg || *end || optarg[0] == '-')
-				return bad_usage("report", "--top wants a number, not", optarg);
+				return bad_usage("report",
+						 "--top wants a number, not",
+						 optarg);
 			top = (size_t)v;
 			top_set = 1;
 			break;
 		}
 		case 'c':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
-			    strcmp(optarg, "never"))
-				return bad_usage("report", "--color wants auto, always or never, not",
-						 optarg);
+			if (strcmp(optarg, "auto") &&
+			    strcmp(optarg, "always") && strcmp(optarg, "never"))
+				return bad_usage(
+					"report",
+					"--color wants auto, always or never, not",
+					optarg);
 			color = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
 		case ':':
-			return bad_usage("report", "option needs an argument:", argv[optind - 1]);
+			return bad_usage("report", "option needs an argument:",
+					 argv[optind - 1]);
 		default:
-			return bad_usage("report", "unknown option", argv[optind - 1]);
+			return bad_usage("report", "unknown option",
+					 argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
 		return bad_usage("report", "no trace given", NULL);
 	if (optind + 1 < argc)
-		return bad_usage("report", "one trace at a time; extra argument", argv[optind + 1]);
+		return bad_usage("report",
+				 "one trace at a time; extra argument",
+				 argv[optind + 1]);
 	const char *path = argv[optind];
 
 	struct report rep;
@@ -152,22 +164,28 @@ cmd_report(int argc, char **argv)
 	}
 	rep.opt.top = json && !top_set ? 0 : top;
 	rep.opt.color = !strcmp(color, "always") ||
-			(!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+			(!strcmp(color, "auto") && isatty(STDOUT_FILENO) &&
+			 !getenv("NO_COLOR"));
 	int rc = json ? report_json(&rep, stdout) : report_text(&rep, stdout);
 	const struct reader_stats *st = reader_stats(rep.r);
 	if (st->blocks_damaged) {
-		fprintf(stderr, "heldby: %s: %llu damaged block%s skipped; data is missing\n", path,
-			(unsigned long long)st->blocks_damaged, st->blocks_damaged == 1 ? "" : "s");
+		fprintf(stderr,
+			"heldby: %s: %llu damaged block%s skipped; data is missing\n",
+			path, (unsigned long long)st->blocks_damaged,
+			st->blocks_damaged == 1 ? "" : "s");
 	} else if (!rep.rp.sum.complete) {
 		char b1[UNITS_BUF];
-		fprintf(stderr, "heldby: %s: cut short after %s (%llu block%s read); reporting "
-				"what was recorded\n",
+		fprintf(stderr,
+			"heldby: %s: cut short after %s (%llu block%s read); reporting "
+			"what was recorded\n",
 			path, format_duration(st->last_time_ns, b1),
-			(unsigned long long)st->blocks_read, st->blocks_read == 1 ? "" : "s");
+			(unsigned long long)st->blocks_read,
+			st->blocks_read == 1 ? "" : "s");
 	}
 	report_unload(&rep);
 	if (fflush(stdout) != 0 || rc != 0) {
-		fprintf(stderr, "heldby: writing the report: %s\n", strerror(errno));
+		fprintf(stderr, "heldby: writing the report: %s\n",
+			strerror(errno));
 		return 1;
 	}
 	return 0;
@@ -179,12 +197,14 @@ main(int argc, char **argv)
 	if (argc < 2)
 		return bad_usage(NULL, "no command given", NULL);
 	const char *cmd = argv[1];
-	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
 		fputs(usage, stdout);
 		return 0;
 	}
 	if (!strcmp(cmd, "--version")) {
-		printf("heldby %s (trace format %u)\n", HELDBY_VERSION, HELDBY_TRACE_VERSION);
+		printf("heldby %s (trace format %u)\n", HELDBY_VERSION,
+		       HELDBY_TRACE_VERSION);
 		return 0;
 	}
 	if (!strcmp(cmd, "run"))

@@ -37,9 +37,10 @@ prog_resolve(const char *argv0, char *out, size_t outlen)
 	for (const char *p = path;; p++) {
 		const char *colon = strchr(p, ':');
 		size_t dl = colon ? (size_t)(colon - p) : strlen(p);
-		int n = snprintf(out, outlen, "%.*s%s%s", (int)dl, p, dl ? "/" : "", argv0);
-		if (n > 0 && (size_t)n < outlen && stat(out, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    access(out, X_OK) == 0)
+		int n = snprintf(out, outlen, "%.*s%s%s", (int)dl, p,
+				 dl ? "/" : "", argv0);
+		if (n > 0 && (size_t)n < outlen && stat(out, &sb) == 0 &&
+		    S_ISREG(sb.st_mode) && access(out, X_OK) == 0)
 			return 0;
 		if (!colon)
 			break;
@@ -48,7 +49,8 @@ prog_resolve(const char *argv0, char *out, size_t outlen)
 	return -ENOENT;
 }
 
-static const char *const alloc_syms[] = {"malloc", "calloc", "realloc", "free"};
+static const char *const alloc_syms[] = { "malloc", "calloc", "realloc",
+					  "free" };
 
 /* 1 if sym is a defined function of the allocator family. */
 static int
@@ -74,7 +76,8 @@ own_allocator(Elf *e)
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) ||
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) ||
 		    !sh.sh_entsize)
 			continue;
 		Elf_Data *d = elf_getdata(scn, NULL);
@@ -117,7 +120,8 @@ prog_check(const char *path)
 	GElf_Ehdr eh;
 	size_t nph;
 	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh) ||
-	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) || elf_getphdrnum(e, &nph) != 0)
+	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
+	    elf_getphdrnum(e, &nph) != 0)
 		goto out; /* a script, or not a program we understand */
 	int interp = 0;
 	for (size_t i = 0; i < nph; i++) {
@@ -127,7 +131,9 @@ prog_check(const char *path)
 	}
 	/* No program interpreter: nothing will ever load a preloaded library.
 	 * (A shared library has none either, but nobody runs one.) */
-	kind = !interp ? PROG_STATIC : own_allocator(e) ? PROG_OWN_MALLOC : PROG_DYNAMIC;
+	kind = !interp		  ? PROG_STATIC
+	       : own_allocator(e) ? PROG_OWN_MALLOC
+				  : PROG_DYNAMIC;
 out:
 	if (e)
 		elf_end(e);

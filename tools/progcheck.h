@@ -6,11 +6,12 @@
 #include <stddef.h>
 
 enum prog_kind {
-	PROG_UNKNOWN,    /* not ELF (a script), or unreadable: try it */
-	PROG_DYNAMIC,    /* dynamically linked, malloc from a library: traceable */
-	PROG_STATIC,     /* no program interpreter: LD_PRELOAD never applies */
-	PROG_OWN_MALLOC, /* defines malloc/free itself: resolves them before us */
-	PROG_SETID,      /* set-user/group-ID to someone else: the loader drops
+	PROG_UNKNOWN, /* not ELF (a script), or unreadable: try it */
+	PROG_DYNAMIC, /* dynamically linked, malloc from a library: traceable */
+	PROG_STATIC,  /* no program interpreter: LD_PRELOAD never applies */
+	PROG_OWN_MALLOC, /* defines malloc/free itself: resolves them before us
+			  */
+	PROG_SETID,	 /* set-user/group-ID to someone else: the loader drops
 			  * LD_PRELOAD (secure-execution mode) */
 };
 

@@ -40,8 +40,9 @@ struct reader {
 	uint64_t pid, start_real, start_mono;
 	uint64_t pos; /* file offset of the next block header */
 	int eof;
-	uint64_t next_seq;      /* sequence number the next block should have */
-	uint64_t damage_pending; /* damaged blocks counted since the last good one */
+	uint64_t next_seq; /* sequence number the next block should have */
+	uint64_t damage_pending; /* damaged blocks counted since the last good
+				    one */
 
 	ZSTD_DCtx *dctx;
 	uint8_t *zbuf;
@@ -51,8 +52,9 @@ struct reader {
 	const uint8_t *p, *end;
 	uint64_t prev_time, prev_ptr;
 	uint64_t next_alloc; /* version 2: number of the next ALLOC_SEQ */
-	uint64_t prev_node; /* version 2: id of the block's last NODE */
-	uint64_t prev_free; /* version 4: allocation of the last FREE_SEQ/NEAR */
+	uint64_t prev_node;  /* version 2: id of the block's last NODE */
+	uint64_t
+		prev_free; /* version 4: allocation of the last FREE_SEQ/NEAR */
 	/* HELDBY_TRACE_F_TIME_TABLE: the block's time table [tp, tend), and
 	 * the offset of the record its next entry comes before (UINT64_MAX:
 	 * none) with the units it moves the time by. */
@@ -60,8 +62,8 @@ struct reader {
 	const uint8_t *tp, *tend;
 	uint64_t t_at, t_units;
 
-	struct rd_module *modules;  /* by id */
-	struct rd_module **live;    /* modules between MODULE and UNLOAD */
+	struct rd_module *modules; /* by id */
+	struct rd_module **live;   /* modules between MODULE and UNLOAD */
 	size_t nlive, livecap;
 	/* Stack nodes by id. The writer numbers them 1, 2, 3 …, so most live
 	 * in an array indexed by id (a hash lookup per NODE record was half
@@ -95,7 +97,8 @@ read_at(int fd, void *buf, size_t n, uint64_t off)
 {
 	size_t got = 0;
 	while (got < n) {
-		ssize_t k = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+		ssize_t k = pread(fd, (char *)buf + got, n - got,
+				  (off_t)(off + got));
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -124,7 +127,8 @@ check_file(int fd, char *err, size_t errlen)
 		return -EISDIR;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "not a regular file, so not a heldby trace");
+		snprintf(err, errlen,
+			 "not a regular file, so not a heldby trace");
 		return -EINVAL;
 	}
 	if (sb.st_size == 0) {
@@ -149,8 +153,9 @@ check_header(const uint8_t *h, ssize_t n, char *err, size_t errlen)
 	}
 	uint32_t version = le32(h + 8);
 	if (version > HELDBY_TRACE_VERSION) {
-		snprintf(err, errlen, "format version %u is newer than this heldby (%u)", version,
-			 HELDBY_TRACE_VERSION);
+		snprintf(err, errlen,
+			 "format version %u is newer than this heldby (%u)",
+			 version, HELDBY_TRACE_VERSION);
 		return -EPROTO;
 	}
 	if (version == 0) {
@@ -215,8 +220,10 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 	r->rawcap = SCAN_WINDOW;
 	if (!r->path || !r->exe || !r->dctx || !r->raw)
 		goto oom;
-	if (read_at(fd, r->exe, exelen, HELDBY_TRACE_HEADER_FIXED) != (ssize_t)exelen)
-		r->exe[0] = 0; /* header cut short: blocks will be missing too */
+	if (read_at(fd, r->exe, exelen, HELDBY_TRACE_HEADER_FIXED) !=
+	    (ssize_t)exelen)
+		r->exe[0] =
+			0; /* header cut short: blocks will be missing too */
 	r->p = r->end = r->raw;
 	*out = r;
 	return 0;
@@ -246,12 +253,14 @@ reader_close(struct reader *r)
 	if (!r)
 		return;
 	struct rd_module *m, *mt;
-	HASH_ITER(hh, r->modules, m, mt) {
+	HASH_ITER(hh, r->modules, m, mt)
+	{
 		HASH_DEL(r->modules, m);
 		module_free(m);
 	}
 	struct sparse_node *n, *nt;
-	HASH_ITER(hh, r->sparse, n, nt) {
+	HASH_ITER(hh, r->sparse, n, nt)
+	{
 		HASH_DEL(r->sparse, n);
 		free(n);
 	}
@@ -290,7 +299,7 @@ header_ok(const uint8_t *h, struct blk *b)
 static int
 resync(struct reader *r, uint64_t from, uint64_t *at)
 {
-	static const uint8_t magic[4] = {0x48, 0x42, 0x4c, 0x4b}; /* "HBLK" */
+	static const uint8_t magic[4] = { 0x48, 0x42, 0x4c, 0x4b }; /* "HBLK" */
 	uint8_t *buf = r->raw; /* free between blocks; at least a window */
 	uint64_t off = from;
 	for (;;) {
@@ -299,12 +308,14 @@ resync(struct reader *r, uint64_t from, uint64_t *at)
 			return 0;
 		size_t i = 0;
 		for (;;) {
-			uint8_t *hit = memmem(buf + i, (size_t)n - i, magic, sizeof magic);
+			uint8_t *hit = memmem(buf + i, (size_t)n - i, magic,
+					      sizeof magic);
 			if (!hit)
 				break;
 			i = (size_t)(hit - buf);
 			if (i + HELDBY_BLOCK_HEADER_SIZE > (size_t)n)
-				break; /* re-read from here with the next window */
+				break; /* re-read from here with the next window
+					*/
 			struct blk b;
 			if (header_ok(hit, &b)) {
 				*at = off + i;
@@ -445,17 +456,20 @@ load_block(struct reader *r)
 			continue;
 		}
 		/* Both sizes are bounded by header_ok. */
-		if (grow(&r->zbuf, &r->zcap, b.stored) || grow(&r->raw, &r->rawcap, b.raw))
+		if (grow(&r->zbuf, &r->zcap, b.stored) ||
+		    grow(&r->raw, &r->rawcap, b.raw))
 			return end_of_stream(r);
 		n = read_at(r->fd, r->zbuf, b.stored, r->pos + sizeof h);
 		if (n < (ssize_t)b.stored) {
-			/* The last block was being written when the program died. */
+			/* The last block was being written when the program
+			 * died. */
 			r->st.truncated = 1;
 			return end_of_stream(r);
 		}
 		/* Bounded by the declared raw size (itself <= RAW_MAX): a frame
 		 * that claims more fails instead of growing anything. */
-		size_t got = ZSTD_decompressDCtx(r->dctx, r->raw, b.raw, r->zbuf, b.stored);
+		size_t got = ZSTD_decompressDCtx(r->dctx, r->raw, b.raw,
+						 r->zbuf, b.stored);
 		if (ZSTD_isError(got) || got != b.raw) {
 			if (!skip_damaged(r))
 				return end_of_stream(r);
@@ -501,7 +515,8 @@ resolve_node(struct reader *r, struct rd_node *n)
 	for (size_t i = r->nlive; i-- > 0;) {
 		struct rd_module *m = r->live[i];
 		for (size_t k = 0; k < m->nranges; k++) {
-			if (a >= m->starts[k] && a - m->starts[k] < m->lens[k]) {
+			if (a >= m->starts[k] &&
+			    a - m->starts[k] < m->lens[k]) {
 				n->module = m->id;
 				n->offset = n->ip - m->bias;
 				return;
@@ -515,7 +530,8 @@ unlive(struct reader *r, struct rd_module *m)
 {
 	for (size_t i = 0; i < r->nlive; i++) {
 		if (r->live[i] == m) {
-			memmove(&r->live[i], &r->live[i + 1], (r->nlive - i - 1) * sizeof *r->live);
+			memmove(&r->live[i], &r->live[i + 1],
+				(r->nlive - i - 1) * sizeof *r->live);
 			r->nlive--;
 			break;
 		}
@@ -528,9 +544,11 @@ rec_module(struct reader *r)
 {
 	uint64_t id, bias, nr;
 	const uint8_t **p = &r->p, *end = r->end;
-	if (heldby_get_u(p, end, &id) || heldby_get_u(p, end, &bias) || heldby_get_u(p, end, &nr))
+	if (heldby_get_u(p, end, &id) || heldby_get_u(p, end, &bias) ||
+	    heldby_get_u(p, end, &nr))
 		return -1;
-	if (nr > (uint64_t)(end - *p) / 2) /* each range takes at least 2 bytes */
+	if (nr >
+	    (uint64_t)(end - *p) / 2) /* each range takes at least 2 bytes */
 		return -1;
 	struct rd_module *m = calloc(1, sizeof *m);
 	if (!m)
@@ -543,7 +561,8 @@ rec_module(struct reader *r)
 	if (!m->starts || !m->lens)
 		goto bad;
 	for (uint64_t i = 0; i < nr; i++)
-		if (heldby_get_u(p, end, &m->starts[i]) || heldby_get_u(p, end, &m->lens[i]))
+		if (heldby_get_u(p, end, &m->starts[i]) ||
+		    heldby_get_u(p, end, &m->lens[i]))
 			goto bad;
 	const uint8_t *s, *bid;
 	uint64_t slen, blen;
@@ -607,7 +626,8 @@ node_new(struct reader *r, uint64_t id)
 			cap *= 2;
 		struct rd_node *d = realloc(r->dense, cap * sizeof *d);
 		if (d) {
-			memset(d + r->dense_cap, 0, (cap - r->dense_cap) * sizeof *d);
+			memset(d + r->dense_cap, 0,
+			       (cap - r->dense_cap) * sizeof *d);
 			r->dense = d;
 			r->dense_cap = cap;
 		}
@@ -632,7 +652,8 @@ add_node(struct reader *r, uint64_t id, uint64_t parent, uint64_t ip)
 	 * to that makes a cycle impossible, whatever a damaged file says. 0 is
 	 * "no stack", never a node. A node whose parent is unknown (lost with
 	 * a damaged block) keeps its own frame as the outermost. */
-	struct rd_node *n = node_find(r, id), *up = parent ? node_find(r, parent) : NULL;
+	struct rd_node *n = node_find(r, id),
+		       *up = parent ? node_find(r, parent) : NULL;
 	if (n || id == 0 || (parent && !up)) {
 		r->st.anomalies++;
 		if (n || id == 0)
@@ -653,7 +674,8 @@ static int
 rec_stack(struct reader *r)
 {
 	uint64_t id, parent, ip;
-	if (heldby_get_u(&r->p, r->end, &id) || heldby_get_u(&r->p, r->end, &parent) ||
+	if (heldby_get_u(&r->p, r->end, &id) ||
+	    heldby_get_u(&r->p, r->end, &parent) ||
 	    heldby_get_u(&r->p, r->end, &ip))
 		return -1;
 	return add_node(r, id, parent, ip);
@@ -667,8 +689,10 @@ rec_node(struct reader *r, bool whole_ip)
 {
 	uint64_t did, up, ip;
 	int64_t dip = 0;
-	if (heldby_get_u(&r->p, r->end, &did) || heldby_get_u(&r->p, r->end, &up) ||
-	    (whole_ip ? heldby_get_u(&r->p, r->end, &ip) : heldby_get_s(&r->p, r->end, &dip)))
+	if (heldby_get_u(&r->p, r->end, &did) ||
+	    heldby_get_u(&r->p, r->end, &up) ||
+	    (whole_ip ? heldby_get_u(&r->p, r->end, &ip)
+		      : heldby_get_s(&r->p, r->end, &dip)))
 		return -1;
 	uint64_t id = r->prev_node + did;
 	if (id == 0 || up == 0 || up > id)
@@ -720,9 +744,10 @@ static int
 rec_summary(struct reader *r)
 {
 	struct rd_summary *m = &r->st.summary;
-	uint64_t *const f[] = {&m->peak_bytes, &m->peak_blocks, &m->peak_time_ns,
-			       &m->end_bytes,  &m->end_blocks,  &m->alloc_calls,
-			       &m->free_calls};
+	uint64_t *const f[] = { &m->peak_bytes,	  &m->peak_blocks,
+				&m->peak_time_ns, &m->end_bytes,
+				&m->end_blocks,	  &m->alloc_calls,
+				&m->free_calls };
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
 		if (heldby_get_u(&r->p, r->end, f[i]))
 			return -1;
@@ -798,8 +823,10 @@ reader_next(struct reader *r, struct rd_event *ev)
 				goto bad;
 			continue;
 		case HELDBY_REC_ALLOC:
-			if (heldby_get_u(p, end, &a) || heldby_get_u(p, end, &b) ||
-			    heldby_get_s(p, end, &s) || heldby_get_u(p, end, &c) ||
+			if (heldby_get_u(p, end, &a) ||
+			    heldby_get_u(p, end, &b) ||
+			    heldby_get_s(p, end, &s) ||
+			    heldby_get_u(p, end, &c) ||
 			    heldby_get_u(p, end, &d))
 				goto bad;
 			ev->kind = RD_ALLOC;
@@ -808,10 +835,12 @@ reader_next(struct reader *r, struct rd_event *ev)
 			r->prev_ptr += (uint64_t)s;
 			ev->ptr = r->prev_ptr;
 			ev->stack = c;
-			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d : HELDBY_FN_MALLOC;
+			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d
+						      : HELDBY_FN_MALLOC;
 			return 1;
 		case HELDBY_REC_FREE:
-			if (heldby_get_u(p, end, &a) || heldby_get_s(p, end, &s))
+			if (heldby_get_u(p, end, &a) ||
+			    heldby_get_s(p, end, &s))
 				goto bad;
 			ev->kind = RD_FREE;
 			set_time(r, a, ev);
@@ -829,20 +858,23 @@ reader_next(struct reader *r, struct rd_event *ev)
 			r->prev_time += a;
 			continue;
 		case HELDBY_REC_SEQ:
-			if (heldby_get_u(p, end, &a) || a == 0 || a >= (1ull << 62))
+			if (heldby_get_u(p, end, &a) || a == 0 ||
+			    a >= (1ull << 62))
 				goto bad;
 			r->next_alloc = a;
 			continue;
 		case HELDBY_REC_ALLOC_SEQ:
 			if (!r->next_alloc || heldby_get_u(p, end, &a) ||
-			    heldby_get_u(p, end, &c) || heldby_get_u(p, end, &d))
+			    heldby_get_u(p, end, &c) ||
+			    heldby_get_u(p, end, &d))
 				goto bad;
 			ev->kind = RD_ALLOC;
 			now(r, ev);
 			ev->size = a;
 			ev->ptr = RD_SEQ_ID(r->next_alloc++);
 			ev->stack = c;
-			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d : HELDBY_FN_MALLOC;
+			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d
+						      : HELDBY_FN_MALLOC;
 			return 1;
 		case HELDBY_REC_FREE_SEQ:
 		case HELDBY_REC_LOST:
@@ -871,7 +903,8 @@ reader_next(struct reader *r, struct rd_event *ev)
 			ev->ptr = RD_SEQ_ID(b);
 			return 1;
 		case HELDBY_REC_ADDR:
-			if (!r->next_alloc || heldby_get_u(p, end, &a) || heldby_get_s(p, end, &s))
+			if (!r->next_alloc || heldby_get_u(p, end, &a) ||
+			    heldby_get_s(p, end, &s))
 				goto bad;
 			r->prev_ptr += (uint64_t)s;
 			if (!(b = seq_back(r, a)))
@@ -891,13 +924,15 @@ reader_next(struct reader *r, struct rd_event *ev)
 			return 1;
 		case HELDBY_REC_THREAD: {
 			const uint8_t *str;
-			if (heldby_get_u(p, end, &a) || get_str(p, end, &str, &b))
+			if (heldby_get_u(p, end, &a) ||
+			    get_str(p, end, &str, &b))
 				goto bad;
 			continue;
 		}
 		case HELDBY_REC_MARK: {
 			const uint8_t *str;
-			if (heldby_get_u(p, end, &a) || get_str(p, end, &str, &b))
+			if (heldby_get_u(p, end, &a) ||
+			    get_str(p, end, &str, &b))
 				goto bad;
 			ev->kind = RD_MARK;
 			set_time(r, a, ev);
@@ -910,7 +945,8 @@ reader_next(struct reader *r, struct rd_event *ev)
 				goto bad;
 			continue;
 		case HELDBY_REC_END:
-			if (heldby_get_u(p, end, &a) || heldby_get_u(p, end, &b) ||
+			if (heldby_get_u(p, end, &a) ||
+			    heldby_get_u(p, end, &b) ||
 			    heldby_get_u(p, end, &c))
 				goto bad;
 			ev->kind = RD_END;

@@ -28,9 +28,9 @@ struct rd_module {
 /* One node of the stack tree, with its ip resolved against the modules
  * that were live when the node was read. */
 struct rd_node {
-	uint64_t id;     /* 0: no node (an empty slot of the reader's array) */
+	uint64_t id; /* 0: no node (an empty slot of the reader's array) */
 	uint64_t parent;
-	uint64_t ip;     /* return address */
+	uint64_t ip;	 /* return address */
 	uint64_t module; /* 0: in no known module */
 	uint64_t offset; /* ip - load bias of module (ip when module is 0) */
 };
@@ -50,11 +50,11 @@ struct rd_event {
 	 * and after an RD_ADDR), or RD_SEQ_ID(its allocation number)
 	 * (ALLOC_SEQ, FREE_SEQ, LOST records). */
 	uint64_t ptr;
-	uint64_t addr;    /* RD_ADDR */
-	int lost;         /* FREE: released unseen (LOST), not a free call */
-	uint64_t size;    /* ALLOC */
-	uint64_t stack;   /* ALLOC; 0 = no stack */
-	unsigned fn;      /* ALLOC: enum heldby_fn */
+	uint64_t addr;	   /* RD_ADDR */
+	int lost;	   /* FREE: released unseen (LOST), not a free call */
+	uint64_t size;	   /* ALLOC */
+	uint64_t stack;	   /* ALLOC; 0 = no stack */
+	unsigned fn;	   /* ALLOC: enum heldby_fn */
 	const char *label; /* MARK: not NUL-terminated, valid until next call */
 	size_t label_len;
 	uint64_t dropped, waits; /* END */
@@ -68,18 +68,19 @@ struct rd_summary {
 };
 
 struct reader_stats {
-	uint64_t blocks_read;    /* decoded successfully */
-	uint64_t blocks_damaged; /* skipped: bad header, bad payload, bad records,
-				  * or missing from the sequence numbers */
-	uint64_t last_seq;       /* sequence number of the last good block */
-	uint64_t bytes_read;     /* file offset reached */
-	uint64_t last_time_ns;   /* time of the last event seen */
-	int complete;            /* saw END and lost no block (final once
+	uint64_t blocks_read;	 /* decoded successfully */
+	uint64_t blocks_damaged; /* skipped: bad header, bad payload, bad
+				  * records, or missing from the sequence
+				  * numbers */
+	uint64_t last_seq;	 /* sequence number of the last good block */
+	uint64_t bytes_read;	 /* file offset reached */
+	uint64_t last_time_ns;	 /* time of the last event seen */
+	int complete;		 /* saw END and lost no block (final once
 				  * reader_next returned 0) */
-	int ended;               /* saw END (the program finished writing) */
-	int truncated;           /* the file ends inside a block */
-	uint64_t anomalies;      /* records referring to ids never defined, … */
-	int has_summary;         /* a SUMMARY record was read */
+	int ended;		 /* saw END (the program finished writing) */
+	int truncated;		 /* the file ends inside a block */
+	uint64_t anomalies; /* records referring to ids never defined, … */
+	int has_summary;    /* a SUMMARY record was read */
 	struct rd_summary summary;
 };
 
@@ -88,7 +89,8 @@ struct reader;
 /* Opens path and reads the header. Returns 0, or -errno with a one-line
  * reason in err ("not a heldby trace", "format version 2 is newer than
  * this heldby (1)"). Not thread-safe: one reader per thread. */
-int reader_open(const char *path, struct reader **out, char *err, size_t errlen);
+int reader_open(const char *path, struct reader **out, char *err,
+		size_t errlen);
 void reader_close(struct reader *r);
 
 /* Next event: 1 and *ev filled, or 0 at the end of the stream (including a

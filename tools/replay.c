@@ -59,7 +59,7 @@ static int
 lt_grow(struct rp_table *t)
 {
 	size_t cap = t->e ? (t->mask + 1) * 2 : LT_MIN_CAP;
-	struct rp_table n = {calloc(cap, sizeof *n.e), cap - 1, t->n};
+	struct rp_table n = { calloc(cap, sizeof *n.e), cap - 1, t->n };
 	if (!n.e)
 		return -ENOMEM;
 	for (size_t i = 0; t->e && i <= t->mask; i++)
@@ -119,7 +119,8 @@ replay_free(struct replay *rp)
 	free(rp->pages);
 	free(rp->site_list);
 	struct rp_site *s, *st;
-	HASH_ITER(hh, rp->sites, s, st) {
+	HASH_ITER(hh, rp->sites, s, st)
+	{
 		HASH_DEL(rp->sites, s);
 		free(s);
 	}
@@ -220,10 +221,11 @@ page_slot(const struct replay *rp, uint64_t id)
 
 /* The block in slot i of page pi (its site is not 0). */
 static struct rp_block
-slot_block(const struct replay *rp, uint64_t pi, size_t i, const struct rp_slot *e)
+slot_block(const struct replay *rp, uint64_t pi, size_t i,
+	   const struct rp_slot *e)
 {
-	return (struct rp_block){RD_SEQ_ID(pi << RP_PAGE_BITS | i), e->size, e->time,
-				 rp->site_list[e->site - 1]};
+	return (struct rp_block){ RD_SEQ_ID(pi << RP_PAGE_BITS | i), e->size,
+				  e->time, rp->site_list[e->site - 1] };
 }
 
 /* The page of number n, made when missing; NULL without memory, or with
@@ -238,7 +240,8 @@ page_make(struct replay *rp, uint64_t n, bool *far)
 	if (!rp->npages)
 		rp->page_base = pi; /* a fork child's numbers start high */
 	if (pi < rp->page_base ||
-	    pi - rp->page_base > 2 * (rp->sum.alloc_calls >> RP_PAGE_BITS) + 64) {
+	    pi - rp->page_base >
+		    2 * (rp->sum.alloc_calls >> RP_PAGE_BITS) + 64) {
 		*far = true;
 		return NULL;
 	}
@@ -296,11 +299,12 @@ page_enter(struct replay *rp, const struct rp_block *b)
 		return far ? lt_add(&rp->live, b) : -ENOMEM;
 	struct rp_slot *slot = &pg->e[n & (RP_PAGE - 1)];
 	if (slot->site) { /* the same number twice: only a damaged trace */
-		forget(rp, rp->site_list[slot->site - 1], slot->size, slot->time);
+		forget(rp, rp->site_list[slot->site - 1], slot->size,
+		       slot->time);
 		rp->sum.reused_live++;
 		pg->live--;
 	}
-	*slot = (struct rp_slot){b->time, (uint32_t)b->size, b->site->index};
+	*slot = (struct rp_slot){ b->time, (uint32_t)b->size, b->site->index };
 	pg->live++;
 	return 0;
 }
@@ -381,8 +385,10 @@ enter(struct replay *rp, const struct rp_block *b)
 		rp->next_num = n + 1;
 		/* the page whose numbers were leaving the ring is closed now */
 		if (before > RP_RECENT &&
-		    (before - 1 - RP_RECENT) >> RP_PAGE_BITS != (n - RP_RECENT) >> RP_PAGE_BITS)
-			return page_settle(rp, (before - 1 - RP_RECENT) >> RP_PAGE_BITS);
+		    (before - 1 - RP_RECENT) >> RP_PAGE_BITS !=
+			    (n - RP_RECENT) >> RP_PAGE_BITS)
+			return page_settle(rp, (before - 1 - RP_RECENT) >>
+						       RP_PAGE_BITS);
 	}
 	return 0;
 }
@@ -394,8 +400,10 @@ site_index(struct replay *rp, struct rp_site *s)
 {
 	if (rp->nsites == rp->site_cap) {
 		size_t cap = rp->site_cap ? rp->site_cap * 2 : 256;
-		struct rp_site **l = cap <= UINT32_MAX ? realloc(rp->site_list, cap * sizeof *l)
-						       : NULL;
+		struct rp_site **l =
+			cap <= UINT32_MAX
+				? realloc(rp->site_list, cap * sizeof *l)
+				: NULL;
 		if (!l)
 			return;
 		rp->site_list = l;
@@ -427,7 +435,8 @@ site_get(struct replay *rp, uint64_t stack)
 }
 
 int
-replay_alloc(struct replay *rp, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
+replay_alloc(struct replay *rp, uint64_t t, uint64_t ptr, uint64_t size,
+	     uint64_t stack)
 {
 	note_time(rp, t);
 	rp->sum.alloc_calls++;
@@ -438,7 +447,7 @@ replay_alloc(struct replay *rp, uint64_t t, uint64_t ptr, uint64_t size, uint64_
 	struct rp_site *s = site_get(rp, stack);
 	if (!s)
 		return -ENOMEM;
-	struct rp_block nb = {ptr, size, t, s};
+	struct rp_block nb = { ptr, size, t, s };
 	if (enter(rp, &nb))
 		return -ENOMEM;
 
@@ -515,7 +524,8 @@ replay_apply(struct replay *rp, const struct rd_event *ev)
 {
 	switch (ev->kind) {
 	case RD_ALLOC:
-		return replay_alloc(rp, ev->time_ns, ev->ptr, ev->size, ev->stack);
+		return replay_alloc(rp, ev->time_ns, ev->ptr, ev->size,
+				    ev->stack);
 	case RD_FREE:
 		if (ev->lost)
 			replay_lost(rp, ev->ptr);
@@ -540,10 +550,11 @@ replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
 {
 	struct rp_site *s, *st;
 	HASH_ITER(hh, rp->sites, s, st)
-		touch(rp, s);
+	touch(rp, s);
 	rp->sum.end_bytes = rp->cur_bytes;
 	rp->sum.end_blocks = rp->cur_blocks;
-	rp->sum.duration_ns = duration_ns > rp->last_time ? duration_ns : rp->last_time;
+	rp->sum.duration_ns =
+		duration_ns > rp->last_time ? duration_ns : rp->last_time;
 	rp->sum.complete = complete;
 }
 
@@ -572,7 +583,8 @@ old_hint(const struct replay *rp, uint64_t id)
  * before ev is applied. (The prefetches stay in replay_reader: GCC deletes
  * a call to a function whose only effect is a prefetch.) */
 static void
-event_hints(const struct replay *rp, const struct rd_event *ev, const void *h[2])
+event_hints(const struct replay *rp, const struct rd_event *ev,
+	    const void *h[2])
 {
 	h[0] = h[1] = NULL;
 	bool numbered = ev->ptr & RD_SEQ_ID(0);
@@ -637,7 +649,8 @@ replay_reader(struct replay *rp, struct reader *r)
 			break;
 	}
 out:
-	replay_finish(rp, reader_stats(r)->last_time_ns, reader_stats(r)->complete);
+	replay_finish(rp, reader_stats(r)->last_time_ns,
+		      reader_stats(r)->complete);
 	return rc;
 }
 

@@ -19,10 +19,11 @@ struct rp_site {
 	double cur_tsum; /* sum of the allocation times of the held blocks */
 	uint64_t peak_bytes, peak_blocks; /* at the global peak */
 	double peak_tsum;
-	uint64_t epoch; /* global epoch when peak_* were last brought up to date */
+	uint64_t epoch; /* global epoch when peak_* were last brought up to date
+			 */
 	uint64_t calls, total_bytes;
 	uint32_t index; /* 1 + its place in replay.site_list; 0: none */
-	unsigned mark;  /* scratch for the views */
+	unsigned mark;	/* scratch for the views */
 	UT_hash_handle hh;
 };
 
@@ -57,9 +58,9 @@ struct rp_summary {
 	uint64_t end_bytes, end_blocks;
 	uint64_t alloc_calls, free_calls;
 	uint64_t duration_ns;
-	uint64_t unknown_frees; /* FREE of a pointer we do not hold */
-	uint64_t reused_live;   /* ALLOC of an address still live (anomaly) */
-	uint64_t marks;         /* all MARK records, kept or not */
+	uint64_t unknown_frees;	 /* FREE of a pointer we do not hold */
+	uint64_t reused_live;	 /* ALLOC of an address still live (anomaly) */
+	uint64_t marks;		 /* all MARK records, kept or not */
 	uint64_t dropped, waits; /* from END */
 	int complete;
 };
@@ -112,8 +113,8 @@ struct replay {
 void replay_init(struct replay *rp);
 void replay_free(struct replay *rp);
 /* Out-of-memory makes these return -ENOMEM; the replay is then incomplete. */
-int replay_alloc(struct replay *rp, uint64_t time_ns, uint64_t ptr, uint64_t size,
-		 uint64_t stack);
+int replay_alloc(struct replay *rp, uint64_t time_ns, uint64_t ptr,
+		 uint64_t size, uint64_t stack);
 void replay_release(struct replay *rp, uint64_t time_ns, uint64_t ptr);
 /* The block was released unseen (its address was handed out again): an
  * anomaly, counted as reused_live, not as a free call. */
@@ -125,7 +126,8 @@ int replay_rename(struct replay *rp, uint64_t id, uint64_t addr);
 int replay_apply(struct replay *rp, const struct rd_event *ev);
 /* Records a mark with the bytes held now; label need not be NUL-terminated.
  * Returns 0 or -ENOMEM. */
-int replay_mark(struct replay *rp, uint64_t time_ns, const char *label, size_t len);
+int replay_mark(struct replay *rp, uint64_t time_ns, const char *label,
+		size_t len);
 /* Brings every site's peak values up to date; call once after the last
  * event. duration_ns is the END time or the last event's time. */
 void replay_finish(struct replay *rp, uint64_t duration_ns, int complete);

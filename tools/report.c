@@ -66,7 +66,9 @@ report_stack(struct report *rep, uint64_t stack, struct frame **out)
 		const struct rd_node *node = reader_node(rep->r, id);
 		if (!node)
 			break; /* defined in a damaged block */
-		const struct rd_module *m = node->module ? reader_module(rep->r, node->module) : NULL;
+		const struct rd_module *m =
+			node->module ? reader_module(rep->r, node->module)
+				     : NULL;
 		const struct sym_frame *sf;
 		size_t k = sym_resolve(rep->sym, m, node->offset, 1, &sf);
 		if (n + k > cap) {
@@ -135,9 +137,11 @@ report_rank(struct report *rep, enum rank_by by, size_t *n)
 		return NULL;
 	}
 	struct rp_site *s, *t;
-	HASH_ITER(hh, rep->rp.sites, s, t) {
-		int keep = by == RANK_END ? s->cur_blocks > 0
-			 : by == RANK_PEAK ? s->peak_bytes > 0 : s->calls > 0;
+	HASH_ITER(hh, rep->rp.sites, s, t)
+	{
+		int keep = by == RANK_END    ? s->cur_blocks > 0
+			   : by == RANK_PEAK ? s->peak_bytes > 0
+					     : s->calls > 0;
 		if (keep)
 			v[k++] = s;
 	}
@@ -186,24 +190,27 @@ is_plumbing(const struct frame *f)
 {
 	const char *mod = report_basename(f->module);
 	if (mod && (starts(mod, "libheldby") || starts(mod, "libstdc++") ||
-		    starts(mod, "libc.so") || starts(mod, "libc-") || starts(mod, "ld-linux")))
+		    starts(mod, "libc.so") || starts(mod, "libc-") ||
+		    starts(mod, "ld-linux")))
 		return 1;
 	const char *fn = f->function;
 	if (!fn)
 		return 0;
 	static const char *const exact[] = {
-		"malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
-		"aligned_alloc", "memalign", "valloc", "pvalloc", "strdup", "strndup",
+		"malloc", "calloc",	    "realloc",	     "reallocarray",
+		"free",	  "posix_memalign", "aligned_alloc", "memalign",
+		"valloc", "pvalloc",	    "strdup",	     "strndup",
 	};
 	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
 		if (!strcmp(fn, exact[i]))
 			return 1;
 	if (starts(fn, "operator new") || starts(fn, "operator delete") ||
-	    starts(fn, "__libc_") || starts(fn, "_int_") || starts(fn, "__gnu_cxx::") ||
-	    starts(fn, "std::"))
+	    starts(fn, "__libc_") || starts(fn, "_int_") ||
+	    starts(fn, "__gnu_cxx::") || starts(fn, "std::"))
 		return 1;
 	const char *q = qualified(fn);
-	return starts(q, "std::") || starts(q, "__gnu_cxx::") || starts(q, "__cxxabiv1::");
+	return starts(q, "std::") || starts(q, "__gnu_cxx::") ||
+	       starts(q, "__cxxabiv1::");
 }
 
 size_t

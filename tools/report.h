@@ -18,17 +18,17 @@
 struct frame {
 	const char *function; /* NULL: unknown */
 	const char *file;     /* NULL: unknown */
-	unsigned line;        /* 0: unknown */
+	unsigned line;	      /* 0: unknown */
 	int inlined;
-	const char *module;   /* module path, NULL: in no known module */
-	uint64_t offset;      /* ip - load bias (ip when no module) */
+	const char *module; /* module path, NULL: in no known module */
+	uint64_t offset;    /* ip - load bias (ip when no module) */
 	uint64_t ip;
 };
 
 struct report_opts {
-	size_t top;   /* 0: no limit */
+	size_t top; /* 0: no limit */
 	int color;
-	int brief;    /* no hints about `heldby report`'s options */
+	int brief; /* no hints about `heldby report`'s options */
 };
 
 struct report {

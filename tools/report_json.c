@@ -62,12 +62,23 @@ jstr(FILE *o, const char *s)
 			p++;
 		} else if (c < 0x20 || c == 0x7f) {
 			switch (c) {
-			case '\n': fputs("\\n", o); break;
-			case '\t': fputs("\\t", o); break;
-			case '\r': fputs("\\r", o); break;
-			case '\b': fputs("\\b", o); break;
-			case '\f': fputs("\\f", o); break;
-			default: fprintf(o, "\\u%04x", c);
+			case '\n':
+				fputs("\\n", o);
+				break;
+			case '\t':
+				fputs("\\t", o);
+				break;
+			case '\r':
+				fputs("\\r", o);
+				break;
+			case '\b':
+				fputs("\\b", o);
+				break;
+			case '\f':
+				fputs("\\f", o);
+				break;
+			default:
+				fprintf(o, "\\u%04x", c);
 			}
 			p++;
 		} else {
@@ -91,7 +102,9 @@ jstack(struct report *rep, FILE *o, uint64_t stack)
 	size_t n = report_stack(rep, stack, &f);
 	fputs("\"stack\": [", o);
 	for (size_t i = 0; i < n; i++) {
-		fputs(i ? ",\n      {\"function\": " : "\n      {\"function\": ", o);
+		fputs(i ? ",\n      {\"function\": "
+			: "\n      {\"function\": ",
+		      o);
 		jstr(o, f[i].function);
 		fputs(", \"file\": ", o);
 		jstr(o, f[i].file);
@@ -120,17 +133,23 @@ jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
 		fputs(i ? ",\n  {" : "\n  {", o);
 		switch (by) {
 		case RANK_PEAK:
-			fprintf(o, "\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
-				   ", \"age_ns\": %" PRIu64 ", ",
-				s->peak_bytes, s->peak_blocks, replay_peak_age(&rep->rp, s));
+			fprintf(o,
+				"\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
+				", \"age_ns\": %" PRIu64 ", ",
+				s->peak_bytes, s->peak_blocks,
+				replay_peak_age(&rep->rp, s));
 			break;
 		case RANK_END:
-			fprintf(o, "\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", ",
+			fprintf(o,
+				"\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
+				", ",
 				s->cur_bytes, s->cur_blocks);
 			break;
 		case RANK_CALLS:
-			fprintf(o, "\"calls\": %" PRIu64 ", \"bytes\": %" PRIu64 ", ", s->calls,
-				s->total_bytes);
+			fprintf(o,
+				"\"calls\": %" PRIu64 ", \"bytes\": %" PRIu64
+				", ",
+				s->calls, s->total_bytes);
 			break;
 		}
 		jstack(rep, o, s->stack);
@@ -151,8 +170,9 @@ jmarks(struct report *rep, FILE *o)
 		const struct rp_mark *m = &rp->marks[i];
 		fputs(i ? ",\n  {\"label\": " : "\n  {\"label\": ", o);
 		jstr(o, m->label);
-		fprintf(o, ", \"time_ns\": %" PRIu64 ", \"bytes\": %" PRIu64
-			   ", \"blocks\": %" PRIu64 "}",
+		fprintf(o,
+			", \"time_ns\": %" PRIu64 ", \"bytes\": %" PRIu64
+			", \"blocks\": %" PRIu64 "}",
 			m->time_ns, m->bytes, m->blocks);
 	}
 	fputs(rp->nmarks ? "\n ]" : "]", o);
@@ -164,24 +184,29 @@ report_json(struct report *rep, FILE *o)
 	const struct rp_summary *s = &rep->rp.sum;
 	const struct reader_stats *st = reader_stats(rep->r);
 	fprintf(o,
-		"{\"summary\": {\"peak_bytes\": %" PRIu64 ", \"peak_time_ns\": %" PRIu64
-		", \"peak_blocks\": %" PRIu64 ", \"end_bytes\": %" PRIu64
-		", \"end_blocks\": %" PRIu64 ", \"alloc_calls\": %" PRIu64
-		", \"free_calls\": %" PRIu64 ", \"duration_ns\": %" PRIu64
-		", \"complete\": %s, \"unknown_frees\": %" PRIu64 ", \"events_dropped\": %" PRIu64
-		", \"ring_waits\": %" PRIu64 ", \"marks\": %" PRIu64 "},\n",
-		s->peak_bytes, s->peak_time_ns, s->peak_blocks, s->end_bytes, s->end_blocks,
-		s->alloc_calls, s->free_calls, s->duration_ns, s->complete ? "true" : "false",
-		s->unknown_frees, s->dropped, s->waits, s->marks);
+		"{\"summary\": {\"peak_bytes\": %" PRIu64
+		", \"peak_time_ns\": %" PRIu64 ", \"peak_blocks\": %" PRIu64
+		", \"end_bytes\": %" PRIu64 ", \"end_blocks\": %" PRIu64
+		", \"alloc_calls\": %" PRIu64 ", \"free_calls\": %" PRIu64
+		", \"duration_ns\": %" PRIu64
+		", \"complete\": %s, \"unknown_frees\": %" PRIu64
+		", \"events_dropped\": %" PRIu64 ", \"ring_waits\": %" PRIu64
+		", \"marks\": %" PRIu64 "},\n",
+		s->peak_bytes, s->peak_time_ns, s->peak_blocks, s->end_bytes,
+		s->end_blocks, s->alloc_calls, s->free_calls, s->duration_ns,
+		s->complete ? "true" : "false", s->unknown_frees, s->dropped,
+		s->waits, s->marks);
 	fputs(" \"trace\": {\"path\": ", o);
 	jstr(o, reader_path(rep->r));
 	fputs(", \"exe\": ", o);
 	jstr(o, reader_exe(rep->r));
 	fprintf(o,
-		", \"pid\": %" PRIu64 ", \"start_real_ns\": %" PRIu64 ", \"blocks_read\": %" PRIu64
-		", \"blocks_damaged\": %" PRIu64 ", \"truncated\": %s, \"ended\": %s}",
-		reader_pid(rep->r), reader_start_real_ns(rep->r), st->blocks_read,
-		st->blocks_damaged, st->truncated ? "true" : "false", st->ended ? "true" : "false");
+		", \"pid\": %" PRIu64 ", \"start_real_ns\": %" PRIu64
+		", \"blocks_read\": %" PRIu64 ", \"blocks_damaged\": %" PRIu64
+		", \"truncated\": %s, \"ended\": %s}",
+		reader_pid(rep->r), reader_start_real_ns(rep->r),
+		st->blocks_read, st->blocks_damaged,
+		st->truncated ? "true" : "false", st->ended ? "true" : "false");
 	jlist(rep, o, "peak_holders", RANK_PEAK);
 	jlist(rep, o, "leaks", RANK_END);
 	jlist(rep, o, "most_calls", RANK_CALLS);

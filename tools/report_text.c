@@ -15,9 +15,9 @@
 #include "report.h"
 #include "units.h"
 
-#define SHOW_FRAMES 8   /* frames of a stack shown after folding */
-#define NAME_MAX_W 90   /* longer C++ names lose their parameter list */
-#define CANDIDATES 200  /* sites looked at per list before merging */
+#define SHOW_FRAMES 8  /* frames of a stack shown after folding */
+#define NAME_MAX_W 90  /* longer C++ names lose their parameter list */
+#define CANDIDATES 200 /* sites looked at per list before merging */
 
 struct group {
 	char *key;
@@ -56,13 +56,15 @@ frames_key(const struct frame *f, size_t n)
 	k[0] = 0;
 	for (size_t i = 0; i < n; i++) {
 		char one[64];
-		int w = snprintf(one, sizeof one, "|%u|%d|", f[i].line, f[i].inlined);
+		int w = snprintf(one, sizeof one, "|%u|%d|", f[i].line,
+				 f[i].inlined);
 		const char *fn = f[i].function ? f[i].function : "?";
 		const char *fl = f[i].file ? f[i].file : "?";
 		char addr[40] = "";
 		if (!f[i].function)
 			snprintf(addr, sizeof addr, "%" PRIx64, f[i].ip);
-		size_t need = len + strlen(fn) + strlen(fl) + (size_t)w + strlen(addr) + 1;
+		size_t need = len + strlen(fn) + strlen(fl) + (size_t)w +
+			      strlen(addr) + 1;
 		if (need > cap) {
 			cap = need * 2;
 			char *nk = realloc(k, cap);
@@ -134,8 +136,9 @@ static enum rank_by gsort_by;
 static uint64_t
 gmetric(const struct group *g)
 {
-	return gsort_by == RANK_PEAK ? g->peak_bytes
-	       : gsort_by == RANK_END ? g->end_bytes : g->calls;
+	return gsort_by == RANK_PEAK  ? g->peak_bytes
+	       : gsort_by == RANK_END ? g->end_bytes
+				      : g->calls;
 }
 
 static int
@@ -158,7 +161,8 @@ show_name(const struct frame *f, char *buf, size_t len)
 	const char *fn = f->function;
 	if (!fn) {
 		if (f->module)
-			snprintf(buf, len, "%s+0x%" PRIx64, report_basename(f->module), f->offset);
+			snprintf(buf, len, "%s+0x%" PRIx64,
+				 report_basename(f->module), f->offset);
 		else
 			snprintf(buf, len, "0x%" PRIx64, f->ip);
 		return;
@@ -178,8 +182,15 @@ static int
 is_entry(const struct frame *f)
 {
 	static const char *const names[] = {
-		"_start", "__libc_start_main", "__libc_start_call_main", "start_thread",
-		"clone", "clone3", "__clone", "__clone3", "__clone_internal",
+		"_start",
+		"__libc_start_main",
+		"__libc_start_call_main",
+		"start_thread",
+		"clone",
+		"clone3",
+		"__clone",
+		"__clone3",
+		"__clone_internal",
 	};
 	if (!f->function)
 		return 0;
@@ -195,7 +206,8 @@ static int
 is_runtime(const struct frame *f)
 {
 	const char *mod = report_basename(f->module);
-	if (mod && (!strncmp(mod, "libc.so", 7) || !strncmp(mod, "ld-linux", 8)))
+	if (mod &&
+	    (!strncmp(mod, "libc.so", 7) || !strncmp(mod, "ld-linux", 8)))
 		return 1;
 	if (!f->function)
 		return mod && !strncmp(mod, "libstdc++", 9);
@@ -221,15 +233,18 @@ print_stack(FILE *o, const struct group *g, const struct style *st)
 		fprintf(o, "        %s(no stack recorded)%s\n", st->d, st->r);
 		return;
 	}
-	char name[SHOW_FRAMES][NAME_MAX_W + 64], loc[SHOW_FRAMES][PATH_MAX + 16];
+	char name[SHOW_FRAMES][NAME_MAX_W + 64],
+		loc[SHOW_FRAMES][PATH_MAX + 16];
 	int wn = 0, wl = 0;
 	for (size_t i = 0; i < show; i++) {
 		show_name(&f[i], name[i], sizeof name[i]);
 		loc[i][0] = 0;
 		if (f[i].file && f[i].line)
-			snprintf(loc[i], sizeof loc[i], "%s:%u", short_file(f[i].file), f[i].line);
+			snprintf(loc[i], sizeof loc[i], "%s:%u",
+				 short_file(f[i].file), f[i].line);
 		else if (f[i].file)
-			snprintf(loc[i], sizeof loc[i], "%s", short_file(f[i].file));
+			snprintf(loc[i], sizeof loc[i], "%s",
+				 short_file(f[i].file));
 		int ln = (int)strlen(name[i]) + (f[i].inlined ? 10 : 0);
 		int ll = (int)strlen(loc[i]);
 		if (ln > wn && ln <= 48)
@@ -242,37 +257,41 @@ print_stack(FILE *o, const struct group *g, const struct style *st)
 		fprintf(o, "        %s", name[i]);
 		if (f[i].inlined)
 			fprintf(o, " %s[inlined]%s", st->d, st->r);
-		const char *mod = f[i].function ? report_basename(f[i].module) : NULL;
+		const char *mod =
+			f[i].function ? report_basename(f[i].module) : NULL;
 		if (!loc[i][0] && !mod) {
 			fputc('\n', o);
 			continue;
 		}
-		fprintf(o, "%*s  %-*s", pad > 0 ? pad : 0, "", mod ? wl : 0, loc[i]);
+		fprintf(o, "%*s  %-*s", pad > 0 ? pad : 0, "", mod ? wl : 0,
+			loc[i]);
 		if (mod)
 			fprintf(o, "  %s(%s)%s", st->d, mod, st->r);
 		fputc('\n', o);
 	}
 	if (show < n)
-		fprintf(o, "        %s... %zu more frame%s%s\n", st->d, n - show,
-			n - show == 1 ? "" : "s", st->r);
+		fprintf(o, "        %s... %zu more frame%s%s\n", st->d,
+			n - show, n - show == 1 ? "" : "s", st->r);
 	if (g->folded)
-		fprintf(o, "        %s(%zu allocator frame%s folded%s)%s\n", st->d, g->folded,
-			g->folded == 1 ? "" : "s",
+		fprintf(o, "        %s(%zu allocator frame%s folded%s)%s\n",
+			st->d, g->folded, g->folded == 1 ? "" : "s",
 			g->sites > 1 ? "; like stacks merged" : "", st->r);
 	else if (g->sites > 1)
-		fprintf(o, "        %s(%zu call sites merged)%s\n", st->d, g->sites, st->r);
+		fprintf(o, "        %s(%zu call sites merged)%s\n", st->d,
+			g->sites, st->r);
 }
 
 static void
-section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_by by,
-	const struct style *st)
+section(struct report *rep, FILE *o, struct group **all, size_t nall,
+	enum rank_by by, const struct style *st)
 {
 	const struct rp_summary *s = &rep->rp.sum;
 	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
 	gsort_by = by;
 	qsort(all, nall, sizeof *all, cmp_group);
 	size_t n = 0;
-	while (n < nall && (by == RANK_END ? all[n]->end_blocks > 0 : gmetric(all[n]) > 0))
+	while (n < nall &&
+	       (by == RANK_END ? all[n]->end_blocks > 0 : gmetric(all[n]) > 0))
 		n++;
 	size_t total = n;
 	if (rep->opt.top && n > rep->opt.top)
@@ -280,22 +299,26 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_
 
 	switch (by) {
 	case RANK_PEAK:
-		fprintf(o, "\n%sTop holders at peak%s (%s at %s)\n", st->b, st->r,
-			format_size(s->peak_bytes, b1), format_duration(s->peak_time_ns, b2));
+		fprintf(o, "\n%sTop holders at peak%s (%s at %s)\n", st->b,
+			st->r, format_size(s->peak_bytes, b1),
+			format_duration(s->peak_time_ns, b2));
 		break;
 	case RANK_END:
 		fprintf(o, "\n%s%s%s (%s in %s block%s)\n", st->b,
-			reader_stats(rep->r)->ended ? "Held at exit" : "Held when the trace was cut", st->r,
-			format_size(s->end_bytes, b1), format_count(s->end_blocks, b2),
+			reader_stats(rep->r)->ended
+				? "Held at exit"
+				: "Held when the trace was cut",
+			st->r, format_size(s->end_bytes, b1),
+			format_count(s->end_blocks, b2),
 			s->end_blocks == 1 ? "" : "s");
 		break;
 	case RANK_CALLS:
-		fprintf(o, "\n%sMost allocation calls%s (%s in all)\n", st->b, st->r,
-			format_count(s->alloc_calls, b1));
+		fprintf(o, "\n%sMost allocation calls%s (%s in all)\n", st->b,
+			st->r, format_count(s->alloc_calls, b1));
 		break;
 	}
 	if (!n) {
-		fprintf(o, "    %s(nothing)%s\n",  st->d, st->r);
+		fprintf(o, "    %s(nothing)%s\n", st->d, st->r);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -303,30 +326,38 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_
 		fprintf(o, "%s%4zu.%s ", st->b, i + 1, st->r);
 		switch (by) {
 		case RANK_PEAK: {
-			double pct = s->peak_bytes ? 100.0 * (double)g->peak_bytes /
-							     (double)s->peak_bytes
-						   : 0;
+			double pct = s->peak_bytes
+					     ? 100.0 * (double)g->peak_bytes /
+						       (double)s->peak_bytes
+					     : 0;
 			uint64_t age = 0;
 			if (g->peak_blocks) {
-				double a = (double)s->peak_time_ns -
-					   g->peak_tsum / (double)g->peak_blocks;
+				double a =
+					(double)s->peak_time_ns -
+					g->peak_tsum / (double)g->peak_blocks;
 				age = a > 0 ? (uint64_t)a : 0;
 			}
-			fprintf(o, "%s%s%s in %s block%s, %.1f%% of peak, held for %s on average\n",
+			fprintf(o,
+				"%s%s%s in %s block%s, %.1f%% of peak, held for %s on average\n",
 				st->b, format_size(g->peak_bytes, b1), st->r,
-				format_count(g->peak_blocks, b2), g->peak_blocks == 1 ? "" : "s",
-				pct, format_duration(age, b3));
+				format_count(g->peak_blocks, b2),
+				g->peak_blocks == 1 ? "" : "s", pct,
+				format_duration(age, b3));
 			break;
 		}
 		case RANK_END:
-			fprintf(o, "%s%s%s in %s block%s\n", st->b, format_size(g->end_bytes, b1),
-				st->r, format_count(g->end_blocks, b2),
+			fprintf(o, "%s%s%s in %s block%s\n", st->b,
+				format_size(g->end_bytes, b1), st->r,
+				format_count(g->end_blocks, b2),
 				g->end_blocks == 1 ? "" : "s");
 			break;
 		case RANK_CALLS:
-			fprintf(o, "%s%s%s call%s, %s in all, %s held at exit\n", st->b,
-				format_count(g->calls, b1), st->r, g->calls == 1 ? "" : "s",
-				format_size(g->total_bytes, b2), format_size(g->end_bytes, b3));
+			fprintf(o,
+				"%s%s%s call%s, %s in all, %s held at exit\n",
+				st->b, format_count(g->calls, b1), st->r,
+				g->calls == 1 ? "" : "s",
+				format_size(g->total_bytes, b2),
+				format_size(g->end_bytes, b3));
 			break;
 		}
 		print_stack(o, g, st);
@@ -339,12 +370,12 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall, enum rank_
 /* Groups the candidates of the given rankings (like folded stacks merged)
  * into a flat array; *groups owns them. Returns NULL when out of memory. */
 static struct group **
-group_sites(struct report *rep, const enum rank_by *by, size_t nby, struct group **groups,
-	    size_t *nall)
+group_sites(struct report *rep, const enum rank_by *by, size_t nby,
+	    struct group **groups, size_t *nall)
 {
 	struct rp_site *site, *tmp;
 	HASH_ITER(hh, rep->rp.sites, site, tmp)
-		site->mark = 0;
+	site->mark = 0;
 	for (size_t i = 0; i < nby; i++)
 		collect(rep, by[i], groups);
 	size_t k = 0;
@@ -354,7 +385,7 @@ group_sites(struct report *rep, const enum rank_by *by, size_t nby, struct group
 		return NULL;
 	struct group *g, *t;
 	HASH_ITER(hh, *groups, g, t)
-		all[k++] = g;
+	all[k++] = g;
 	return all;
 }
 
@@ -362,7 +393,8 @@ static void
 free_groups(struct group **groups, struct group **all)
 {
 	struct group *g, *t;
-	HASH_ITER(hh, *groups, g, t) {
+	HASH_ITER(hh, *groups, g, t)
+	{
 		HASH_DEL(*groups, g);
 		free(g->key);
 		free(g->frames);
@@ -389,26 +421,32 @@ marks_section(struct report *rep, FILE *o, const struct style *st)
 	if (!rp->nmarks)
 		return;
 	fprintf(o, "\n%sMarks%s (%s; the peak was at %s)\n", st->b, st->r,
-		format_count(rp->sum.marks, b1), format_duration(rp->sum.peak_time_ns, b2));
+		format_count(rp->sum.marks, b1),
+		format_duration(rp->sum.peak_time_ns, b2));
 	size_t n = rp->nmarks;
 	if (rep->opt.top && n > rep->opt.top)
 		n = rep->opt.top;
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_mark *m = &rp->marks[i];
 		char blocks[UNITS_BUF + 16];
-		snprintf(blocks, sizeof blocks, "%s block%s", format_count(m->blocks, b3),
+		snprintf(blocks, sizeof blocks, "%s block%s",
+			 format_count(m->blocks, b3),
 			 m->blocks == 1 ? "" : "s");
-		fprintf(o, "    at %-9s %s%10s%s held in %-10s  ", format_duration(m->time_ns, b1),
-			st->b, format_size(m->bytes, b2), st->r, blocks);
+		fprintf(o, "    at %-9s %s%10s%s held in %-10s  ",
+			format_duration(m->time_ns, b1), st->b,
+			format_size(m->bytes, b2), st->r, blocks);
 		print_label(o, m->label);
 		fputc('\n', o);
 	}
 	if (rp->nmarks > n)
-		fprintf(o, "    %s... and %zu more%s%s\n", st->d, rp->nmarks - n,
+		fprintf(o, "    %s... and %zu more%s%s\n", st->d,
+			rp->nmarks - n,
 			rep->opt.brief ? "" : " (--top N shows more)", st->r);
 	if (rp->sum.marks > rp->nmarks)
-		fprintf(o, "    %s(only the first %zu marks are kept; %s in the trace)%s\n",
-			st->d, rp->nmarks, format_count(rp->sum.marks, b1), st->r);
+		fprintf(o,
+			"    %s(only the first %zu marks are kept; %s in the trace)%s\n",
+			st->d, rp->nmarks, format_count(rp->sum.marks, b1),
+			st->r);
 }
 
 static void
@@ -421,7 +459,7 @@ set_cwd(void)
 int
 report_text_holders(struct report *rep, FILE *o, enum rank_by by)
 {
-	static const struct style plain = {"", "", ""};
+	static const struct style plain = { "", "", "" };
 	set_cwd();
 	struct group *groups = NULL;
 	size_t nall;
@@ -438,8 +476,8 @@ report_text_holders(struct report *rep, FILE *o, enum rank_by by)
 int
 report_text(struct report *rep, FILE *o)
 {
-	static const struct style plain = {"", "", ""};
-	static const struct style color = {"\033[1m", "\033[2m", "\033[0m"};
+	static const struct style plain = { "", "", "" };
+	static const struct style color = { "\033[1m", "\033[2m", "\033[0m" };
 	const struct style *st = rep->opt.color ? &color : &plain;
 	const struct rp_summary *s = &rep->rp.sum;
 	const struct reader_stats *rs = reader_stats(rep->r);
@@ -447,39 +485,52 @@ report_text(struct report *rep, FILE *o)
 
 	set_cwd();
 	const char *exe = reader_exe(rep->r);
-	fprintf(o, "%sheldby report%s  %s  (%s, pid %" PRIu64 ")\n\n", st->b, st->r,
-		reader_path(rep->r), exe && *exe ? exe : "?", reader_pid(rep->r));
+	fprintf(o, "%sheldby report%s  %s  (%s, pid %" PRIu64 ")\n\n", st->b,
+		st->r, reader_path(rep->r), exe && *exe ? exe : "?",
+		reader_pid(rep->r));
 	fprintf(o, "  Peak       %s%s%s in %s block%s at %s\n", st->b,
-		format_size(s->peak_bytes, b1), st->r, format_count(s->peak_blocks, b2),
-		s->peak_blocks == 1 ? "" : "s", format_duration(s->peak_time_ns, b3));
-	fprintf(o, "  %s%s%s%s in %s block%s\n", rs->ended ? "At exit    " : "At the cut ", st->b,
-		format_size(s->end_bytes, b1),
-		st->r, format_count(s->end_blocks, b2), s->end_blocks == 1 ? "" : "s");
-	fprintf(o, "  Calls      %s allocations, ", format_count(s->alloc_calls, b1));
+		format_size(s->peak_bytes, b1), st->r,
+		format_count(s->peak_blocks, b2),
+		s->peak_blocks == 1 ? "" : "s",
+		format_duration(s->peak_time_ns, b3));
+	fprintf(o, "  %s%s%s%s in %s block%s\n",
+		rs->ended ? "At exit    " : "At the cut ", st->b,
+		format_size(s->end_bytes, b1), st->r,
+		format_count(s->end_blocks, b2), s->end_blocks == 1 ? "" : "s");
+	fprintf(o, "  Calls      %s allocations, ",
+		format_count(s->alloc_calls, b1));
 	fprintf(o, "%s frees\n", format_count(s->free_calls, b1));
 	fprintf(o, "  Duration   %s\n", format_duration(s->duration_ns, b1));
 	if (s->complete)
 		fprintf(o, "  Trace      complete\n");
 	else if (rs->ended)
-		fprintf(o, "  Trace      %sincomplete: the program ended, but data is missing%s\n",
+		fprintf(o,
+			"  Trace      %sincomplete: the program ended, but data is missing%s\n",
 			st->b, st->r);
 	else
-		fprintf(o, "  Trace      %scut short after %s (%" PRIu64 " block%s, %s read); "
-			   "reporting what was recorded%s\n",
-			st->b, format_duration(rs->last_time_ns, b1), rs->blocks_read,
-			rs->blocks_read == 1 ? "" : "s", format_size(rs->bytes_read, b2), st->r);
+		fprintf(o,
+			"  Trace      %scut short after %s (%" PRIu64
+			" block%s, %s read); "
+			"reporting what was recorded%s\n",
+			st->b, format_duration(rs->last_time_ns, b1),
+			rs->blocks_read, rs->blocks_read == 1 ? "" : "s",
+			format_size(rs->bytes_read, b2), st->r);
 	if (rs->blocks_damaged)
-		fprintf(o, "  Damaged    %" PRIu64 " block%s skipped (damaged or missing); "
-			   "the events in %s are not counted\n",
+		fprintf(o,
+			"  Damaged    %" PRIu64
+			" block%s skipped (damaged or missing); "
+			"the events in %s are not counted\n",
 			rs->blocks_damaged, rs->blocks_damaged == 1 ? "" : "s",
 			rs->blocks_damaged == 1 ? "it" : "them");
 	if (s->dropped || s->waits)
-		fprintf(o, "  Recording  %" PRIu64 " events dropped, %" PRIu64 " ring waits\n",
+		fprintf(o,
+			"  Recording  %" PRIu64 " events dropped, %" PRIu64
+			" ring waits\n",
 			s->dropped, s->waits);
 	marks_section(rep, o, st);
 
 	struct group *groups = NULL;
-	static const enum rank_by lists[] = {RANK_PEAK, RANK_END, RANK_CALLS};
+	static const enum rank_by lists[] = { RANK_PEAK, RANK_END, RANK_CALLS };
 	size_t nall;
 	struct group **all = group_sites(rep, lists, 3, &groups, &nall);
 	if (!all) {

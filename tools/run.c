@@ -89,8 +89,9 @@ run_find_shim(char *out, size_t outlen)
 		if (slash)
 			*slash = 0;
 		static const char *const rel[] = {
-			"/../shim/libheldby.so",                  /* build tree */
-			"/../lib/x86_64-linux-gnu/libheldby.so",  /* Debian multiarch */
+			"/../shim/libheldby.so", /* build tree */
+			"/../lib/x86_64-linux-gnu/libheldby.so", /* Debian
+								    multiarch */
 			"/../lib/aarch64-linux-gnu/libheldby.so",
 			"/../lib64/libheldby.so",
 			"/../lib/libheldby.so",
@@ -112,7 +113,7 @@ run_find_shim(char *out, size_t outlen)
 _Noreturn static void
 child_fail(int fd, int what, int err)
 {
-	int msg[2] = {what, err};
+	int msg[2] = { what, err };
 	if (write(fd, msg, sizeof msg) < 0) {
 		/* nothing left to tell */
 	}
@@ -134,8 +135,10 @@ child(const struct run_opts *o, const char *shim, const char *pattern, int fd)
 	char *pre = malloc(len);
 	if (!pre)
 		child_fail(fd, CHILD_ENV, ENOMEM);
-	snprintf(pre, len, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
-	if (setenv("LD_PRELOAD", pre, 1) || setenv("HELDBY_OUTPUT", pattern, 1) ||
+	snprintf(pre, len, "%s%s%s", shim, old && *old ? ":" : "",
+		 old ? old : "");
+	if (setenv("LD_PRELOAD", pre, 1) ||
+	    setenv("HELDBY_OUTPUT", pattern, 1) ||
 	    (o->follow && setenv("HELDBY_FOLLOW", "1", 1)))
 		child_fail(fd, CHILD_ENV, errno);
 	execvp(o->argv[0], o->argv);
@@ -149,12 +152,16 @@ print_summary(const char *path, const struct rp_summary *s)
 	fprintf(stderr, "heldby: trace written to %s%s\n", path,
 		s->complete ? "" : " (cut short)");
 	fprintf(stderr, "heldby:   peak     %s in %s block%s at %s\n",
-		format_size(s->peak_bytes, b1), format_count(s->peak_blocks, b2),
-		s->peak_blocks == 1 ? "" : "s", format_duration(s->peak_time_ns, b3));
-	fprintf(stderr, "heldby:   at exit  %s in %s block%s\n", format_size(s->end_bytes, b1),
-		format_count(s->end_blocks, b2), s->end_blocks == 1 ? "" : "s");
+		format_size(s->peak_bytes, b1),
+		format_count(s->peak_blocks, b2),
+		s->peak_blocks == 1 ? "" : "s",
+		format_duration(s->peak_time_ns, b3));
+	fprintf(stderr, "heldby:   at exit  %s in %s block%s\n",
+		format_size(s->end_bytes, b1), format_count(s->end_blocks, b2),
+		s->end_blocks == 1 ? "" : "s");
 	fprintf(stderr, "heldby:   calls    %s allocations, %s frees\n",
-		format_count(s->alloc_calls, b1), format_count(s->free_calls, b2));
+		format_count(s->alloc_calls, b1),
+		format_count(s->free_calls, b2));
 	fprintf(stderr, "heldby: who holds them: heldby report %s\n", path);
 }
 
@@ -215,7 +222,8 @@ summary(const char *path)
 /* The trace that process pid began at or after since_ns: PATH, or the
  * PATH.N the shim took because PATH existed. Returns 1 and fills out, or 0. */
 static int
-find_trace(const char *base, pid_t pid, uint64_t since_ns, char *out, size_t outlen)
+find_trace(const char *base, pid_t pid, uint64_t since_ns, char *out,
+	   size_t outlen)
 {
 	for (int i = 0; i <= MAX_SUFFIX; i++) {
 		char cand[PATH_MAX + 8];
@@ -227,10 +235,12 @@ find_trace(const char *base, pid_t pid, uint64_t since_ns, char *out, size_t out
 		char err[256];
 		if (reader_open(cand, &r, err, sizeof err) != 0) {
 			if (access(cand, F_OK) != 0)
-				return 0; /* the shim stops at the first free name */
+				return 0; /* the shim stops at the first free
+					     name */
 			continue;
 		}
-		int mine = reader_pid(r) == (uint64_t)pid && reader_start_real_ns(r) >= since_ns;
+		int mine = reader_pid(r) == (uint64_t)pid &&
+			   reader_start_real_ns(r) >= since_ns;
 		reader_close(r);
 		if (mine && strlen(cand) < outlen) {
 			strcpy(out, cand);
@@ -339,10 +349,12 @@ list_other_traces(const char *pattern, const char *main_path, time_t since)
 		char path[PATH_MAX];
 		struct stat sb;
 		if (trace_name_matches(name, base) &&
-		    snprintf(path, sizeof path, "%s%s", dir, name) < (int)sizeof path &&
+		    snprintf(path, sizeof path, "%s%s", dir, name) <
+			    (int)sizeof path &&
 		    strcmp(path, main_path) != 0 && lstat(path, &sb) == 0 &&
 		    S_ISREG(sb.st_mode) && sb.st_mtime >= since)
-			fprintf(stderr, "heldby: also traced (child or exec'd program): %s\n",
+			fprintf(stderr,
+				"heldby: also traced (child or exec'd program): %s\n",
 				path);
 		free(names[i]);
 	}
@@ -354,8 +366,8 @@ int
 run_status(const char *prog, int status)
 {
 	if (WIFSIGNALED(status)) {
-		fprintf(stderr, "heldby: %s was killed by signal %d (%s)\n", prog,
-			WTERMSIG(status), strsignal(WTERMSIG(status)));
+		fprintf(stderr, "heldby: %s was killed by signal %d (%s)\n",
+			prog, WTERMSIG(status), strsignal(WTERMSIG(status)));
 		return 128 + WTERMSIG(status);
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
@@ -367,24 +379,28 @@ run_traced(const struct run_opts *o, struct run_done *d)
 	const char *pattern = o->pattern ? o->pattern : DEFAULT_PATTERN;
 	char shim[PATH_MAX];
 	if (run_find_shim(shim, sizeof shim) != 0) {
-		fprintf(stderr, "heldby: cannot find libheldby.so beside this heldby "
-				"(set HELDBY_SHIM to its path)\n");
+		fprintf(stderr,
+			"heldby: cannot find libheldby.so beside this heldby "
+			"(set HELDBY_SHIM to its path)\n");
 		return 1;
 	}
 	if (strpbrk(shim, " :")) {
-		fprintf(stderr, "heldby: %s: LD_PRELOAD cannot hold a path with ' ' or ':'\n",
+		fprintf(stderr,
+			"heldby: %s: LD_PRELOAD cannot hold a path with ' ' or ':'\n",
 			shim);
 		return 1;
 	}
 	char dir[PATH_MAX];
 	int err = check_output_dir(pattern, dir, sizeof dir);
 	if (err) {
-		fprintf(stderr, "heldby: cannot write the trace in %s: %s\n", dir, strerror(-err));
+		fprintf(stderr, "heldby: cannot write the trace in %s: %s\n",
+			dir, strerror(-err));
 		return 2;
 	}
 	const char *why = untraceable(o->argv[0]);
 	if (why)
-		fprintf(stderr, "heldby: %s %s; running it without recording\n", o->argv[0], why);
+		fprintf(stderr, "heldby: %s %s; running it without recording\n",
+			o->argv[0], why);
 	d->started_ns = now_real_ns();
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
@@ -406,7 +422,7 @@ run_traced(const struct run_opts *o, struct run_done *d)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 
-	int msg[2] = {0, 0};
+	int msg[2] = { 0, 0 };
 	ssize_t n;
 	do
 		n = read(pfd[0], msg, sizeof msg);
@@ -415,7 +431,8 @@ run_traced(const struct run_opts *o, struct run_done *d)
 
 	while (waitpid(pid, &d->status, 0) < 0) {
 		if (errno != EINTR) {
-			fprintf(stderr, "heldby: waitpid: %s\n", strerror(errno));
+			fprintf(stderr, "heldby: waitpid: %s\n",
+				strerror(errno));
 			return 1;
 		}
 	}
@@ -424,16 +441,19 @@ run_traced(const struct run_opts *o, struct run_done *d)
 	if (n == (ssize_t)sizeof msg) {
 		switch (msg[0]) {
 		case CHILD_EXEC:
-			fprintf(stderr, "heldby: %s: %s\n", o->argv[0], strerror(msg[1]));
+			fprintf(stderr, "heldby: %s: %s\n", o->argv[0],
+				strerror(msg[1]));
 			return 127;
 		default:
-			fprintf(stderr, "heldby: cannot set up the environment: %s\n",
+			fprintf(stderr,
+				"heldby: cannot set up the environment: %s\n",
 				strerror(msg[1]));
 			return 1;
 		}
 	}
 	d->untraced = why != NULL;
-	d->have_trace = !why && find_trace(base, pid, d->started_ns, d->trace, sizeof d->trace);
+	d->have_trace = !why && find_trace(base, pid, d->started_ns, d->trace,
+					   sizeof d->trace);
 	if (!d->have_trace)
 		snprintf(d->trace, sizeof d->trace, "%s", base);
 	else if (strcmp(d->trace, base) != 0)
@@ -455,7 +475,7 @@ run_no_trace(const struct run_done *d)
 int
 run_program(const struct run_opts *o)
 {
-	struct run_done d = {0};
+	struct run_done d = { 0 };
 	int rc = run_traced(o, &d);
 	if (rc)
 		return rc;
@@ -467,7 +487,8 @@ run_program(const struct run_opts *o)
 	summary(d.trace);
 	const char *fenv = getenv("HELDBY_FOLLOW");
 	if (o->follow || (fenv && !strcmp(fenv, "1")))
-		list_other_traces(o->pattern ? o->pattern : DEFAULT_PATTERN, d.trace,
+		list_other_traces(o->pattern ? o->pattern : DEFAULT_PATTERN,
+				  d.trace,
 				  (time_t)(d.started_ns / 1000000000u));
 	return rc;
 }

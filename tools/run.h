@@ -11,7 +11,7 @@
 struct run_opts {
 	const char *pattern; /* HELDBY_OUTPUT; NULL: "heldby.%p.hbt" */
 	char *const *argv;   /* PROG ARGS…, NULL-terminated */
-	int follow;          /* HELDBY_FOLLOW=1: children get traces of their own */
+	int follow; /* HELDBY_FOLLOW=1: children get traces of their own */
 };
 
 /* Runs the program and returns the exit status heldby should end with:
@@ -23,20 +23,22 @@ int run_program(const struct run_opts *o);
 
 /* A program that ran under the shim. */
 struct run_done {
-	int status;            /* from waitpid */
-	char trace[PATH_MAX];  /* the pattern expanded with the program's pid, or
-	                        * the NAME.N the shim took because NAME existed */
-	int have_trace;        /* the program wrote it; trace is its path */
-	int untraced;          /* LD_PRELOAD cannot trace it: run without the shim */
-	uint64_t started_ns;   /* CLOCK_REALTIME when the program was started: its
-	                        * trace and its children's are newer */
+	int status;	      /* from waitpid */
+	char trace[PATH_MAX]; /* the pattern expanded with the program's pid, or
+			       * the NAME.N the shim took because NAME existed
+			       */
+	int have_trace;	      /* the program wrote it; trace is its path */
+	int untraced; /* LD_PRELOAD cannot trace it: run without the shim */
+	uint64_t started_ns; /* CLOCK_REALTIME when the program was started: its
+			      * trace and its children's are newer */
 };
 
 /* Runs the program with the shim preloaded and waits for it (ignoring ^C
  * and ^\ meanwhile, as time(1) does). Returns 0 with *d filled, or, with
  * the reason printed on stderr, the status heldby should end with: 1 when
- * it cannot set up, 2 if the trace's folder cannot be written, 127 if the program
- * could not be executed. Not thread-safe (changes signal dispositions). */
+ * it cannot set up, 2 if the trace's folder cannot be written, 127 if the
+ * program could not be executed. Not thread-safe (changes signal dispositions).
+ */
 int run_traced(const struct run_opts *o, struct run_done *d);
 
 /* The status heldby passes on for a waitpid status: the program's own exit

@@ -27,11 +27,11 @@ struct sym_mod {
 	uint64_t id;
 	Dwfl *dwfl;
 	Dwfl_Module *mod; /* NULL: file missing or build-id differs */
-	char *file;       /* the module file opened */
+	char *file;	  /* the module file opened */
 	uint8_t build_id[64];
 	size_t build_id_len; /* 0: none, or too long: not cached on disk */
 	struct sym_entry *entries; /* this module's, when cached on disk */
-	int dirty;                 /* entries the disk cache lacks */
+	int dirty;		   /* entries the disk cache lacks */
 	UT_hash_handle hh;
 };
 
@@ -48,7 +48,8 @@ struct sym_entry {
 };
 
 struct symbolizer {
-	char *dirs[4]; /* where to look for a module recorded by a relative path */
+	char *dirs[4]; /* where to look for a module recorded by a relative path
+			*/
 	size_t ndirs;
 	struct sym_mod *mods;
 	struct sym_entry *cache;
@@ -96,7 +97,8 @@ sym_free(struct symbolizer *s)
 	for (size_t i = 0; i < s->ndirs; i++)
 		free(s->dirs[i]);
 	struct sym_mod *m, *mt;
-	HASH_ITER(hh, s->mods, m, mt) {
+	HASH_ITER(hh, s->mods, m, mt)
+	{
 		HASH_DEL(s->mods, m);
 		if (m->dwfl)
 			dwfl_end(m->dwfl);
@@ -104,7 +106,8 @@ sym_free(struct symbolizer *s)
 		free(m);
 	}
 	struct sym_entry *e, *et;
-	HASH_ITER(hh, s->cache, e, et) {
+	HASH_ITER(hh, s->cache, e, et)
+	{
 		HASH_DEL(s->cache, e);
 		sym_frames_free(e->frames, e->n);
 		free(e);
@@ -115,13 +118,13 @@ sym_free(struct symbolizer *s)
 /* Adds an entry for address addr of module m (frames owned by it from
  * now on); 0 or -1 when out of memory (frames then still the caller's). */
 static int
-add_entry(struct symbolizer *s, struct sym_mod *m, uint64_t mod_id, uint64_t addr,
-	  struct sym_frame *frames, size_t n)
+add_entry(struct symbolizer *s, struct sym_mod *m, uint64_t mod_id,
+	  uint64_t addr, struct sym_frame *frames, size_t n)
 {
 	struct sym_entry *e = calloc(1, sizeof *e);
 	if (!e)
 		return -1;
-	e->key = (struct sym_key){mod_id, addr};
+	e->key = (struct sym_key){ mod_id, addr };
 	e->n = n;
 	e->frames = frames;
 	HASH_ADD(hh, s->cache, key, sizeof e->key, e);
@@ -142,7 +145,7 @@ load_one(void *ctx, uint64_t addr, struct sym_frame *frames, size_t n)
 {
 	struct load_ctx *lc = ctx;
 	struct sym_entry *e;
-	struct sym_key key = {lc->m->id, addr};
+	struct sym_key key = { lc->m->id, addr };
 	HASH_FIND(hh, lc->s->cache, &key, sizeof key, e);
 	/* A damaged file may name an address twice. */
 	if (e || add_entry(lc->s, lc->m, lc->m->id, addr, frames, n)) {
@@ -161,7 +164,8 @@ build_id_matches(Dwfl_Module *dm, const struct rd_module *rm)
 	const unsigned char *bits;
 	GElf_Addr vaddr;
 	int len = dwfl_module_build_id(dm, &bits, &vaddr);
-	return len == (int)rm->build_id_len && memcmp(bits, rm->build_id, (size_t)len) == 0;
+	return len == (int)rm->build_id_len &&
+	       memcmp(bits, rm->build_id, (size_t)len) == 0;
 }
 
 static struct sym_mod *
@@ -176,7 +180,8 @@ get_mod(struct symbolizer *s, const struct rd_module *rm)
 		return NULL;
 	m->id = rm->id;
 	HASH_ADD(hh, s->mods, id, sizeof m->id, m);
-	if (!rm->path || !rm->path[0] || rm->path[0] == '[' || !strncmp(rm->path, "linux-vdso", 10))
+	if (!rm->path || !rm->path[0] || rm->path[0] == '[' ||
+	    !strncmp(rm->path, "linux-vdso", 10))
 		return m; /* [vdso], or no path: nothing to open */
 	/* dlopen("./libx.so") is recorded as given: try it from here, then
 	 * from the directories the caller named (the trace's, the exe's). */
@@ -185,7 +190,8 @@ get_mod(struct symbolizer *s, const struct rd_module *rm)
 	cand[ncand++] = strdup(rm->path);
 	if (rm->path[0] != '/')
 		for (size_t i = 0; i < s->ndirs; i++)
-			if (asprintf(&cand[ncand], "%s/%s", s->dirs[i], rm->path) >= 0)
+			if (asprintf(&cand[ncand], "%s/%s", s->dirs[i],
+				     rm->path) >= 0)
 				ncand++;
 	Dwfl_Module *dm = NULL;
 	size_t i;
@@ -212,11 +218,13 @@ get_mod(struct symbolizer *s, const struct rd_module *rm)
 	if (!dm)
 		return m;
 	m->mod = dm;
-	if (m->file && rm->build_id_len && rm->build_id_len <= sizeof m->build_id) {
+	if (m->file && rm->build_id_len &&
+	    rm->build_id_len <= sizeof m->build_id) {
 		memcpy(m->build_id, rm->build_id, rm->build_id_len);
 		m->build_id_len = rm->build_id_len;
-		struct load_ctx lc = {s, m};
-		(void)symcache_load(m->build_id, m->build_id_len, m->file, load_one, &lc);
+		struct load_ctx lc = { s, m };
+		(void)symcache_load(m->build_id, m->build_id_len, m->file,
+				    load_one, &lc);
 	}
 	return m;
 }
@@ -305,8 +313,8 @@ full_path(const char *dir, const char *file)
 }
 
 static int
-push(struct fbuf *b, const char *fn_raw, const char *file, unsigned line, int inlined,
-     const char *dir)
+push(struct fbuf *b, const char *fn_raw, const char *file, unsigned line,
+     int inlined, const char *dir)
 {
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 4;
@@ -331,7 +339,8 @@ call_file(Dwarf_Die *cu, Dwarf_Die *die)
 	Dwarf_Word idx;
 	Dwarf_Files *files;
 	size_t nfiles;
-	if (!dwarf_attr(die, DW_AT_call_file, &a) || dwarf_formudata(&a, &idx) != 0)
+	if (!dwarf_attr(die, DW_AT_call_file, &a) ||
+	    dwarf_formudata(&a, &idx) != 0)
 		return NULL;
 	if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || idx >= nfiles)
 		return NULL;
@@ -343,7 +352,8 @@ call_line(Dwarf_Die *die)
 {
 	Dwarf_Attribute a;
 	Dwarf_Word w;
-	if (!dwarf_attr(die, DW_AT_call_line, &a) || dwarf_formudata(&a, &w) != 0)
+	if (!dwarf_attr(die, DW_AT_call_line, &a) ||
+	    dwarf_formudata(&a, &w) != 0)
 		return 0;
 	return (unsigned)w;
 }
@@ -361,7 +371,8 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 
 	GElf_Off off;
 	GElf_Sym sym;
-	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	const char *symname =
+		dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
 
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
@@ -410,11 +421,11 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 }
 
 size_t
-sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset, int is_return,
-	    const struct sym_frame **frames)
+sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset,
+	    int is_return, const struct sym_frame **frames)
 {
 	uint64_t addr = is_return && offset ? offset - 1 : offset;
-	struct sym_key key = {m ? m->id : 0, addr};
+	struct sym_key key = { m ? m->id : 0, addr };
 	struct sym_entry *e;
 	HASH_FIND(hh, s->cache, &key, sizeof key, e);
 	if (e) {
@@ -429,7 +440,7 @@ sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset, in
 			return e->n;
 		}
 	}
-	struct fbuf b = {0};
+	struct fbuf b = { 0 };
 	if (sm && sm->mod)
 		resolve(sm->mod, addr, &b);
 	if (!b.n && push(&b, NULL, NULL, 0, 0, NULL)) {
@@ -465,14 +476,16 @@ void
 sym_save_cache(struct symbolizer *s)
 {
 	struct sym_mod *m, *mt;
-	HASH_ITER(hh, s->mods, m, mt) {
+	HASH_ITER(hh, s->mods, m, mt)
+	{
 		if (!m->dirty)
 			continue;
 		const char *debugfile = NULL;
-		dwfl_module_info(m->mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
+		dwfl_module_info(m->mod, NULL, NULL, NULL, NULL, NULL, NULL,
+				 &debugfile);
 		struct sym_entry *it = m->entries;
-		(void)symcache_save(m->build_id, m->build_id_len, m->file, debugfile, save_next,
-				    &it);
+		(void)symcache_save(m->build_id, m->build_id_len, m->file,
+				    debugfile, save_next, &it);
 		m->dirty = 0;
 	}
 }

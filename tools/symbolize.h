@@ -16,8 +16,8 @@
 struct sym_frame {
 	const char *function; /* NULL when unknown */
 	const char *file;     /* NULL when unknown */
-	unsigned line;        /* 0 when unknown */
-	int inlined;          /* 1: inlined into the next frame out */
+	unsigned line;	      /* 0 when unknown */
+	int inlined;	      /* 1: inlined into the next frame out */
 };
 
 /* Frees an array of n frames and the strings they own. */
@@ -38,8 +38,9 @@ void sym_add_dir(struct symbolizer *s, const char *dir);
  * length, at least 1. m may be NULL (address in no known module): the one
  * frame then has only NULLs. Whether the module file could be used is in
  * *usable (0: missing or another build-id). */
-size_t sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset,
-		   int is_return, const struct sym_frame **frames);
+size_t sym_resolve(struct symbolizer *s, const struct rd_module *m,
+		   uint64_t offset, int is_return,
+		   const struct sym_frame **frames);
 
 /* Writes what was resolved with libdw for modules with a build-id to the
  * symbol cache on disk (symcache.h), so the next report skips libdw.

@@ -5,9 +5,9 @@
  *
  *   heldby symbols 1
  *   main SIZE MTIME_S MTIME_NS          (the module file the entries came from)
- *   debug none                          (or: debug SIZE MTIME_S MTIME_NS LEN\nPATH)
- *   ADDR N                              (hex address, frame count), then N times
- *   INLINED LINE FLEN FILELEN\nFUNCTIONFILE   (a length of -1: NULL)
+ *   debug none                          (or: debug SIZE MTIME_S MTIME_NS
+ * LEN\nPATH) ADDR N                              (hex address, frame count),
+ * then N times INLINED LINE FLEN FILELEN\nFUNCTIONFILE   (a length of -1: NULL)
  */
 #include "symcache.h"
 
@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #define MAGIC "heldby symbols 1\n"
-#define FILE_MAX (64u << 20)  /* a bigger file is not ours */
-#define FRAMES_MAX 4096u      /* inlined frames of one address */
+#define FILE_MAX (64u << 20) /* a bigger file is not ours */
+#define FRAMES_MAX 4096u     /* inlined frames of one address */
 #define STDDEBUG "/usr/lib/debug/.build-id/"
 
 /* The cache directory, created when create is set; 0 or -1 (off or
@@ -186,10 +186,11 @@ main_valid(struct cursor *c, const char *mainfile)
 	if (c->end - c->p < 5 || memcmp(c->p, "main ", 5))
 		return 0;
 	c->p += 5;
-	if (num(c, 10, ' ', &size) || num(c, 10, ' ', &sec) || num(c, 10, '\n', &nsec))
+	if (num(c, 10, ' ', &size) || num(c, 10, ' ', &sec) ||
+	    num(c, 10, '\n', &nsec))
 		return 0;
-	return stat(mainfile, &sb) == 0 && sb.st_size == size && sb.st_mtim.tv_sec == sec &&
-	       sb.st_mtim.tv_nsec == nsec;
+	return stat(mainfile, &sb) == 0 && sb.st_size == size &&
+	       sb.st_mtim.tv_sec == sec && sb.st_mtim.tv_nsec == nsec;
 }
 
 /* The "debug" line still describes the debug file that is there now. */
@@ -197,7 +198,8 @@ static int
 debug_valid(struct cursor *c, const uint8_t *bid, size_t bidlen)
 {
 	static const char none[] = "debug none\n";
-	if ((size_t)(c->end - c->p) >= sizeof none - 1 && !memcmp(c->p, none, sizeof none - 1)) {
+	if ((size_t)(c->end - c->p) >= sizeof none - 1 &&
+	    !memcmp(c->p, none, sizeof none - 1)) {
 		c->p += sizeof none - 1;
 		return !std_debug_exists(bid, bidlen);
 	}
@@ -206,8 +208,8 @@ debug_valid(struct cursor *c, const uint8_t *bid, size_t bidlen)
 	c->p += 6;
 	long long size, sec, nsec, len;
 	int bad = 0;
-	if (num(c, 10, ' ', &size) || num(c, 10, ' ', &sec) || num(c, 10, ' ', &nsec) ||
-	    num(c, 10, '\n', &len) || len < 1)
+	if (num(c, 10, ' ', &size) || num(c, 10, ' ', &sec) ||
+	    num(c, 10, ' ', &nsec) || num(c, 10, '\n', &len) || len < 1)
 		return 0;
 	char *path = bytes(c, len, &bad);
 	if (bad || !path || c->p >= c->end || *c->p++ != '\n') {
@@ -215,15 +217,15 @@ debug_valid(struct cursor *c, const uint8_t *bid, size_t bidlen)
 		return 0;
 	}
 	struct stat sb;
-	int ok = stat(path, &sb) == 0 && sb.st_size == size && sb.st_mtim.tv_sec == sec &&
-		 sb.st_mtim.tv_nsec == nsec;
+	int ok = stat(path, &sb) == 0 && sb.st_size == size &&
+		 sb.st_mtim.tv_sec == sec && sb.st_mtim.tv_nsec == nsec;
 	free(path);
 	return ok;
 }
 
 long
-symcache_load(const uint8_t *bid, size_t bidlen, const char *mainfile, symcache_add_fn add,
-	      void *ctx)
+symcache_load(const uint8_t *bid, size_t bidlen, const char *mainfile,
+	      symcache_add_fn add, void *ctx)
 {
 	char path[4400];
 	size_t len;
@@ -232,7 +234,7 @@ symcache_load(const uint8_t *bid, size_t bidlen, const char *mainfile, symcache_
 	char *buf = slurp(path, &len);
 	if (!buf)
 		return -1;
-	struct cursor c = {buf, buf + len};
+	struct cursor c = { buf, buf + len };
 	long count = -1;
 	if (len < sizeof MAGIC - 1 || memcmp(buf, MAGIC, sizeof MAGIC - 1))
 		goto out;
@@ -243,7 +245,8 @@ symcache_load(const uint8_t *bid, size_t bidlen, const char *mainfile, symcache_
 	while (c.p < c.end) {
 		uint64_t addr;
 		long long n;
-		if (unum(&c, ' ', &addr) || num(&c, 10, '\n', &n) || n < 1 || n > FRAMES_MAX)
+		if (unum(&c, ' ', &addr) || num(&c, 10, '\n', &n) || n < 1 ||
+		    n > FRAMES_MAX)
 			break;
 		struct sym_frame *f = calloc((size_t)n, sizeof *f);
 		if (!f)
@@ -252,8 +255,8 @@ symcache_load(const uint8_t *bid, size_t bidlen, const char *mainfile, symcache_
 		for (long long i = 0; i < n && !bad; i++) {
 			long long inl, line, fl, fil;
 			if (num(&c, 10, ' ', &inl) || num(&c, 10, ' ', &line) ||
-			    num(&c, 10, ' ', &fl) || num(&c, 10, '\n', &fil) || line < 0 ||
-			    line > UINT32_MAX) {
+			    num(&c, 10, ' ', &fl) || num(&c, 10, '\n', &fil) ||
+			    line < 0 || line > UINT32_MAX) {
 				bad = 1;
 				break;
 			}
@@ -285,17 +288,19 @@ put_str(FILE *o, const char *s)
 }
 
 int
-symcache_save(const uint8_t *bid, size_t bidlen, const char *mainfile, const char *debugfile,
-	      symcache_next_fn next, void *ctx)
+symcache_save(const uint8_t *bid, size_t bidlen, const char *mainfile,
+	      const char *debugfile, symcache_next_fn next, void *ctx)
 {
 	char path[4400], tmp[4500];
 	if (cache_path(bid, bidlen, path, sizeof path, 1))
 		return -ENOENT;
 	struct stat sb, mb;
-	if (stat(mainfile, &mb) != 0 || (debugfile && stat(debugfile, &sb) != 0))
+	if (stat(mainfile, &mb) != 0 ||
+	    (debugfile && stat(debugfile, &sb) != 0))
 		return -errno;
 	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
 	if (fd < 0)
 		return -errno;
 	FILE *o = fdopen(fd, "w");
@@ -306,12 +311,12 @@ symcache_save(const uint8_t *bid, size_t bidlen, const char *mainfile, const cha
 		return -e;
 	}
 	fputs(MAGIC, o);
-	fprintf(o, "main %lld %lld %ld\n", (long long)mb.st_size, (long long)mb.st_mtim.tv_sec,
-		(long)mb.st_mtim.tv_nsec);
+	fprintf(o, "main %lld %lld %ld\n", (long long)mb.st_size,
+		(long long)mb.st_mtim.tv_sec, (long)mb.st_mtim.tv_nsec);
 	if (debugfile)
-		fprintf(o, "debug %lld %lld %ld %zu\n%s\n", (long long)sb.st_size,
-			(long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec, strlen(debugfile),
-			debugfile);
+		fprintf(o, "debug %lld %lld %ld %zu\n%s\n",
+			(long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+			(long)sb.st_mtim.tv_nsec, strlen(debugfile), debugfile);
 	else
 		fputs("debug none\n", o);
 	uint64_t addr;
@@ -320,9 +325,12 @@ symcache_save(const uint8_t *bid, size_t bidlen, const char *mainfile, const cha
 	while (next(ctx, &addr, &f, &n)) {
 		fprintf(o, "%" PRIx64 " %zu\n", addr, n);
 		for (size_t i = 0; i < n; i++) {
-			fprintf(o, "%d %u %lld %lld\n", f[i].inlined ? 1 : 0, f[i].line,
-				f[i].function ? (long long)strlen(f[i].function) : -1LL,
-				f[i].file ? (long long)strlen(f[i].file) : -1LL);
+			fprintf(o, "%d %u %lld %lld\n", f[i].inlined ? 1 : 0,
+				f[i].line,
+				f[i].function ? (long long)strlen(f[i].function)
+					      : -1LL,
+				f[i].file ? (long long)strlen(f[i].file)
+					  : -1LL);
 			put_str(o, f[i].function);
 			put_str(o, f[i].file);
 			fputc('\n', o);

@@ -22,18 +22,19 @@
 
 /* Called for each cached address; frames (n >= 1, strings malloc'd) pass
  * to the callee, which returns 0, or -1 to stop (it then frees them). */
-typedef int (*symcache_add_fn)(void *ctx, uint64_t addr, struct sym_frame *frames, size_t n);
+typedef int (*symcache_add_fn)(void *ctx, uint64_t addr,
+			       struct sym_frame *frames, size_t n);
 
 /* Loads the cache of build-id bid, whose module is the file mainfile.
  * Returns the number of entries given to add, or -1 when there is no valid
  * cache. Not thread-safe. */
-long symcache_load(const uint8_t *bid, size_t bidlen, const char *mainfile, symcache_add_fn add,
-		   void *ctx);
+long symcache_load(const uint8_t *bid, size_t bidlen, const char *mainfile,
+		   symcache_add_fn add, void *ctx);
 
 /* Iterates the entries to save: sets *addr, *frames, *n and returns 1, or
  * returns 0 when there are no more. */
-typedef int (*symcache_next_fn)(void *ctx, uint64_t *addr, const struct sym_frame **frames,
-				size_t *n);
+typedef int (*symcache_next_fn)(void *ctx, uint64_t *addr,
+				const struct sym_frame **frames, size_t *n);
 
 /* Replaces the cache of build-id bid (module file mainfile) with the
  * entries from next. debugfile

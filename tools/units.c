@@ -15,7 +15,8 @@
 char *
 format_size(uint64_t n, char *buf)
 {
-	static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	static const char *const unit[] = { "KiB", "MiB", "GiB",
+					    "TiB", "PiB", "EiB" };
 	if (n < 1024) {
 		snprintf(buf, UNITS_BUF, "%llu B", (unsigned long long)n);
 		return buf;
@@ -55,7 +56,8 @@ parse_size(const char *s, uint64_t *out)
 		digits++;
 	}
 	if (!digits)
-		return -EINVAL; /* "", "-5", ".5K": a number starts with a digit */
+		return -EINVAL; /* "", "-5", ".5K": a number starts with a digit
+				 */
 	double frac = 0, scale = 0.1;
 	int has_frac = 0;
 	if (*p == '.') {
@@ -69,7 +71,8 @@ parse_size(const char *s, uint64_t *out)
 		if (!has_frac)
 			return -EINVAL; /* "1." or "1.K" */
 	}
-	/* One space may part the number from its unit ("2 GB"), never end it. */
+	/* One space may part the number from its unit ("2 GB"), never end it.
+	 */
 	if (*p == ' ' && p[1] && p[1] != ' ')
 		p++;
 
@@ -123,11 +126,13 @@ format_duration(uint64_t ns, char *buf)
 		snprintf(buf, UNITS_BUF, "%.1f s", ns / 1e9);
 	else if (ns < 3600000000000ull) {
 		uint64_t s = (ns + 500000000ull) / 1000000000ull;
-		snprintf(buf, UNITS_BUF, "%llum%02llus", (unsigned long long)(s / 60),
+		snprintf(buf, UNITS_BUF, "%llum%02llus",
+			 (unsigned long long)(s / 60),
 			 (unsigned long long)(s % 60));
 	} else {
 		uint64_t m = (ns + 30000000000ull) / 60000000000ull;
-		snprintf(buf, UNITS_BUF, "%lluh%02llum", (unsigned long long)(m / 60),
+		snprintf(buf, UNITS_BUF, "%lluh%02llum",
+			 (unsigned long long)(m / 60),
 			 (unsigned long long)(m % 60));
 	}
 	return buf;

@@ -114,7 +114,8 @@ enum heldby_rec {
 	/* u dt, s dptr
 	 * The block at ptr is released. A FREE for a pointer the reader does
 	 * not hold (allocated before tracking began, or untracked) is ignored.
-	 * realloc is written as FREE of the old pointer then ALLOC of the new. */
+	 * realloc is written as FREE of the old pointer then ALLOC of the new.
+	 */
 	HELDBY_REC_FREE = 5,
 	/* u tid, str name */
 	HELDBY_REC_THREAD = 6,
@@ -203,7 +204,7 @@ enum heldby_fn {
 	HELDBY_FN_MEMALIGN = 6,
 	HELDBY_FN_VALLOC = 7,
 	HELDBY_FN_PVALLOC = 8,
-	HELDBY_FN_NEW = 9,       /* operator new, any variant */
+	HELDBY_FN_NEW = 9,	  /* operator new, any variant */
 	HELDBY_FN_NEW_ARRAY = 10, /* operator new[], any variant */
 	HELDBY_FN_COUNT_
 };

@@ -58,8 +58,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
 	}
 	/* Worst case: every chunk is one byte behind a 2-byte length. */
-	size_t cap = 4096 + n / 3 * (HELDBY_BLOCK_HEADER_SIZE + ZSTD_compressBound(1)) +
-		     ZSTD_compressBound(n) + HELDBY_BLOCK_HEADER_SIZE;
+	size_t cap =
+		4096 +
+		n / 3 * (HELDBY_BLOCK_HEADER_SIZE + ZSTD_compressBound(1)) +
+		ZSTD_compressBound(n) + HELDBY_BLOCK_HEADER_SIZE;
 	uint8_t *out = malloc(cap);
 	if (!out)
 		return 0;
@@ -73,14 +75,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 			len = n - i;
 		uint8_t *h = out + o;
 		size_t z = ZSTD_compress2(cctx, h + HELDBY_BLOCK_HEADER_SIZE,
-					  cap - o - HELDBY_BLOCK_HEADER_SIZE, data + i, len);
+					  cap - o - HELDBY_BLOCK_HEADER_SIZE,
+					  data + i, len);
 		if (ZSTD_isError(z))
 			abort();
 		put32(h, HELDBY_BLOCK_MAGIC);
 		put32(h + 4, seq);
 		put32(h + 8, (uint32_t)z);
 		put32(h + 12, (uint32_t)len);
-		put32(h + 16, heldby_block_check(seq, (uint32_t)z, (uint32_t)len));
+		put32(h + 16,
+		      heldby_block_check(seq, (uint32_t)z, (uint32_t)len));
 		o += HELDBY_BLOCK_HEADER_SIZE + z;
 		seq++;
 		i += len;

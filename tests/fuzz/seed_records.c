@@ -21,7 +21,8 @@
 static uint32_t
 get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
 }
 
 static uint8_t *
@@ -42,8 +43,8 @@ hide_modules(const uint8_t *p, const uint8_t *end, uint8_t *o0)
 	/* fields per kind: u = varint, s = string; MODULE is special */
 	static const char *const fields[] = {
 		[HELDBY_REC_MODULE_UNLOAD] = "u", [HELDBY_REC_STACK] = "uuu",
-		[HELDBY_REC_ALLOC] = "uuuuu",     [HELDBY_REC_FREE] = "uu",
-		[HELDBY_REC_THREAD] = "us",       [HELDBY_REC_MARK] = "us",
+		[HELDBY_REC_ALLOC] = "uuuuu",	  [HELDBY_REC_FREE] = "uu",
+		[HELDBY_REC_THREAD] = "us",	  [HELDBY_REC_MARK] = "us",
 		[HELDBY_REC_END] = "uuu",
 	};
 	uint8_t *o = o0;
@@ -53,16 +54,21 @@ hide_modules(const uint8_t *p, const uint8_t *end, uint8_t *o0)
 		uint8_t *orec = o;
 		uint8_t kind = *p++;
 		*o++ = kind;
-		const char *f = kind < sizeof fields / sizeof fields[0] ? fields[kind] : NULL;
+		const char *f = kind < sizeof fields / sizeof fields[0]
+					? fields[kind]
+					: NULL;
 		if (kind == HELDBY_REC_MODULE) {
 			uint64_t nr;
-			if (!(o = copy_u(&p, end, o, &v)) || !(o = copy_u(&p, end, o, &v)) ||
-			    !(o = copy_u(&p, end, o, &nr)) || nr > (uint64_t)(end - p))
+			if (!(o = copy_u(&p, end, o, &v)) ||
+			    !(o = copy_u(&p, end, o, &v)) ||
+			    !(o = copy_u(&p, end, o, &nr)) ||
+			    nr > (uint64_t)(end - p))
 				goto verbatim;
 			for (uint64_t i = 0; i < 2 * nr; i++)
 				if (!(o = copy_u(&p, end, o, &v)))
 					goto verbatim;
-			if (heldby_get_u(&p, end, &v) || v > (uint64_t)(end - p))
+			if (heldby_get_u(&p, end, &v) ||
+			    v > (uint64_t)(end - p))
 				goto verbatim;
 			o += heldby_put_u(o, v + sizeof prefix - 1);
 			memcpy(o, prefix, sizeof prefix - 1);
@@ -105,11 +111,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	uint8_t h[HELDBY_TRACE_HEADER_FIXED];
-	if (fread(h, 1, sizeof h, in) != sizeof h || fseek(in, get32(h + 12), SEEK_SET) != 0)
+	if (fread(h, 1, sizeof h, in) != sizeof h ||
+	    fseek(in, get32(h + 12), SEEK_SET) != 0)
 		return 1;
 	int time_table = !!(get32(h + 44) & HELDBY_TRACE_F_TIME_TABLE);
-	static uint8_t z[ZSTD_COMPRESSBOUND(HELDBY_BLOCK_RAW_MAX)], in_raw[HELDBY_BLOCK_RAW_MAX],
-		raw[HELDBY_BLOCK_RAW_MAX * 3];
+	static uint8_t z[ZSTD_COMPRESSBOUND(HELDBY_BLOCK_RAW_MAX)],
+		in_raw[HELDBY_BLOCK_RAW_MAX], raw[HELDBY_BLOCK_RAW_MAX * 3];
 	uint8_t bh[HELDBY_BLOCK_HEADER_SIZE];
 	while (fread(bh, 1, sizeof bh, in) == sizeof bh) {
 		uint32_t stored = get32(bh + 8);
@@ -126,7 +133,7 @@ main(int argc, char **argv)
 		n = hide_modules(in_raw, in_raw + n, raw);
 		for (size_t i = 0; i < n; i += 0xffff) {
 			size_t len = n - i < 0xffff ? n - i : 0xffff;
-			uint8_t l[2] = {(uint8_t)len, (uint8_t)(len >> 8)};
+			uint8_t l[2] = { (uint8_t)len, (uint8_t)(len >> 8) };
 			fwrite(l, 1, 2, out);
 			fwrite(raw + i, 1, len, out);
 		}

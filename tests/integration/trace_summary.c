@@ -63,7 +63,8 @@ replay_summary(const char *path, struct rp_summary *out, uint64_t *addrs)
 		if (replay_apply(&rp, &ev) != 0)
 			return -1;
 	}
-	replay_finish(&rp, reader_stats(r)->last_time_ns, reader_stats(r)->complete);
+	replay_finish(&rp, reader_stats(r)->last_time_ns,
+		      reader_stats(r)->complete);
 	*out = rp.sum;
 	replay_free(&rp);
 	reader_close(r);
@@ -107,7 +108,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: trace_summary [--modules] TRACE\n");
 		return 2;
 	}
-	struct rd_summary w = {0};
+	struct rd_summary w = { 0 };
 	struct rp_summary s;
 	uint64_t addrs;
 	int have = writer_summary(argv[1], &w) == 0;

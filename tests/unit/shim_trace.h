@@ -34,7 +34,8 @@ shim_trace_begin_flags(struct shim_trace *t, const char *path, uint32_t flags)
 	if (flags & HELDBY_TRACE_F_TIME_TABLE)
 		enc_time_table(&t->e, 4096);
 	uint64_t start = 0x1000, len = 0x1000;
-	cr_assert_eq(enc_module(&t->e, 1, 0, 1, &start, &len, "/bin/x", NULL, 0), 0);
+	cr_assert_eq(
+		enc_module(&t->e, 1, 0, 1, &start, &len, "/bin/x", NULL, 0), 0);
 }
 
 /* The same with TIME records, as the tests' traces were before time

@@ -51,8 +51,7 @@ Test(api_peak, join_words_needs_at_most_twice_its_result)
 	 * never holds more than its last capacity: below 2 * len */
 	cr_expect_geq(need, len, "peak %zu below the result's %zu bytes", need,
 		      len);
-	cr_expect_lt(need, 2 * len, "peak %zu: more than twice %zu", need,
-		     len);
+	cr_expect_lt(need, 2 * len, "peak %zu: more than twice %zu", need, len);
 	cr_expect_eq(heldby_current_bytes(), before, "all freed again");
 }
 

@@ -15,7 +15,7 @@
 static struct clk_pair
 pair(uint64_t tsc, uint64_t ns)
 {
-	return (struct clk_pair){tsc, ns};
+	return (struct clk_pair){ tsc, ns };
 }
 
 Test(clock, rate_between_pairs_anchored_at_the_latest)
@@ -32,7 +32,7 @@ Test(clock, an_hour_at_3ghz_stays_exact_to_a_ns)
 	uint64_t t0 = 10000000000u, n0 = 1000000000000u;
 	struct clk_pair f = pair(t0, n0);
 	struct clk_pair l = pair(t0 + UINT64_C(3000000000) * 3600,
-				   n0 + UINT64_C(3600000000000));
+				 n0 + UINT64_C(3600000000000));
 	/* an event 5 ms before the latest pair */
 	uint64_t got = clk_convert(f, l, l.tsc - 15000000u);
 	uint64_t want = l.ns - 5000000u;
@@ -84,7 +84,7 @@ Test(clock, tsc_calibration_agrees_with_clock_monotonic)
 	uint64_t ns0 = clk_mono_ns();
 	uint64_t raw = clk_event_raw();
 	uint64_t ns1 = clk_mono_ns();
-	struct timespec ts = {0, 2000000};
+	struct timespec ts = { 0, 2000000 };
 	nanosleep(&ts, NULL);
 	clk_cal_update(&c);
 	cr_assert(c.last.ns - c.first.ns >= 2000000, "a real interval");
@@ -103,8 +103,7 @@ Test(clock, first_update_waits_out_a_tiny_interval)
 	struct clk_cal c;
 	clk_cal_start(&c);
 	clk_cal_update(&c); /* at once */
-	cr_expect(c.last.ns - c.first.ns >= 200000 &&
-			  c.last.tsc > c.first.tsc,
+	cr_expect(c.last.ns - c.first.ns >= 200000 && c.last.tsc > c.first.tsc,
 		  "interval %llu ns",
 		  (unsigned long long)(c.last.ns - c.first.ns));
 	clk_choose(HB_CLOCK_MONOTONIC);

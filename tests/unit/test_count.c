@@ -190,8 +190,13 @@ enum { PACK_LIMIT = 1 << 20 };
 
 Test(count, sizes_on_both_sides_of_the_packing_limit_are_exact)
 {
-	size_t sizes[] = {0, 1, PACK_LIMIT - 1, PACK_LIMIT, PACK_LIMIT + 1,
-			  (size_t)1 << 40, SIZE_MAX / 4};
+	size_t sizes[] = { 0,
+			   1,
+			   PACK_LIMIT - 1,
+			   PACK_LIMIT,
+			   PACK_LIMIT + 1,
+			   (size_t)1 << 40,
+			   SIZE_MAX / 4 };
 	size_t n = sizeof sizes / sizeof sizes[0], sum = 0;
 	for (size_t i = 0; i < n; i++) {
 		cnt_alloc(P(0x1000 + i * 16), sizes[i]);
@@ -254,7 +259,8 @@ Test(count, big_blocks_with_and_without_small_neighbours_are_found)
 	enum { N = 600, STEP = 256 };
 	uintptr_t base = 0x50000000; /* a 64 KiB chunk is 256 steps */
 	size_t sum = 0;
-	cnt_alloc(P(base + 64 * 1024 * 2 + 8 * STEP + 32), 10); /* small: chunk 2 */
+	cnt_alloc(P(base + 64 * 1024 * 2 + 8 * STEP + 32),
+		  10); /* small: chunk 2 */
 	sum += 10;
 	for (uintptr_t i = 0; i < N; i++) {
 		cnt_alloc(P(base + i * STEP), 300 + i);
@@ -272,8 +278,11 @@ Test(count, big_blocks_with_and_without_small_neighbours_are_found)
 	for (uintptr_t i = 0; i < N; i++) {
 		struct cnt_held h = cnt_detach(P(base + i * STEP));
 		cr_assert(h.known, "block %zu", (size_t)i);
-		cr_assert_eq(h.size, i % 3 ? 300 + i : i % 2 ? 20 : 5000, "block %zu",
-			     (size_t)i);
+		cr_assert_eq(h.size,
+			     i % 3   ? 300 + i
+			     : i % 2 ? 20
+				     : 5000,
+			     "block %zu", (size_t)i);
 		cr_assert_not(cnt_free(P(base + i * STEP)));
 		cnt_realloc_done(P(base + i * STEP), h, NULL, 0); /* freed */
 	}
@@ -292,9 +301,13 @@ Test(count, big_blocks_with_and_without_small_neighbours_are_found)
  * above 2^48. */
 Test(count, odd_and_high_pointers_are_kept)
 {
-	uintptr_t ptrs[] = {0x1001, 0x1008, 0x100f, (uintptr_t)1 << 48,
-			    ((uintptr_t)1 << 48) - 16, UINTPTR_MAX & ~(uintptr_t)15,
-			    UINTPTR_MAX};
+	uintptr_t ptrs[] = { 0x1001,
+			     0x1008,
+			     0x100f,
+			     (uintptr_t)1 << 48,
+			     ((uintptr_t)1 << 48) - 16,
+			     UINTPTR_MAX & ~(uintptr_t)15,
+			     UINTPTR_MAX };
 	size_t n = sizeof ptrs / sizeof ptrs[0], sum = 0;
 	for (size_t i = 0; i < n; i++) {
 		cnt_alloc(P(ptrs[i]), 100 + i);
@@ -348,9 +361,12 @@ static size_t
 mixed_size(unsigned r)
 {
 	switch (r % 4) {
-	case 0: return PACK_LIMIT - 1 + r / 4 % 3; /* the boundary */
-	case 1: return PACK_LIMIT + (size_t)(r / 4) * 4096;
-	default: return r / 4 % 2048;
+	case 0:
+		return PACK_LIMIT - 1 + r / 4 % 3; /* the boundary */
+	case 1:
+		return PACK_LIMIT + (size_t)(r / 4) * 4096;
+	default:
+		return r / 4 % 2048;
 	}
 }
 
@@ -389,8 +405,8 @@ Test(count, mixed_tables_match_a_model)
 	cr_assert_eq(cnt_current(), sum);
 	cr_assert_eq(cnt_blocks(), blocks);
 	for (size_t k = 0; k < SLOTS; k++) {
-		struct cnt_held h = cnt_detach(
-			P(0x10000 + k * 16 + (k % 3 == 0 ? 8 : 0)));
+		struct cnt_held h =
+			cnt_detach(P(0x10000 + k * 16 + (k % 3 == 0 ? 8 : 0)));
 		cr_assert_eq(h.known, live[k], "slot %zu", k);
 		if (live[k])
 			cr_assert_eq(h.size, model[k], "slot %zu", k);
@@ -493,7 +509,8 @@ Test(count, tagged_blocks_keep_their_tag)
 	}
 	cr_assert_eq(cnt_blocks(), live);
 	for (size_t k = 0; k < SLOTS; k++) {
-		struct cnt_held h = cnt_free_solo(P(0x10000 + k * 48 + (k % 5 == 0)));
+		struct cnt_held h =
+			cnt_free_solo(P(0x10000 + k * 48 + (k % 5 == 0)));
 		cr_assert_eq(h.known, tag[k] != 0);
 		cr_assert_eq(h.tag, tag[k], "slot %zu", k);
 	}
@@ -514,7 +531,8 @@ Test(count, blocks_from_before_tagging_have_none)
 	cnt_tag_blocks();
 	uint32_t old;
 	for (uintptr_t i = 11; i <= 20000; i++)
-		cr_assert_eq(cnt_alloc_solo(P(i * 16), 8, (uint32_t)i, &old), 1);
+		cr_assert_eq(cnt_alloc_solo(P(i * 16), 8, (uint32_t)i, &old),
+			     1);
 	for (uintptr_t i = 1; i <= 20000; i++) {
 		struct cnt_held h = cnt_free_solo(P(i * 16));
 		cr_assert(h.known);
@@ -542,12 +560,15 @@ Test(count, untag_takes_the_tags_it_is_told_to)
 	cnt_tag_blocks();
 	uint32_t old;
 	for (uint32_t i = 1; i <= N; i++) /* every 3rd odd: the wide table */
-		cr_assert_eq(cnt_alloc_solo(P((uintptr_t)i * 32 + (i % 3 == 0 ? 8 : 0)),
-					    i, i, &old), 1);
+		cr_assert_eq(cnt_alloc_solo(P((uintptr_t)i * 32 +
+					      (i % 3 == 0 ? 8 : 0)),
+					    i, i, &old),
+			     1);
 	cnt_untag_solo(take_odd_tags, &offered);
 	cr_assert_eq(offered, N);
 	for (uint32_t i = 1; i <= N; i++) {
-		struct cnt_held h = cnt_free_solo(P((uintptr_t)i * 32 + (i % 3 == 0 ? 8 : 0)));
+		struct cnt_held h = cnt_free_solo(
+			P((uintptr_t)i * 32 + (i % 3 == 0 ? 8 : 0)));
 		cr_assert(h.known);
 		cr_assert_eq(h.size, i);
 		cr_assert_eq(h.tag, i % 2 ? 0 : i, "block %u", i);

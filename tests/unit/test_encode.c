@@ -39,10 +39,12 @@ Test(encode, encode_records_round_trip_with_deltas)
 	uint8_t buf[4096];
 	struct enc e;
 	enc_init(&e, buf, sizeof(buf));
-	uint64_t starts[2] = {0x400000, 0x600000}, lens[2] = {0x1000, 0x200};
-	uint8_t bid[3] = {0xab, 0xcd, 0xef};
-	cr_assert_eq(enc_module(&e, 1, 0x1000, 2, starts, lens, "/bin/x", bid,
-				3), 0);
+	uint64_t starts[2] = { 0x400000, 0x600000 },
+		 lens[2] = { 0x1000, 0x200 };
+	uint8_t bid[3] = { 0xab, 0xcd, 0xef };
+	cr_assert_eq(
+		enc_module(&e, 1, 0x1000, 2, starts, lens, "/bin/x", bid, 3),
+		0);
 	cr_assert_eq(enc_stack(&e, 1, 0, 0x401234), 0);
 	cr_assert_eq(enc_alloc(&e, 1000, 64, 0x7000, 1, 9), 0);
 	cr_assert_eq(enc_free(&e, 900, 0x6ff0), 0); /* earlier time: clamped */
@@ -145,8 +147,9 @@ Test(encode, tracefile_writes_header_and_checked_blocks)
 	struct enc e;
 	enc_init(&e, raw, sizeof(raw));
 	for (int i = 0; i < 20; i++)
-		cr_assert_eq(enc_alloc(&e, (uint64_t)i, 16, 0x1000 + 16 * i, 0,
-				       0), 0);
+		cr_assert_eq(
+			enc_alloc(&e, (uint64_t)i, 16, 0x1000 + 16 * i, 0, 0),
+			0);
 	cr_assert_eq(tfile_write_block(&t, raw, e.len), 0);
 	cr_assert_eq(tfile_write_block(&t, raw, e.len), 0);
 	tfile_close(&t);
@@ -178,9 +181,8 @@ Test(encode, tracefile_writes_header_and_checked_blocks)
 		cr_assert_eq(rd32(b + 16),
 			     heldby_block_check(seq, stored, rawlen));
 		uint8_t out[1000];
-		size_t n = ZSTD_decompress(out, sizeof(out),
-					   b + HELDBY_BLOCK_HEADER_SIZE,
-					   stored);
+		size_t n = ZSTD_decompress(
+			out, sizeof(out), b + HELDBY_BLOCK_HEADER_SIZE, stored);
 		cr_assert(!ZSTD_isError(n));
 		cr_assert_eq(n, e.len);
 		cr_assert(memcmp(out, raw, n) == 0);
@@ -203,7 +205,8 @@ Test(encode, tracefile_level_follows_how_well_the_last_block_compressed)
 	unlink(path);
 	struct tfile t;
 	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x", 0), 0);
-	cr_assert_eq(t.level, TFILE_LEVEL_DENSE, "until a block says otherwise");
+	cr_assert_eq(t.level, TFILE_LEVEL_DENSE,
+		     "until a block says otherwise");
 	enum { BIG = 2 * TFILE_SMALL_BLOCK };
 	uint8_t *noise = malloc(BIG), *same = calloc(BIG, 1);
 	cr_assert(noise && same);
@@ -217,14 +220,15 @@ Test(encode, tracefile_level_follows_how_well_the_last_block_compressed)
 		size_t len;
 		int then;
 	} steps[] = {
-		{noise, BIG, TFILE_LEVEL_FAST},
-		{same, BIG, TFILE_LEVEL_DENSE},
-		{noise, BIG, TFILE_LEVEL_FAST},
-		{noise, TFILE_SMALL_BLOCK - 1, TFILE_LEVEL_DENSE},
+		{ noise, BIG, TFILE_LEVEL_FAST },
+		{ same, BIG, TFILE_LEVEL_DENSE },
+		{ noise, BIG, TFILE_LEVEL_FAST },
+		{ noise, TFILE_SMALL_BLOCK - 1, TFILE_LEVEL_DENSE },
 	};
 	size_t n = sizeof steps / sizeof steps[0];
 	for (size_t i = 0; i < n; i++) {
-		cr_assert_eq(tfile_write_block(&t, steps[i].raw, steps[i].len), 0);
+		cr_assert_eq(tfile_write_block(&t, steps[i].raw, steps[i].len),
+			     0);
 		cr_assert_eq(t.level, steps[i].then, "after block %zu", i);
 	}
 	tfile_close(&t);
@@ -259,8 +263,9 @@ Test(encode, v2_events_carry_time_and_numbers_only_when_needed)
 	enc_init(&e, buf, sizeof(buf));
 	uint64_t s1 = 0, s2 = 0;
 	cr_assert_eq(enc_alloc_seq(&e, 5000, 64, 3, HELDBY_FN_NEW, &s1), 0);
-	cr_assert_eq(enc_alloc_seq(&e, 5000 + ENC_TIME_RES_NS - 1, 32, 3, 0, &s2),
-		     0);
+	cr_assert_eq(
+		enc_alloc_seq(&e, 5000 + ENC_TIME_RES_NS - 1, 32, 3, 0, &s2),
+		0);
 	cr_assert_eq(enc_free_seq(&e, 5000 + ENC_TIME_RES_NS, s1), 0);
 	cr_assert_eq(enc_addr(&e, s2, 0x7000), 0);
 	cr_assert_eq(enc_free_addr(&e, 4000, 0x6ff0), 0); /* earlier: no TIME */
@@ -277,7 +282,8 @@ Test(encode, v2_events_carry_time_and_numbers_only_when_needed)
 	cr_assert_eq(get_u(&p, end), 64);
 	cr_assert_eq(get_u(&p, end), 3);
 	cr_assert_eq(get_u(&p, end), HELDBY_FN_NEW);
-	cr_assert_eq(*p++, HELDBY_REC_ALLOC_SEQ, "within the resolution: no TIME");
+	cr_assert_eq(*p++, HELDBY_REC_ALLOC_SEQ,
+		     "within the resolution: no TIME");
 	cr_assert_eq(get_u(&p, end), 32);
 	cr_assert_eq(get_u(&p, end), 3);
 	cr_assert_eq(get_u(&p, end), 0);

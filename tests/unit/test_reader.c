@@ -72,8 +72,8 @@ tw_dptr(struct tw *w, uint64_t p)
 }
 
 static void
-tw_module(struct tw *w, uint64_t id, uint64_t bias, uint64_t start, uint64_t len,
-	  const char *path)
+tw_module(struct tw *w, uint64_t id, uint64_t bias, uint64_t start,
+	  uint64_t len, const char *path)
 {
 	tw_kind(w, HELDBY_REC_MODULE);
 	tw_u(w, id);
@@ -148,7 +148,8 @@ tw_end(struct tw *w, uint64_t t)
 static void
 put32(FILE *f, uint32_t v)
 {
-	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+			 (uint8_t)(v >> 24) };
 	fwrite(b, 1, 4, f);
 }
 
@@ -228,12 +229,14 @@ write_three(struct three *t)
 	uint64_t time = 10;
 	for (uint32_t b = 0; b < 3; b++) {
 		if (b == 0) {
-			tw_module(&w, 1, 0x400000, 0x400000, 0x10000, "/usr/bin/victim");
+			tw_module(&w, 1, 0x400000, 0x400000, 0x10000,
+				  "/usr/bin/victim");
 			tw_stack(&w, 1, 0, 0x401000);
 			tw_stack(&w, 2, 1, 0x402000);
 		}
 		for (unsigned i = 0; i < t->per_block; i++)
-			tw_alloc(&w, time++, 100 + b, 0x10000000ull + (b * 1000 + i) * 64, 2);
+			tw_alloc(&w, time++, 100 + b,
+				 0x10000000ull + (b * 1000 + i) * 64, 2);
 		if (b == 2)
 			tw_end(&w, time);
 		t->block[b] = write_block(f, b, &w);
@@ -272,7 +275,8 @@ struct tally {
 
 /* Reads every event; *st is a copy of the stats (valid after close). */
 static int
-read_all(const char *path, struct tally *ty, const struct reader_stats **st, struct reader **rp)
+read_all(const char *path, struct tally *ty, const struct reader_stats **st,
+	 struct reader **rp)
 {
 	char err[256];
 	struct reader *r;
@@ -290,10 +294,17 @@ read_all(const char *path, struct tally *ty, const struct reader_stats **st, str
 			if (ev.size >= 100 && ev.size < 103)
 				ty->per_size[ev.size - 100]++;
 			break;
-		case RD_FREE: ty->frees++; break;
-		case RD_MARK: ty->marks++; break;
-		case RD_END: ty->ends++; break;
-		case RD_ADDR: break;
+		case RD_FREE:
+			ty->frees++;
+			break;
+		case RD_MARK:
+			ty->marks++;
+			break;
+		case RD_END:
+			ty->ends++;
+			break;
+		case RD_ADDR:
+			break;
 		}
 	}
 	static struct reader_stats copy;
@@ -312,12 +323,14 @@ Test(reader, round_trip)
 	char *path = tmpname();
 	FILE *f = fopen(path, "wb");
 	write_header(f, HELDBY_TRACE_VERSION);
-	tw_module(&w, 1, 0x555500000000ull, 0x555500001000ull, 0x2000, "/usr/bin/victim");
+	tw_module(&w, 1, 0x555500000000ull, 0x555500001000ull, 0x2000,
+		  "/usr/bin/victim");
 	tw_stack(&w, 1, 0, 0x555500001234ull);
 	tw_stack(&w, 2, 1, 0x555500002000ull);
 	tw_thread(&w, 7, "worker");
 	tw_alloc(&w, 5, 64, 0x7f0000001000ull, 2);
-	tw_alloc(&w, 6, 32, 0x7f0000000800ull, 1); /* pointer goes down: negative delta */
+	tw_alloc(&w, 6, 32, 0x7f0000000800ull,
+		 1); /* pointer goes down: negative delta */
 	write_block(f, 0, &w);
 	tw_mark(&w, 8, "request \"done\"");
 	tw_free(&w, 9, 0x7f0000001000ull);
@@ -360,7 +373,8 @@ Test(reader, round_trip)
 	n = reader_node(r, 2);
 	cr_assert_not_null(n);
 	cr_expect_eq(n->parent, 1);
-	cr_expect_eq(n->module, 1, "a return address at the end of a range is inside");
+	cr_expect_eq(n->module, 1,
+		     "a return address at the end of a range is inside");
 	const struct reader_stats *st = reader_stats(r);
 	cr_expect(st->complete);
 	cr_expect(!st->truncated);
@@ -376,12 +390,14 @@ Test(reader, resolves_frames_against_the_modules_live_at_the_time)
 	char *path = tmpname();
 	FILE *f = fopen(path, "wb");
 	write_header(f, HELDBY_TRACE_VERSION);
-	tw_module(&w, 1, 0x7000000000ull, 0x7000001000ull, 0x1000, "/lib/liba.so");
+	tw_module(&w, 1, 0x7000000000ull, 0x7000001000ull, 0x1000,
+		  "/lib/liba.so");
 	tw_stack(&w, 1, 0, 0x7000001100ull);
 	tw_unload(&w, 1);
 	tw_stack(&w, 2, 0, 0x7000001100ull);
 	write_block(f, 0, &w);
-	tw_module(&w, 2, 0x6fff000000ull, 0x7000001000ull, 0x1000, "/lib/libb.so");
+	tw_module(&w, 2, 0x6fff000000ull, 0x7000001000ull, 0x1000,
+		  "/lib/libb.so");
 	tw_stack(&w, 3, 0, 0x7000001100ull);
 	tw_end(&w, 1);
 	write_block(f, 1, &w);
@@ -407,25 +423,29 @@ Test(reader, reports_cut_short_trace)
 	write_three(&t);
 	char *buf = read_bytes(t.path, t.size);
 
-	long cuts[] = {t.block[0], t.block[0] + 3, t.block[0] + 25, t.block[1] - 1, t.block[1],
-		       t.block[1] + 19, t.block[1] + 20, t.block[2] + 7, t.size - 1};
+	long cuts[] = { t.block[0],	 t.block[0] + 3, t.block[0] + 25,
+			t.block[1] - 1,	 t.block[1],	 t.block[1] + 19,
+			t.block[1] + 20, t.block[2] + 7, t.size - 1 };
 	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
 		long cut = cuts[i];
 		write_bytes(t.path, buf, cut);
 		struct tally ty;
 		const struct reader_stats *st;
 		struct reader *r;
-		cr_assert_eq(read_all(t.path, &ty, &st, &r), 0, "cut at %ld", cut);
+		cr_assert_eq(read_all(t.path, &ty, &st, &r), 0, "cut at %ld",
+			     cut);
 		unsigned whole = 0;
 		for (int b = 0; b < 3; b++)
-			if (t.block[b] < cut && (b == 2 ? t.size : t.block[b + 1]) <= cut)
+			if (t.block[b] < cut &&
+			    (b == 2 ? t.size : t.block[b + 1]) <= cut)
 				whole++;
 		cr_expect(!st->complete, "cut at %ld", cut);
-		cr_expect_eq(ty.allocs, whole * t.per_block, "cut at %ld: %u allocs", cut,
-			     ty.allocs);
+		cr_expect_eq(ty.allocs, whole * t.per_block,
+			     "cut at %ld: %u allocs", cut, ty.allocs);
 		cr_expect_eq(st->blocks_read, whole);
 		cr_expect_eq(st->blocks_damaged, 0, "cut at %ld", cut);
-		cr_expect_eq(st->truncated, cut != t.block[0] && cut != t.block[1],
+		cr_expect_eq(st->truncated,
+			     cut != t.block[0] && cut != t.block[1],
 			     "cut at %ld", cut);
 		reader_close(r);
 	}
@@ -452,7 +472,7 @@ flip(const char *path, long off)
 Test(reader, skips_damaged_block)
 {
 	/* A byte of block 2's payload, then of its header, then its magic. */
-	long where[] = {40, 6, 0, 16};
+	long where[] = { 40, 6, 0, 16 };
 	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
 		struct three t;
 		write_three(&t);
@@ -594,7 +614,8 @@ Test(reader, stack_node_ids_far_apart_are_all_found)
 	const struct reader_stats *st;
 	struct reader *r;
 	cr_assert_eq(read_all(path, &ty, &st, &r), 0);
-	const struct rd_node *far = reader_node(r, 1ull << 60), *mid = reader_node(r, 20000);
+	const struct rd_node *far = reader_node(r, 1ull << 60),
+			     *mid = reader_node(r, 20000);
 	cr_assert(far && mid);
 	cr_expect_eq(far->parent, 1);
 	cr_expect_eq(far->ip, 0x2000);
@@ -618,7 +639,8 @@ Test(reader, survives_garbage)
 	for (int round = 0; round < 200; round++) {
 		write_bytes(t.path, orig, t.size);
 		for (int k = 0; k < 1 + round % 8; k++)
-			flip(t.path, t.block[0] + rand() % (t.size - t.block[0]));
+			flip(t.path,
+			     t.block[0] + rand() % (t.size - t.block[0]));
 		struct tally ty;
 		const struct reader_stats *st;
 		cr_assert_eq(read_all(t.path, &ty, &st, NULL), 0);
@@ -645,7 +667,8 @@ Test(reader, rejects_non_trace)
 	struct reader *r;
 	char *path = tmpname();
 	FILE *f = fopen(path, "wb");
-	fputs("#!/bin/sh\necho this is not a trace, but it is long enough\n", f);
+	fputs("#!/bin/sh\necho this is not a trace, but it is long enough\n",
+	      f);
 	fclose(f);
 	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0);
 	cr_expect_str_eq(err, "not a heldby trace");
@@ -657,7 +680,8 @@ Test(reader, rejects_non_trace)
 	cr_expect_str_eq(err, "not a regular file, so not a heldby trace");
 	cr_expect_neq(reader_open("/tmp", &r, err, sizeof err), 0);
 	cr_expect_str_eq(err, "is a directory, not a heldby trace");
-	cr_expect_neq(reader_open("/nonexistent/trace.hbt", &r, err, sizeof err), 0);
+	cr_expect_neq(
+		reader_open("/nonexistent/trace.hbt", &r, err, sizeof err), 0);
 	cr_expect_str_eq(err, "No such file or directory");
 	unlink(path);
 }
@@ -672,7 +696,8 @@ Test(reader, rejects_newer_version)
 	fclose(f);
 	cr_expect_neq(reader_open(path, &r, err, sizeof err), 0);
 	char want[128];
-	snprintf(want, sizeof want, "format version %u is newer than this heldby (%u)",
+	snprintf(want, sizeof want,
+		 "format version %u is newer than this heldby (%u)",
 		 HELDBY_TRACE_VERSION + 1, HELDBY_TRACE_VERSION);
 	cr_expect_str_eq(err, want);
 	unlink(path);
@@ -703,7 +728,8 @@ Test(reader, json_report_escapes_strings)
 	char *path = tmpname();
 	FILE *f = fopen(path, "wb");
 	write_header(f, HELDBY_TRACE_VERSION);
-	tw_module(&w, 1, 0, 0x1000, 0x1000, "/nonexistent/we\"ird\\\n\xff\x01.so");
+	tw_module(&w, 1, 0, 0x1000, 0x1000,
+		  "/nonexistent/we\"ird\\\n\xff\x01.so");
 	tw_stack(&w, 1, 0, 0x1100);
 	tw_alloc(&w, 1, 4096, 0x5000, 1);
 	tw_alloc(&w, 2, 8, 0x6000, 0);
@@ -719,13 +745,19 @@ Test(reader, json_report_escapes_strings)
 	FILE *m = open_memstream(&out, &len);
 	cr_assert_eq(report_json(&rep, m), 0);
 	fclose(m);
-	cr_expect(strstr(out, "\"module\": \"/nonexistent/we\\\"ird\\\\\\n\\ufffd\\u0001.so\"") != NULL,
-		  "%s", out);
+	cr_expect(
+		strstr(out,
+		       "\"module\": \"/nonexistent/we\\\"ird\\\\\\n\\ufffd\\u0001.so\"") !=
+			NULL,
+		"%s", out);
 	cr_expect(strstr(out, "\"peak_bytes\": 4104") != NULL);
 	cr_expect(strstr(out, "\"complete\": true") != NULL);
-	cr_expect(strstr(out, "\"function\": null, \"file\": null, \"line\": 0") != NULL);
+	cr_expect(strstr(out,
+			 "\"function\": null, \"file\": null, \"line\": 0") !=
+		  NULL);
 	for (size_t i = 0; i < len; i++)
-		cr_expect((unsigned char)out[i] >= 0x20 || out[i] == '\n', "raw control byte");
+		cr_expect((unsigned char)out[i] >= 0x20 || out[i] == '\n',
+			  "raw control byte");
 	free(out);
 
 	/* The text view of the same trace does not crash either. */
@@ -784,11 +816,13 @@ Test(reader, reads_numbered_events_across_blocks)
 	cr_assert_eq(enc_node(&t.e, 1, 0, 0x1010, 0), 0);
 	cr_assert_eq(enc_node(&t.e, 2, 1, 0x1800, 0x1010), 0);
 	cr_assert_eq(enc_alloc_seq(&t.e, 3000000, 48, 2, HELDBY_FN_NEW, &a), 0);
-	cr_assert_eq(enc_alloc_seq(&t.e, 3000001, 16, 1, HELDBY_FN_MALLOC, &b), 0);
+	cr_assert_eq(enc_alloc_seq(&t.e, 3000001, 16, 1, HELDBY_FN_MALLOC, &b),
+		     0);
 	cr_assert_eq(enc_addr(&t.e, a, 0x9000), 0);
 	shim_trace_next_block(&t);
 	cr_assert_eq(enc_node(&t.e, 3, 2, 0x1900, 0x1800), 0);
-	cr_assert_eq(enc_alloc_seq(&t.e, 5000000, 100, 3, HELDBY_FN_MALLOC, &c), 0);
+	cr_assert_eq(enc_alloc_seq(&t.e, 5000000, 100, 3, HELDBY_FN_MALLOC, &c),
+		     0);
 	cr_assert_eq(enc_free_seq(&t.e, 6000000, b), 0);
 	cr_assert_eq(enc_free_addr(&t.e, 7000000, 0x9000), 0);
 	cr_assert_eq(enc_free_addr(&t.e, 7000000, 0x5000), 0); /* unknown */
@@ -815,7 +849,8 @@ Test(reader, reads_numbered_events_across_blocks)
 	cr_expect_eq(ev.ptr, RD_SEQ_ID(1));
 	cr_expect_eq(ev.addr, 0x9000);
 	cr_assert_eq(reader_next(r, &ev), 1);
-	cr_expect_eq(ev.ptr, RD_SEQ_ID(3), "numbering goes on in the next block");
+	cr_expect_eq(ev.ptr, RD_SEQ_ID(3),
+		     "numbering goes on in the next block");
 	cr_expect_eq(ev.time_ns, 5000000);
 	cr_assert_eq(reader_next(r, &ev), 1);
 	cr_expect_eq(ev.kind, RD_FREE);
@@ -874,7 +909,7 @@ Test(reader, reads_nodes_with_whole_ips_beside_delta_ones)
 	struct rd_event ev;
 	while (reader_next(r, &ev) == 1)
 		;
-	const uint64_t ips[] = {0x1010, 0x1800, 0x1900};
+	const uint64_t ips[] = { 0x1010, 0x1800, 0x1900 };
 	for (uint64_t id = 1; id <= 3; id++) {
 		cr_assert_not_null(reader_node(r, id));
 		cr_expect_eq(reader_node(r, id)->ip, ips[id - 1], "node %llu",
@@ -910,10 +945,10 @@ Test(reader, reads_times_from_the_time_table)
 	struct reader *r;
 	cr_assert_eq(reader_open(path, &r, err, sizeof err), 0, "%s", err);
 	struct rd_event ev;
-	const uint64_t want[] = {3 * ms, 3 * ms, 4 * ms + 250, 6 * ms + 250,
-				 9 * ms, 10 * ms};
-	const enum rd_kind kinds[] = {RD_ALLOC, RD_ALLOC, RD_MARK, RD_FREE,
-				      RD_FREE, RD_END};
+	const uint64_t want[] = { 3 * ms,	3 * ms, 4 * ms + 250,
+				  6 * ms + 250, 9 * ms, 10 * ms };
+	const enum rd_kind kinds[] = { RD_ALLOC, RD_ALLOC, RD_MARK,
+				       RD_FREE,	 RD_FREE,  RD_END };
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		cr_assert_eq(reader_next(r, &ev), 1, "event %zu", i);
 		cr_expect_eq(ev.kind, kinds[i], "event %zu", i);
@@ -937,7 +972,7 @@ Test(reader, reads_frees_near_the_previous_free)
 	shim_trace_begin(&t, path);
 	for (int i = 0; i < 20; i++)
 		cr_assert_eq(enc_alloc_seq(&t.e, 1000, 8, 0, 0, NULL), 0);
-	uint64_t order[] = {5, 6, 7, 20, 19, 12};
+	uint64_t order[] = { 5, 6, 7, 20, 19, 12 };
 	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
 		cr_assert_eq(enc_free_seq(&t.e, 2000, order[i]), 0);
 	shim_trace_next_block(&t);
@@ -945,7 +980,7 @@ Test(reader, reads_frees_near_the_previous_free)
 	cr_assert_eq(enc_free_seq(&t.e, 3000, 3), 0);
 	cr_assert(t.e.len > 2);
 	t.e.buf[t.e.len++] = HELDBY_REC_FREE_NEAR; /* to allocation 3 + 30 */
-	t.e.buf[t.e.len++] = 60;		    /* zigzag(30) */
+	t.e.buf[t.e.len++] = 60;		   /* zigzag(30) */
 	cr_assert_eq(enc_end(&t.e, 4000, 0, 0), 0);
 	shim_trace_end(&t);
 
@@ -955,7 +990,7 @@ Test(reader, reads_frees_near_the_previous_free)
 	struct rd_event ev;
 	for (int i = 0; i < 20; i++)
 		cr_assert_eq(reader_next(r, &ev), 1);
-	uint64_t want[] = {5, 6, 7, 20, 19, 12, 2, 3};
+	uint64_t want[] = { 5, 6, 7, 20, 19, 12, 2, 3 };
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		cr_assert_eq(reader_next(r, &ev), 1);
 		cr_expect_eq(ev.kind, RD_FREE);

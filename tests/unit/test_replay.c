@@ -25,7 +25,8 @@ site(struct replay *rp, uint64_t stack)
 {
 	struct rp_site *s;
 	HASH_FIND(hh, rp->sites, &stack, sizeof stack, s);
-	cr_assert_not_null(s, "no site for stack %llu", (unsigned long long)stack);
+	cr_assert_not_null(s, "no site for stack %llu",
+			   (unsigned long long)stack);
 	return s;
 }
 
@@ -66,10 +67,10 @@ Test(replay, peak_holders_split_between_sites)
 	struct replay rp;
 	replay_init(&rp);
 	replay_alloc(&rp, 1, 0x10, 50, 1);
-	replay_alloc(&rp, 2, 0x20, 70, 2);  /* peak 120: A 50, B 70 */
+	replay_alloc(&rp, 2, 0x20, 70, 2); /* peak 120: A 50, B 70 */
 	replay_release(&rp, 3, 0x10);
-	replay_alloc(&rp, 4, 0x30, 40, 1);  /* 110 < 120 */
-	replay_alloc(&rp, 5, 0x40, 5, 3);   /* 115 */
+	replay_alloc(&rp, 4, 0x30, 40, 1); /* 110 < 120 */
+	replay_alloc(&rp, 5, 0x40, 5, 3);  /* 115 */
 	replay_release(&rp, 6, 0x20);
 	replay_finish(&rp, 6, 1);
 	cr_expect_eq(rp.sum.peak_bytes, 120);
@@ -179,7 +180,9 @@ Test(replay, marks_are_capped_and_still_counted)
 	memset(long_label, 'x', sizeof long_label);
 	for (uint64_t i = 0; i < RP_MARKS_MAX + 500; i++) {
 		replay_alloc(&rp, 2 * i, 0x1000 + i, 8, 1);
-		cr_assert_eq(replay_mark(&rp, 2 * i + 1, long_label, sizeof long_label), 0);
+		cr_assert_eq(replay_mark(&rp, 2 * i + 1, long_label,
+					 sizeof long_label),
+			     0);
 	}
 	replay_finish(&rp, 2 * (RP_MARKS_MAX + 500), 1);
 	cr_expect_eq(rp.nmarks, RP_MARKS_MAX);
@@ -206,7 +209,8 @@ report_to_string(struct report *rep, int json)
 Test(replay, marks_from_the_shim_encoder_reach_the_report)
 {
 	char path[64];
-	snprintf(path, sizeof path, "/tmp/heldby-test-%d-marks.hbt", (int)getpid());
+	snprintf(path, sizeof path, "/tmp/heldby-test-%d-marks.hbt",
+		 (int)getpid());
 	static struct shim_trace t;
 	shim_trace_begin(&t, path);
 	cr_assert_eq(enc_stack(&t.e, 1, 0, 0x1010), 0);
@@ -229,13 +233,18 @@ Test(replay, marks_from_the_shim_encoder_reach_the_report)
 	cr_expect_eq(rep.rp.sum.peak_bytes, 5096);
 
 	char *json = report_to_string(&rep, 1);
-	cr_expect(strstr(json, "\"marks\": 3}") != NULL, "summary.marks: %s", json);
+	cr_expect(strstr(json, "\"marks\": 3}") != NULL, "summary.marks: %s",
+		  json);
 	cr_expect(strstr(json, "{\"label\": \"before load\", \"time_ns\": 10, "
-			       "\"bytes\": 0, \"blocks\": 0}") != NULL, "%s", json);
-	cr_expect(strstr(json, "{\"label\": \"loaded \\\"all\\\"\", \"time_ns\": 40, "
-			       "\"bytes\": 5096, \"blocks\": 2}") != NULL, "%s", json);
+			       "\"bytes\": 0, \"blocks\": 0}") != NULL,
+		  "%s", json);
+	cr_expect(strstr(json,
+			 "{\"label\": \"loaded \\\"all\\\"\", \"time_ns\": 40, "
+			 "\"bytes\": 5096, \"blocks\": 2}") != NULL,
+		  "%s", json);
 	cr_expect(strstr(json, "{\"label\": \"done\\tnow\", \"time_ns\": 60, "
-			       "\"bytes\": 1000, \"blocks\": 1}") != NULL, "%s", json);
+			       "\"bytes\": 1000, \"blocks\": 1}") != NULL,
+		  "%s", json);
 	free(json);
 
 	rep.opt.top = 2;
@@ -243,14 +252,19 @@ Test(replay, marks_from_the_shim_encoder_reach_the_report)
 	const char *marks = strstr(text, "Marks (3; the peak was at 30 ns)");
 	cr_expect_not_null(marks, "%s", text);
 	if (marks) {
-		cr_expect(strstr(marks, "at 10 ns") && strstr(marks, "before load"), "%s", text);
+		cr_expect(strstr(marks, "at 10 ns") &&
+				  strstr(marks, "before load"),
+			  "%s", text);
 		const char *line = strstr(marks, "4.98 KiB held in 2 blocks ");
 		cr_expect(line && strstr(line, " loaded \"all\"\n") &&
-				  strstr(line, " loaded \"all\"\n") < strchr(line, '\n') + 1,
+				  strstr(line, " loaded \"all\"\n") <
+					  strchr(line, '\n') + 1,
 			  "%s", text);
-		cr_expect(strstr(marks, "done?now") == NULL, "--top 2 shows two: %s", text);
+		cr_expect(strstr(marks, "done?now") == NULL,
+			  "--top 2 shows two: %s", text);
 		cr_expect(strstr(marks, "... and 1 more") != NULL, "%s", text);
-		cr_expect(marks < strstr(text, "Top holders at peak"), "%s", text);
+		cr_expect(marks < strstr(text, "Top holders at peak"), "%s",
+			  text);
 	}
 	free(text);
 	report_unload(&rep);
@@ -289,14 +303,15 @@ Test(symbolize, names_a_function_in_this_binary)
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	cr_assert_gt(n, 0);
 	exe[n] = 0;
-	struct main_mod mm = {0};
+	struct main_mod mm = { 0 };
 	dl_iterate_phdr(find_main, &mm);
 	cr_assert(mm.found);
 
-	struct rd_module m = {.id = 1, .bias = mm.bias, .path = exe};
+	struct rd_module m = { .id = 1, .bias = mm.bias, .path = exe };
 	struct symbolizer *s = sym_new();
 	cr_assert_not_null(s);
-	uint64_t off = (uint64_t)(uintptr_t)&heldby_test_target_function - mm.bias;
+	uint64_t off =
+		(uint64_t)(uintptr_t)&heldby_test_target_function - mm.bias;
 	const struct sym_frame *f;
 	/* As a return address just past the first byte of the function. */
 	size_t k = sym_resolve(s, &m, off + 1, 1, &f);
@@ -304,7 +319,8 @@ Test(symbolize, names_a_function_in_this_binary)
 	cr_assert_not_null(f[k - 1].function);
 	cr_expect_str_eq(f[k - 1].function, "heldby_test_target_function");
 	cr_assert_not_null(f[k - 1].file);
-	cr_expect(strstr(f[k - 1].file, "test_replay.c") != NULL, "file %s", f[k - 1].file);
+	cr_expect(strstr(f[k - 1].file, "test_replay.c") != NULL, "file %s",
+		  f[k - 1].file);
 	cr_expect_gt(f[k - 1].line, 0);
 	/* Cached: the same frames again. */
 	const struct sym_frame *g;
@@ -312,16 +328,19 @@ Test(symbolize, names_a_function_in_this_binary)
 	cr_expect_eq(g, f);
 
 	/* A module whose file is missing gives an unknown frame, no crash. */
-	struct rd_module gone = {.id = 2, .path = "/nonexistent/libgone.so"};
+	struct rd_module gone = { .id = 2, .path = "/nonexistent/libgone.so" };
 	k = sym_resolve(s, &gone, 0x1234, 1, &f);
 	cr_expect_eq(k, 1);
 	cr_expect_null(f[0].function);
 	cr_expect(!sym_module_usable(s, &gone));
 
 	/* Another build-id: not trusted. */
-	uint8_t bid[4] = {1, 2, 3, 4};
-	struct rd_module other = {.id = 3, .bias = mm.bias, .path = exe, .build_id = bid,
-				  .build_id_len = 4};
+	uint8_t bid[4] = { 1, 2, 3, 4 };
+	struct rd_module other = { .id = 3,
+				   .bias = mm.bias,
+				   .path = exe,
+				   .build_id = bid,
+				   .build_id_len = 4 };
 	k = sym_resolve(s, &other, off + 1, 1, &f);
 	cr_expect_null(f[0].function);
 	sym_free(s);
@@ -335,8 +354,10 @@ Test(replay, numbered_blocks_over_pages_are_found)
 	replay_init(&rp);
 	uint64_t n = 3 * RP_PAGE + 5;
 	for (uint64_t q = 1; q <= n; q++) {
-		cr_assert_eq(replay_alloc(&rp, q, RD_SEQ_ID(q), q % 7 == 0 ? 100 : 1,
-					  q % 7 == 0 ? 2 : 1), 0);
+		cr_assert_eq(replay_alloc(&rp, q, RD_SEQ_ID(q),
+					  q % 7 == 0 ? 100 : 1,
+					  q % 7 == 0 ? 2 : 1),
+			     0);
 		if (q > 1 && (q - 1) % 7) /* short-lived: freed at once */
 			replay_release(&rp, q, RD_SEQ_ID(q - 1));
 	}
@@ -374,7 +395,8 @@ Test(replay, pages_go_and_their_last_blocks_move_to_the_table)
 	replay_init(&rp);
 	uint64_t x = 88172645463325252ull, bytes = 0;
 	for (uint64_t q = 1; q <= N; q++) {
-		cr_assert_eq(replay_alloc(&rp, q, RD_SEQ_ID(q), q % 5 + 1, 1), 0);
+		cr_assert_eq(replay_alloc(&rp, q, RD_SEQ_ID(q), q % 5 + 1, 1),
+			     0);
 		live[q] = 1;
 		bytes += q % 5 + 1;
 		/* up to three random older blocks go: the oldest pages thin
@@ -405,7 +427,8 @@ Test(replay, pages_go_and_their_last_blocks_move_to_the_table)
 	cr_expect_eq(rp.sum.reused_live, 0);
 	cr_expect_eq(rp.sum.end_bytes, 0);
 	cr_expect_eq(rp.live.n, 0);
-	for (size_t i = 0; i < rp.npages && i < (N - RP_RECENT) >> RP_PAGE_BITS; i++)
+	for (size_t i = 0; i < rp.npages && i < (N - RP_RECENT) >> RP_PAGE_BITS;
+	     i++)
 		cr_expect_null(rp.pages[i], "closed page %zu left", i);
 	replay_free(&rp);
 }
@@ -451,7 +474,8 @@ Test(replay, numbers_far_out_go_to_the_table)
 	for (uint64_t q = q0; q < q0 + RP_RECENT + 10; q++)
 		cr_assert_eq(replay_alloc(&rp, q, RD_SEQ_ID(q), 8, 1), 0);
 	cr_assert_eq(replay_alloc(&rp, 1, RD_SEQ_ID(far), 16, 1), 0);
-	cr_assert_eq(replay_alloc(&rp, 2, RD_SEQ_ID(far + RP_RECENT), 16, 1), 0);
+	cr_assert_eq(replay_alloc(&rp, 2, RD_SEQ_ID(far + RP_RECENT), 16, 1),
+		     0);
 	cr_assert_eq(replay_alloc(&rp, 3, RD_SEQ_ID(5), 32, 1), 0);
 	cr_assert_eq(replay_alloc(&rp, 4, RD_SEQ_ID(5 + RP_RECENT), 32, 1), 0);
 	cr_expect(rp.npages < 1024, "%zu page slots", rp.npages);
@@ -488,7 +512,9 @@ Test(replay, live_table_matches_a_plain_model)
 			size_at[a] = 0;
 		} else {
 			uint64_t n = 1 + (x >> 40) % 100;
-			cr_assert_eq(replay_alloc(&rp, (uint64_t)i, ptr, n, 1 + a % 3), 0);
+			cr_assert_eq(replay_alloc(&rp, (uint64_t)i, ptr, n,
+						  1 + a % 3),
+				     0);
 			size_at[a] = n;
 			bytes += n;
 			blocks++;

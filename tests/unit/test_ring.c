@@ -43,7 +43,7 @@ pop_one(struct ring *r, uint32_t expect_seq)
 static int
 push_one(struct ring *r, uint32_t seq, uint32_t len)
 {
-	uint32_t hdr[2] = {len, seq};
+	uint32_t hdr[2] = { len, seq };
 	uint8_t payload[4096];
 	make_payload(payload, seq, len);
 	return ring_push(r, hdr, sizeof(hdr), payload, len);
@@ -171,14 +171,14 @@ Test(ring, ring_keys_merge_in_global_order)
 	pthread_t t[NPROD];
 	for (int i = 0; i < NPROD; i++) {
 		cr_assert_eq(ring_init(&prod_ring[i], 4096), 0);
-		cr_assert_eq(pthread_create(&t[i], NULL, producer,
-					    &prod_ring[i]), 0);
+		cr_assert_eq(
+			pthread_create(&t[i], NULL, producer, &prod_ring[i]),
+			0);
 	}
 	uint64_t total = NPROD * (PER_PROD + (PER_PROD + 6) / 7);
 	uint64_t next = 0;
 	while (next < total) {
-		uint64_t w = atomic_load_explicit(&order,
-						  memory_order_acquire);
+		uint64_t w = atomic_load_explicit(&order, memory_order_acquire);
 		uint64_t pos[NPROD], tail[NPROD];
 		for (int i = 0; i < NPROD; i++) {
 			uint64_t b = ring_key_bound(&prod_ring[i]);

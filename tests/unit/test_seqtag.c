@@ -23,12 +23,24 @@ round_trip(uint64_t seq, uint64_t age)
 
 Test(seqtag, numbers_come_back_at_every_allowed_age)
 {
-	const uint64_t seqs[] = {1, 2, 1000, SEQTAG_MOD - 1, SEQTAG_MOD,
-				 SEQTAG_MOD + 1, 2 * SEQTAG_MOD,
-				 2 * SEQTAG_MOD + 7, UINT64_C(1) << 40,
-				 (UINT64_C(1) << 62) + 12345};
-	const uint64_t ages[] = {0, 1, 2, 65535, SEQTAG_SPAN - 1, SEQTAG_SPAN,
-				 2 * SEQTAG_SPAN - 2, SEQTAG_MOD - 1};
+	const uint64_t seqs[] = { 1,
+				  2,
+				  1000,
+				  SEQTAG_MOD - 1,
+				  SEQTAG_MOD,
+				  SEQTAG_MOD + 1,
+				  2 * SEQTAG_MOD,
+				  2 * SEQTAG_MOD + 7,
+				  UINT64_C(1) << 40,
+				  (UINT64_C(1) << 62) + 12345 };
+	const uint64_t ages[] = { 0,
+				  1,
+				  2,
+				  65535,
+				  SEQTAG_SPAN - 1,
+				  SEQTAG_SPAN,
+				  2 * SEQTAG_SPAN - 2,
+				  SEQTAG_MOD - 1 };
 	for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++)
 		for (size_t j = 0; j < sizeof ages / sizeof ages[0]; j++)
 			round_trip(seqs[i], ages[j]);

@@ -40,15 +40,17 @@ Test(stacktab, ids_survive_the_tables_growing)
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < N; i++) {
 		uint64_t parent = i ? ids[(x >> 11) % (uint64_t)i] : 0;
-		ids[i] = st_node(&t, parent, 0x400000 + (uint64_t)i * 4, &fresh);
+		ids[i] =
+			st_node(&t, parent, 0x400000 + (uint64_t)i * 4, &fresh);
 		cr_assert(fresh);
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
 	}
 	x = 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < N; i++) {
 		uint64_t parent = i ? ids[(x >> 11) % (uint64_t)i] : 0;
-		cr_assert_eq(st_node(&t, parent, 0x400000 + (uint64_t)i * 4, &fresh),
-			     ids[i], "node %d", i);
+		cr_assert_eq(
+			st_node(&t, parent, 0x400000 + (uint64_t)i * 4, &fresh),
+			ids[i], "node %d", i);
 		cr_assert_not(fresh);
 		cr_assert_eq(st_ip(&t, ids[i]), 0x400000 + (uint64_t)i * 4);
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
@@ -60,7 +62,7 @@ Test(stacktab, cache_answers_only_for_the_same_frames)
 {
 	struct stacktab t;
 	cr_assert_eq(st_init(&t), 0);
-	uint64_t s1[6] = {1, 2, 3, 4, 5, 6}, s2[6] = {1, 2, 3, 4, 5, 7};
+	uint64_t s1[6] = { 1, 2, 3, 4, 5, 6 }, s2[6] = { 1, 2, 3, 4, 5, 7 };
 	struct st_hash h1 = st_hash(s1, 6);
 	cr_expect_eq(st_cached(&t, h1, 6), 0);
 	st_remember(&t, h1, 6, 42);

@@ -50,17 +50,29 @@ Test(units, parse_size_units_the_command_line_documents)
 		const char *s;
 		uint64_t v;
 	} good[] = {
-		{"50MiB", 50ull << 20},     {"200mib", 200ull << 20},   {"10m", 10ull << 20},
-		{"64K", 65536},             {"64kb", 64000},            {"1MB", 1000000},
-		{"1GB", 1000000000ull},     {"1G", 1ull << 30},         {"1T", 1ull << 40},
-		{"1TB", 1000000000000ull},  {"2PiB", 2ull << 50},       {"15EiB", 15ull << 60},
-		{"0.5KiB", 512},            {"1.25K", 1280},            {"0.001KB", 1},
-		{"0B", 0},                  {"18446744073709551615", UINT64_MAX},
-		{"15.5EiB", 31ull << 59},
+		{ "50MiB", 50ull << 20 },
+		{ "200mib", 200ull << 20 },
+		{ "10m", 10ull << 20 },
+		{ "64K", 65536 },
+		{ "64kb", 64000 },
+		{ "1MB", 1000000 },
+		{ "1GB", 1000000000ull },
+		{ "1G", 1ull << 30 },
+		{ "1T", 1ull << 40 },
+		{ "1TB", 1000000000000ull },
+		{ "2PiB", 2ull << 50 },
+		{ "15EiB", 15ull << 60 },
+		{ "0.5KiB", 512 },
+		{ "1.25K", 1280 },
+		{ "0.001KB", 1 },
+		{ "0B", 0 },
+		{ "18446744073709551615", UINT64_MAX },
+		{ "15.5EiB", 31ull << 59 },
 	};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		v = 7;
-		cr_expect_eq(parse_size(good[i].s, &v), 0, "rejected \"%s\"", good[i].s);
+		cr_expect_eq(parse_size(good[i].s, &v), 0, "rejected \"%s\"",
+			     good[i].s);
 		cr_expect_eq(v, good[i].v, "\"%s\" read as %llu", good[i].s,
 			     (unsigned long long)v);
 	}
@@ -70,19 +82,25 @@ Test(units, parse_size_rejects_what_the_command_line_should)
 {
 	uint64_t v = 7;
 	static const char *const bad[] = {
-		"10XB", "-5", "+5", "1e3", "1E3", "", "1.", "1.K", ".5K", "10 ", "10  M",
-		"10M ", "10KiBB", "10iB", "10 B B", "5 5", "1,000", "inf", "nan", "1.5B",
-		"0x1p3", "10\n", "M10", "1KIB2",
+		"10XB",	  "-5",	  "+5",	    "1e3",  "1E3",   "",
+		"1.",	  "1.K",  ".5K",    "10 ",  "10  M", "10M ",
+		"10KiBB", "10iB", "10 B B", "5 5",  "1,000", "inf",
+		"nan",	  "1.5B", "0x1p3",  "10\n", "M10",   "1KIB2",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		cr_expect_eq(parse_size(bad[i], &v), -EINVAL, "accepted \"%s\"", bad[i]);
+		cr_expect_eq(parse_size(bad[i], &v), -EINVAL, "accepted \"%s\"",
+			     bad[i]);
 	static const char *const huge[] = {
-		"18446744073709551616", "16EiB", "16E", "18446744073709551615.5K", "20000PB",
+		"18446744073709551616",
+		"16EiB",
+		"16E",
+		"18446744073709551615.5K",
+		"20000PB",
 		"15.999999999999999999EiB",
 	};
 	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++)
-		cr_expect_eq(parse_size(huge[i], &v), -ERANGE, "\"%s\" not out of range",
-			     huge[i]);
+		cr_expect_eq(parse_size(huge[i], &v), -ERANGE,
+			     "\"%s\" not out of range", huge[i]);
 	cr_expect_eq(v, 7, "an error leaves the output alone");
 }
 
@@ -90,11 +108,12 @@ Test(units, parse_size_rejects_bad_strings)
 {
 	uint64_t v = 7;
 	static const char *const bad[] = {
-		"", " ", "abc", "-1", "1.5", "10X", "10MX", "10 MiBs", "K", ".", "1e6",
-		"1..5M", "0x10", "10Mi",
+		"",	   " ", "abc", "-1",  "1.5",   "10X",  "10MX",
+		"10 MiBs", "K", ".",   "1e6", "1..5M", "0x10", "10Mi",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		cr_expect_neq(parse_size(bad[i], &v), 0, "accepted \"%s\"", bad[i]);
+		cr_expect_neq(parse_size(bad[i], &v), 0, "accepted \"%s\"",
+			      bad[i]);
 	cr_expect_eq(parse_size("99999999999999999999", &v), -ERANGE);
 	cr_expect_eq(parse_size("20000000000000000EiB", &v), -ERANGE);
 	cr_expect_eq(v, 7, "an error leaves the output alone");

@@ -13,7 +13,7 @@
 #include <vector>
 
 static constexpr std::size_t BITMAP_BYTES = 2560u * 1440u * 3u;
-static std::atomic<bool> request_done{false};
+static std::atomic<bool> request_done{ false };
 
 __attribute__((noinline)) static std::vector<std::uint8_t>
 decode_bitmap(unsigned seed)
@@ -31,7 +31,8 @@ churn_small_maps()
 	while (!request_done.load()) {
 		std::map<int, std::string> m;
 		for (int i = 0; i < 200; i++)
-			m[i] = std::string("value number ") + std::to_string(i * 7919);
+			m[i] = std::string("value number ") +
+			       std::to_string(i * 7919);
 		sum += m.size();
 	}
 	std::printf("churned %lu entries\n", sum > 0 ? 1ul : 0ul);

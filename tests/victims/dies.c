@@ -42,7 +42,8 @@ bus_error(void)
 	if (fd < 0)
 		return;
 	unlink(path);
-	volatile char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile char *m =
+		mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m != MAP_FAILED)
 		m[0] = 1;
 }

@@ -21,7 +21,8 @@ main(int argc, char **argv)
 		perror("rename");
 		return 1;
 	}
-	void *(*make)(size_t) = (void *(*)(size_t))dlsym(h, "plugin_make_cache");
+	void *(*make)(size_t) =
+		(void *(*)(size_t))dlsym(h, "plugin_make_cache");
 	void *cache = make ? make((size_t)8 << 20) : NULL;
 	dlclose(h);
 	printf("cache %s\n", cache ? "kept" : "missing");

@@ -18,7 +18,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "dlopen: %s\n", dlerror());
 			return 1;
 		}
-		void *(*make)(size_t) = (void *(*)(size_t))dlsym(h, "plugin_make_cache");
+		void *(*make)(size_t) =
+			(void *(*)(size_t))dlsym(h, "plugin_make_cache");
 		if (!make)
 			return 1;
 		if (i == n - 1)

@@ -20,7 +20,8 @@ main(void)
 	if (!p)
 		return 1;
 	memset(p, 1, 1 << 20);
-	printf("early table sums %u %u\n", early_table_sum() + (unsigned)p[4096] - 1,
+	printf("early table sums %u %u\n",
+	       early_table_sum() + (unsigned)p[4096] - 1,
 	       early_cxx_table_sum());
 	free(p);
 	return 0;

@@ -47,7 +47,8 @@ main(int argc, char **argv)
 			_exit(0);
 		}
 		int st;
-		if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+		    WEXITSTATUS(st) == 0)
 			ok++;
 	}
 	atomic_store(&stop, 1);

@@ -55,6 +55,7 @@ main(int argc, char **argv)
 	size_t held = 0;
 	for (int i = 0; i < n; i++)
 		held += keep[i] ? 1000 : 0;
-	printf("threads %d allocs %d kept %zu vmsize_kib %ld\n", n, n * 11, held, vm_size_kib());
+	printf("threads %d allocs %d kept %zu vmsize_kib %ld\n", n, n * 11,
+	       held, vm_size_kib());
 	return 0;
 }

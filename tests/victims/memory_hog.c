@@ -55,7 +55,8 @@ main(int argc, char **argv)
 	if (!strcmp(how, "abort"))
 		abort();
 	if (strcmp(how, "ok")) {
-		fprintf(stderr, "memory_hog: ok, fail N or abort, not %s\n", how);
+		fprintf(stderr, "memory_hog: ok, fail N or abort, not %s\n",
+			how);
 		return 2;
 	}
 	return 0;

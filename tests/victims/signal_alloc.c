@@ -39,7 +39,7 @@ main(int argc, char **argv)
 	main_thread = pthread_self();
 	free(malloc(200));
 	free(malloc(64));
-	struct sigaction sa = {0};
+	struct sigaction sa = { 0 };
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGUSR1, &sa, NULL);

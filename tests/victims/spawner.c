@@ -40,7 +40,8 @@ static int
 wait_ok(pid_t pid)
 {
 	int st;
-	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	       WEXITSTATUS(st) == 0;
 }
 
 int
@@ -60,7 +61,7 @@ main(int argc, char **argv)
 	}
 	if (!strcmp(how, "exec-fail")) {
 		before_exec();
-		char *av[] = {"/nonexistent/heldby-victim", NULL};
+		char *av[] = { "/nonexistent/heldby-victim", NULL };
 		execv(av[0], av);
 		after_failed_exec();
 		printf("exec failed, carried on\n");
@@ -73,7 +74,8 @@ main(int argc, char **argv)
 	int ok;
 	if (!strcmp(how, "spawn")) {
 		pid_t pid;
-		ok = posix_spawn(&pid, argv[2], NULL, NULL, argv + 2, environ) == 0 &&
+		ok = posix_spawn(&pid, argv[2], NULL, NULL, argv + 2,
+				 environ) == 0 &&
 		     wait_ok(pid);
 	} else {
 		pid_t pid = vfork();
@@ -87,6 +89,7 @@ main(int argc, char **argv)
 		kept[i] = malloc(100);
 	for (int i = 0; i < 1000; i++)
 		free(kept[i]);
-	printf("child %s; 1000 allocations, 1000 frees\n", ok ? "ok" : "failed");
+	printf("child %s; 1000 allocations, 1000 frees\n",
+	       ok ? "ok" : "failed");
 	return ok ? 0 : 1;
 }

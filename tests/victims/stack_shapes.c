@@ -107,7 +107,7 @@ main(void)
 	swapcontext(&main_ctx, &co_ctx);
 
 	static char alt[64 << 10];
-	stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt};
+	stack_t ss = { .ss_sp = alt, .ss_size = sizeof alt };
 	sigaltstack(&ss, NULL);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);

@@ -27,7 +27,7 @@
 #define MiB (1u << 20)
 #define NEV 4
 
-static const char *names[NEV] = {"start", "slept", "peak", "held"};
+static const char *names[NEV] = { "start", "slept", "peak", "held" };
 static uint64_t before[NEV], after[NEV];
 static void *volatile sink;
 static atomic_int stop_churn;
@@ -37,7 +37,7 @@ static void *
 churn(void *arg)
 {
 	(void)arg;
-	void *keep[64] = {0};
+	void *keep[64] = { 0 };
 	for (unsigned i = 0; !atomic_load(&stop_churn); i++) {
 		free(keep[i % 64]);
 		keep[i % 64] = malloc(16 + i % 200);
@@ -58,7 +58,7 @@ mono_ns(void)
 static void
 nap_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0)
 		;
 }
@@ -117,7 +117,7 @@ main(int argc, char **argv)
 	}
 	if (strcmp(mode, "execfail") == 0) {
 		heldby_mark("before-exec");
-		char *args[] = {"/nonexistent/heldby-timed-marks", NULL};
+		char *args[] = { "/nonexistent/heldby-timed-marks", NULL };
 		execv(args[0], args);
 	} else if (strcmp(mode, "busy") == 0) {
 		pthread_t t;

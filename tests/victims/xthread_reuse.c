@@ -58,6 +58,7 @@ main(int argc, char **argv)
 			atomic_fetch_add(&frees, 1);
 		}
 	}
-	printf("allocs %lu frees %lu\n", atomic_load(&allocs), atomic_load(&frees));
+	printf("allocs %lu frees %lu\n", atomic_load(&allocs),
+	       atomic_load(&frees));
 	return 0;
 }
