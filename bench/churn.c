@@ -74,18 +74,10 @@ worker(void *arg)
 			free(slot[k]);
 		}
 		switch ((r >> 40) & 3) {
-		case 0:
-			p = site_a(n);
-			break;
-		case 1:
-			p = site_b(n);
-			break;
-		case 2:
-			p = site_c(n);
-			break;
-		default:
-			p = site_d(n);
-			break;
+		case 0: p = site_a(n); break;
+		case 1: p = site_b(n); break;
+		case 2: p = site_c(n); break;
+		default: p = site_d(n); break;
 		}
 		if (!p)
 			abort();

@@ -313,17 +313,12 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern,
 				return bad_usage("empty output pattern", NULL);
 			*pattern = optarg;
 			break;
-		case 'f':
-			*follow = 1;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return 0;
+		case 'f': *follow = 1; break;
+		case 'h': fputs(help, stdout); return 0;
 		case ':':
 			return bad_usage("option needs an argument:",
 					 argv[optind - 1]);
-		default:
-			return bad_usage("unknown option", argv[optind - 1]);
+		default: return bad_usage("unknown option", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

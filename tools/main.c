@@ -76,12 +76,8 @@ cmd_run(int argc, char **argv)
 						 NULL);
 			ro.pattern = optarg;
 			break;
-		case 'f':
-			ro.follow = 1;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
+		case 'f': ro.follow = 1; break;
+		case 'h': fputs(usage, stdout); return 0;
 		case ':':
 			return bad_usage("run", "option needs an argument:",
 					 argv[optind - 1]);
@@ -113,9 +109,7 @@ cmd_report(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":jt:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			json = 1;
-			break;
+		case 'j': json = 1; break;
 		case 't': {
 			char *end;
 			errno = 0;
@@ -137,9 +131,7 @@ cmd_report(int argc, char **argv)
 					optarg);
 			color = optarg;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
+		case 'h': fputs(usage, stdout); return 0;
 		case ':':
 			return bad_usage("report", "option needs an argument:",
 					 argv[optind - 1]);

@@ -955,8 +955,7 @@ reader_next(struct reader *r, struct rd_event *ev)
 			ev->waits = c;
 			r->st.complete = 1;
 			return 1;
-		default:
-			goto bad;
+		default: goto bad;
 		}
 	bad:
 		/* Decompressed fine but does not parse: a writer bug or a newer

@@ -532,8 +532,7 @@ replay_apply(struct replay *rp, const struct rd_event *ev)
 		else
 			replay_release(rp, ev->time_ns, ev->ptr);
 		return 0;
-	case RD_ADDR:
-		return replay_rename(rp, ev->ptr, ev->addr);
+	case RD_ADDR: return replay_rename(rp, ev->ptr, ev->addr);
 	case RD_MARK:
 		return replay_mark(rp, ev->time_ns, ev->label, ev->label_len);
 	case RD_END:
@@ -607,8 +606,7 @@ event_hints(const struct replay *rp, const struct rd_event *ev,
 		h[0] = ring_slot(rp, ev->ptr);
 		h[1] = old_hint(rp, ev->addr);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 

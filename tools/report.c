@@ -101,12 +101,9 @@ static uint64_t
 metric(const struct rp_site *s, enum rank_by by)
 {
 	switch (by) {
-	case RANK_PEAK:
-		return s->peak_bytes;
-	case RANK_END:
-		return s->cur_bytes;
-	case RANK_CALLS:
-		return s->calls;
+	case RANK_PEAK: return s->peak_bytes;
+	case RANK_END: return s->cur_bytes;
+	case RANK_CALLS: return s->calls;
 	}
 	return 0;
 }

@@ -62,23 +62,12 @@ jstr(FILE *o, const char *s)
 			p++;
 		} else if (c < 0x20 || c == 0x7f) {
 			switch (c) {
-			case '\n':
-				fputs("\\n", o);
-				break;
-			case '\t':
-				fputs("\\t", o);
-				break;
-			case '\r':
-				fputs("\\r", o);
-				break;
-			case '\b':
-				fputs("\\b", o);
-				break;
-			case '\f':
-				fputs("\\f", o);
-				break;
-			default:
-				fprintf(o, "\\u%04x", c);
+			case '\n': fputs("\\n", o); break;
+			case '\t': fputs("\\t", o); break;
+			case '\r': fputs("\\r", o); break;
+			case '\b': fputs("\\b", o); break;
+			case '\f': fputs("\\f", o); break;
+			default: fprintf(o, "\\u%04x", c);
 			}
 			p++;
 		} else {

@@ -289,8 +289,7 @@ untraceable(const char *argv0)
 		       "LD_PRELOAD cannot see its allocations";
 	case PROG_SETID:
 		return "is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it";
-	default:
-		return NULL;
+	default: return NULL;
 	}
 }
 

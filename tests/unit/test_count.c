@@ -361,12 +361,9 @@ static size_t
 mixed_size(unsigned r)
 {
 	switch (r % 4) {
-	case 0:
-		return PACK_LIMIT - 1 + r / 4 % 3; /* the boundary */
-	case 1:
-		return PACK_LIMIT + (size_t)(r / 4) * 4096;
-	default:
-		return r / 4 % 2048;
+	case 0: return PACK_LIMIT - 1 + r / 4 % 3; /* the boundary */
+	case 1: return PACK_LIMIT + (size_t)(r / 4) * 4096;
+	default: return r / 4 % 2048;
 	}
 }
 

@@ -294,17 +294,10 @@ read_all(const char *path, struct tally *ty, const struct reader_stats **st,
 			if (ev.size >= 100 && ev.size < 103)
 				ty->per_size[ev.size - 100]++;
 			break;
-		case RD_FREE:
-			ty->frees++;
-			break;
-		case RD_MARK:
-			ty->marks++;
-			break;
-		case RD_END:
-			ty->ends++;
-			break;
-		case RD_ADDR:
-			break;
+		case RD_FREE: ty->frees++; break;
+		case RD_MARK: ty->marks++; break;
+		case RD_END: ty->ends++; break;
+		case RD_ADDR: break;
 		}
 	}
 	static struct reader_stats copy;
