@@ -121,11 +121,11 @@ read_config(void)
 	}
 	hb_cfg.mode = preloaded() ? HB_MODE_RECORD : HB_MODE_COUNT;
 	if ((v = env_find("HELDBY_MODE"))) {
-		static const char *const modes[3] = { [HB_MODE_RECORD] =
-							      "record",
-						      [HB_MODE_OFF] = "off",
-						      [HB_MODE_COUNT] =
-							      "count" };
+		static const char *const modes[3] = {
+			[HB_MODE_RECORD] = "record",
+			[HB_MODE_OFF] = "off",
+			[HB_MODE_COUNT] = "count",
+		};
 		parse_choice(v, modes, &hb_cfg.mode,
 			     hb_cfg.mode == HB_MODE_RECORD
 				     ? "heldby: HELDBY_MODE must be record, "
@@ -142,10 +142,11 @@ read_config(void)
 	if ((v = env_find("HELDBY_FOLLOW")))
 		hb_cfg.follow = parse_int("HELDBY_FOLLOW", v, 0, 1, 0);
 	if ((v = env_find("HELDBY_CLOCK"))) {
-		static const char *const clocks[3] = { [HB_CLOCK_AUTO] = "auto",
-						       [HB_CLOCK_TSC] = "tsc",
-						       [HB_CLOCK_MONOTONIC] =
-							       "monotonic" };
+		static const char *const clocks[3] = {
+			[HB_CLOCK_AUTO] = "auto",
+			[HB_CLOCK_TSC] = "tsc",
+			[HB_CLOCK_MONOTONIC] = "monotonic",
+		};
 		parse_choice(v, clocks, &hb_cfg.clock,
 			     "heldby: HELDBY_CLOCK must be auto, tsc or "
 			     "monotonic; using auto\n");

@@ -222,8 +222,8 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 		goto oom;
 	if (read_at(fd, r->exe, exelen, HELDBY_TRACE_HEADER_FIXED) !=
 	    (ssize_t)exelen)
-		r->exe[0] =
-			0; /* header cut short: blocks will be missing too */
+		/* header cut short: blocks will be missing too */
+		r->exe[0] = 0;
 	r->p = r->end = r->raw;
 	*out = r;
 	return 0;

@@ -16,8 +16,8 @@ static size_t used;
 void *
 malloc(size_t n)
 {
-	size_t need =
-		(n + 2 * ALIGN - 1) / ALIGN * ALIGN; /* room for the size */
+	/* room for the size */
+	size_t need = (n + 2 * ALIGN - 1) / ALIGN * ALIGN;
 	if (n > sizeof arena || need > sizeof arena - used)
 		return NULL;
 	unsigned char *p = arena + used;
