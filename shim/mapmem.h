@@ -7,13 +7,19 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
-/* n bytes of zeroed private memory, or NULL. */
+/* n bytes of zeroed private memory, or NULL; flags: more mmap flags. */
+static inline void *
+hb_map_with(size_t n, int flags)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static inline void *
 hb_map(size_t n)
 {
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return hb_map_with(n, 0);
 }
 
 /* hb_map for memory that is filled right away (a hash table being
@@ -24,9 +30,7 @@ hb_map(size_t n)
 static inline void *
 hb_map_filled(size_t n)
 {
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return hb_map_with(n, MAP_POPULATE);
 }
 
 #endif

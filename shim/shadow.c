@@ -11,6 +11,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "mapmem.h"
+
 _Atomic(_Atomic uint8_t *) shadow_dir[SHADOW_REGIONS];
 
 #define REGION_BYTES                                                           \
@@ -21,9 +23,8 @@ _Atomic uint8_t *
 shadow_region_make(uintptr_t p)
 {
 	_Atomic(_Atomic uint8_t *) *slot = &shadow_dir[p >> SHADOW_REGION_BITS];
-	void *m = mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
+	void *m = hb_map_with(REGION_BYTES, MAP_NORESERVE);
+	if (!m)
 		return NULL;
 	_Atomic uint8_t *want = NULL;
 	if (atomic_compare_exchange_strong_explicit(
