@@ -120,7 +120,8 @@ static int
 capture_checked(void **buf, int cap, int max, void **memo, const void *caller)
 {
 	void *fast[HB_DEPTH_MAX + BT_SLACK];
-	int nf = uw_backtrace(fast, cap, memo, caller);
+	struct uw_reuse unused;
+	int nf = uw_backtrace(fast, cap, memo, caller, &unused);
 	int n = unw_backtrace(buf, cap);
 	atomic_fetch_add(&chk_stacks, 1);
 	if (nf < 0) {
@@ -139,19 +140,29 @@ capture_checked(void **buf, int cap, int max, void **memo, const void *caller)
 }
 
 int
-bt_capture(void **buf, int max, int *first, void **memo, const void *caller)
+bt_capture(void **buf, int max, int *first, void **memo, const void *caller,
+	   struct uw_reuse *reuse)
 {
 	int cap = max + BT_SLACK, n = -1;
+	reuse->walk = 0;
+	reuse->same_outer = 0;
 	if (hb_cfg.unwind == HB_UNWIND_FAST)
-		n = uw_backtrace(buf, cap, memo, caller);
+		n = uw_backtrace(buf, cap, memo, caller, reuse);
 	else if (hb_cfg.unwind == HB_UNWIND_CHECK)
 		n = capture_checked(buf, cap, max, memo, caller);
 	if (n < 0) {
+		reuse->walk = 0;
 		n = unw_backtrace(buf, cap);
 		if (hb_cfg.unwind == HB_UNWIND_FAST)
 			uw_want_stack(buf, n);
 	}
 	int i = skip_ours(buf, n);
 	*first = i;
-	return n - i < max ? n - i : max;
+	if (n - i > max) {
+		reuse->walk = 0; /* cut short: not the walk's outer end */
+		return max;
+	}
+	if (reuse->same_outer > (unsigned)(n - i))
+		reuse->same_outer = (unsigned)(n - i);
+	return n - i;
 }

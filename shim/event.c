@@ -163,7 +163,8 @@ static inline bool
 push(struct ring *r, struct ev *e, void *const *ips)
 {
 	_Static_assert(sizeof(void *) == sizeof(uint64_t), "frames are u64");
-	if (ring_push(r, e, sizeof(*e), ips, e->nframes * sizeof(uint64_t))) {
+	size_t bn = ips ? e->nframes * sizeof(uint64_t) : 0;
+	if (ring_push(r, e, sizeof(*e), ips, bn)) {
 		atomic_fetch_add_explicit(&hb_dropped_, 1,
 					  memory_order_relaxed);
 		return false;
@@ -172,12 +173,20 @@ push(struct ring *r, struct ev *e, void *const *ips)
 }
 
 /* How many outermost frames of ips[0..n) the ring's previous stack ends
- * with. */
+ * with. When the previous stack is the unwinder's previous walk, the
+ * frames the unwinder took over from it are known to match: the compare
+ * starts after them. */
 static inline unsigned
-shared_outer(const struct ring *r, void *const *ips, unsigned n)
+shared_outer(const struct ring *r, void *const *ips, unsigned n,
+	     const struct uw_reuse *reuse)
 {
 	const uint64_t *prev = r->prev_ips + RING_STACK_MAX;
 	unsigned k = 0, m = r->prev_n;
+	if (reuse->walk && reuse->walk == r->prev_walk + 1) {
+		k = reuse->same_outer;
+		k = k < n ? k : n;
+		k = k < m ? k : m;
+	}
 	while (k < n && k < m &&
 	       (uint64_t)(uintptr_t)ips[n - 1 - k] == prev[-1 - (int)k])
 		k++;
@@ -187,9 +196,10 @@ shared_outer(const struct ring *r, void *const *ips, unsigned n)
 /* Pushes an allocation with the stack ips[0..n): only the frames that
  * differ from the previous one travel; the writer has the rest. */
 static void
-push_alloc(struct ring *r, struct ev *e, void *const *ips, unsigned n)
+push_alloc(struct ring *r, struct ev *e, void *const *ips, unsigned n,
+	   const struct uw_reuse *reuse)
 {
-	unsigned k = shared_outer(r, ips, n);
+	unsigned k = shared_outer(r, ips, n, reuse);
 	e->nframes = (uint16_t)(n - k);
 	e->shared = (uint16_t)k;
 	if (!push(r, e, ips))
@@ -198,6 +208,7 @@ push_alloc(struct ring *r, struct ev *e, void *const *ips, unsigned n)
 	for (unsigned i = 0; i < n - k; i++)
 		to[i] = (uint64_t)(uintptr_t)ips[i];
 	r->prev_n = n;
+	r->prev_walk = reuse->walk;
 }
 
 void
@@ -210,15 +221,16 @@ event_alloc(void *p, size_t n, unsigned fn, const void *caller)
 	void *buf[hb_cfg.depth + BT_SLACK];
 	int first;
 	struct ev e;
+	struct uw_reuse reuse;
 	unsigned nf = (unsigned)bt_capture(buf, hb_cfg.depth, &first,
-					   &r->uw_memo, caller);
+					   &r->uw_memo, caller, &reuse);
 	e.kind = EV_ALLOC;
 	e.fn = (uint16_t)fn;
 	e.ptr = (uint64_t)(uintptr_t)p;
 	e.size = n;
 	e.key = key_take(r);
 	e.time = clk_event_raw();
-	push_alloc(r, &e, buf + first, nf);
+	push_alloc(r, &e, buf + first, nf, &reuse);
 	key_done(r);
 	errno = saved;
 }
@@ -252,7 +264,7 @@ event_realloc_begin(struct realloc_state *st)
 		return;
 	int saved = errno;
 	st->nframes = bt_capture(st->buf, hb_cfg.depth, &st->first,
-				 &st->ring->uw_memo, st->caller);
+				 &st->ring->uw_memo, st->caller, &st->reuse);
 	st->key = key_take(st->ring);
 	errno = saved;
 }
@@ -291,7 +303,8 @@ event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 		e.size = n;
 		e.key = ring_key_next(r, &hb_order);
 		e.time = t;
-		push_alloc(r, &e, st->buf + st->first, (unsigned)st->nframes);
+		push_alloc(r, &e, st->buf + st->first, (unsigned)st->nframes,
+			   &st->reuse);
 	}
 	key_done(r);
 	errno = saved;

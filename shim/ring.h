@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define RING_PENDING_IDLE 0u /* no order key held */
 /* otherwise: 2 + a lower bound of the oldest key not yet pushed */
@@ -33,6 +34,8 @@ struct ring {
 	 * w_prev_* the writer's, rebuilt from the events; both follow the
 	 * ring's order, and a recycled ring keeps both. */
 	_Alignas(64) uint32_t prev_n;
+	/* the fast unwinder's number of the walk prev_ips is, or 0 */
+	uint64_t prev_walk;
 	uint64_t prev_ips[RING_STACK_MAX];
 	/* consumer side */
 	_Alignas(64) _Atomic uint64_t head;
@@ -71,11 +74,66 @@ void ring_wait_kick(long timeout_ns);
 int ring_init(struct ring *r, size_t cap);
 void ring_destroy(struct ring *r);
 
+/* Events and their frames are whole u64 words at word positions: those
+ * are copied a word at a time, inline, since a call to memcpy per part of
+ * a record (a few words) was 3% of a python thread's time under the shim,
+ * and a copy loop whose length the compiler cannot see was most of
+ * ring_push's own instructions. The writer reads the same way. */
+static inline void
+ring_copy(void *dst, const void *src, size_t n)
+{
+	if (((uintptr_t)dst | (uintptr_t)src | n) & 7) {
+		memcpy(dst, src, n);
+		return;
+	}
+	/* 8-byte memcpys, which compile to moves: the words are struct ev's
+	 * fields and frames, not uint64_t objects to load through a pointer */
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	for (size_t i = 0; i < n; i += 8)
+		memcpy(d + i, s + i, 8);
+}
+
+static inline void
+ring_put(struct ring *r, uint64_t pos, const void *src, size_t n)
+{
+	size_t off = (size_t)(pos & (r->cap - 1));
+	size_t first = r->cap - off;
+	if (first >= n) {
+		ring_copy(r->buf + off, src, n);
+	} else {
+		ring_copy(r->buf + off, src, first);
+		ring_copy(r->buf, (const uint8_t *)src + first, n - first);
+	}
+}
+
+/* The producer's wait while the ring has no room for n bytes at tail:
+ * 0 once it has, -1 when ring_stop is set. */
+int ring_wait_room(struct ring *r, uint64_t tail, size_t n);
+
 /* Producer: appends a then b as one record. Waits while the ring is full
  * (counting r->waits), or returns -1 without writing when ring_stop is set
  * or the record can never fit. Producer thread only; async-signal-safe. */
-int ring_push(struct ring *r, const void *a, size_t an, const void *b,
-	      size_t bn);
+static inline int
+ring_push(struct ring *r, const void *a, size_t an, const void *b, size_t bn)
+{
+	size_t n = an + bn;
+	if (n > r->cap)
+		return -1;
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	if (tail + n - head > r->cap) {
+		if (ring_wait_room(r, tail, n) != 0)
+			return -1;
+	} else if (tail + n - head > r->cap / 2) {
+		ring_kick_consumer();
+	}
+	ring_put(r, tail, a, an);
+	if (bn)
+		ring_put(r, tail + an, b, bn);
+	atomic_store_explicit(&r->tail, tail + n, memory_order_release);
+	return 0;
+}
 
 /* Bytes written and not yet consumed. Either side. */
 static inline size_t
@@ -87,7 +145,18 @@ ring_used(struct ring *r)
 
 /* Consumer: copies n bytes starting at position pos (head <= pos,
  * pos + n <= tail). */
-void ring_read(const struct ring *r, uint64_t pos, void *dst, size_t n);
+static inline void
+ring_read(const struct ring *r, uint64_t pos, void *dst, size_t n)
+{
+	size_t off = (size_t)(pos & (r->cap - 1));
+	size_t first = r->cap - off;
+	if (first >= n) {
+		ring_copy(dst, r->buf + off, n);
+	} else {
+		ring_copy(dst, r->buf + off, first);
+		ring_copy((uint8_t *)dst + first, r->buf, n - first);
+	}
+}
 
 /* Consumer: releases everything before pos to the producer. */
 static inline void

@@ -15,6 +15,7 @@
 #include "count.h"
 #include "real.h"
 #include "ring.h"
+#include "unwind.h"
 
 #define HB_DEPTH_DEFAULT 64
 #define HB_DEPTH_MAX 256
@@ -133,6 +134,7 @@ struct realloc_state {
 	void **buf;	    /* caller's, hb_cfg.depth + BT_SLACK entries */
 	const void *caller; /* HB_HOOK_FRAME() of the hook, or NULL */
 	int first, nframes;
+	struct uw_reuse reuse;
 };
 void event_realloc_begin(struct realloc_state *st) HB_HIDDEN;
 void event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
@@ -179,9 +181,10 @@ bool interpose_malloc_is_ours(void) HB_HIDDEN;
 void bt_init(void) HB_HIDDEN;
 /* Captures the return addresses into buf, which has room for max +
  * BT_SLACK entries; returns how many (at most max), innermost first from
- * buf[*first], the shim's own frames left out. caller: as uw_backtrace's. Keeps
- * the stack small: no copy of its own. Thread-safe; not async-signal-safe
- * (libunwind). */
+ * buf[*first], the shim's own frames left out. caller and *reuse: as
+ * uw_backtrace's; reuse->walk is 0 unless the frames returned are the fast
+ * unwinder's whole walk. Keeps the stack small: no copy of its own.
+ * Thread-safe; not async-signal-safe (libunwind). */
 #define BT_SLACK 16
 /* After dlclose: unwind information cached for the unloaded code is stale
  * (a later library may be mapped at the same addresses). Thread-safe. */
@@ -189,8 +192,8 @@ void bt_flush(void) HB_HIDDEN;
 /* HELDBY_UNWIND=check: one line on stderr saying how often the fast
  * unwinder and libunwind disagreed. */
 void bt_report(void) HB_HIDDEN;
-int bt_capture(void **buf, int max, int *first, void **memo,
-	       const void *caller) HB_HIDDEN;
+int bt_capture(void **buf, int max, int *first, void **memo, const void *caller,
+	       struct uw_reuse *reuse) HB_HIDDEN;
 
 /* writer.c */
 int writer_start(void) HB_HIDDEN;

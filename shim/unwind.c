@@ -262,6 +262,7 @@ struct walk {
  * last one or ends), and the thread's cache of rules (pc 0: empty; filled
  * only from rules of the current gen). */
 struct uw_memo {
+	uint64_t walks; /* the number of the last walk */
 	struct walk last;
 	struct frame fresh[MEMO_FRAMES];
 	uint64_t near_gen;
@@ -353,7 +354,8 @@ rule_near(struct uw_memo *memo, uint64_t pc)
  * them, this one's are still right. Nothing to do. */
 
 __attribute__((noinline)) int
-uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
+uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
+	     struct uw_reuse *reuse)
 {
 	if (!cache || max > MEMO_FRAMES)
 		return -1;
@@ -415,11 +417,17 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
 		    last->f[j].rbp == rbp) {
 			if (broken == -2)
 				broken = tail_broken(last, j);
+			int rest = top - j;
 			int got = j > broken ? adopt_tail(last, j, memo->fresh,
 							  buf, n, max)
 					     : -1;
-			if (got >= 0)
+			if (got >= 0) {
+				reuse->walk = ++memo->walks;
+				/* short of rest: capped, not the outer end */
+				reuse->same_outer =
+					got - n == rest ? (unsigned)rest : 0;
 				return got;
+			}
 		}
 		buf[n] = (void *)ip;
 		struct frame *f = &memo->fresh[n++];
@@ -457,6 +465,8 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
 	keep_fresh(last, memo->fresh, n, end, zero_at);
 	last->gen = gen;
 	last->hi = b->hi;
+	reuse->walk = ++memo->walks;
+	reuse->same_outer = 0;
 	return n;
 }
 
@@ -473,9 +483,11 @@ uw_flush(void)
 }
 
 int
-uw_backtrace(void **buf, int max, void **memo_slot, const void *caller)
+uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
+	     struct uw_reuse *reuse)
 {
 	(void)caller;
+	(void)reuse;
 	(void)buf;
 	(void)max;
 	(void)memo_slot;

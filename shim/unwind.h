@@ -6,20 +6,30 @@
 #ifndef HELDBY_UNWIND_H
 #define HELDBY_UNWIND_H
 
+#include <stdint.h>
+
 #include "real.h"
 
 /* Once, before the first uw_backtrace. */
 void uw_init(void) HB_HIDDEN;
 /* After dlclose: cached rules of unloaded code are stale. Guard held. */
 void uw_flush(void) HB_HIDDEN;
+/* What a walk shares with the previous walk made with the same memo.
+ * Walks are numbered from 1 (0: no walk of the fast unwinder), and the
+ * outermost same_outer frames are the ones the previous walk ended with:
+ * a caller that kept the previous walk's stack need not compare them. */
+struct uw_reuse {
+	uint64_t walk;
+	unsigned same_outer;
+};
 /* Up to max frames into buf, or -1. The walk starts at the caller of the
  * hook whose frame is `caller` (HB_HOOK_FRAME, shim.h), or with NULL
  * inside uw_backtrace itself. *memo_slot (NULL at first) keeps the
  * thread's last walk: one slot per thread, never used by two threads at
- * once. Never allocates (it runs in signal handlers too). Guard held;
- * thread-safe. */
-int uw_backtrace(void **buf, int max, void **memo_slot,
-		 const void *caller) HB_HIDDEN;
+ * once. *reuse is set where it returns frames. Never allocates (it runs in
+ * signal handlers too). Guard held; thread-safe. */
+int uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
+		 struct uw_reuse *reuse) HB_HIDDEN;
 /* Looks up the rules that walks found missing (they fell back to
  * libunwind meanwhile). The writer thread, inside its drain: it may
  * allocate and enter the loader. */

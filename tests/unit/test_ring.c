@@ -29,7 +29,7 @@ pop_one(struct ring *r, uint32_t expect_seq)
 	ring_read(r, head, hdr, sizeof(hdr));
 	cr_assert_eq(hdr[1], expect_seq, "sequence %u, expected %u", hdr[1],
 		     expect_seq);
-	uint8_t got[4096], want[4096];
+	uint8_t got[4096], want[4096] = { 0 };
 	cr_assert_leq(hdr[0], sizeof(got));
 	cr_assert_geq(tail - head, 8 + hdr[0]);
 	ring_read(r, head + 8, got, hdr[0]);
