@@ -234,11 +234,13 @@ uw_flush(void)
 
 #define MEMO_FRAMES (HB_DEPTH_MAX + BT_SLACK)
 
-/* A frame as the walk found it: the state it was in there, and where it
- * read the caller's rbp (0: not read). The caller's return address was
- * read at the next frame's rsp - 8. */
+/* A frame as the walk found it: the state it was in there, where it read
+ * the caller's rbp (0: not read), and whether its rule computed the CFA
+ * from rbp. The caller's return address was read at the next frame's
+ * rsp - 8. */
 struct frame {
 	uintptr_t ip, rsp, rbp, rbp_at;
+	bool cfa_rbp;
 };
 
 /* How a walk ended after its last frame. */
@@ -273,34 +275,66 @@ struct uw_memo {
 /* Where the last walk no longer holds: the highest m such that a stack
  * word it read to go from frame m to m + 1 (or to end after m) changed
  * since, or -1 when every word it read from frame j on is unchanged. A
- * frame above m can still be taken over. */
+ * frame above m can still be taken over. A saved rbp counts only where
+ * the walk reads it (a CFA from rbp before rbp is restored again): sqlite3
+ * keeps loop variables in rbp, whose saved copies change from one
+ * allocation to the next, and a third of its walks broke on them. */
 static int
 tail_broken(const struct walk *w, int j)
 {
-	int broken = -1;
-	for (int m = j; m + 1 < w->top; m++) {
-		const struct frame *f = &w->f[m], *up = &w->f[m + 1];
-		if (*(const uintptr_t *)(up->rsp - 8) != up->ip ||
-		    (f->rbp_at && *(const uintptr_t *)f->rbp_at != up->rbp))
-			broken = m;
-	}
+	int top = w->top;
 	if (w->end == END_ZERO && *(const uintptr_t *)w->zero_at != 0)
-		broken = w->top - 1;
-	return broken;
+		return top - 1;
+	bool live = w->f[top - 1].cfa_rbp; /* rbp in frame m + 1 is read */
+	for (int m = top - 2; m >= j; m--) {
+		const struct frame *f = &w->f[m], *up = f + 1;
+		if (*(const uintptr_t *)(up->rsp - 8) != up->ip)
+			return m;
+		if (f->rbp_at) {
+			if (live && *(const uintptr_t *)f->rbp_at != up->rbp)
+				return m;
+			live = f->cfa_rbp;
+		} else {
+			live = live || f->cfa_rbp;
+		}
+	}
+	return -1;
+}
+
+/* Where rbp differs, frame j of the last walk still matches when the rest
+ * of that walk never read the rbp it had there: no frame computes its CFA
+ * from it before rbp is restored from the stack. Most frames that keep
+ * something else in rbp save the caller's, so the scan is short; matching
+ * rbp too made sqlite3 walk 6.1 frames an allocation where 4.8 differed.
+ * Returns the last frame that carried that rbp (the one that restores
+ * it, or the outermost), or -1 where it was read. */
+static int
+rbp_unread_to(const struct walk *w, int j)
+{
+	for (int m = j; m < w->top; m++) {
+		if (w->f[m].cfa_rbp)
+			return -1;
+		if (w->f[m].rbp_at)
+			return m;
+	}
+	return w->top - 1;
 }
 
 /* The walk in progress (fresh[0..n), its return addresses in buf) is in
  * the state of frame j of the last walk, whose words from there on are
- * unchanged: finish it from there, and make it the last walk. Returns the
- * frame count, or -1 when the last walk stopped short of where this one
- * has to go. */
+ * unchanged, but for rbp in frames j..rbp_to, which it has as rbp
+ * (rbp_to < j: none): finish it from there, and make it the last walk.
+ * Returns the frame count, or -1 when the last walk stopped short of where
+ * this one has to go. */
 static int
-adopt_tail(struct walk *w, int j, const struct frame *fresh, void **buf, int n,
-	   int max)
+adopt_tail(struct walk *w, int j, int rbp_to, uintptr_t rbp,
+	   const struct frame *fresh, void **buf, int n, int max)
 {
 	int rest = w->top - j;
 	if (w->end == END_CAP && n + rest < max)
 		return -1;
+	for (int m = j; m <= rbp_to; m++)
+		w->f[m].rbp = rbp;
 	int take = n + rest <= max ? rest : max - n;
 	for (int k = 0; k < take; k++)
 		buf[n + k] = (void *)w->f[j + k].ip;
@@ -413,14 +447,17 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
 	while (n < max) {
 		while (j < top && last->f[j].rsp < rsp)
 			j++;
+		int rbp_to = j - 1;
 		if (j < top && last->f[j].rsp == rsp && last->f[j].ip == ip &&
-		    last->f[j].rbp == rbp) {
+		    (last->f[j].rbp == rbp ||
+		     (rbp_to = rbp_unread_to(last, j)) >= j)) {
 			if (broken == -2)
 				broken = tail_broken(last, j);
 			int rest = top - j;
-			int got = j > broken ? adopt_tail(last, j, memo->fresh,
-							  buf, n, max)
-					     : -1;
+			int got = j > broken
+					  ? adopt_tail(last, j, rbp_to, rbp,
+						       memo->fresh, buf, n, max)
+					  : -1;
 			if (got >= 0) {
 				reuse->walk = ++memo->walks;
 				/* short of rest: capped, not the outer end */
@@ -436,6 +473,7 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
 		f->rbp = rbp;
 		f->rbp_at = 0;
 		struct cfi_rule r = rule_near(memo, pc);
+		f->cfa_rbp = r.cfa_rbp;
 		if (r.kind == CFI_OUTERMOST) {
 			end = END_OUTERMOST;
 			break;
