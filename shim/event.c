@@ -97,6 +97,7 @@ ring_claim(void)
 		munmap(m, sizeof(struct ring));
 		return NULL;
 	}
+	r->cap_max = HB_RING_MAX;
 	atomic_store(&r->state, RING_ACTIVE);
 	struct ring *head = atomic_load(&ring_list);
 	do

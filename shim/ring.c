@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -62,8 +63,11 @@ ring_init(struct ring *r, size_t cap)
 		return -errno;
 	r->buf = m;
 	r->cap = c;
+	r->cap_max = c;
 	return 0;
 }
+
+static _Atomic size_t grown;
 
 void
 ring_destroy(struct ring *r)
@@ -71,6 +75,43 @@ ring_destroy(struct ring *r)
 	if (r->buf)
 		munmap(r->buf, r->cap);
 	r->buf = NULL;
+	atomic_fetch_sub(&grown, r->grown_by);
+	r->grown_by = 0;
+}
+
+/* Takes bytes out of RING_GROW_BUDGET, or fails. */
+static bool
+grow_budget_take(size_t bytes)
+{
+	size_t g = atomic_load_explicit(&grown, memory_order_relaxed);
+	do {
+		if (g + bytes > RING_GROW_BUDGET)
+			return false;
+	} while (!atomic_compare_exchange_weak(&grown, &g, g + bytes));
+	return true;
+}
+
+/* The producer, with the ring empty (head == tail): the consumer has read
+ * and released everything, and reads nothing more until it sees a later
+ * tail, whose release store publishes the new buffer with it. So the
+ * producer alone swaps the buffer, and positions go on as they were. */
+static bool
+grow_empty(struct ring *r)
+{
+	size_t c = r->cap * 2;
+	if (!grow_budget_take(c - r->cap))
+		return false;
+	void *m = mmap(NULL, c, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		atomic_fetch_sub(&grown, c - r->cap);
+		return false;
+	}
+	munmap(r->buf, r->cap);
+	r->grown_by += c - r->cap;
+	r->buf = m;
+	r->cap = c;
+	return true;
 }
 
 int
@@ -78,8 +119,9 @@ ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 {
 	uint64_t head;
 	unsigned spins = 0;
+	bool grow = r->cap < r->cap_max;
 	r->waits++;
-	do {
+	for (;;) {
 		if (atomic_load_explicit(&ring_stop, memory_order_relaxed))
 			return -1;
 		ring_kick_consumer();
@@ -88,6 +130,14 @@ ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 		else
 			ring_nap(50000);
 		head = atomic_load_explicit(&r->head, memory_order_acquire);
-	} while (tail + n - head > r->cap);
-	return 0;
+		if (grow) {
+			if (head != tail)
+				continue;
+			if (grow_empty(r))
+				return 0;
+			grow = false;
+		}
+		if (tail + n - head <= r->cap)
+			return 0;
+	}
 }

@@ -51,8 +51,14 @@ struct ring {
 	char name[16];
 	struct ring *_Atomic next; /* global list, push-only */
 	uint8_t *buf;
-	size_t cap; /* power of two */
+	size_t cap;	 /* power of two; the producer doubles it (below) */
+	size_t cap_max;	 /* set by the owner; ring_init: cap (no growth) */
+	size_t grown_by; /* taken from RING_GROW_BUDGET */
 };
+
+/* All rings together grow by at most this much beyond their first sizes:
+ * a service with many busy threads keeps a bound on the shim's memory. */
+#define RING_GROW_BUDGET ((size_t)64 << 20)
 
 /* Set by the owner of the rings: a producer that finds its ring full gives
  * up as soon as ring_stop is non-zero, and raises ring_kick to ask the
@@ -108,7 +114,10 @@ ring_put(struct ring *r, uint64_t pos, const void *src, size_t n)
 }
 
 /* The producer's wait while the ring has no room for n bytes at tail:
- * 0 once it has, -1 when ring_stop is set. */
+ * 0 once it has, -1 when ring_stop is set. Below cap_max (and within
+ * RING_GROW_BUDGET) it waits for the ring to empty and doubles it
+ * instead: a burst of events (python freeing a document) then waits once
+ * per doubling, not on every record until it ends. */
 int ring_wait_room(struct ring *r, uint64_t tail, size_t n);
 
 /* Producer: appends a then b as one record. Waits while the ring is full

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The per-thread SPSC ring (shim/ring.c): records survive wrap-around intact
- * and a producer that outruns the consumer waits instead of overwriting.
+ * The per-thread SPSC ring (shim/ring.c): records survive wrap-around intact,
+ * a producer that outruns the consumer waits instead of overwriting, and a
+ * ring that may grow does so without losing or tearing a record.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ring.h"
 
@@ -121,6 +123,65 @@ Test(ring, ring_blocks_when_full)
 	cr_assert_gt(bytes, 100 * r.cap);
 	cr_assert_gt(r.waits, 0, "the producer never found the ring full");
 	cr_assert_eq(ring_used(&r), 0);
+	ring_destroy(&r);
+}
+
+/* A consumer that lags: it sleeps now and then, so that the producer finds
+ * the ring full more than once, and right after its first records, so that
+ * the producer's first wait sees a ring neither full nor empty. */
+static void *
+slow_consumer(void *arg)
+{
+	struct ring *r = arg;
+	uint32_t next = 0;
+	while (next < NREC) {
+		if (pop_one(r, next)) {
+			if (++next < 4)
+				usleep(2000);
+		} else if (next % 1024 == 0) {
+			usleep(200);
+		} else {
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+Test(ring, ring_grows_when_full_and_keeps_every_record)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4096), 0);
+	r.cap_max = 64 << 10;
+	uint32_t seq = 0;
+	while (r.cap - ring_used(&r) >= 8 + 500) {
+		cr_assert_eq(push_one(&r, seq, 500), 0);
+		seq++;
+	}
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, slow_consumer, &r), 0);
+	for (; seq < NREC; seq++)
+		cr_assert_eq(push_one(&r, seq, (seq * 13u) % 1000u + 1u), 0);
+	pthread_join(t, NULL); /* it checked every record's bytes */
+	cr_assert_gt(r.waits, 0);
+	cr_assert_gt(r.cap, 4096, "the ring never grew");
+	cr_assert_leq(r.cap, 64 << 10);
+	cr_assert_eq(r.cap & (r.cap - 1), 0);
+	cr_assert_eq(ring_used(&r), 0);
+	ring_destroy(&r);
+}
+
+Test(ring, ring_waiting_to_grow_gives_up_on_stop)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4096), 0);
+	r.cap_max = 64 << 10;
+	uint32_t seq = 0;
+	while (r.cap - ring_used(&r) >= 8 + 100)
+		cr_assert_eq(push_one(&r, seq++, 100), 0);
+	atomic_store(&ring_stop, 1);
+	cr_assert_eq(push_one(&r, seq, 100), -1);
+	atomic_store(&ring_stop, 0);
+	cr_assert_eq(r.cap, 4096);
 	ring_destroy(&r);
 }
 
