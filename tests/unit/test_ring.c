@@ -51,6 +51,17 @@ push_one(struct ring *r, uint32_t seq, uint32_t len)
 	return ring_push(r, hdr, sizeof(hdr), payload, len);
 }
 
+/* Pushes records of len bytes until the next would not fit; returns how
+ * many. */
+static uint32_t
+fill(struct ring *r, uint32_t len)
+{
+	uint32_t seq = 0;
+	while (r->cap - ring_used(r) >= 8 + len)
+		cr_assert_eq(push_one(r, seq++, len), 0);
+	return seq;
+}
+
 Test(ring, ring_wraps_around)
 {
 	struct ring r;
@@ -106,11 +117,7 @@ Test(ring, ring_blocks_when_full)
 	struct ring r;
 	cr_assert_eq(ring_init(&r, 4096), 0);
 	/* Fill the ring before the consumer runs: the producer must wait. */
-	uint32_t seq = 0;
-	while (r.cap - ring_used(&r) >= 8 + 500) {
-		cr_assert_eq(push_one(&r, seq, 500), 0);
-		seq++;
-	}
+	uint32_t seq = fill(&r, 500);
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, consumer, &r), 0);
 	uint64_t bytes = 0;
@@ -152,11 +159,7 @@ Test(ring, ring_grows_when_full_and_keeps_every_record)
 	struct ring r;
 	cr_assert_eq(ring_init(&r, 4096), 0);
 	r.cap_max = 64 << 10;
-	uint32_t seq = 0;
-	while (r.cap - ring_used(&r) >= 8 + 500) {
-		cr_assert_eq(push_one(&r, seq, 500), 0);
-		seq++;
-	}
+	uint32_t seq = fill(&r, 500);
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, slow_consumer, &r), 0);
 	for (; seq < NREC; seq++)
@@ -175,9 +178,7 @@ Test(ring, ring_waiting_to_grow_gives_up_on_stop)
 	struct ring r;
 	cr_assert_eq(ring_init(&r, 4096), 0);
 	r.cap_max = 64 << 10;
-	uint32_t seq = 0;
-	while (r.cap - ring_used(&r) >= 8 + 100)
-		cr_assert_eq(push_one(&r, seq++, 100), 0);
+	uint32_t seq = fill(&r, 100);
 	atomic_store(&ring_stop, 1);
 	cr_assert_eq(push_one(&r, seq, 100), -1);
 	atomic_store(&ring_stop, 0);
@@ -189,9 +190,7 @@ Test(ring, ring_full_gives_up_on_stop)
 {
 	struct ring r;
 	cr_assert_eq(ring_init(&r, 4096), 0);
-	uint32_t seq = 0;
-	while (r.cap - ring_used(&r) >= 8 + 100)
-		cr_assert_eq(push_one(&r, seq++, 100), 0);
+	uint32_t seq = fill(&r, 100);
 	atomic_store(&ring_stop, 1);
 	cr_assert_eq(push_one(&r, seq, 100), -1);
 	atomic_store(&ring_stop, 0);
