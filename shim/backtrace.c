@@ -153,8 +153,7 @@ bt_capture(void **buf, int max, int *first, void **memo, const void *caller,
 		n = uw_backtrace(buf, cap, memo, caller, reuse);
 	else if (hb_cfg.unwind == HB_UNWIND_CHECK)
 		n = capture_checked(buf, cap, max, memo, caller);
-	if (n < 0) {
-		reuse->walk = 0;
+	if (n < 0) { /* uw_backtrace set *reuse only where it succeeded */
 		n = unw_backtrace(buf, cap);
 		if (hb_cfg.unwind == HB_UNWIND_FAST)
 			uw_want_stack(buf, n);

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mapmem.h"
+
 _Atomic int ring_stop;
 _Atomic int ring_kick;
 
@@ -57,9 +59,8 @@ ring_init(struct ring *r, size_t cap)
 	while (c < cap)
 		c <<= 1;
 	memset(r, 0, sizeof(*r));
-	void *m = mmap(NULL, c, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
+	void *m = hb_map_with(c, MAP_NORESERVE);
+	if (!m)
 		return -errno;
 	r->buf = m;
 	r->cap = c;
@@ -69,13 +70,19 @@ ring_init(struct ring *r, size_t cap)
 
 static _Atomic size_t grown;
 
+static void
+grow_budget_give(size_t bytes)
+{
+	atomic_fetch_sub(&grown, bytes);
+}
+
 void
 ring_destroy(struct ring *r)
 {
 	if (r->buf)
 		munmap(r->buf, r->cap);
 	r->buf = NULL;
-	atomic_fetch_sub(&grown, r->grown_by);
+	grow_budget_give(r->grown_by);
 	r->grown_by = 0;
 }
 
@@ -101,10 +108,9 @@ grow_empty(struct ring *r)
 	size_t c = r->cap * 2;
 	if (!grow_budget_take(c - r->cap))
 		return false;
-	void *m = mmap(NULL, c, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED) {
-		atomic_fetch_sub(&grown, c - r->cap);
+	void *m = hb_map_with(c, MAP_NORESERVE);
+	if (!m) {
+		grow_budget_give(c - r->cap);
 		return false;
 	}
 	munmap(r->buf, r->cap);
