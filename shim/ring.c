@@ -98,21 +98,18 @@ grow_budget_take(size_t bytes)
 	return true;
 }
 
-/* The producer, with the ring empty (head == tail): the consumer has read
- * and released everything, and reads nothing more until it sees a later
- * tail, whose release store publishes the new buffer with it. So the
- * producer alone swaps the buffer, and positions go on as they were. */
+/* The producer, with the ring empty (head == tail) and the growth (cap
+ * bytes) taken from the budget: the consumer has read and released
+ * everything, and reads nothing more until it sees a later tail, whose
+ * release store publishes the new buffer with it. So the producer alone
+ * swaps the buffer, and positions go on as they were. */
 static bool
 grow_empty(struct ring *r)
 {
 	size_t c = r->cap * 2;
-	if (!grow_budget_take(c - r->cap))
-		return false;
 	void *m = hb_map_with(c, MAP_NORESERVE);
-	if (!m) {
-		grow_budget_give(c - r->cap);
+	if (!m)
 		return false;
-	}
 	munmap(r->buf, r->cap);
 	r->grown_by += c - r->cap;
 	r->buf = m;
@@ -125,11 +122,17 @@ ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 {
 	uint64_t head;
 	unsigned spins = 0;
-	bool grow = r->cap < r->cap_max;
+	/* The budget is taken before waiting for the ring to empty: once it
+	 * is spent, a full ring waits for room for one record, as a ring
+	 * that may not grow does, not for all of it. */
+	bool grow = r->cap < r->cap_max && grow_budget_take(r->cap);
 	r->waits++;
 	for (;;) {
-		if (atomic_load_explicit(&ring_stop, memory_order_relaxed))
+		if (atomic_load_explicit(&ring_stop, memory_order_relaxed)) {
+			if (grow)
+				grow_budget_give(r->cap);
 			return -1;
+		}
 		ring_kick_consumer();
 		if (spins++ < 16)
 			sched_yield();
@@ -141,6 +144,7 @@ ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 				continue;
 			if (grow_empty(r))
 				return 0;
+			grow_budget_give(r->cap);
 			grow = false;
 		}
 		if (tail + n - head <= r->cap)
