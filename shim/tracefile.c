@@ -98,8 +98,9 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	}
 	set_level(t, TFILE_LEVEL_DENSE);
 	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_checksumFlag, 1);
-	/* zstd reads the block where the writer encodes it, rather than
-	 * copying it into a window of its own (tfile_feed's contract). */
+	/* zstd reads the block where the writer encoded it, rather than
+	 * copying it into a buffer of its own: the whole block is given in
+	 * one call. */
 	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_stableInBuffer, 1);
 	t->zcap = ZSTD_compressBound(HELDBY_BLOCK_RAW_MAX) +
 		  HELDBY_BLOCK_HEADER_SIZE;
@@ -145,36 +146,24 @@ out_close:
 	return err;
 }
 
-/* Gives zstd raw[fed..len) and takes what it made. With ZSTD_e_end it
- * finishes the frame (zbuf has room for the whole bound). On an error the
- * block so far is dropped. */
+/* Compresses raw[0..len) into one frame in zbuf, which has room for the
+ * whole bound: *z bytes behind the block header. */
 static int
-compress(struct tfile *t, const uint8_t *raw, size_t len, ZSTD_EndDirective how)
+compress(struct tfile *t, const uint8_t *raw, size_t len, size_t *z)
 {
-	ZSTD_inBuffer in = { raw, len, t->fed };
+	ZSTD_inBuffer in = { raw, len, 0 };
 	ZSTD_outBuffer out = { t->zbuf + HELDBY_BLOCK_HEADER_SIZE,
-			       t->zcap - HELDBY_BLOCK_HEADER_SIZE, t->zlen };
+			       t->zcap - HELDBY_BLOCK_HEADER_SIZE, 0 };
 	size_t left;
 	do
-		left = ZSTD_compressStream2(t->cctx, &out, &in, how);
-	while (how == ZSTD_e_end && !ZSTD_isError(left) && left != 0 &&
-	       out.pos < out.size);
-	if (ZSTD_isError(left) || (how == ZSTD_e_end && left != 0)) {
+		left = ZSTD_compressStream2(t->cctx, &out, &in, ZSTD_e_end);
+	while (!ZSTD_isError(left) && left != 0 && out.pos < out.size);
+	if (ZSTD_isError(left) || left != 0) {
 		ZSTD_CCtx_reset(t->cctx, ZSTD_reset_session_only);
-		t->fed = t->zlen = 0;
 		return -EIO;
 	}
-	t->fed = in.pos;
-	t->zlen = out.pos;
+	*z = out.pos;
 	return 0;
-}
-
-int
-tfile_feed(struct tfile *t, const uint8_t *raw, size_t len)
-{
-	if (!t->cctx || len <= t->fed || len > HELDBY_BLOCK_RAW_MAX)
-		return 0;
-	return compress(t, raw, len, ZSTD_e_continue);
 }
 
 int
@@ -188,10 +177,9 @@ tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 	if (fstat(t->fd, &st) != 0 || (uint64_t)st.st_dev != t->dev ||
 	    (uint64_t)st.st_ino != t->ino)
 		return -EBADF;
-	if (compress(t, raw, len, ZSTD_e_end) != 0)
+	size_t z;
+	if (compress(t, raw, len, &z) != 0)
 		return -EIO;
-	size_t z = t->zlen;
-	t->fed = t->zlen = 0;
 	le32(t->zbuf, HELDBY_BLOCK_MAGIC);
 	le32(t->zbuf + 4, t->seq);
 	le32(t->zbuf + 8, (uint32_t)z);

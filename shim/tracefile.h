@@ -19,8 +19,6 @@ struct tfile {
 	struct ZSTD_CCtx_s *cctx;
 	uint8_t *zbuf; /* compressed output, from mmap */
 	size_t zcap;
-	size_t fed, zlen;  /* the block so far: raw bytes given to
-			    * zstd, compressed bytes in zbuf */
 	uint64_t bytes;	   /* bytes written so far */
 	uint64_t dev, ino; /* to notice that the program closed our fd */
 	int level;	   /* zstd level of the block being filled */
@@ -29,9 +27,9 @@ struct tfile {
 /* zstd levels. Level 3 (double-fast) compresses at ~850 MB/s here; the
  * lazy search of level 7 at ~165 MB/s, but a third smaller where events
  * repeat (python-json's trace: 3.0 -> 1.9 MB). On data that hardly
- * compresses (random frees: churn) it gains 7% for twice the writer's
- * time. So a block gets the dense level after a block that compressed
- * 8:1 or better, or a small one (a few ms of work at any level). */
+ * compresses (random frees: churn) it gains 7% for twice the
+ * compressor's time. So a block gets the dense level after a block that
+ * compressed 8:1 or better, or a small one (a few ms of work at any level). */
 #define TFILE_LEVEL_FAST 3
 #define TFILE_LEVEL_DENSE 7
 #define TFILE_DENSE_RATIO 8
@@ -56,14 +54,6 @@ int tfile_create(struct tfile *t, const char *path, uint64_t pid,
  * descriptor no longer refers to the trace (the program closed it, perhaps
  * reusing the number). */
 int tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len);
-/* Compresses what raw[0..len) has grown by since the last call, into the
- * block tfile_write_block will write: raw is the same buffer each time,
- * its bytes already given unchanged, until the block is written. Spreads
- * a block's compression over the time it fills, so that the writer never
- * stops for a whole block (2 MiB: milliseconds, in which the program's
- * rings filled). Returns 0 or -EIO. */
-int tfile_feed(struct tfile *t, const uint8_t *raw, size_t len);
-
 /* Closes the file and frees the context. Idempotent. */
 void tfile_close(struct tfile *t);
 

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "compressor.h"
 #include "encode.h"
 #include "guard.h"
 #include "stacktab.h"
@@ -43,6 +44,8 @@
 #include "tracefile.h"
 #include "unwind.h"
 
+/* Each of the two raw buffers: the writer encodes into one while the
+ * compressor has the other. */
 #define RAW_CAP (4u << 20)
 /* Of RAW_CAP, for the block's time table: an entry a millisecond, of 3 to
  * 5 bytes, and a block is written every HELDBY_FLUSH_MS (200) at least. */
@@ -139,16 +142,31 @@ write_failed(int err)
 	atomic_store(&ring_stop, 1);
 }
 
+/* Both raw buffers, one mapping; enc.buf is one of them. */
+static uint8_t *raw_bufs;
+
+/* Hands the block to the compressor and goes on in the other buffer. */
 static int
 flush_block(void)
 {
 	if (enc.len && tf_ok) {
-		int err = tfile_write_block(&tf, enc.buf, enc_finish(&enc));
+		int err = compressor_submit(enc.buf, enc_finish(&enc));
 		if (err)
 			write_failed(err);
+		enc.buf = enc.buf == raw_bufs ? raw_bufs + RAW_CAP : raw_bufs;
 	}
 	enc_clear(&enc);
 	return tf_ok ? 0 : -1;
+}
+
+/* flush_block, and every block is in the file when it returns. */
+static void
+flush_and_wait(void)
+{
+	flush_block();
+	int err = compressor_wait();
+	if (err && tf_ok)
+		write_failed(err);
 }
 
 /* ---- drain and merge ---- */
@@ -542,11 +560,18 @@ write_summary(void)
 		(void)EMIT(enc_summary(&enc, &sum));
 }
 
+/* Nothing the shim's own threads do is recorded. */
+static void
+guard_for_good(void)
+{
+	hb_guard = 1;
+}
+
 static void *
 writer_main(void *arg)
 {
 	(void)arg;
-	hb_guard = 1; /* for good: nothing this thread does is recorded */
+	guard_for_good();
 	uint64_t flush_ns = (uint64_t)hb_cfg.flush_ms * 1000000u;
 	uint64_t last_flush = hb_now();
 	uint64_t done = 0, settled = 0;
@@ -581,7 +606,7 @@ writer_main(void *arg)
 		if (req != done || sreq != settled) {
 			drain_all(500000000u);
 			if (req != done) {
-				flush_block();
+				flush_and_wait();
 				last_flush = hb_now();
 				done = req;
 				atomic_store(&sync_done, req);
@@ -594,16 +619,12 @@ writer_main(void *arg)
 		drain();
 		busy = n_events != before;
 		last_drain = hb_now();
-		clk_untick(); /* zstd may take a while */
+		clk_untick(); /* the compressor may keep it waiting */
 		uint64_t now = hb_now();
 		if (tf_ok &&
 		    (now - last_flush >= flush_ns || enc.len >= enc.cap / 2)) {
 			flush_block();
 			last_flush = now;
-		} else if (tf_ok) {
-			/* an error here only drops the work done so far: the
-			 * block is compressed whole when it is written */
-			(void)tfile_feed(&tf, enc.buf, enc.len);
 		}
 	}
 	clk_untick();
@@ -619,6 +640,9 @@ writer_main(void *arg)
 				   waits));
 		flush_block();
 	}
+	int err = compressor_stop();
+	if (err && tf_ok)
+		write_failed(err);
 	fds_unprotect(tf.fd);
 	tfile_close(&tf);
 	tf_ok = 0;
@@ -694,18 +718,20 @@ writer_start(void)
 		hb_warn(msg);
 		return err;
 	}
-	void *raw = enc.buf; /* a second trace (fork child) reuses it */
-	if (!raw)
-		raw = mmap(NULL, RAW_CAP, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED) {
-		err = -errno;
-		goto out_close;
+	bool again = raw_bufs != NULL; /* a second trace reuses them */
+	if (!again) {
+		void *m = mmap(NULL, 2 * RAW_CAP, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			err = -errno;
+			goto out_close;
+		}
+		raw_bufs = m;
 	}
 	/* A second trace of this process (fork child, failed exec) goes on
 	 * numbering where the first stopped: see first_seq. */
-	first_seq = enc.buf ? enc.next_seq : 1;
-	enc_init(&enc, raw, RAW_CAP);
+	first_seq = again ? enc.next_seq : 1;
+	enc_init(&enc, raw_bufs, RAW_CAP);
 	enc_time_table(&enc, TIME_TABLE_BYTES);
 	enc.next_seq = first_seq;
 	cnt_tag_blocks();
@@ -717,6 +743,8 @@ writer_start(void)
 	fds_protect(tf.fd);
 	stk_ok = st_init(&stk) == 0 || stk.tab;
 	tf_ok = 1;
+	/* Without its thread, the writer compresses blocks itself. */
+	(void)compressor_start(&tf, guard_for_good);
 
 	sigset_t all, old;
 	sigfillset(&all);
@@ -731,7 +759,9 @@ writer_start(void)
 
 out_unmap:
 	tf_ok = 0;
-	munmap(raw, RAW_CAP);
+	(void)compressor_stop();
+	munmap(raw_bufs, 2 * RAW_CAP);
+	raw_bufs = NULL;
 	memset(&enc, 0, sizeof(enc));
 out_close:
 	fds_unprotect(tf.fd);
@@ -827,6 +857,7 @@ writer_forget(void)
 	atomic_store(&settle_req, 0);
 	atomic_store(&settle_done, 0);
 	tf_ok = 0;
+	compressor_forget();
 	memset(&tf, 0, sizeof(tf));
 	tf.fd = -1;
 	n_events = 0;
