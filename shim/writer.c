@@ -176,15 +176,20 @@ flush_and_wait(void)
  * lookup would otherwise wait on memory, and the program on a full ring. */
 #define AHEAD 8
 
+/* q holds the event at pos (e points to it) and up to AHEAD read after
+ * it: reading ahead never overwrites the event being written. */
+#define QLEN (2 * AHEAD)
+_Static_assert((QLEN & (QLEN - 1)) == 0 && QLEN > AHEAD, "q: a power of 2");
+
 struct cur {
 	struct ring *r;
 	uint64_t pos, tail;
 	unsigned since;
-	struct ev e;
+	const struct ev *e; /* the event at pos, in q */
 	uint64_t ahead_pos; /* the next event to read ahead */
 	unsigned ahead;	    /* events read ahead of pos, kept in q */
-	unsigned qh;	    /* q's oldest: the event at pos */
-	struct ev q[AHEAD];
+	unsigned qh;	    /* q's slot of the event at pos */
+	struct ev q[QLEN];
 };
 static struct cur *curs;
 static size_t ccurs;
@@ -197,7 +202,7 @@ read_ahead(struct cur *c)
 {
 	while (c->ahead < AHEAD &&
 	       c->ahead_pos + sizeof(struct ev) <= c->tail) {
-		struct ev *e = &c->q[(c->qh + c->ahead) % AHEAD];
+		struct ev *e = &c->q[(c->qh + 1 + c->ahead) % QLEN];
 		ring_read(c->r, c->ahead_pos, e, sizeof(*e));
 		prefetch_slots(e);
 		c->ahead_pos += sizeof(*e) + e->nframes * sizeof(uint64_t);
@@ -211,16 +216,16 @@ cur_peek(struct cur *c, uint64_t w)
 	if (c->pos + sizeof(struct ev) > c->tail)
 		return 0;
 	if (c->ahead) { /* read ahead already: not again from the ring */
-		c->e = c->q[c->qh];
-		c->qh = (c->qh + 1) % AHEAD;
+		c->qh = (c->qh + 1) % QLEN;
 		c->ahead--;
 	} else {
-		ring_read(c->r, c->pos, &c->e, sizeof(c->e));
-		c->ahead_pos =
-			c->pos + sizeof(c->e) + c->e.nframes * sizeof(uint64_t);
+		ring_read(c->r, c->pos, &c->q[c->qh], sizeof(struct ev));
+		c->ahead_pos = c->pos + sizeof(struct ev) +
+			       c->q[c->qh].nframes * sizeof(uint64_t);
 	}
+	c->e = &c->q[c->qh];
 	read_ahead(c);
-	return c->e.key < w;
+	return c->e->key < w;
 }
 
 /* ---- events: frees name their allocation by number ---- */
@@ -367,9 +372,10 @@ note_peak(void)
 
 /* The whole stack of the allocation event e at pos: its own frames go in
  * front of the outer ones it shares with the ring's previous stack, in the
- * ring's copy, which becomes the previous stack. */
+ * ring's copy, which becomes the previous stack. Returns its frames, *n
+ * of them. */
 static const uint64_t *
-ring_stack(struct ring *r, uint64_t pos, const struct ev *e)
+ring_stack(struct ring *r, uint64_t pos, const struct ev *e, int *n)
 {
 	unsigned own = e->nframes, k = e->shared;
 	if (k > r->w_prev_n) /* cannot happen: the two copies agree */
@@ -379,6 +385,7 @@ ring_stack(struct ring *r, uint64_t pos, const struct ev *e)
 	uint64_t *to = r->w_prev_ips + RING_STACK_MAX - (own + k);
 	ring_read(r, pos + sizeof(*e), to, (size_t)own * sizeof(uint64_t));
 	r->w_prev_n = own + k;
+	*n = (int)(own + k);
 	return to;
 }
 
@@ -399,12 +406,13 @@ event_ns(uint64_t raw)
 static void
 emit_event(struct cur *c, struct counted k)
 {
-	struct ev *e = &c->e;
+	const struct ev *e = c->e;
 	uint64_t ns = event_ns(e->time);
 	uint64_t t = ns > start_mono ? ns - start_mono : 0;
 	if (e->kind == EV_ALLOC) {
-		uint64_t id = stack_intern(ring_stack(c->r, c->pos, e),
-					   (int)e->nframes + e->shared);
+		int n;
+		const uint64_t *ips = ring_stack(c->r, c->pos, e, &n);
+		uint64_t id = stack_intern(ips, n);
 		emit_alloc(t, e->size, e->ptr, id, e->fn, k);
 	} else if (e->kind == EV_MARK) {
 		char label[HB_MARK_MAX + 1];
@@ -498,16 +506,16 @@ drain_locked(void)
 	while (na) {
 		size_t bi = 0;
 		for (size_t i = 1; i < na; i++)
-			if (act[i]->e.key < act[bi]->e.key)
+			if (act[i]->e->key < act[bi]->e->key)
 				bi = i;
 		struct cur *c = act[bi];
-		struct counted k = count_event(&c->e);
+		struct counted k = count_event(c->e);
 		if (tf_ok) {
 			emit_event(c, k);
-			if (c->e.kind == EV_ALLOC)
+			if (c->e->kind == EV_ALLOC)
 				note_peak();
 		}
-		c->pos += sizeof(struct ev) + c->e.nframes * sizeof(uint64_t);
+		c->pos += sizeof(struct ev) + c->e->nframes * sizeof(uint64_t);
 		if (++c->since >= 64) {
 			ring_consume(c->r, c->pos);
 			c->since = 0;
@@ -930,11 +938,11 @@ writer_count_leftovers(void)
 	while (na) {
 		size_t bi = 0;
 		for (size_t i = 1; i < na; i++)
-			if (cs[i].e.key < cs[bi].e.key)
+			if (cs[i].e->key < cs[bi].e->key)
 				bi = i;
 		struct cur *c = &cs[bi];
-		(void)count_event(&c->e);
-		c->pos += sizeof(struct ev) + c->e.nframes * sizeof(uint64_t);
+		(void)count_event(c->e);
+		c->pos += sizeof(struct ev) + c->e->nframes * sizeof(uint64_t);
 		if (!cur_peek(c, UINT64_MAX))
 			cs[bi] = cs[--na];
 	}
