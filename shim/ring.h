@@ -58,7 +58,7 @@ struct ring {
 
 /* All rings together grow by at most this much beyond their first sizes:
  * a service with many busy threads keeps a bound on the shim's memory. */
-#define RING_GROW_BUDGET ((size_t)16 << 20)
+#define RING_GROW_BUDGET ((size_t)8 << 20)
 
 /* Set by the owner of the rings: a producer that finds its ring full gives
  * up as soon as ring_stop is non-zero, and raises ring_kick to ask the

@@ -22,7 +22,7 @@
 #define HB_FLUSH_MS_DEFAULT 200
 #define HB_RING_SIZE (1u << 20)
 /* a ring doubles while full, up to this (ring.h) */
-#define HB_RING_MAX (16u << 20)
+#define HB_RING_MAX (8u << 20)
 
 /* record: counters and trace; count: counters only (no stacks, no trace,
  * no writer thread); off: everything passes through. */
