@@ -120,27 +120,46 @@ ring_put(struct ring *r, uint64_t pos, const void *src, size_t n)
  * per doubling, not on every record until it ends. */
 int ring_wait_room(struct ring *r, uint64_t tail, size_t n);
 
-/* Producer: appends a then b as one record. Waits while the ring is full
- * (counting r->waits), or returns -1 without writing when ring_stop is set
- * or the record can never fit. Producer thread only; async-signal-safe. */
+/* Producer: room for a record of n bytes at *tail, where it may write it
+ * (r->buf and r->cap as they are now: waiting may have grown the ring).
+ * Waits while the ring is full (counting r->waits), or returns -1 when
+ * ring_stop is set or the record can never fit. Producer thread only;
+ * async-signal-safe. */
+static inline int
+ring_reserve(struct ring *r, size_t n, uint64_t *tail)
+{
+	if (n > r->cap)
+		return -1;
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	if (t + n - head > r->cap) {
+		if (ring_wait_room(r, t, n) != 0)
+			return -1;
+	} else if (t + n - head > r->cap / 2) {
+		ring_kick_consumer();
+	}
+	*tail = t;
+	return 0;
+}
+
+/* Producer: hands the records written before tail to the consumer. */
+static inline void
+ring_publish(struct ring *r, uint64_t tail)
+{
+	atomic_store_explicit(&r->tail, tail, memory_order_release);
+}
+
+/* Producer: appends a then b as one record (ring_reserve says when not). */
 static inline int
 ring_push(struct ring *r, const void *a, size_t an, const void *b, size_t bn)
 {
-	size_t n = an + bn;
-	if (n > r->cap)
+	uint64_t tail;
+	if (ring_reserve(r, an + bn, &tail) != 0)
 		return -1;
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-	if (tail + n - head > r->cap) {
-		if (ring_wait_room(r, tail, n) != 0)
-			return -1;
-	} else if (tail + n - head > r->cap / 2) {
-		ring_kick_consumer();
-	}
 	ring_put(r, tail, a, an);
 	if (bn)
 		ring_put(r, tail + an, b, bn);
-	atomic_store_explicit(&r->tail, tail + n, memory_order_release);
+	ring_publish(r, tail + an + bn);
 	return 0;
 }
 
