@@ -166,6 +166,17 @@ compress(struct tfile *t, const uint8_t *raw, size_t len, size_t *z)
 	return 0;
 }
 
+/* The level of the block after one of len raw bytes that took z. */
+static int
+next_level(size_t len, size_t z)
+{
+	if (len < TFILE_SMALL_BLOCK || z * TFILE_DENSE_RATIO <= len)
+		return TFILE_LEVEL_DENSE;
+	if (z * TFILE_LOOSE_RATIO > len)
+		return TFILE_LEVEL_LOOSE;
+	return TFILE_LEVEL_FAST;
+}
+
 int
 tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 {
@@ -190,9 +201,7 @@ tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 	if (err)
 		return err;
 	t->seq++;
-	set_level(t, len < TFILE_SMALL_BLOCK || z * TFILE_DENSE_RATIO <= len
-			     ? TFILE_LEVEL_DENSE
-			     : TFILE_LEVEL_FAST);
+	set_level(t, next_level(len, z));
 	return 0;
 }
 

@@ -194,8 +194,8 @@ Test(encode, tracefile_writes_header_and_checked_blocks)
 
 /* The zstd level follows what the last block showed: the dense one after
  * a block that compressed 8:1 or better, or a small one; the fast one
- * after a big block that hardly compressed. Every block still reads back
- * whole. */
+ * after a big block that compressed 3:1 to 8:1; the loose one after a big
+ * block that hardly compressed. Every block still reads back whole. */
 Test(encode, tracefile_level_follows_how_well_the_last_block_compressed)
 {
 	char path[] = "/tmp/heldby-test-XXXXXX";
@@ -208,21 +208,25 @@ Test(encode, tracefile_level_follows_how_well_the_last_block_compressed)
 	cr_assert_eq(t.level, TFILE_LEVEL_DENSE,
 		     "until a block says otherwise");
 	enum { BIG = 2 * TFILE_SMALL_BLOCK };
-	uint8_t *noise = malloc(BIG), *same = calloc(BIG, 1);
-	cr_assert(noise && same);
+	uint8_t *noise = malloc(BIG), *same = calloc(BIG, 1),
+		*two_bits = malloc(BIG);
+	cr_assert(noise && same && two_bits);
 	uint64_t x = 88172645463325252u;
 	for (size_t i = 0; i < BIG; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		noise[i] = (uint8_t)x;
+		two_bits[i] = (uint8_t)(x >> 32 & 3); /* about 4:1 */
 	}
 	struct {
 		const uint8_t *raw;
 		size_t len;
 		int then;
 	} steps[] = {
-		{ noise, BIG, TFILE_LEVEL_FAST },
+		{ noise, BIG, TFILE_LEVEL_LOOSE },
 		{ same, BIG, TFILE_LEVEL_DENSE },
-		{ noise, BIG, TFILE_LEVEL_FAST },
+		{ two_bits, BIG, TFILE_LEVEL_FAST },
+		{ noise, BIG, TFILE_LEVEL_LOOSE },
+		{ two_bits, BIG, TFILE_LEVEL_FAST },
 		{ noise, TFILE_SMALL_BLOCK - 1, TFILE_LEVEL_DENSE },
 	};
 	size_t n = sizeof steps / sizeof steps[0];
@@ -250,6 +254,7 @@ Test(encode, tracefile_level_follows_how_well_the_last_block_compressed)
 	unlink(path);
 	free(noise);
 	free(same);
+	free(two_bits);
 	free(z);
 	free(out);
 }
