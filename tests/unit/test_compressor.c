@@ -20,12 +20,31 @@
 
 static char path[64];
 
+/* A new trace, and the compressor's thread for it. */
 static void
-create(struct tfile *t)
+start(struct tfile *t)
 {
 	snprintf(path, sizeof path, "/tmp/heldby-compressor-%d", (int)getpid());
 	unlink(path);
 	cr_assert_eq(tfile_create(t, path, 7, 1, 2, "/bin/x", 0), 0);
+	cr_assert_eq(compressor_start(t, NULL), 0);
+}
+
+/* The program closes the trace's descriptor under the compressor. */
+static void
+lose_descriptor(struct tfile *t)
+{
+	close(t->fd);
+}
+
+static void
+finish_lost(struct tfile *t, uint8_t *buf)
+{
+	cr_assert_eq(compressor_stop(), 0);
+	t->fd = -1; /* closed already */
+	tfile_close(t);
+	free(buf);
+	unlink(path);
 }
 
 /* Block k: words that vary with k and with their place, so that a block
@@ -63,8 +82,7 @@ le32(const uint8_t *p)
 Test(compressor, writes_every_block_whole_and_in_order)
 {
 	struct tfile t;
-	create(&t);
-	cr_assert_eq(compressor_start(&t, NULL), 0);
+	start(&t);
 	uint8_t *bufs[2] = { malloc(BLOCK), malloc(BLOCK) };
 	enum { BLOCKS = 24 };
 	for (unsigned k = 0; k < BLOCKS; k++) {
@@ -105,37 +123,24 @@ Test(compressor, writes_every_block_whole_and_in_order)
 Test(compressor, a_failed_write_is_reported_once)
 {
 	struct tfile t;
-	create(&t);
-	cr_assert_eq(compressor_start(&t, NULL), 0);
+	start(&t);
 	uint8_t *buf = malloc(BLOCK);
 	cr_assert_eq(compressor_submit(buf, fill(buf, 0)), 0);
 	cr_assert_eq(compressor_wait(), 0);
-	/* The program closed the trace's descriptor under us. */
-	int fd = t.fd;
-	close(fd);
+	lose_descriptor(&t);
 	cr_assert_eq(compressor_submit(buf, fill(buf, 1)), 0);
 	cr_assert_eq(compressor_wait(), -EBADF);
 	cr_assert_eq(compressor_wait(), 0);
-	cr_assert_eq(compressor_stop(), 0);
-	t.fd = -1;
-	tfile_close(&t);
-	free(buf);
-	unlink(path);
+	finish_lost(&t, buf);
 }
 
 Test(compressor, an_error_refuses_the_next_block)
 {
 	struct tfile t;
-	create(&t);
-	cr_assert_eq(compressor_start(&t, NULL), 0);
+	start(&t);
 	uint8_t *buf = malloc(BLOCK);
-	int fd = t.fd;
-	close(fd);
+	lose_descriptor(&t);
 	cr_assert_eq(compressor_submit(buf, fill(buf, 0)), 0);
 	cr_assert_eq(compressor_submit(buf, fill(buf, 1)), -EBADF);
-	cr_assert_eq(compressor_stop(), 0);
-	t.fd = -1;
-	tfile_close(&t);
-	free(buf);
-	unlink(path);
+	finish_lost(&t, buf);
 }
