@@ -164,12 +164,14 @@ key_done(struct ring *r)
 static inline uint64_t
 ev_meta(unsigned kind, unsigned fn, unsigned nframes, unsigned shared)
 {
-	_Static_assert(offsetof(struct ev, kind) == 32 &&
+	_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&
+			       offsetof(struct ev, kind) == 32 &&
 			       offsetof(struct ev, fn) == 34 &&
 			       offsetof(struct ev, nframes) == 36 &&
 			       offsetof(struct ev, shared) == 38 &&
 			       sizeof(struct ev) == 40,
-		       "struct ev: four words, then four 16-bit fields");
+		       "struct ev: four words, then four 16-bit fields, "
+		       "low to high");
 	return (uint64_t)(uint16_t)kind | (uint64_t)(uint16_t)fn << 16 |
 	       (uint64_t)(uint16_t)nframes << 32 |
 	       (uint64_t)(uint16_t)shared << 48;
