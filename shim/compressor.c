@@ -14,11 +14,12 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "own_thread.h"
 
 enum { IDLE, BUSY, QUIT };
 
@@ -91,17 +92,9 @@ compressor_start(struct tfile *t, void (*on_thread)(void))
 	thread_setup = on_thread;
 	job_err = 0;
 	atomic_store(&state, IDLE);
-	/* Born with every signal blocked, as the writer: a handler of the
-	 * program must never run on a thread it does not know. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int err = pthread_create(&thread, NULL, compressor_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int err = own_thread_start(&thread, compressor_main, "heldby-zstd");
 	running = err == 0;
-	if (running)
-		pthread_setname_np(thread, "heldby-zstd");
-	return -err;
+	return err;
 }
 
 int

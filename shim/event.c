@@ -122,8 +122,8 @@ event_ring(void)
 		return r;
 	if (tls_exiting)
 		return NULL;
-	hb_start_deferred(); /* a fork child's trace begins with its first event
-			      */
+	/* a fork child's trace begins with its first event */
+	hb_start_deferred();
 	return tls_ring = ring_claim();
 }
 
@@ -220,6 +220,13 @@ push(struct ring *r, uint64_t key, uint64_t time, uint64_t ptr, uint64_t size,
 	return true;
 }
 
+static inline void
+push_free(struct ring *r, uint64_t key, uint64_t time, void *p)
+{
+	push(r, key, time, (uint64_t)(uintptr_t)p, 0, ev_meta(EV_FREE, 0, 0, 0),
+	     NULL, 0);
+}
+
 /* How many outermost frames of ips[0..n) the ring's previous stack ends
  * with. When the previous stack is the unwinder's previous walk, the
  * frames the unwinder took over from it are known to match: the compare
@@ -286,8 +293,7 @@ event_free(void *p)
 		return;
 	int saved = errno;
 	uint64_t key = key_take(r);
-	push(r, key, clk_event_raw(), (uint64_t)(uintptr_t)p, 0,
-	     ev_meta(EV_FREE, 0, 0, 0), NULL, 0);
+	push_free(r, key, clk_event_raw(), p);
 	key_done(r);
 	errno = saved;
 }
@@ -321,8 +327,7 @@ event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 	}
 	uint64_t t = clk_event_raw();
 	if (old) {
-		push(r, st->key, t, (uint64_t)(uintptr_t)old, 0,
-		     ev_meta(EV_FREE, 0, 0, 0), NULL, 0);
+		push_free(r, st->key, t, old);
 	}
 	if (p) {
 		push_alloc(r, ring_key_next(r, &hb_order), t,

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +36,7 @@
 #include "compressor.h"
 #include "encode.h"
 #include "guard.h"
+#include "own_thread.h"
 #include "stacktab.h"
 #include "heldby/trace.h"
 #include "seqtag.h"
@@ -754,14 +754,9 @@ writer_start(void)
 	/* Without its thread, the writer compresses blocks itself. */
 	(void)compressor_start(&tf, guard_for_good);
 
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&w_thread, NULL, writer_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = own_thread_start(&w_thread, writer_main, "heldby-writer");
 	if (err)
 		goto out_unmap;
-	pthread_setname_np(w_thread, "heldby-writer");
 	atomic_store(&w_running, 1);
 	return 0;
 
