@@ -25,8 +25,9 @@ st_init(struct stacktab *t)
 	t->cnodes = 4096;
 	t->nodes = hb_map(t->cnodes * sizeof(*t->nodes));
 	t->tab_mask = (1u << 14) - 1;
-	t->tab = hb_map((t->tab_mask + 1) * sizeof(*t->tab));
-	t->cache = hb_map(sizeof(*t->cache) << ST_CACHE_BITS);
+	/* looked up before it is filled (mapmem.h), and small */
+	t->tab = hb_map_filled((t->tab_mask + 1) * sizeof(*t->tab));
+	t->cache = hb_map(ST_CACHE_BYTES);
 	if (!t->nodes || !t->tab) {
 		st_destroy(t);
 		return -ENOMEM;
@@ -43,7 +44,7 @@ st_destroy(struct stacktab *t)
 	if (t->tab)
 		munmap(t->tab, (t->tab_mask + 1) * sizeof(*t->tab));
 	if (t->cache)
-		munmap(t->cache, sizeof(*t->cache) << ST_CACHE_BITS);
+		munmap(t->cache, ST_CACHE_BYTES);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -160,10 +161,11 @@ st_hash(const uint64_t *ips, int n)
 uint64_t
 st_cached(const struct stacktab *t, struct st_hash h, int n)
 {
-	if (!t->cache)
+	size_t i = h.h & ((1u << ST_CACHE_BITS) - 1);
+	if (!t->cache ||
+	    !hb_page_written(t->cache_marks, i * sizeof(*t->cache)))
 		return 0;
-	const struct st_cache_entry *c =
-		&t->cache[h.h & ((1u << ST_CACHE_BITS) - 1)];
+	const struct st_cache_entry *c = &t->cache[i];
 	return c->h == h.h && c->h2 == h.h2 && c->n == (uint32_t)n ? c->id : 0;
 }
 
@@ -172,9 +174,11 @@ st_remember(struct stacktab *t, struct st_hash h, int n, uint64_t id)
 {
 	if (!t->cache)
 		return;
-	struct st_cache_entry *c = &t->cache[h.h & ((1u << ST_CACHE_BITS) - 1)];
+	size_t i = h.h & ((1u << ST_CACHE_BITS) - 1);
+	struct st_cache_entry *c = &t->cache[i];
 	c->h = h.h;
 	c->h2 = h.h2;
 	c->n = (uint32_t)n;
 	c->id = id;
+	hb_page_mark(t->cache_marks, i * sizeof(*t->cache));
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mapmem.h"
+
 struct st_node {
 	uint64_t parent, ip;
 };
@@ -21,19 +23,22 @@ struct st_cache_entry {
 	uint32_t n;
 };
 
+#define ST_CACHE_BITS 16
+#define ST_CACHE_BYTES (sizeof(struct st_cache_entry) << ST_CACHE_BITS)
+
 struct stacktab {
 	struct st_node *nodes; /* by id; nodes[0] is the root (ip 0) */
 	size_t nnodes, cnodes; /* bytes mapped: cnodes * sizeof(*nodes) */
 	uint32_t *tab;	       /* (parent, ip) -> id, open addressing */
 	size_t tab_mask;
 	struct st_cache_entry *cache; /* NULL: no cache */
+	/* the cache's pages that were written (mapmem.h) */
+	_Atomic uint64_t cache_marks[HB_MARK_WORDS(ST_CACHE_BYTES)];
 };
 
 struct st_hash {
 	uint64_t h, h2;
 };
-
-#define ST_CACHE_BITS 16
 
 /* Returns 0 or -ENOMEM (then the table works without its cache, or not
  * at all: st_node returns 0). */
