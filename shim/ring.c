@@ -19,6 +19,7 @@
 
 _Atomic int ring_stop;
 _Atomic int ring_kick;
+static _Atomic int consumer_idle;
 
 void
 ring_kick_consumer(void)
@@ -42,14 +43,23 @@ ring_nap(long ns)
 }
 
 void
-ring_wait_kick(long timeout_ns)
+ring_kick_if_idle(void)
+{
+	if (atomic_load_explicit(&consumer_idle, memory_order_relaxed))
+		ring_kick_consumer();
+}
+
+void
+ring_wait_kick(long timeout_ns, bool idle)
 {
 	if (atomic_load(&ring_kick))
 		return;
 	struct timespec ts = { timeout_ns / 1000000000L,
 			       timeout_ns % 1000000000L };
+	atomic_store_explicit(&consumer_idle, idle, memory_order_relaxed);
 	syscall(SYS_futex, (int *)&ring_kick, FUTEX_WAIT_PRIVATE, 0, &ts, NULL,
 		0);
+	atomic_store_explicit(&consumer_idle, 0, memory_order_relaxed);
 }
 
 int

@@ -9,6 +9,7 @@
 #define HELDBY_RING_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -69,11 +70,16 @@ extern _Atomic int ring_kick;
 /* Raises ring_kick and wakes a consumer sleeping in ring_wait_kick. Any
  * thread; async-signal-safe. */
 void ring_kick_consumer(void);
+/* ring_kick_consumer, but only while the consumer sleeps an idle sleep
+ * (ring_wait_kick's idle): for work that can wait for the consumer's next
+ * round while it is busy. */
+void ring_kick_if_idle(void);
 /* Sleeps ns nanoseconds; not a cancellation point. */
 void ring_nap(long ns);
-/* Consumer: sleeps until kicked or timeout_ns passed. Does not clear the
- * kick: the consumer stores 0 when it starts draining. */
-void ring_wait_kick(long timeout_ns);
+/* Consumer: sleeps until kicked or timeout_ns passed; idle: a long sleep,
+ * with nothing to do (ring_kick_if_idle). Does not clear the kick: the
+ * consumer stores 0 when it starts draining. */
+void ring_wait_kick(long timeout_ns, bool idle);
 
 /* Maps cap bytes (rounded up to a power of two, at least 4 KiB). Returns 0
  * or -errno. Not thread-safe for the same ring. */

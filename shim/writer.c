@@ -597,7 +597,7 @@ writer_main(void *arg)
 				clk_tick();
 			else
 				clk_untick();
-			ring_wait_kick(busy ? CLK_TICK_NS : DRAIN_NS);
+			ring_wait_kick(busy ? CLK_TICK_NS : DRAIN_NS, !busy);
 			if (busy) {
 				clk_tick();
 				if (!atomic_load_explicit(
