@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "decode_ahead.h"
 #include "heldby/trace.h"
 
 void
@@ -257,8 +258,12 @@ page_make(struct replay *rp, uint64_t n, bool *far)
 		rp->pages = np;
 		rp->npages = cap;
 	}
-	if (!rp->pages[i])
-		rp->pages[i] = calloc(1, sizeof(struct rp_page));
+	if (!rp->pages[i] && (rp->pages[i] = malloc(sizeof(struct rp_page))))
+		/* written, not calloc'ed: calloc leaves fresh memory unwritten,
+		 * and a slot read before its page is written maps the zero
+		 * page, whose first write then flushes the TLB of every CPU
+		 * the tool runs on (the decoder's too): 9% of the samples */
+		memset(rp->pages[i], 0, sizeof(struct rp_page));
 	return rp->pages[i];
 }
 
@@ -557,13 +562,13 @@ replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
 	rp->sum.complete = complete;
 }
 
-/* ---- applying a reader's events, RP_AHEAD behind decoding them ----
+/* ---- applying a reader's events, decoded ahead (decode_ahead.h) ----
  * An old block's page (or table slot) is far from any recent one: one
  * cache miss per free of an old block (in python-json, a third of them),
- * which was most of a replay's time. Events are decoded RP_AHEAD ahead of
- * being applied and the slots each will touch are prefetched when it is
- * decoded, so the misses overlap instead of coming one after another.
- * Events are still applied one by one in trace order. */
+ * which was most of a replay's time. The slots each event will touch are
+ * prefetched RP_AHEAD events before it is applied, so the misses overlap
+ * instead of coming one after another. Events are still applied one by
+ * one in trace order. */
 #define RP_AHEAD 32
 
 /* Where a lookup of block id will land after its ring slot: its page
@@ -579,7 +584,7 @@ old_hint(const struct replay *rp, uint64_t id)
 }
 
 /* Up to two places applying ev will touch. Hints only: the table may grow
- * before ev is applied. (The prefetches stay in replay_reader: GCC deletes
+ * before ev is applied. (The prefetches stay in apply_batch: GCC deletes
  * a call to a function whose only effect is a prefetch.) */
 static void
 event_hints(const struct replay *rp, const struct rd_event *ev,
@@ -610,43 +615,38 @@ event_hints(const struct replay *rp, const struct rd_event *ev,
 	}
 }
 
-int
-replay_reader(struct replay *rp, struct reader *r)
+/* Applies a batch of n events, prefetching for each event the places the
+ * one RP_AHEAD behind it will touch. */
+static int
+apply_batch(struct replay *rp, const struct rd_event *ev, size_t n)
 {
-	struct rd_event q[RP_AHEAD];
-	size_t head = 0, n = 0;
-	int rc = 0;
-	for (;;) {
-		struct rd_event *ev = &q[(head + n) % RP_AHEAD];
-		int more = reader_next(r, ev) == 1;
-		/* A MARK's label lives in the reader's block buffer only until
-		 * the next reader_next: apply everything before it, then it. */
-		int now = more && ev->kind == RD_MARK;
-		if (more && !now) {
+	for (size_t i = 0; i < n + RP_AHEAD; i++) {
+		if (i < n) {
 			const void *h[2];
-			event_hints(rp, ev, h);
+			event_hints(rp, &ev[i], h);
 			if (h[0])
 				__builtin_prefetch(h[0], 1);
 			if (h[1])
 				__builtin_prefetch(h[1], 1);
-			n++;
 		}
-		while (n && (n == RP_AHEAD || !more || now)) {
-			if (replay_apply(rp, &q[head]) != 0) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			head = (head + 1) % RP_AHEAD;
-			n--;
-		}
-		if (now && replay_apply(rp, ev) != 0) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		if (!more)
-			break;
+		if (i >= RP_AHEAD && replay_apply(rp, &ev[i - RP_AHEAD]) != 0)
+			return -ENOMEM;
 	}
-out:
+	return 0;
+}
+
+int
+replay_reader(struct replay *rp, struct reader *r)
+{
+	struct decode_ahead *d = da_start(r);
+	int rc = d ? 0 : -ENOMEM;
+	const struct rd_event *ev;
+	size_t n;
+	while (!rc && (n = da_next(d, &ev)) > 0)
+		rc = apply_batch(rp, ev, n);
+	if (!rc && da_failed(d))
+		rc = -ENOMEM;
+	da_stop(d); /* the reader is this thread's again */
 	replay_finish(rp, reader_stats(r)->last_time_ns,
 		      reader_stats(r)->complete);
 	return rc;
