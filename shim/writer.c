@@ -545,6 +545,19 @@ drain(void)
 	return w;
 }
 
+/* The rules the program's threads asked for (unwind.c), between drains:
+ * while events flow the writer wakes every CLK_TICK_NS but drains every
+ * DRAIN_NS, and a stack through an address without a rule is libunwind's
+ * until then (python3 -c 'import json': 5,200-10,400 of 55,710 stacks
+ * when each request woke the writer, 23,500-26,800 when none did). */
+static void
+resolve_wanted(void)
+{
+	pthread_mutex_lock(&w_fork_lock);
+	uw_resolve_wanted();
+	pthread_mutex_unlock(&w_fork_lock);
+}
+
 /* Drains until every key taken before the call is written, or timeout. */
 static void
 drain_all(uint64_t timeout_ns)
@@ -600,6 +613,7 @@ writer_main(void *arg)
 			ring_wait_kick(busy ? CLK_TICK_NS : DRAIN_NS, !busy);
 			if (busy) {
 				clk_tick();
+				resolve_wanted();
 				if (!atomic_load_explicit(
 					    &ring_kick, memory_order_relaxed) &&
 				    hb_now() - last_drain < DRAIN_NS &&
