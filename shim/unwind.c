@@ -128,7 +128,7 @@ cached_rule(uint64_t pc, uint64_t *v)
  * a wake for every first new address after a drain cost cc1plus 17,000
  * futex calls and about 5% of its samples (its new addresses come one at
  * a time), and no wake at all left python3 -c 'import json' 23,500-26,800
- * of its 55,710 stacks to libunwind, against 4,100-9,400. */
+ * of its 55,710 stacks to libunwind, against 4,100-11,500. */
 #define WANTED 4096
 #define KICK_AFTER_WALKS 64
 static _Atomic uint64_t wanted[WANTED];

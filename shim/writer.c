@@ -545,11 +545,10 @@ drain(void)
 	return w;
 }
 
-/* The rules the program's threads asked for (unwind.c), between drains:
- * while events flow the writer wakes every CLK_TICK_NS but drains every
- * DRAIN_NS, and a stack through an address without a rule is libunwind's
- * until then (python3 -c 'import json': 5,200-10,400 of 55,710 stacks
- * when each request woke the writer, 23,500-26,800 when none did). */
+/* The rules the program's threads asked for (unwind.c: why), looked up
+ * between drains: while events flow the writer wakes every CLK_TICK_NS
+ * but drains every DRAIN_NS, and a stack through an address without a
+ * rule is libunwind's until the lookup. */
 static void
 resolve_wanted(void)
 {
