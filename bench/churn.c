@@ -7,8 +7,10 @@
  * pseudo-randomly chosen slot (fixed seed per thread) and allocates a new one
  * of 8..256 bytes from one of four call sites, so a tracker sees short, mostly
  * repeated stacks. Every free matches a malloc: events = 2 * THREADS * OPS,
- * plus the window freed at the end. Prints a checksum so nothing is optimised
- * away. Built with cc -O2 -g by bench/run. */
+ * plus the window freed at the end. Threads free their windows only once all
+ * have finished their steps, so the peak is every window at once natively
+ * and traced alike, however the threads were scheduled. Prints a checksum
+ * so nothing is optimised away. Built with cc -O2 -g by bench/run. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +18,8 @@
 #include <string.h>
 
 #define SLOTS 4096
+
+static pthread_barrier_t all_done;
 
 struct job {
 	unsigned id;
@@ -63,7 +67,7 @@ worker(void *arg)
 		0x9E3779B97F4A7C15ULL ^ ((uint64_t)j->id * 0x100000001B3ULL);
 	uint64_t sum = 0;
 	if (!slot)
-		return NULL;
+		abort();
 	for (unsigned long i = 0; i < j->ops; i++) {
 		uint64_t r = next(&s);
 		unsigned k = (unsigned)(r % SLOTS);
@@ -84,6 +88,7 @@ worker(void *arg)
 		p[0] = (char)r;
 		slot[k] = p;
 	}
+	pthread_barrier_wait(&all_done);
 	for (unsigned k = 0; k < SLOTS; k++)
 		free(slot[k]);
 	free(slot);
@@ -102,6 +107,8 @@ main(int argc, char **argv)
 	}
 	pthread_t tid[64];
 	struct job job[64];
+	if (pthread_barrier_init(&all_done, NULL, threads) != 0)
+		return 1;
 	for (unsigned t = 0; t < threads; t++) {
 		job[t] = (struct job){ .id = t, .ops = ops };
 		if (pthread_create(&tid[t], NULL, worker, &job[t]) != 0)
