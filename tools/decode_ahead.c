@@ -130,7 +130,7 @@ decoder_main(void *arg)
 }
 
 struct decode_ahead *
-da_start(struct reader *r)
+da_start(struct reader *r, bool thread)
 {
 	struct decode_ahead *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -138,7 +138,8 @@ da_start(struct reader *r)
 	d->r = r;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
-	d->threaded = pthread_create(&d->thread, NULL, decoder_main, d) == 0;
+	d->threaded = thread &&
+		      pthread_create(&d->thread, NULL, decoder_main, d) == 0;
 	return d;
 }
 

@@ -9,15 +9,17 @@
 #ifndef HELDBY_TOOLS_DECODE_AHEAD_H
 #define HELDBY_TOOLS_DECODE_AHEAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "reader.h"
 
 struct decode_ahead;
 
-/* Starts decoding r. NULL without memory. Until da_stop, only the decoder
- * touches r. */
-struct decode_ahead *da_start(struct reader *r);
+/* Starts decoding r, on a thread of its own where thread is set and one
+ * can be started, else on the caller's (in da_next). NULL without memory.
+ * Until da_stop, only the decoder touches r. */
+struct decode_ahead *da_start(struct reader *r, bool thread);
 
 /* The next batch of events in trace order, in *ev: their count, or 0 at
  * the end. A MARK's label stays valid with its batch, until the next

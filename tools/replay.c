@@ -638,7 +638,7 @@ apply_batch(struct replay *rp, const struct rd_event *ev, size_t n)
 int
 replay_reader(struct replay *rp, struct reader *r)
 {
-	struct decode_ahead *d = da_start(r);
+	struct decode_ahead *d = da_start(r, true);
 	int rc = d ? 0 : -ENOMEM;
 	const struct rd_event *ev;
 	size_t n;

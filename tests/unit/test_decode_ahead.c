@@ -106,17 +106,19 @@ expect_same(const struct rd_event *got, const struct seen *want, size_t i)
 	}
 }
 
-Test(decode_ahead, gives_every_event_in_order_with_its_label)
+/* Every event, in order and with its label, across several batches. */
+static void
+check_every_event(bool thread, const char *name)
 {
 	char path[64];
-	trace_path(path, sizeof path, "da-order");
+	trace_path(path, sizeof path, name);
 	write_trace(path);
 	static struct seen want[3 * ALLOCS];
 	size_t nwant = read_directly(path, want, 3 * ALLOCS);
 	cr_assert_gt(nwant, 2 * 4096, "several batches: %zu", nwant);
 
 	struct reader *r = open_trace(path);
-	struct decode_ahead *d = da_start(r);
+	struct decode_ahead *d = da_start(r, thread);
 	cr_assert_not_null(d);
 	size_t seen = 0, batches = 0, marks = 0;
 	const struct rd_event *ev;
@@ -142,6 +144,17 @@ Test(decode_ahead, gives_every_event_in_order_with_its_label)
 	unlink(path);
 }
 
+Test(decode_ahead, gives_every_event_in_order_with_its_label)
+{
+	check_every_event(true, "da-order");
+}
+
+/* The path taken where no thread can be started. */
+Test(decode_ahead, without_a_thread_gives_the_same_events)
+{
+	check_every_event(false, "da-inline");
+}
+
 /* A caller that stops after the first batch: the decoder, which may be
  * waiting for a free slot, stops too, and the reader is usable again. */
 Test(decode_ahead, stops_while_the_decoder_is_ahead, .timeout = 20)
@@ -150,7 +163,7 @@ Test(decode_ahead, stops_while_the_decoder_is_ahead, .timeout = 20)
 	trace_path(path, sizeof path, "da-stop");
 	write_trace(path);
 	struct reader *r = open_trace(path);
-	struct decode_ahead *d = da_start(r);
+	struct decode_ahead *d = da_start(r, true);
 	cr_assert_not_null(d);
 	const struct rd_event *ev;
 	size_t n = da_next(d, &ev);
