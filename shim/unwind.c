@@ -188,6 +188,12 @@ rule_for(uint64_t pc)
 	return (struct cfi_rule){ .kind = CFI_MISSING };
 }
 
+bool
+uw_rules_wanted(void)
+{
+	return atomic_load_explicit(&wanted_any, memory_order_relaxed);
+}
+
 void
 uw_resolve_wanted(void)
 {
@@ -565,6 +571,12 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
 void
 uw_resolve_wanted(void)
 {
+}
+
+bool
+uw_rules_wanted(void)
+{
+	return false;
 }
 
 void

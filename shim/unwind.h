@@ -6,6 +6,7 @@
 #ifndef HELDBY_UNWIND_H
 #define HELDBY_UNWIND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "real.h"
@@ -34,6 +35,9 @@ int uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
  * libunwind meanwhile). The writer thread, inside its drain: it may
  * allocate and enter the loader. */
 void uw_resolve_wanted(void) HB_HIDDEN;
+/* Whether a thread asked for a rule since the last uw_resolve_wanted: a
+ * check without a lock, for the writer's ticks. */
+bool uw_rules_wanted(void) HB_HIDDEN;
 /* After libunwind walked a stack the fast unwinder could not: asks for
  * the rules of its return addresses, so that the next walk through them
  * is the fast one. Never allocates. */

@@ -552,6 +552,8 @@ drain(void)
 static void
 resolve_wanted(void)
 {
+	if (!uw_rules_wanted())
+		return; /* most ticks: no lock taken */
 	pthread_mutex_lock(&w_fork_lock);
 	uw_resolve_wanted();
 	pthread_mutex_unlock(&w_fork_lock);
