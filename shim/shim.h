@@ -22,7 +22,7 @@
 #define HB_FLUSH_MS_DEFAULT 200
 /* a ring's first size: what a thread that never outruns the writer keeps
  * (docs/architecture.md, "Ring sizes") */
-#define HB_RING_SIZE (64u << 10)
+#define HB_RING_SIZE (16u << 10)
 /* a ring doubles while full, up to this (ring.h) */
 #define HB_RING_MAX (8u << 20)
 
