@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from harness import HELDBY, SOURCE_ROOT, check, done, functions, report_json, victim
+from harness import HELDBY, SOURCE_ROOT, check, describe, done, functions, report_json, victim
 
 
 def run(argv, unwind, env=None):
@@ -91,6 +91,21 @@ if check("shapes_fast_ran", proc.returncode == 0 and len(traces) == 1, proc.stde
               sorted(map(leak_key, fast)) == sorted(map(leak_key, slow)),
               (fast[:3], slow[:3]))
     shutil.rmtree(workdir2, ignore_errors=True)
+shutil.rmtree(workdir, ignore_errors=True)
+
+# The largest events: whole stacks of 256 frames, every one different from
+# the one before, through a thread's ring many times over its first size.
+proc, traces, workdir = run([victim("stack_shapes"), "deep"], "fast", env={"HELDBY_DEPTH": "256"})
+if check("deep_stacks_ran", proc.returncode == 0 and len(traces) == 1, proc.stderr):
+    r = report_json(traces[0])
+    s = r["summary"]
+    check("deep_stacks_trace_complete", s["complete"] is True and s["events_dropped"] == 0, s)
+    deep = [e for e in r["leaks"] if functions(e)[0] in ("deep_a", "deep_b")]
+    check("deep_stacks_all_blocks", sum(e["bytes"] for e in deep) == 2000 * 8
+          and sum(e["blocks"] for e in deep) == 2000, describe(deep))
+    check("deep_stacks_cut_at_256_frames", len(deep) == 2 and all(
+        len(e["stack"]) == 256 and set(functions(e)) == {"deep_a", "deep_b"} for e in deep),
+        [(len(e["stack"]), functions(e)[:4]) for e in deep])
 shutil.rmtree(workdir, ignore_errors=True)
 
 # A library replaced on disk while loaded (a package upgrade under a running

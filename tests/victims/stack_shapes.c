@@ -12,6 +12,12 @@
  *     the thread's stack;
  *   - in_handler allocates in a SIGUSR1 handler on a sigaltstack.
  * Every block is kept to the end: bytes held at exit are by function.
+ * With the argument "deep", only: DEEP_BLOCKS times, deep_a and deep_b
+ * recurse 300 frames into each other and allocate 8 bytes at the bottom.
+ * Which calls which alternates with each round, so that consecutive
+ * stacks differ in every frame: each event carries a whole stack, the
+ * largest a thread's ring gets (HELDBY_DEPTH=256), many times over its
+ * first size.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +26,7 @@
 #include <ucontext.h>
 
 #define ROUNDS 20000
+#define DEEP_BLOCKS 2000
 #define NOINLINE __attribute__((noinline))
 
 static void *kept[4 * ROUNDS + 64];
@@ -68,6 +75,36 @@ with_alloca(int depth, size_t n)
 	__asm__ volatile("" ::"r"(pad) : "memory");
 }
 
+NOINLINE static void deep_b(int depth, int round);
+
+NOINLINE static void
+deep_a(int depth, int round)
+{
+	volatile char pad[8];
+	pad[0] = (char)depth;
+	if (depth == 0)
+		keep(malloc(8));
+	else if ((depth ^ round) & 1)
+		deep_a(depth - 1, round);
+	else
+		deep_b(depth - 1, round);
+	__asm__ volatile("" ::"r"(pad) : "memory");
+}
+
+NOINLINE static void
+deep_b(int depth, int round)
+{
+	volatile char pad[16];
+	pad[0] = (char)depth;
+	if (depth == 0)
+		keep(malloc(8));
+	else if ((depth ^ round) & 1)
+		deep_a(depth - 1, round);
+	else
+		deep_b(depth - 1, round);
+	__asm__ volatile("" ::"r"(pad) : "memory");
+}
+
 static ucontext_t main_ctx, co_ctx;
 
 NOINLINE static void
@@ -89,8 +126,14 @@ in_handler(int sig)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "deep") == 0) {
+		for (int round = 0; round < DEEP_BLOCKS; round++)
+			deep_a(300, round);
+		printf("kept %d blocks\n", nkept);
+		return 0;
+	}
 	for (int i = 0; i < ROUNDS; i++) {
 		via_a(100);
 		via_b(200);
