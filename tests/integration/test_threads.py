@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Threads that free and reuse each other's addresses, a program whose true
-peak is known exactly, and one whose threads still allocate when main returns."""
+peak is known exactly, one whose threads still allocate when main returns,
+and one whose reallocs keep filling its ring."""
 import re
 import time
 from harness import check, done, run_native, run_traced, victim
@@ -39,4 +40,18 @@ if check("exit_with_threads_writes_a_trace", t.trace is not None, t.proc.stderr)
     s = t.report["summary"]
     check("exit_with_threads_trace_complete", s["complete"] is True, s)
     check("exit_with_threads_sees_the_kept_block", s["end_bytes"] >= 1 << 20, s)
+
+# A realloc pushes two events; the second often finds the ring full while
+# the ring grows. The writer waited for the first event's key to be
+# released, 2 s each time, before it drained past it: the program, which
+# runs in milliseconds, took 2 to 10 s. One such wait takes 2 s.
+start = time.monotonic()
+t = run_traced([victim("realloc_full_ring")], timeout=120)
+elapsed = time.monotonic() - start
+m = re.search(rb"reallocs (\d+)", t.proc.stdout)
+if check("realloc_full_ring_ran", t.proc.returncode == 0 and m and t.trace is not None, t.proc.stderr):
+    check("realloc_full_ring_never_waits_for_the_stuck_timeout", elapsed < 2.0, f"{elapsed:.2f} s")
+    s = t.report["summary"]
+    check("realloc_full_ring_every_realloc_recorded", s["alloc_calls"] >= int(m.group(1)), s)
+    check("realloc_full_ring_trace_complete", s["complete"] is True and s["events_dropped"] == 0, s)
 done()

@@ -197,6 +197,29 @@ Test(ring, ring_full_gives_up_on_stop)
 	ring_destroy(&r);
 }
 
+/* realloc pushes two events, the second under a key taken after the first
+ * was pushed. Until the second is pushed, the consumer may emit every key
+ * below ring_key_bound: the first event must be among them, or a producer
+ * that waits for its full ring to empty (to grow it) with the second in
+ * hand waits for ever (the writer drained past it after 2 s). */
+Test(ring, realloc_first_event_below_the_bound_before_the_second)
+{
+	static _Atomic uint64_t counter = 7;
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4096), 0);
+	uint64_t k1 = ring_key_take(&r, &counter);
+	cr_assert_leq(ring_key_bound(&r), k1, "the first key is held");
+	cr_assert_eq(ring_push(&r, &k1, sizeof(k1), NULL, 0), 0);
+	uint64_t k2 = ring_key_next(&r, &counter);
+	cr_assert_gt(k2, k1);
+	uint64_t w = atomic_load(&counter), b = ring_key_bound(&r);
+	cr_expect_gt(b < w ? b : w, k1, "watermark %lu, first key %lu",
+		     (unsigned long)(b < w ? b : w), (unsigned long)k1);
+	cr_expect_leq(b, k2, "the second key is still held");
+	ring_key_done(&r);
+	ring_destroy(&r);
+}
+
 /*
  * The order protocol across rings: producers take keys from one counter and
  * push into their own small rings (so they often wait on a full ring); the
