@@ -14,7 +14,8 @@
  * appear later; each ring is in key order, so a k-way merge of the events
  * below w emits them in true order. A thread waiting on a full ring
  * announces a bound above every key in its ring, so a drain always makes
- * room.
+ * room: realloc's second key (ring_key_next) stores a new bound, past its
+ * first event, the same way before it takes the key.
  *
  * While recording, the live counters (count.c) are kept here rather than
  * in the hooks: every drained event is counted in key order, the order the
