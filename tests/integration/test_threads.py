@@ -46,7 +46,7 @@ if check("exit_with_threads_writes_a_trace", t.trace is not None, t.proc.stderr)
 # released, 2 s each time, before it drained past it: the program, which
 # runs in milliseconds, took 2 to 10 s. One such wait takes 2 s.
 start = time.monotonic()
-t = run_traced([victim("realloc_full_ring")], timeout=120)
+t = run_traced([victim("stack_shapes"), "realloc"], timeout=120)
 elapsed = time.monotonic() - start
 m = re.search(rb"reallocs (\d+)", t.proc.stdout)
 if check("realloc_full_ring_ran", t.proc.returncode == 0 and m and t.trace is not None, t.proc.stderr):

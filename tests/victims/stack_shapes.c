@@ -12,12 +12,16 @@
  *     the thread's stack;
  *   - in_handler allocates in a SIGUSR1 handler on a sigaltstack.
  * Every block is kept to the end: bytes held at exit are by function.
- * With the argument "deep", only: DEEP_BLOCKS times, deep_a and deep_b
- * recurse 300 frames into each other and allocate 8 bytes at the bottom.
- * Which calls which alternates with each round, so that consecutive
- * stacks differ in every frame: each event carries a whole stack, the
- * largest a thread's ring gets (HELDBY_DEPTH=256), many times over its
- * first size.
+ * With an argument, only deep stacks: deep_a and deep_b recurse into each
+ * other and do their work at the bottom, which calls which flipping each
+ * round, so that consecutive stacks differ in every frame and each event
+ * carries a whole stack, the largest a thread's ring gets:
+ *   - "deep": 2000 rounds 300 frames deep (HELDBY_DEPTH=256 keeps 256),
+ *     each keeping 8 bytes (tests/integration/test_unwind.py);
+ *   - "realloc": 20000 rounds 60 frames deep, each reallocating one of 64
+ *     blocks. A realloc pushes two events; when the second found the ring
+ *     full, the thread waited for it to empty, which the writer could not
+ *     do before 2 s had passed (tests/integration/test_threads.py).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +30,6 @@
 #include <ucontext.h>
 
 #define ROUNDS 20000
-#define DEEP_BLOCKS 2000
 #define NOINLINE __attribute__((noinline))
 
 static void *kept[4 * ROUNDS + 64];
@@ -75,19 +78,49 @@ with_alloca(int depth, size_t n)
 	__asm__ volatile("" ::"r"(pad) : "memory");
 }
 
+/* What deep_a and deep_b do at the bottom, by mode. */
+static void (*at_bottom)(int round);
+
+static void
+keep_small(int round)
+{
+	(void)round;
+	keep(malloc(8));
+}
+
+static void *slot[64];
+
+static void
+realloc_slot(int round)
+{
+	void **p = &slot[round % 64];
+	void *q = realloc(*p, 16 + (size_t)(round % 200));
+	if (!q)
+		abort();
+	*p = q;
+}
+
+NOINLINE static void deep_a(int depth, int round);
 NOINLINE static void deep_b(int depth, int round);
+
+/* Inlined into both, so each has call sites of its own. */
+static inline __attribute__((always_inline)) void
+deep_step(int depth, int round)
+{
+	if (depth == 0)
+		at_bottom(round);
+	else if ((depth ^ round) & 1)
+		deep_a(depth - 1, round);
+	else
+		deep_b(depth - 1, round);
+}
 
 NOINLINE static void
 deep_a(int depth, int round)
 {
 	volatile char pad[8];
 	pad[0] = (char)depth;
-	if (depth == 0)
-		keep(malloc(8));
-	else if ((depth ^ round) & 1)
-		deep_a(depth - 1, round);
-	else
-		deep_b(depth - 1, round);
+	deep_step(depth, round);
 	__asm__ volatile("" ::"r"(pad) : "memory");
 }
 
@@ -96,13 +129,27 @@ deep_b(int depth, int round)
 {
 	volatile char pad[16];
 	pad[0] = (char)depth;
-	if (depth == 0)
-		keep(malloc(8));
-	else if ((depth ^ round) & 1)
-		deep_a(depth - 1, round);
-	else
-		deep_b(depth - 1, round);
+	deep_step(depth, round);
 	__asm__ volatile("" ::"r"(pad) : "memory");
+}
+
+/* "deep" or "realloc": the rounds of that mode (see the top). */
+static int
+deep_stacks(const char *mode)
+{
+	int realloc_mode = strcmp(mode, "realloc") == 0;
+	at_bottom = realloc_mode ? realloc_slot : keep_small;
+	int rounds = realloc_mode ? 20000 : 2000;
+	for (int round = 0; round < rounds; round++)
+		deep_a(realloc_mode ? 60 : 300, round);
+	if (realloc_mode) {
+		for (int i = 0; i < 64; i++)
+			free(slot[i]);
+		printf("reallocs %d\n", rounds);
+	} else {
+		printf("kept %d blocks\n", nkept);
+	}
+	return 0;
 }
 
 static ucontext_t main_ctx, co_ctx;
@@ -128,12 +175,8 @@ in_handler(int sig)
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "deep") == 0) {
-		for (int round = 0; round < DEEP_BLOCKS; round++)
-			deep_a(300, round);
-		printf("kept %d blocks\n", nkept);
-		return 0;
-	}
+	if (argc > 1)
+		return deep_stacks(argv[1]);
 	for (int i = 0; i < ROUNDS; i++) {
 		via_a(100);
 		via_b(200);
