@@ -598,7 +598,7 @@ idle_sleep_ns(uint64_t idle_ns, uint64_t last_flush, uint64_t flush_ns)
 	uint64_t s = idle_ns;
 	if (s > flush_ns / 2)
 		s = flush_ns / 2;
-	if (enc.len) {
+	if (tf_ok && enc.len) { /* after a write error nothing is due */
 		uint64_t now = hb_now(), due = last_flush + flush_ns;
 		if (due <= now)
 			return CLK_TICK_NS;
