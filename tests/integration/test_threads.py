@@ -48,7 +48,7 @@ if check("exit_with_threads_writes_a_trace", t.trace is not None, t.proc.stderr)
 start = time.monotonic()
 t = run_traced([victim("stack_shapes"), "realloc"], timeout=120)
 elapsed = time.monotonic() - start
-m = re.search(rb"reallocs (\d+)", t.proc.stdout)
+m = re.search(rb"rounds (\d+)", t.proc.stdout)
 if check("realloc_full_ring_ran", t.proc.returncode == 0 and m and t.trace is not None, t.proc.stderr):
     check("realloc_full_ring_never_waits_for_the_stuck_timeout", elapsed < 2.0, f"{elapsed:.2f} s")
     s = t.report["summary"]

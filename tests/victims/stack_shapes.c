@@ -78,7 +78,7 @@ with_alloca(int depth, size_t n)
 	__asm__ volatile("" ::"r"(pad) : "memory");
 }
 
-/* What deep_a and deep_b do at the bottom, by mode. */
+/* What deep_a and deep_b do at the bottom: the mode's (deep_modes). */
 static void (*at_bottom)(int round);
 
 static void
@@ -133,22 +133,33 @@ deep_b(int depth, int round)
 	__asm__ volatile("" ::"r"(pad) : "memory");
 }
 
-/* "deep" or "realloc": the rounds of that mode (see the top). */
+static const struct deep_mode {
+	const char *name;
+	void (*bottom)(int round);
+	int rounds, depth;
+} deep_modes[] = {
+	{ "deep", keep_small, 2000, 300 },
+	{ "realloc", realloc_slot, 20000, 60 },
+};
+
+/* The rounds of the mode named (see the top); 2 for an unknown name. */
 static int
-deep_stacks(const char *mode)
+deep_stacks(const char *name)
 {
-	int realloc_mode = strcmp(mode, "realloc") == 0;
-	at_bottom = realloc_mode ? realloc_slot : keep_small;
-	int rounds = realloc_mode ? 20000 : 2000;
-	for (int round = 0; round < rounds; round++)
-		deep_a(realloc_mode ? 60 : 300, round);
-	if (realloc_mode) {
-		for (int i = 0; i < 64; i++)
-			free(slot[i]);
-		printf("reallocs %d\n", rounds);
-	} else {
-		printf("kept %d blocks\n", nkept);
+	const struct deep_mode *m = NULL;
+	for (size_t i = 0; i < sizeof deep_modes / sizeof deep_modes[0]; i++)
+		if (strcmp(name, deep_modes[i].name) == 0)
+			m = &deep_modes[i];
+	if (!m) {
+		fprintf(stderr, "usage: stack_shapes [deep|realloc]\n");
+		return 2;
 	}
+	at_bottom = m->bottom;
+	for (int round = 0; round < m->rounds; round++)
+		deep_a(m->depth, round);
+	for (int i = 0; i < 64; i++)
+		free(slot[i]);
+	printf("rounds %d, kept %d blocks\n", m->rounds, nkept);
 	return 0;
 }
 
