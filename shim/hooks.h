@@ -8,7 +8,9 @@
 #ifndef HELDBY_HOOKS_H
 #define HELDBY_HOOKS_H
 
+#include <spawn.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define HELDBY_HOOKS_C(X)                                                      \
 	X(void *, malloc, (size_t), 1)                                         \
@@ -27,6 +29,17 @@
 	X(int, execv, (const char *, char *const[]), 1)                        \
 	X(int, execvp, (const char *, char *const[]), 1)                       \
 	X(int, execvpe, (const char *, char *const[], char *const[]), 0)       \
+	X(int, posix_spawn,                                                    \
+	  (pid_t *, const char *, const posix_spawn_file_actions_t *,          \
+	   const posix_spawnattr_t *, char *const[], char *const[]),           \
+	  0)                                                                   \
+	X(int, posix_spawnp,                                                   \
+	  (pid_t *, const char *, const posix_spawn_file_actions_t *,          \
+	   const posix_spawnattr_t *, char *const[], char *const[]),           \
+	  0)                                                                   \
+	X(pid_t, fork, (void), 0)                                              \
+	X(int, system, (const char *), 0)                                      \
+	X(FILE *, popen, (const char *, const char *), 0)                      \
 	X(int, close, (int), 0)                                                \
 	X(int, close_range, (unsigned, unsigned, int), 0)                      \
 	X(void, _exit, (int), 1)                                               \

@@ -4,17 +4,19 @@
  * environ directly (getenv can be unusable this early); bad values are
  * reported once and replaced by the default: the observed program never dies
  * because of heldby.
- *   HELDBY_OUTPUT    trace path, %p = pid (heldby.%p.hbt); if it exists,
- *                    PATH.1 ... PATH.99
+ *   HELDBY_OUTPUT    trace path, %p = pid (heldby.%p.hbt), made absolute
+ *                    at start; if it exists, PATH.1 ... PATH.99
  *   HELDBY_MODE      record | count | off (record when preloaded, count
  *                    when the program links libheldby: a test program
  *                    should not leave trace files behind by default)
  *   HELDBY_DEPTH     frames per stack, 1..256 (64)
  *   HELDBY_FLUSH_MS  longest time between two written blocks (200)
- *   HELDBY_FOLLOW    1: forked children and exec'd programs are traced
- *                    too, each to its own file (0: a fork child stops
- *                    recording and libheldby is removed from LD_PRELOAD at
- *                    start)
+ *   HELDBY_FOLLOW    1: forked children and the programs they run are
+ *                    traced too, each to its own file (0: a fork child
+ *                    stops recording and libheldby is removed from
+ *                    LD_PRELOAD at start). A program this process execs
+ *                    is traced either way (exec.c).
+ *   HELDBY_RUN_LOG   the run's log that `heldby run` reads (runlog.c)
  *   HELDBY_CLOCK     auto | tsc | monotonic: what times events (clock.h);
  *                    auto and tsc take the TSC where it is usable
  */
@@ -29,7 +31,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "exec.h"
 #include "guard.h"
+#include "heldby/trace.h"
+#include "preload.h"
+#include "runlog.h"
 #include "shadow.h"
 #include "shim.h"
 
@@ -47,8 +53,8 @@ _Atomic int hb_counting;
  * without the atfork handlers: it must not stop or flush the parent. */
 static pid_t hb_pid;
 
-static int
-in_owner(void)
+bool
+hb_in_owner(void)
 {
 	return getpid() == hb_pid;
 }
@@ -66,16 +72,6 @@ hb_warn2(const char *a, const char *b)
 	hb_warn(a);
 	hb_warn(b);
 	hb_warn("\n");
-}
-
-static char *
-env_find(const char *name)
-{
-	size_t n = strlen(name);
-	for (char **e = environ; e && *e; e++)
-		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-			return *e + n + 1;
-	return NULL;
 }
 
 static int
@@ -106,20 +102,38 @@ parse_choice(const char *v, const char *const names[3], int *out,
 	hb_warn(warning);
 }
 
-static int preloaded(void);
+/* A child that changes its folder, or a program exec'd there, writes where
+ * the tool looks: the folder is the one the process started in. */
+static void
+make_output_absolute(void)
+{
+	if (hb_cfg.output[0] == '/')
+		return;
+	char cwd[sizeof(hb_cfg.output)];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return;
+	size_t c = strlen(cwd), o = strlen(hb_cfg.output);
+	if (c + 1 + o >= sizeof(hb_cfg.output))
+		return;
+	memmove(hb_cfg.output + c + 1, hb_cfg.output, o + 1);
+	memcpy(hb_cfg.output, cwd, c);
+	hb_cfg.output[c] = '/';
+}
 
 static void
 read_config(void)
 {
 	const char *v;
 	if ((v = env_find("HELDBY_OUTPUT")) && *v) {
-		if (strlen(v) < sizeof(hb_cfg.output) - 64)
+		if (strlen(v) <= HELDBY_OUTPUT_MAX)
 			strcpy(hb_cfg.output, v);
 		else
 			hb_warn("heldby: HELDBY_OUTPUT too long, using the "
 				"default\n");
 	}
-	hb_cfg.mode = preloaded() ? HB_MODE_RECORD : HB_MODE_COUNT;
+	make_output_absolute();
+	hb_cfg.mode = preload_names_us(env_find("LD_PRELOAD")) ? HB_MODE_RECORD
+							       : HB_MODE_COUNT;
 	if ((v = env_find("HELDBY_MODE"))) {
 		static const char *const modes[3] = {
 			[HB_MODE_RECORD] = "record",
@@ -163,87 +177,10 @@ read_config(void)
 	}
 }
 
-/* The file name this library was loaded from, without its folder. */
-static const char *
-self_name(void)
+void
+hb_finish(void)
 {
-	Dl_info di;
-	const char *self = NULL;
-	if (dladdr((void *)&self_name, &di) && di.dli_fname) {
-		self = strrchr(di.dli_fname, '/');
-		self = self ? self + 1 : di.dli_fname;
-	}
-	return self;
-}
-
-/* Whether the LD_PRELOAD entry s..s+n names this library. */
-static int
-preload_entry_is_ours(const char *s, size_t n, const char *self)
-{
-	const char *b = s;
-	for (const char *q = s; q < s + n; q++)
-		if (*q == '/')
-			b = q + 1;
-	size_t bn = n - (size_t)(b - s);
-	return (self && strlen(self) == bn && strncmp(b, self, bn) == 0) ||
-	       (bn == 12 && strncmp(b, "libheldby.so", 12) == 0);
-}
-
-/* The next entry of an LD_PRELOAD value at *p (entries are separated by
- * ':' or ' '), its length in *n, and *p moved past it; NULL at the end. */
-static const char *
-preload_next(const char **p, size_t *n)
-{
-	const char *q = *p;
-	while (*q == ':' || *q == ' ')
-		q++;
-	const char *s = q;
-	while (*q && *q != ':' && *q != ' ')
-		q++;
-	*p = q;
-	*n = (size_t)(q - s);
-	return *n ? s : NULL;
-}
-
-/* Whether we came in through LD_PRELOAD rather than as a library the
- * program links. */
-static int
-preloaded(void)
-{
-	const char *p = env_find("LD_PRELOAD"), *self = self_name(), *s;
-	size_t n;
-	while (p && (s = preload_next(&p, &n)))
-		if (preload_entry_is_ours(s, n, self))
-			return 1;
-	return 0;
-}
-
-/* Removes libheldby from LD_PRELOAD in place so that exec'd children are
- * not traced (HELDBY_FOLLOW=0). */
-static void
-strip_preload(void)
-{
-	char *v = env_find("LD_PRELOAD");
-	if (!v)
-		return;
-	const char *self = self_name(), *p = v, *s;
-	char *out = v; /* never ahead of p */
-	size_t n;
-	while ((s = preload_next(&p, &n))) {
-		if (preload_entry_is_ours(s, n, self))
-			continue;
-		if (out != v)
-			*out++ = ':';
-		memmove(out, s, n);
-		out += n;
-	}
-	*out = 0;
-}
-
-static void
-hb_exit(void)
-{
-	if (!in_owner())
+	if (!hb_in_owner())
 		return;
 	int owned = guard_enter();
 	int on = hb_on();
@@ -284,7 +221,7 @@ hb_fatal(int sig, siginfo_t *si, void *uc)
 		i++;
 	/* Not from inside a hook or the writer (guard set), not in a vfork
 	 * child. */
-	if (hb_on() && in_owner() && guard_enter()) {
+	if (hb_on() && hb_in_owner() && guard_enter()) {
 		writer_sync_for(1000000000u);
 		guard_leave();
 	}
@@ -427,8 +364,10 @@ hb_init(void)
 	hb_pid = getpid();
 	real_init();
 	read_config();
+	runlog_init();
+	exec_save_settings();
 	if (!hb_cfg.follow)
-		strip_preload();
+		preload_strip();
 	if (hb_cfg.mode == HB_MODE_OFF || !real.malloc) {
 		atomic_store(&hb_state, HB_STOPPED);
 		goto out;
@@ -453,7 +392,7 @@ hb_init(void)
 	fds_protect_new_pipes(fds_before, 256);
 	mod_init();
 	/* Registered first, so it runs last of the atexit handlers. */
-	atexit(hb_exit);
+	atexit(hb_finish);
 	/* While recording, the writer counts the events of the trace; the
 	 * hooks count when the trace cannot be written. */
 	if (writer_start() == 0) {
@@ -468,59 +407,14 @@ out:
 		guard_leave();
 }
 
-/*
- * exec replaces the process image and every unwritten event with it
- * (PITFALLS: flush first). The trace is finished (END: it is complete up to
- * the exec); if exec fails, recording goes on in a new file. Followed, the
- * new program has the same pid, so its trace is the next free PATH.N.
- * glibc's execl* and execvp reach execve internally, not through our
- * symbol: wrap each.
- */
 #define HB_EXPORT __attribute__((visibility("default")))
-
-/* Returns true when the trace was finished (restart it if exec fails). */
-static int
-before_exec(void)
-{
-	if (unlikely(!real.execve))
-		real_init();
-	if (!hb_on() || !in_owner() || !writer_running())
-		return 0;
-	hb_exit();
-	return 1;
-}
-
-static int
-after_failed_exec(int finished, int r)
-{
-	if (!finished)
-		return r;
-	int saved = errno;
-	int owned = guard_enter();
-	if (writer_restart_after_exec() == 0) {
-		mod_forget();
-		atomic_store(&ring_stop, 0);
-		if (writer_start() == 0) {
-			/* ON before the hooks stop counting: each event is
-			 * counted by one of the two. */
-			atomic_store(&hb_state, HB_ON);
-			atomic_store(&hb_counting, 0);
-		} else {
-			atomic_store(&ring_stop, 1);
-		}
-	}
-	if (owned)
-		guard_leave();
-	errno = saved;
-	return r;
-}
 
 /* _exit skips atexit: finish the trace here (exit itself reaches _exit
  * inside libc, after our atexit handler already did). */
 HB_EXPORT void
 _exit(int status)
 {
-	hb_exit();
+	hb_finish();
 	if (real._exit)
 		real._exit(status);
 	syscall(SYS_exit_group, status);
@@ -531,101 +425,6 @@ HB_EXPORT void
 _Exit(int status)
 {
 	_exit(status);
-}
-
-HB_EXPORT int
-execve(const char *path, char *const argv[], char *const envp[])
-{
-	int fin = before_exec();
-	return after_failed_exec(fin, real.execve(path, argv, envp));
-}
-
-HB_EXPORT int
-execv(const char *path, char *const argv[])
-{
-	int fin = before_exec();
-	return after_failed_exec(fin, real.execv(path, argv));
-}
-
-HB_EXPORT int
-execvp(const char *file, char *const argv[])
-{
-	int fin = before_exec();
-	return after_failed_exec(fin, real.execvp(file, argv));
-}
-
-HB_EXPORT int
-execvpe(const char *file, char *const argv[], char *const envp[])
-{
-	if (unlikely(!real.execve))
-		real_init();
-	if (!real.execvpe) {
-		errno = ENOSYS;
-		return -1;
-	}
-	int fin = before_exec();
-	return after_failed_exec(fin, real.execvpe(file, argv, envp));
-}
-
-/* execl, execlp, execle: collect the list, then the v form. */
-static int
-exec_list(int kind, const char *path, const char *arg0, va_list ap)
-{
-	size_t n = 0; /* arguments before the terminating NULL */
-	if (arg0) {
-		va_list cp;
-		va_copy(cp, ap);
-		for (n = 1; va_arg(cp, char *); n++)
-			if (n >= 4096)
-				break;
-		va_end(cp);
-		if (n >= 4096) {
-			errno = E2BIG;
-			return -1;
-		}
-	}
-	char *argv[n + 1];
-	argv[0] = (char *)arg0;
-	for (size_t i = 1; i < n; i++)
-		argv[i] = va_arg(ap, char *);
-	if (n)
-		(void)va_arg(ap, char *); /* the NULL */
-	argv[n] = NULL;
-	if (kind == 2) {
-		char *const *envp = va_arg(ap, char *const *);
-		return execve(path, argv, envp);
-	}
-	return kind == 1 ? execvp(path, argv) : execv(path, argv);
-}
-
-HB_EXPORT int
-execl(const char *path, const char *arg0, ...)
-{
-	va_list ap;
-	va_start(ap, arg0);
-	int r = exec_list(0, path, arg0, ap);
-	va_end(ap);
-	return r;
-}
-
-HB_EXPORT int
-execlp(const char *file, const char *arg0, ...)
-{
-	va_list ap;
-	va_start(ap, arg0);
-	int r = exec_list(1, file, arg0, ap);
-	va_end(ap);
-	return r;
-}
-
-HB_EXPORT int
-execle(const char *path, const char *arg0, ...)
-{
-	va_list ap;
-	va_start(ap, arg0);
-	int r = exec_list(2, path, arg0, ap);
-	va_end(ap);
-	return r;
 }
 
 __attribute__((constructor)) static void

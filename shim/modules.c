@@ -14,12 +14,14 @@
  * and a build-id: xz's trace was half module records.
  */
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "heldby/trace.h"
 #include "maps.h"
 #include "shim.h"
 
@@ -46,12 +48,44 @@ static uint64_t mod_next_id = 1;
 static unsigned long long last_adds, last_subs;
 static int have_snapshot;
 static char exe_path[4096];
+static char cmdline[HELDBY_CMDLINE_MAX];
+static size_t cmdline_len;
+
+/* /proc/self/cmdline: argv as the program was given it, NUL after each. */
+static void
+read_cmdline(void)
+{
+	cmdline_len = 0;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n;
+	while (cmdline_len < sizeof(cmdline) &&
+	       (n = read(fd, cmdline + cmdline_len,
+			 sizeof(cmdline) - cmdline_len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		cmdline_len += (size_t)n;
+	}
+	close(fd);
+}
 
 void
 mod_init(void)
 {
 	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
 	exe_path[n > 0 ? n : 0] = 0;
+	read_cmdline();
+}
+
+const char *
+mod_cmdline(size_t *len)
+{
+	*len = cmdline_len;
+	return cmdline;
 }
 
 const char *

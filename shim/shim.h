@@ -247,6 +247,8 @@ int mod_need(uint64_t ip, mod_emit_fn emit, void *ctx) HB_HIDDEN;
 /* A new trace: every module is announced again (fork child, exec failed). */
 void mod_forget(void) HB_HIDDEN;
 const char *mod_exe_path(void) HB_HIDDEN;
+/* The command line read at mod_init (argv, NUL after each); *len bytes. */
+const char *mod_cmdline(size_t *len) HB_HIDDEN;
 /* The GNU build-id of a loaded module, read from its notes in memory:
  * its length (at most MOD_BID_MAX bytes into out), 0 when it has none. */
 #define MOD_BID_MAX 64
@@ -260,6 +262,13 @@ void fds_snapshot(unsigned char *seen, int n) HB_HIDDEN;
 void fds_protect_new_pipes(const unsigned char *before, int n) HB_HIDDEN;
 
 /* lifecycle.c */
+/* Whether this is the process the shim started in (or, followed, the fork
+ * child that began a trace of its own): false in a vfork child, which
+ * shares our memory. */
+bool hb_in_owner(void) HB_HIDDEN;
+/* Stops recording and finishes the trace (atexit, _exit, exec); only in
+ * the owner. Idempotent, bounded. */
+void hb_finish(void) HB_HIDDEN;
 void hb_warn(const char *msg) HB_HIDDEN;
 void hb_warn2(const char *a, const char *b) HB_HIDDEN;
 uint64_t hb_now(void) HB_HIDDEN;

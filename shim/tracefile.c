@@ -67,7 +67,7 @@ set_level(struct tfile *t, int level)
 int
 tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	     uint64_t start_real_ns, uint64_t start_mono_ns, const char *exe,
-	     uint32_t flags)
+	     const char *cmdline, size_t cmdlen, uint32_t flags)
 {
 	int err;
 	memset(t, 0, sizeof(*t));
@@ -115,10 +115,17 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	size_t elen = exe ? strlen(exe) : 0;
 	if (elen > 4096)
 		elen = 4096;
-	uint8_t hdr[HELDBY_TRACE_HEADER_FIXED + 4096];
+	if (!cmdline)
+		cmdlen = 0;
+	if (cmdlen > HELDBY_CMDLINE_MAX)
+		cmdlen = HELDBY_CMDLINE_MAX;
+	if (cmdlen)
+		flags |= HELDBY_TRACE_F_CMDLINE;
+	size_t hlen = HELDBY_TRACE_HEADER_FIXED + elen + (cmdlen ? 4 + cmdlen : 0);
+	uint8_t hdr[HELDBY_TRACE_HEADER_FIXED + 4096 + 4 + HELDBY_CMDLINE_MAX];
 	memcpy(hdr, HELDBY_TRACE_MAGIC, HELDBY_TRACE_MAGIC_LEN);
 	le32(hdr + 8, HELDBY_TRACE_VERSION);
-	le32(hdr + 12, (uint32_t)(HELDBY_TRACE_HEADER_FIXED + elen));
+	le32(hdr + 12, (uint32_t)hlen);
 	le64(hdr + 16, pid);
 	le64(hdr + 24, start_real_ns);
 	le64(hdr + 32, start_mono_ns);
@@ -126,7 +133,12 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	le32(hdr + 44, flags);
 	if (elen)
 		memcpy(hdr + HELDBY_TRACE_HEADER_FIXED, exe, elen);
-	err = write_all(t, hdr, HELDBY_TRACE_HEADER_FIXED + elen);
+	if (cmdlen) {
+		le32(hdr + HELDBY_TRACE_HEADER_FIXED + elen, (uint32_t)cmdlen);
+		memcpy(hdr + HELDBY_TRACE_HEADER_FIXED + elen + 4, cmdline,
+		       cmdlen);
+	}
+	err = write_all(t, hdr, hlen);
 	if (err)
 		goto out_unmap;
 	return 0;

@@ -49,12 +49,14 @@ extern void *(*tfile_alloc)(void *opaque, size_t n);
 extern void (*tfile_free)(void *opaque, void *p);
 
 /* Creates path (O_EXCL, mode 0600) and writes the header, with flags
- * (HELDBY_TRACE_F_*). The descriptor is moved to 512 or above, out of the
+ * (HELDBY_TRACE_F_*) and the command line cmdline[0..cmdlen) (argv, each
+ * NUL-terminated; NULL: none, and no HELDBY_TRACE_F_CMDLINE). The descriptor is moved to 512 or above, out of the
  * way of programs that reuse low ones. Returns 0 or -errno (-EEXIST when
  * the file exists). */
 int tfile_create(struct tfile *t, const char *path, uint64_t pid,
 		 uint64_t start_real_ns, uint64_t start_mono_ns,
-		 const char *exe, uint32_t flags);
+		 const char *exe, const char *cmdline, size_t cmdlen,
+		 uint32_t flags);
 
 /* Compresses raw[0..len) (len <= HELDBY_BLOCK_RAW_MAX) into one block and
  * writes it whole. Returns 0 or -errno; -EBADF, writing nothing, when the

@@ -38,6 +38,7 @@
 #include "encode.h"
 #include "guard.h"
 #include "own_thread.h"
+#include "runlog.h"
 #include "stacktab.h"
 #include "heldby/trace.h"
 #include "seqtag.h"
@@ -758,13 +759,15 @@ writer_start(void)
 	tfile_alloc = z_alloc;
 	tfile_free = z_free;
 	int err = -EEXIST;
+	size_t cmdlen;
+	const char *cmdline = mod_cmdline(&cmdlen);
 	for (int i = 0; i < 100 && err == -EEXIST; i++) {
 		if (i == 0)
 			snprintf(path, sizeof(path), "%s", base);
 		else
 			snprintf(path, sizeof(path), "%s.%d", base, i);
 		err = tfile_create(&tf, path, (uint64_t)getpid(), start_real,
-				   start_mono, mod_exe_path(),
+				   start_mono, mod_exe_path(), cmdline, cmdlen,
 				   HELDBY_TRACE_F_TIME_TABLE);
 	}
 	if (err) {
@@ -776,6 +779,7 @@ writer_start(void)
 		hb_warn(msg);
 		return err;
 	}
+	runlog_trace(path);
 	bool again = raw_bufs != NULL; /* a second trace reuses them */
 	if (!again) {
 		void *m = mmap(NULL, 2 * RAW_CAP, PROT_READ | PROT_WRITE,

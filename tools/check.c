@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `heldby check`: runs a program as `heldby run` does (tools/run.c), then
- * holds its trace against the limits given and names the top holders of
- * whatever went over (tools/report_text.c). The trace goes to a private
- * temporary folder unless -o says where; it is removed when the program is
- * within its limits and kept, its path printed, when it is not, so that
- * `heldby report` can tell the whole story.
+ * holds each of its processes' traces against the limits given and names
+ * the top holders of whatever went over (tools/report_text.c). It follows
+ * the programs PROG runs by default: PROG is often a launcher (a shell, a
+ * compiler driver, make) that holds nothing itself. The traces go to a
+ * private temporary folder unless -o says where; they are removed when
+ * every process is within its limits and kept, their paths printed, when
+ * one is not, so that `heldby report` can tell the whole story.
  */
 #include "check.h"
 
@@ -28,7 +30,7 @@
 
 static const char help[] =
 	"usage: heldby check [--max-peak SIZE] [--max-end SIZE] [--max-blocks N]\n"
-	"                    [--follow | -o PATTERN] [--] PROG [ARGS...]\n"
+	"                    [--no-follow] [-o PATTERN] [--] PROG [ARGS...]\n"
 	"\n"
 	"Runs PROG under heldby (as heldby run does) and fails when it holds more\n"
 	"memory than allowed: for tests and CI, in any language.\n"
@@ -39,16 +41,15 @@ static const char help[] =
 	"  -o PATTERN        keep the trace there (%p = pid); by default it goes to\n"
 	"                    a private folder in $TMPDIR (or /tmp), removed when\n"
 	"                    PROG is within its limits, kept when it is not\n"
-	"  --follow          check the programs PROG runs too (make check, ctest,\n"
-	"                    a script): each process against the limits on its own\n"
+	"  --no-follow       measure PROG's own process only (and the programs it\n"
+	"                    execs), not the programs it starts; by default each\n"
+	"                    process (make check, ctest, a script, a compiler\n"
+	"                    driver's cc1) is held against the limits on its own\n"
 	"\n"
 	"At least one limit; a value equal to its limit is within it. SIZE is bytes\n"
 	"(1048576) or a number with a unit, any case: K, M, G, T (or KiB, MiB, ...)\n"
 	"count in 1024s, KB, MB, GB, TB in 1000s: 64KiB = 64K = 65536, 64KB =\n"
 	"64000, 1.5GiB, 10M = 10485760.\n"
-	"\n"
-	"Without --follow only PROG's own process is measured, not the programs\n"
-	"it runs.\n"
 	"\n"
 	"Exit status: 0 within every limit; 1 over a limit (the limit, the measured\n"
 	"value and the top three holders are printed on stderr) or no trace to\n"
@@ -218,50 +219,51 @@ check_trace(const char *path, const struct check_limits *lim, unsigned flags,
 	return over;
 }
 
+/* Whether the run's log entry is a trace check holds to the limits: any
+ * process's when following, else those of PROG's own process. */
 static int
-not_hidden(const struct dirent *e)
+checked_trace(const struct run_done *d, const struct rl_entry *e, int follow)
 {
-	return e->d_name[0] != '.';
+	return e->kind == 'T' && e->nfields >= 1 && (follow || e->pid == d->pid);
 }
 
-/* --follow: every trace in the private folder, each process on its own.
- * Returns the number of processes over a limit, or -1 when none could be
- * checked. */
+/* Every trace of the run, each process on its own. Returns the number of
+ * traces over a limit, or -1 when none could be checked. */
 static int
-check_folder(const char *dir, const struct check_limits *lim)
+check_traces(const struct run_done *d, const struct check_limits *lim,
+	     int follow)
 {
-	/* alphasort is strcmp here: heldby never calls setlocale */
-	struct dirent **names;
-	int nn = scandir(dir, &names, not_hidden, alphasort);
-	if (nn < 0) {
-		fprintf(stderr, "heldby check: %s: %s\n", dir, strerror(errno));
-		return -1;
+	size_t n = 0;
+	for (size_t i = 0; i < d->log.n; i++)
+		n += checked_trace(d, &d->log.e[i], follow);
+	if (n == 1) {
+		struct check_measured m;
+		for (size_t i = 0; i < d->log.n; i++)
+			if (checked_trace(d, &d->log.e[i], follow))
+				return check_trace(d->log.e[i].fields[0], lim,
+						   0, &m);
 	}
-	size_t n = (size_t)nn;
 	struct check_measured m, most = { 0 };
 	size_t checked = 0;
 	int over = 0;
-	for (size_t i = 0; i < n; i++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-		int rc = check_trace(path, lim,
+	for (size_t i = 0; i < d->log.n; i++) {
+		const struct rl_entry *e = &d->log.e[i];
+		if (!checked_trace(d, e, follow))
+			continue;
+		int rc = check_trace(e->fields[0], lim,
 				     CHECK_QUIET_OK | CHECK_NAME_PROCESS, &m);
-		if (rc >= 0) {
-			checked++;
-			over += rc > 0;
-			most.peak = m.peak > most.peak ? m.peak : most.peak;
-			most.end = m.end > most.end ? m.end : most.end;
-			most.blocks =
-				m.blocks > most.blocks ? m.blocks : most.blocks;
-		}
-		free(names[i]);
+		if (rc < 0)
+			continue;
+		checked++;
+		over += rc > 0;
+		most.peak = m.peak > most.peak ? m.peak : most.peak;
+		most.end = m.end > most.end ? m.end : most.end;
+		most.blocks = m.blocks > most.blocks ? m.blocks : most.blocks;
 	}
-	free(names);
 	if (!checked) {
+		run_no_trace(d);
 		fprintf(stderr,
-			"heldby check: no trace was written to %s: nothing measured; "
-			"cannot check the limits\n",
-			dir);
+			"heldby check: nothing measured; cannot check the limits\n");
 		return -1;
 	}
 	if (!over) {
@@ -284,6 +286,7 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern,
 		{ "max-blocks", required_argument, NULL, 'b' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "no-follow", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -314,6 +317,7 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern,
 			*pattern = optarg;
 			break;
 		case 'f': *follow = 1; break;
+		case 'n': *follow = 0; break;
 		case 'h': fputs(help, stdout); return 0;
 		case ':':
 			return bad_usage("option needs an argument:",
@@ -327,10 +331,6 @@ parse(int argc, char **argv, struct check_limits *lim, const char **pattern,
 		return bad_usage(
 			"no limit given: --max-peak, --max-end or --max-blocks",
 			NULL);
-	if (*follow && *pattern)
-		return bad_usage(
-			"--follow keeps its traces in a private folder; drop -o",
-			NULL);
 	return -1;
 }
 
@@ -338,7 +338,7 @@ int
 check_main(int argc, char **argv)
 {
 	struct check_limits lim = { 0 };
-	struct run_opts ro = { 0 };
+	struct run_opts ro = { .follow = 1 };
 	int rc = parse(argc, argv, &lim, &ro.pattern, &ro.follow);
 	if (rc >= 0)
 		return rc;
@@ -372,25 +372,16 @@ check_main(int argc, char **argv)
 	if (WIFEXITED(d.status) && prog_rc)
 		fprintf(stderr, "heldby check: %s failed with exit status %d\n",
 			ro.argv[0], prog_rc);
-	int over;
-	struct check_measured m;
-	if (ro.follow) {
-		over = check_folder(dir, &lim);
-	} else if (d.have_trace) {
-		over = check_trace(d.trace, &lim, 0, &m);
-	} else {
-		run_no_trace(&d);
-		fprintf(stderr,
-			"heldby check: nothing measured; cannot check the limits\n");
-		over = -1;
-	}
+	int over = check_traces(&d, &lim, ro.follow);
+	run_print_untraced(&d.log);
+	run_done_free(&d);
 	/* Kept for `heldby report` when over a limit, or unreadable (damaged).
 	 */
-	int keep = over > 0 || (over < 0 && !ro.follow && d.have_trace);
+	int keep = over > 0 || (over < 0 && d.have_trace);
 	if (*dir && !keep)
 		remove_dir(dir);
-	else if (*dir && ro.follow)
-		fprintf(stderr, "heldby check: every trace is kept in %s\n",
+	else if (*dir)
+		fprintf(stderr, "heldby check: the traces are kept in %s\n",
 			dir);
 	if (prog_rc)
 		return prog_rc;

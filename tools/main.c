@@ -25,16 +25,17 @@ static const char usage[] =
 	"usage: heldby run [-o PATTERN] [--follow] [--] PROG [ARGS...]\n"
 	"       heldby report [--json] [--top N] [--color WHEN] TRACE\n"
 	"       heldby check [--max-peak SIZE] [--max-end SIZE] [--max-blocks N]\n"
-	"                    [--follow | -o PATTERN] [--] PROG [ARGS...]\n"
+	"                    [--no-follow] [-o PATTERN] [--] PROG [ARGS...]\n"
 	"       heldby --help | --version\n"
 	"\n"
 	"Which call sites hold the bytes: at the peak, and at exit.\n"
 	"\n"
 	"  run      run PROG with libheldby.so preloaded; write a trace to PATTERN\n"
 	"           (default heldby.%p.hbt, %p = pid) and summarise it on stderr.\n"
-	"           Exits with PROG's status. --follow (-f): forked children and\n"
-	"           exec'd programs are traced too, each to PATTERN with its pid;\n"
-	"           the summary lists their traces.\n"
+	"           A program PROG execs is traced too (same pid: PATTERN.1, ...).\n"
+	"           Ends as PROG ended; TERM INT HUP QUIT USR1 USR2 go to PROG.\n"
+	"           --follow (-f): forked children and what they run are traced\n"
+	"           too, each to PATTERN with its pid; a table lists them.\n"
 	"  report   the holders at the peak, what was held at exit, the busiest\n"
 	"           allocation sites. --json: the full, stable form; --top N: list\n"
 	"           length (default 10 in text, all in JSON; 0: all);\n"
@@ -43,7 +44,8 @@ static const char usage[] =
 	"           bytes at the peak, --max-end bytes or --max-blocks blocks at\n"
 	"           exit, naming the top holders and keeping the trace. SIZE:\n"
 	"           1048576, 64KiB or 64K (1024s), 64KB (1000s), 1.5GiB, 10M.\n"
-	"           --follow: the programs PROG runs too, each on its own.\n"
+	"           Each program PROG runs is checked on its own; --no-follow:\n"
+	"           PROG's process alone.\n"
 	"           PROG's own failure is passed on. More: heldby check --help.\n";
 
 static int
@@ -64,7 +66,9 @@ cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct run_opts ro = { 0 };
+	/* HELDBY_FOLLOW=1 in heldby's environment is --follow */
+	const char *fenv = getenv("HELDBY_FOLLOW");
+	struct run_opts ro = { .follow = fenv && !strcmp(fenv, "1") };
 	int c;
 	optind = 0;
 	opterr = 0;

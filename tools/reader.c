@@ -37,6 +37,8 @@ struct reader {
 	int fd;
 	char *path;
 	char *exe;
+	char *cmdline; /* argv, NUL after each; cmdline_len bytes */
+	size_t cmdline_len;
 	uint64_t pid, start_real, start_mono;
 	uint64_t pos; /* file offset of the next block header */
 	int eof;
@@ -172,6 +174,30 @@ check_header(const uint8_t *h, ssize_t n, char *err, size_t errlen)
 	return 0;
 }
 
+/* The command line after the exe path (HELDBY_TRACE_F_CMDLINE); one that
+ * does not fit the header is left out. Returns 0, or -1 out of memory. */
+static int
+read_cmdline(struct reader *r, uint32_t hsize, uint32_t exelen)
+{
+	uint64_t at = HELDBY_TRACE_HEADER_FIXED + (uint64_t)exelen;
+	uint8_t b[4];
+	if (at + 4 > hsize || read_at(r->fd, b, 4, at) != 4)
+		return 0;
+	uint32_t n = le32(b);
+	if (n == 0 || n > HELDBY_CMDLINE_MAX || at + 4 + n > hsize)
+		return 0;
+	r->cmdline = calloc(1, (size_t)n + 1);
+	if (!r->cmdline)
+		return -1;
+	if (read_at(r->fd, r->cmdline, n, at + 4) != (ssize_t)n) {
+		free(r->cmdline);
+		r->cmdline = NULL;
+		return 0;
+	}
+	r->cmdline_len = n;
+	return 0;
+}
+
 int
 reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 {
@@ -224,6 +250,9 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 	    (ssize_t)exelen)
 		/* header cut short: blocks will be missing too */
 		r->exe[0] = 0;
+	if ((le32(h + 44) & HELDBY_TRACE_F_CMDLINE) &&
+	    read_cmdline(r, hsize, exelen) != 0)
+		goto oom;
 	r->p = r->end = r->raw;
 	*out = r;
 	return 0;
@@ -272,6 +301,7 @@ reader_close(struct reader *r)
 	free(r->zbuf);
 	free(r->raw);
 	free(r->exe);
+	free(r->cmdline);
 	free(r->path);
 	free(r);
 }
@@ -996,6 +1026,13 @@ uint64_t
 reader_start_real_ns(const struct reader *r)
 {
 	return r->start_real;
+}
+
+const char *
+reader_cmdline(const struct reader *r, size_t *len)
+{
+	*len = r->cmdline_len;
+	return r->cmdline;
 }
 
 const char *

@@ -115,6 +115,9 @@ const struct rd_module *reader_module(const struct reader *r, uint64_t id);
 uint64_t reader_pid(const struct reader *r);
 uint64_t reader_start_real_ns(const struct reader *r);
 const char *reader_exe(const struct reader *r);
+/* The command line the process was given (argv, a NUL after each, *len
+ * bytes), or NULL when the trace does not have it (older shims). */
+const char *reader_cmdline(const struct reader *r, size_t *len);
 const char *reader_path(const struct reader *r);
 
 #endif

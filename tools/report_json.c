@@ -109,6 +109,23 @@ jstack(struct report *rep, FILE *o, uint64_t stack)
 	free(f);
 }
 
+/* "cmdline": the program's argv as it was given, where the trace has it. */
+static void
+jcmdline(const struct reader *r, FILE *o)
+{
+	size_t len;
+	const char *argv = reader_cmdline(r, &len);
+	if (!argv)
+		return;
+	fputs(", \"cmdline\": [", o);
+	for (size_t i = 0; i < len; i += strnlen(argv + i, len - i) + 1) {
+		if (i)
+			fputs(", ", o);
+		jstr(o, argv + i);
+	}
+	fputc(']', o);
+}
+
 static void
 jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
 {
@@ -189,6 +206,7 @@ report_json(struct report *rep, FILE *o)
 	jstr(o, reader_path(rep->r));
 	fputs(", \"exe\": ", o);
 	jstr(o, reader_exe(rep->r));
+	jcmdline(rep->r, o);
 	fprintf(o,
 		", \"pid\": %" PRIu64 ", \"start_real_ns\": %" PRIu64
 		", \"blocks_read\": %" PRIu64 ", \"blocks_damaged\": %" PRIu64

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `heldby run`: finds libheldby.so beside this executable, runs the
- * program with it preloaded, then replays the trace for a short summary
- * (and, with --follow, lists the traces of the programs it ran). A program
- * LD_PRELOAD cannot reach (tools/progcheck.c) is run bare, with one line.
- * The child reports exec failures through a close-on-exec pipe, so the
- * program's own exit status is never confused with ours. The shim never
- * overwrites a file (it takes NAME.1 … NAME.99 instead), so afterwards the
- * trace is found by the pid and start time in its header.
+ * `heldby run`: finds libheldby.so beside this executable and runs the
+ * program with it preloaded, as a supervisor would see it run natively:
+ * the dispositions, mask and environment it would have had (but for
+ * LD_PRELOAD and the HELDBY_* settings), the terminating and user signals
+ * sent to heldby passed on to it, and its death by a signal passed on as
+ * heldby's own. The shim tells which traces the processes of the run began
+ * through the run's log (runlog.c); run_summary.c says what they hold. A
+ * program LD_PRELOAD cannot reach (tools/progcheck.c) is run bare, with one
+ * line. The child reports exec failures through a close-on-exec pipe, so
+ * the program's own exit status is never confused with ours.
  */
 #include "run.h"
 
@@ -19,21 +21,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "heldby/trace.h"
 #include "progcheck.h"
-#include "reader.h"
-#include "report.h"
-#include "units.h"
+#include "runlog.h"
 
 #define DEFAULT_PATTERN "heldby.%p.hbt"
 
-#define MAX_SUFFIX 99 /* the shim tries NAME, NAME.1 … NAME.99 */
-
 enum child_fail { CHILD_EXEC = 2, CHILD_ENV = 3 };
+
+/* What heldby passes on to the program: what a supervisor, job control or
+ * a CI timeout sends to end or poke it. */
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP,
+				 SIGQUIT, SIGUSR1, SIGUSR2 };
+#define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+
+/* heldby's own dispositions and mask, as it was started: the program's. */
+struct inherited {
+	struct sigaction act[NFORWARDED];
+	sigset_t mask;
+};
+
+static struct inherited inherited;
+static volatile sig_atomic_t program_pid;
 
 int
 run_expand(const char *pattern, pid_t pid, char *out, size_t outlen)
@@ -117,15 +132,23 @@ child_fail(int fd, int what, int err)
 	if (write(fd, msg, sizeof msg) < 0) {
 		/* nothing left to tell */
 	}
-	_exit(what == CHILD_EXEC ? 127 : 2);
+	_exit(what != CHILD_EXEC ? 2 : err == ENOENT ? 127 : 126);
+}
+
+static void
+restore_inherited(const struct inherited *in)
+{
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &in->act[i], NULL);
+	sigprocmask(SIG_SETMASK, &in->mask, NULL);
 }
 
 /* shim NULL: run the program as it is, untraced. Never returns. */
 _Noreturn static void
-child(const struct run_opts *o, const char *shim, const char *pattern, int fd)
+child(const struct run_opts *o, const char *shim, const char *pattern,
+      const char *log, const struct inherited *in, int fd)
 {
-	signal(SIGINT, SIG_DFL);
-	signal(SIGQUIT, SIG_DFL);
+	restore_inherited(in);
 	if (!shim) {
 		execvp(o->argv[0], o->argv);
 		child_fail(fd, CHILD_EXEC, errno);
@@ -139,115 +162,43 @@ child(const struct run_opts *o, const char *shim, const char *pattern, int fd)
 		 old ? old : "");
 	if (setenv("LD_PRELOAD", pre, 1) ||
 	    setenv("HELDBY_OUTPUT", pattern, 1) ||
-	    (o->follow && setenv("HELDBY_FOLLOW", "1", 1)))
+	    setenv("HELDBY_FOLLOW", o->follow ? "1" : "0", 1) ||
+	    setenv("HELDBY_RUN_LOG", log, 1))
 		child_fail(fd, CHILD_ENV, errno);
 	execvp(o->argv[0], o->argv);
 	child_fail(fd, CHILD_EXEC, errno);
 }
 
+/* A signal sent to heldby goes to the program. Not one the terminal sent
+ * (^C, ^\, a hang-up): the terminal sent it to the program too. */
 static void
-print_summary(const char *path, const struct rp_summary *s)
+pass_on(int sig, siginfo_t *si, void *uc)
 {
-	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
-	fprintf(stderr, "heldby: trace written to %s%s\n", path,
-		s->complete ? "" : " (cut short)");
-	fprintf(stderr, "heldby:   peak     %s in %s block%s at %s\n",
-		format_size(s->peak_bytes, b1),
-		format_count(s->peak_blocks, b2),
-		s->peak_blocks == 1 ? "" : "s",
-		format_duration(s->peak_time_ns, b3));
-	fprintf(stderr, "heldby:   at exit  %s in %s block%s\n",
-		format_size(s->end_bytes, b1), format_count(s->end_blocks, b2),
-		s->end_blocks == 1 ? "" : "s");
-	fprintf(stderr, "heldby:   calls    %s allocations, %s frees\n",
-		format_count(s->alloc_calls, b1),
-		format_count(s->free_calls, b2));
-	fprintf(stderr, "heldby: who holds them: heldby report %s\n", path);
+	(void)uc;
+	int saved = errno;
+	pid_t pid = (pid_t)program_pid;
+	if (pid > 0 && si->si_code != SI_KERNEL && si->si_pid != pid)
+		kill(pid, sig);
+	errno = saved;
 }
 
-/* The summary the writer left in the trace's last block (format 3), read
- * without replaying the rest: 0, or -1 when there is none or the file is
- * not whole. */
-static int
-summary_from_end(const char *path, struct rp_summary *out)
-{
-	struct reader *r;
-	char err[256];
-	if (reader_open(path, &r, err, sizeof err) != 0)
-		return -1;
-	int ok = -1;
-	if (reader_skip_to_last_block(r) == 0) {
-		struct rd_event ev;
-		while (reader_next(r, &ev) == 1)
-			;
-		const struct reader_stats *st = reader_stats(r);
-		if (st->complete && st->has_summary && !st->anomalies) {
-			const struct rd_summary *m = &st->summary;
-			memset(out, 0, sizeof *out);
-			out->peak_bytes = m->peak_bytes;
-			out->peak_blocks = m->peak_blocks;
-			out->peak_time_ns = m->peak_time_ns;
-			out->end_bytes = m->end_bytes;
-			out->end_blocks = m->end_blocks;
-			out->alloc_calls = m->alloc_calls;
-			out->free_calls = m->free_calls;
-			out->complete = 1;
-			ok = 0;
-		}
-	}
-	reader_close(r);
-	return ok;
-}
-
-/* A whole trace of a finished program carries its summary: print it from
- * there. Otherwise (cut short, a fork child's, an older format) replay. */
+/* Blocks the forwarded signals (until the program's pid is known) and
+ * installs pass_on; what was there goes into *in. */
 static void
-summary(const char *path)
+take_signals(struct inherited *in)
 {
-	struct rp_summary s;
-	if (summary_from_end(path, &s) == 0) {
-		print_summary(path, &s);
-		return;
-	}
-	struct report rep;
-	char err[256];
-	if (report_load(&rep, path, err, sizeof err) != 0) {
-		fprintf(stderr, "heldby: %s: %s\n", path, err);
-		return;
-	}
-	print_summary(path, &rep.rp.sum);
-	report_unload(&rep);
-}
-
-/* The trace that process pid began at or after since_ns: PATH, or the
- * PATH.N the shim took because PATH existed. Returns 1 and fills out, or 0. */
-static int
-find_trace(const char *base, pid_t pid, uint64_t since_ns, char *out,
-	   size_t outlen)
-{
-	for (int i = 0; i <= MAX_SUFFIX; i++) {
-		char cand[PATH_MAX + 8];
-		if (i == 0)
-			snprintf(cand, sizeof cand, "%s", base);
-		else
-			snprintf(cand, sizeof cand, "%s.%d", base, i);
-		struct reader *r;
-		char err[256];
-		if (reader_open(cand, &r, err, sizeof err) != 0) {
-			if (access(cand, F_OK) != 0)
-				return 0; /* the shim stops at the first free
-					     name */
-			continue;
-		}
-		int mine = reader_pid(r) == (uint64_t)pid &&
-			   reader_start_real_ns(r) >= since_ns;
-		reader_close(r);
-		if (mine && strlen(cand) < outlen) {
-			strcpy(out, cand);
-			return 1;
-		}
-	}
-	return 0;
+	sigset_t fw;
+	sigemptyset(&fw);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaddset(&fw, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &fw, &in->mask);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = pass_on;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &sa, &in->act[i]);
 }
 
 /* The folder the trace goes to must exist and be writable; better said
@@ -293,74 +244,6 @@ untraceable(const char *argv0)
 	}
 }
 
-static uint64_t
-now_real_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Does name fit the file name pattern pat (%p: a pid), with or without
- * the ".N" the shim appends when a file exists? */
-static int
-trace_name_matches(const char *name, const char *pat)
-{
-	while (*pat) {
-		if (pat[0] == '%' && pat[1] == 'p') {
-			if (*name < '0' || *name > '9')
-				return 0;
-			while (*name >= '0' && *name <= '9')
-				name++;
-			pat += 2;
-			continue;
-		}
-		if (pat[0] == '%' && pat[1] == '%')
-			pat++;
-		if (*name++ != *pat++)
-			return 0;
-	}
-	if (!*name)
-		return 1;
-	if (*name++ != '.' || !*name)
-		return 0;
-	while (*name >= '0' && *name <= '9')
-		name++;
-	return !*name;
-}
-
-/* With --follow: the traces of the program's children and exec'd programs,
- * i.e. files that fit the pattern, written since the run began. */
-static void
-list_other_traces(const char *pattern, const char *main_path, time_t since)
-{
-	const char *slash = strrchr(pattern, '/');
-	const char *base = slash ? slash + 1 : pattern;
-	char dir[PATH_MAX]; /* the folder part, with its '/'; "" for "." */
-	snprintf(dir, sizeof dir, "%.*s", (int)(base - pattern), pattern);
-	if (strchr(dir, '%'))
-		return; /* a pid in the folder name: not looked for */
-	/* alphasort is strcmp here: heldby never calls setlocale */
-	struct dirent **names;
-	int n = scandir(*dir ? dir : ".", &names, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		const char *name = names[i]->d_name;
-		char path[PATH_MAX];
-		struct stat sb;
-		if (trace_name_matches(name, base) &&
-		    snprintf(path, sizeof path, "%s%s", dir, name) <
-			    (int)sizeof path &&
-		    strcmp(path, main_path) != 0 && lstat(path, &sb) == 0 &&
-		    S_ISREG(sb.st_mode) && sb.st_mtime >= since)
-			fprintf(stderr,
-				"heldby: also traced (child or exec'd program): %s\n",
-				path);
-		free(names[i]);
-	}
-	if (n >= 0)
-		free(names);
-}
-
 int
 run_status(const char *prog, int status)
 {
@@ -373,9 +256,140 @@ run_status(const char *prog, int status)
 }
 
 int
+run_die_like(int status)
+{
+	if (!WIFSIGNALED(status))
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	int sig = WTERMSIG(status);
+	fflush(NULL);
+	/* The program left its core dump; ours would be heldby's, and could
+	 * take the same file name. */
+	struct rlimit core;
+	if (getrlimit(RLIMIT_CORE, &core) == 0) {
+		core.rlim_cur = 0;
+		setrlimit(RLIMIT_CORE, &core);
+	}
+	signal(sig, SIG_DFL);
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+	return 128 + sig; /* a signal that does not end a process */
+}
+
+/* The pattern made absolute, so that the shim and the tool agree on every
+ * path whatever folder a process changes to. Returns 0, or 2 with the
+ * reason printed. */
+static int
+absolute_pattern(const char *pattern, char *out, size_t cap)
+{
+	char cwd[PATH_MAX];
+	if (pattern[0] == '/')
+		snprintf(cwd, sizeof cwd, "%s", "");
+	else if (!getcwd(cwd, sizeof cwd)) {
+		fprintf(stderr, "heldby: the current folder: %s\n",
+			strerror(errno));
+		return 2;
+	}
+	int n = snprintf(out, cap, "%s%s%s", cwd, *cwd ? "/" : "", pattern);
+	char probe[PATH_MAX];
+	if (n < 0 || (size_t)n >= cap || (size_t)n > HELDBY_OUTPUT_MAX ||
+	    run_expand(out, getpid(), probe, sizeof probe - 4) != 0) {
+		fprintf(stderr,
+			"heldby: output pattern too long (%d characters made "
+			"absolute; at most %u)\n",
+			n, HELDBY_OUTPUT_MAX);
+		return 2;
+	}
+	return 0;
+}
+
+/* Waits for the program, passing signals on meanwhile; once it is gone,
+ * they do to heldby what they would have done. */
+static int
+wait_program(pid_t pid, int *status)
+{
+	int rc = 0;
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "heldby: waitpid: %s\n",
+				strerror(errno));
+			rc = -1;
+			break;
+		}
+	}
+	program_pid = 0;
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &inherited.act[i], NULL);
+	return rc;
+}
+
+/* Forks and execs the program; 0 with *pid, or the status heldby should
+ * end with, the reason printed. */
+static int
+start_program(const struct run_opts *o, const char *shim, const char *pattern,
+	      const char *log, pid_t *pid)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		fprintf(stderr, "heldby: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	take_signals(&inherited);
+	fflush(NULL);
+	*pid = fork();
+	if (*pid < 0) {
+		fprintf(stderr, "heldby: fork: %s\n", strerror(errno));
+		restore_inherited(&inherited);
+		return 1;
+	}
+	if (*pid == 0) {
+		close(pfd[0]);
+		child(o, shim, pattern, log, &inherited, pfd[1]);
+	}
+	program_pid = *pid;
+	sigprocmask(SIG_SETMASK, &inherited.mask, NULL);
+	close(pfd[1]);
+	int msg[2] = { 0, 0 };
+	ssize_t n;
+	do
+		n = read(pfd[0], msg, sizeof msg);
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n != (ssize_t)sizeof msg)
+		return 0;
+	int status;
+	wait_program(*pid, &status);
+	if (msg[0] == CHILD_EXEC) {
+		fprintf(stderr, "heldby: %s: %s\n", o->argv[0],
+			strerror(msg[1]));
+		return msg[1] == ENOENT ? 127 : 126;
+	}
+	fprintf(stderr, "heldby: cannot set up the environment: %s\n",
+		strerror(msg[1]));
+	return 1;
+}
+
+/* The main trace: the last one the program's own process began (it may
+ * have exec'd other programs before). */
+static void
+find_main_trace(struct run_done *d)
+{
+	d->have_trace = 0;
+	for (size_t i = 0; i < d->log.n; i++) {
+		const struct rl_entry *e = &d->log.e[i];
+		if (e->kind == 'T' && e->pid == d->pid && e->nfields >= 1 &&
+		    strlen(e->fields[0]) < sizeof d->trace) {
+			strcpy(d->trace, e->fields[0]);
+			d->have_trace = 1;
+		}
+	}
+}
+
+int
 run_traced(const struct run_opts *o, struct run_done *d)
 {
-	const char *pattern = o->pattern ? o->pattern : DEFAULT_PATTERN;
 	char shim[PATH_MAX];
 	if (run_find_shim(shim, sizeof shim) != 0) {
 		fprintf(stderr,
@@ -389,8 +403,13 @@ run_traced(const struct run_opts *o, struct run_done *d)
 			shim);
 		return 1;
 	}
+	char pattern[PATH_MAX];
+	int err = absolute_pattern(o->pattern ? o->pattern : DEFAULT_PATTERN,
+				   pattern, sizeof pattern);
+	if (err)
+		return err;
 	char dir[PATH_MAX];
-	int err = check_output_dir(pattern, dir, sizeof dir);
+	err = check_output_dir(pattern, dir, sizeof dir);
 	if (err) {
 		fprintf(stderr, "heldby: cannot write the trace in %s: %s\n",
 			dir, strerror(-err));
@@ -400,64 +419,37 @@ run_traced(const struct run_opts *o, struct run_done *d)
 	if (why)
 		fprintf(stderr, "heldby: %s %s; running it without recording\n",
 			o->argv[0], why);
-	d->started_ns = now_real_ns();
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		fprintf(stderr, "heldby: pipe: %s\n", strerror(errno));
+	err = runlog_create(d->log_path, sizeof d->log_path);
+	if (err) {
+		fprintf(stderr, "heldby: cannot make the run's log: %s\n",
+			strerror(-err));
 		return 1;
 	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "heldby: fork: %s\n", strerror(errno));
-		return 1;
-	}
-	if (pid == 0) {
-		close(pfd[0]);
-		child(o, why ? NULL : shim, pattern, pfd[1]);
-	}
-	close(pfd[1]);
-	/* Like time(1): ^C goes to the program; we stay to report. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-
-	int msg[2] = { 0, 0 };
-	ssize_t n;
-	do
-		n = read(pfd[0], msg, sizeof msg);
-	while (n < 0 && errno == EINTR);
-	close(pfd[0]);
-
-	while (waitpid(pid, &d->status, 0) < 0) {
-		if (errno != EINTR) {
-			fprintf(stderr, "heldby: waitpid: %s\n",
-				strerror(errno));
-			return 1;
-		}
-	}
-	char base[PATH_MAX];
-	run_expand(pattern, pid, base, sizeof base);
-	if (n == (ssize_t)sizeof msg) {
-		switch (msg[0]) {
-		case CHILD_EXEC:
-			fprintf(stderr, "heldby: %s: %s\n", o->argv[0],
-				strerror(msg[1]));
-			return 127;
-		default:
-			fprintf(stderr,
-				"heldby: cannot set up the environment: %s\n",
-				strerror(msg[1]));
-			return 1;
-		}
+	int rc = start_program(o, why ? NULL : shim, pattern, d->log_path,
+			       &d->pid);
+	if (rc == 0 && wait_program(d->pid, &d->status) != 0)
+		rc = 1;
+	if (rc == 0)
+		runlog_read(d->log_path, &d->log);
+	if (rc) {
+		unlink(d->log_path);
+		return rc;
 	}
 	d->untraced = why != NULL;
-	d->have_trace = !why && find_trace(base, pid, d->started_ns, d->trace,
-					   sizeof d->trace);
+	run_expand(pattern, d->pid, d->named, sizeof d->named);
+	find_main_trace(d);
 	if (!d->have_trace)
-		snprintf(d->trace, sizeof d->trace, "%s", base);
-	else if (strcmp(d->trace, base) != 0)
-		fprintf(stderr, "heldby: %s existed; not overwritten\n", base);
+		snprintf(d->trace, sizeof d->trace, "%s", d->named);
 	return 0;
+}
+
+void
+run_done_free(struct run_done *d)
+{
+	runlog_free(&d->log);
+	if (d->log_path[0])
+		unlink(d->log_path);
+	d->log_path[0] = 0;
 }
 
 void
@@ -478,16 +470,12 @@ run_program(const struct run_opts *o)
 	int rc = run_traced(o, &d);
 	if (rc)
 		return rc;
-	rc = run_status(o->argv[0], d.status);
-	if (!d.have_trace) {
+	if (WIFSIGNALED(d.status))
+		run_status(o->argv[0], d.status);
+	if (d.have_trace)
+		run_summarise(&d, o->follow);
+	else
 		run_no_trace(&d);
-		return rc;
-	}
-	summary(d.trace);
-	const char *fenv = getenv("HELDBY_FOLLOW");
-	if (o->follow || (fenv && !strcmp(fenv, "1")))
-		list_other_traces(o->pattern ? o->pattern : DEFAULT_PATTERN,
-				  d.trace,
-				  (time_t)(d.started_ns / 1000000000u));
-	return rc;
+	run_done_free(&d);
+	return run_die_like(d.status);
 }

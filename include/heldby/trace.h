@@ -26,6 +26,9 @@
  *   off 40  u32      length of the executable path that follows
  *   off 44  u32      flags (HELDBY_TRACE_F_*)
  *   off 48  bytes    executable path (not NUL-terminated)
+ *   then, with HELDBY_TRACE_F_CMDLINE: u32 length, and the command line
+ *            as the program was given it (argv, each argument followed by
+ *            a NUL, at most HELDBY_CMDLINE_MAX bytes)
  * A reader skips to "header size", so later versions may append fields.
  */
 #define HELDBY_TRACE_HEADER_FIXED 48u
@@ -40,6 +43,15 @@
  * events, broke zstd's matches: 37% of sqlite3's trace. */
 #define HELDBY_TRACE_F_TIME_TABLE 1u
 #define HELDBY_TIME_TABLE_UNIT_NS 1000000u
+/* The header holds the process's command line after the executable path:
+ * the executable alone names a symlink's target (Debian's redis-server is
+ * redis-check-rdb), the command line what was run. */
+#define HELDBY_TRACE_F_CMDLINE 2u
+#define HELDBY_CMDLINE_MAX 4096u
+/* The longest HELDBY_OUTPUT pattern the shim takes, and so the longest
+ * `heldby run -o` accepts: made absolute, expanded, with ".NN" added, it
+ * still fits a path. */
+#define HELDBY_OUTPUT_MAX 3900u
 
 /*
  * Then blocks, back to back until the end of the file. Block header, 20

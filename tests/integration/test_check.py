@@ -118,19 +118,26 @@ def heldby_check_script(*args):
     return r
 
 
-r = heldby_check_script("--max-peak", "50MiB")
-check("check_without_follow_measures_only_prog", r.returncode == 0 and "hold_report_buffers" not in r.stderr,
+r = heldby_check_script("--no-follow", "--max-peak", "50MiB")
+check("check_no_follow_measures_only_prog", r.returncode == 0 and "hold_report_buffers" not in r.stderr,
       r.stderr)
-r = heldby_check_script("--follow", "--max-peak", "50MiB")
-over = re.findall(r"memory_hog \(pid \d+\): peak .* is over --max-peak", r.stderr)
-check("check_follow_checks_each_child", r.returncode == 1 and len(over) == 2
-      and r.stderr.count("hold_report_buffers") == 2 and "every trace is kept in" in r.stderr, r.stderr)
+check("check_no_follow_names_the_untraced_programs", r.stderr.count(HOG) == 2 and "--follow" in r.stderr,
+      r.stderr)
+for flag in ([], ["--follow"]):  # following is the default
+    r = heldby_check_script(*flag, "--max-peak", "50MiB")
+    over = re.findall(r"memory_hog \(pid \d+\): peak .* is over --max-peak", r.stderr)
+    check(f"check{'_follow' if flag else ''}_checks_each_child", r.returncode == 1 and len(over) == 2
+          and r.stderr.count("hold_report_buffers") == 2 and "the traces are kept in" in r.stderr, r.stderr)
 r = heldby_check_script("--follow", "--max-peak", "200MiB")
 m = re.search(r"within limits \(the largest of (\d+) processes\): peak 79\.\d MiB", r.stderr)
 check("check_follow_within_limits", r.returncode == 0 and m is not None and int(m.group(1)) >= 3
       and leftovers(r) == [], (r.stderr, leftovers(r)))
-r = heldby_check_script("--follow", "-o", "/tmp/x.%p.hbt", "--max-peak", "1M")
-check("check_follow_with_output_pattern_exits_2", r.returncode == 2 and one_line(r), r.stderr)
+d = tempfile.mkdtemp(prefix="heldby-check-o-")
+made.append(d)
+r = heldby_check_script("-o", os.path.join(d, "x.%p.hbt"), "--max-peak", "50MiB")
+over = re.findall(r"memory_hog \(pid \d+\): peak .* is over --max-peak", r.stderr)
+check("check_follow_with_output_pattern_checks_each_child", r.returncode == 1 and len(over) == 2
+      and len(os.listdir(d)) == 3, (os.listdir(d), r.stderr))
 
 # The program's own failure is passed on and said to be its own.
 r = heldby_check("--max-peak", "200MiB", prog=("fail", "3"))

@@ -60,10 +60,12 @@ def only_trace(traces):
 
 
 # ---- every way of dying: 40 MiB held by hold_forty(), then ... ----
-DEATHS = {  # how: (exit status seen by heldby run, trace complete)
+# heldby run ends as the program did: a death by signal is its own death by
+# that signal (subprocess: a negative returncode), as a parent sees natively.
+DEATHS = {  # how: (exit status seen by heldby run's parent, trace complete)
     "exit": (0, True), "_exit": (0, True), "return": (0, True), "handler": (3, True),
-    "abort": (128 + signal.SIGABRT, False), "raise-segv": (128 + signal.SIGSEGV, False),
-    "fault-segv": (128 + signal.SIGSEGV, False), "bus": (128 + signal.SIGBUS, False),
+    "abort": (-signal.SIGABRT, False), "raise-segv": (-signal.SIGSEGV, False),
+    "fault-segv": (-signal.SIGSEGV, False), "bus": (-signal.SIGBUS, False),
 }
 for how, (want_rc, want_complete) in DEATHS.items():
     argv = [victim("dies"), how]
@@ -72,8 +74,8 @@ for how, (want_rc, want_complete) in DEATHS.items():
     check(f"death_{how}_status_same_as_without_heldby", native.returncode == pre.returncode
           and native.stdout == pre.stdout, (native.returncode, pre.returncode, pre.stderr))
     proc, traces = heldby_run(argv)
-    check(f"death_{how}_heldby_run_exits_with_program_status", proc.returncode == want_rc,
-          (proc.returncode, proc.stderr))
+    check(f"death_{how}_heldby_run_ends_as_the_program_did", proc.returncode == want_rc == native.returncode,
+          (proc.returncode, native.returncode, proc.stderr))
     trace = only_trace(traces)
     if not check(f"death_{how}_one_trace", trace is not None, (traces, proc.stderr)):
         continue
@@ -107,7 +109,7 @@ except subprocess.TimeoutExpired:
     p.kill()
     out, err = p.communicate()
 if check("kill9_program_was_ready_and_killed", killed, (line, traces)):
-    check("kill9_heldby_run_exits_137", p.returncode == 128 + signal.SIGKILL, (p.returncode, err))
+    check("kill9_heldby_run_dies_of_sigkill_too", p.returncode == -signal.SIGKILL, (p.returncode, err))
     check("kill9_heldby_run_summary_says_cut_short", b"cut short" in err, err)
     r = report_json(only_trace(traces))
     check("kill9_hold_forty_top_peak_holder_40MiB", top_is(r["peak_holders"], "hold_forty", 40 * MiB),
@@ -170,28 +172,22 @@ if check("fork_busy_threads_no_deadlock", not hung and proc.returncode == 0 and 
             bad.append((pid, describe(r["peak_holders"], 1)))
     check("fork_busy_threads_every_trace_complete_child_has_its_MiB", not bad, bad)
 
-# ---- exec ----
-proc, traces = heldby_run([victim("spawner"), "exec", victim("spawner"), "alloc"])
-check("exec_unfollowed_program_ran", proc.returncode == 0, proc.stderr)
-trace = only_trace(traces)
-if check("exec_unfollowed_one_trace", trace is not None, traces):
-    r = report_json(trace)
-    check("exec_trace_finished_before_exec", r["summary"]["complete"] is True, r["summary"])
-    check("exec_trace_has_pre_exec_8MiB", top_is(r["peak_holders"], "before_exec", 8 * MiB),
-          describe(r["peak_holders"]))
-
-proc, traces = heldby_run([victim("spawner"), "exec", victim("spawner"), "alloc"], follow=True)
-check("exec_follow_program_ran", proc.returncode == 0, proc.stderr)
-paths = [p for ps in traces.values() for p in ps]
-if check("exec_follow_two_traces_same_pid", len(traces) == 1 and len(paths) == 2, traces):
-    first, second = sorted(paths, key=len)
-    r1, r2 = report_json(first), report_json(second)
-    check("exec_follow_first_is_pre_exec_and_complete",
-          top_is(r1["peak_holders"], "before_exec", 8 * MiB) and r1["summary"]["complete"] is True,
-          describe(r1["peak_holders"]))
-    check("exec_follow_second_is_exec_target_16MiB", top_is(r2["peak_holders"], "exec_target", 16 * MiB)
-          and r2["summary"]["complete"] is True, describe(r2["peak_holders"]))
-    check("exec_follow_run_lists_second", second.encode() in proc.stderr, proc.stderr)
+# ---- exec: followed with or without --follow (the same process) ----
+for follow in (False, True):
+    name = "exec_follow" if follow else "exec"
+    proc, traces = heldby_run([victim("spawner"), "exec", victim("spawner"), "alloc"], follow=follow)
+    check(f"{name}_program_ran", proc.returncode == 0, proc.stderr)
+    paths = [p for ps in traces.values() for p in ps]
+    if check(f"{name}_two_traces_same_pid", len(traces) == 1 and len(paths) == 2, traces):
+        first, second = sorted(paths, key=len)
+        r1, r2 = report_json(first), report_json(second)
+        check(f"{name}_first_is_pre_exec_and_complete",
+              top_is(r1["peak_holders"], "before_exec", 8 * MiB) and r1["summary"]["complete"] is True,
+              describe(r1["peak_holders"]))
+        check(f"{name}_second_is_exec_target_16MiB", top_is(r2["peak_holders"], "exec_target", 16 * MiB)
+              and r2["summary"]["complete"] is True, describe(r2["peak_holders"]))
+        check(f"{name}_run_summarises_the_exec_target", f"trace written to {second}".encode() in proc.stderr
+              and first.encode() in proc.stderr, proc.stderr)
 
 proc, traces = heldby_run([victim("spawner"), "exec-fail"])
 paths = [p for ps in traces.values() for p in ps]

@@ -26,7 +26,7 @@ start(struct tfile *t)
 {
 	snprintf(path, sizeof path, "/tmp/heldby-compressor-%d", (int)getpid());
 	unlink(path);
-	cr_assert_eq(tfile_create(t, path, 7, 1, 2, "/bin/x", 0), 0);
+	cr_assert_eq(tfile_create(t, path, 7, 1, 2, "/bin/x", NULL, 0, 0), 0);
 	cr_assert_eq(compressor_start(t, NULL), 0);
 }
 
