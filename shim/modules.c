@@ -241,6 +241,9 @@ announce(struct mod *m, mod_emit_fn emit, void *ctx)
 void
 mod_refresh(mod_emit_fn emit, void *ctx, bool force)
 {
+	/* A load no hook has looked at since: point an RTLD_DEEPBIND
+	 * library at us before it is called (deepbind.h). */
+	dpb_poll();
 	unsigned long long c[2] = { 0, 0 };
 	dl_iterate_phdr(counts_cb, c);
 	if (have_snapshot && !force && c[0] == last_adds && c[1] == last_subs)

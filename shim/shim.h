@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "count.h"
+#include "deepbind.h"
 #include "real.h"
 #include "ring.h"
 #include "unwind.h"
@@ -155,6 +156,7 @@ void event_mark(const char *label) HB_HIDDEN;
 static inline void
 track_alloc(void *p, size_t n, unsigned fn, const void *caller)
 {
+	dpb_poll_alloc(caller); /* after a load: RTLD_DEEPBIND (deepbind.h) */
 	if (hb_on())
 		event_alloc(p, n, fn, caller);
 	else if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
@@ -164,6 +166,7 @@ track_alloc(void *p, size_t n, unsigned fn, const void *caller)
 static inline void
 track_free(void *p)
 {
+	dpb_poll(); /* after a load: RTLD_DEEPBIND (deepbind.h) */
 	if (hb_on())
 		event_free(p);
 	else if (atomic_load_explicit(&hb_counting, memory_order_relaxed))
