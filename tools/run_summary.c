@@ -22,6 +22,7 @@
 
 #define CMD_SHOWN 40      /* command line characters in the table */
 #define UNTRACED_SHOWN 10 /* untraced programs listed by name */
+#define EXECS_SHOWN 3     /* programs exec'd before the main one */
 #define SETTLE_MS 300     /* how long a daemon's first trace is waited for */
 
 struct proc {
@@ -344,6 +345,32 @@ print_daemonised(int follow, size_t left)
 			"time\n");
 }
 
+/* The programs the process ran before it exec'd the main one, the
+ * latest ones (a chain of wrappers can be long: pyenv's is seven). */
+static void
+print_exec_chain(const struct proc *ps, size_t n, size_t main)
+{
+	size_t before = 0, shown = 0;
+	for (size_t i = 0; i < n; i++)
+		before += ps[i].pid == ps[main].pid && i != main;
+	for (size_t i = 0; i < n; i++) {
+		if (ps[i].pid != ps[main].pid || i == main)
+			continue;
+		if (before - shown++ > EXECS_SHOWN) {
+			if (shown == 1)
+				fprintf(stderr,
+					"heldby:   before it, the same process "
+					"ran %zu other programs; the last %d:\n",
+					before, EXECS_SHOWN);
+			continue;
+		}
+		fprintf(stderr,
+			"heldby:   before it, the same process ran %s (trace "
+			"%s)\n",
+			ps[i].cmd, shown_path(ps[i].trace));
+	}
+}
+
 void
 run_summarise(struct run_done *d, int follow)
 {
@@ -379,12 +406,7 @@ run_summarise(struct run_done *d, int follow)
 			fprintf(stderr, "heldby: %s existed; not overwritten\n",
 				shown_path(d->named));
 		print_main(&ps[main]);
-		for (size_t i = 0; i < n; i++)
-			if (ps[i].pid == d->pid && i != main)
-				fprintf(stderr,
-					"heldby:   before it, the same process "
-					"ran %s (trace %s)\n",
-					ps[i].cmd, shown_path(ps[i].trace));
+		print_exec_chain(ps, n, main);
 		fprintf(stderr, "heldby: who holds them: heldby report %s\n",
 			shown_path(ps[main].trace));
 	}
