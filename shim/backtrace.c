@@ -11,6 +11,8 @@
 
 #include <link.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "guard.h"
 #include "shim.h"
@@ -19,9 +21,19 @@
 struct range {
 	uintptr_t lo, hi;
 };
-/* Executable segments of libheldby and libunwind, up to 4 each. */
+/* Executable segments of libheldby and libunwind, up to 4 each; those
+ * from unw_first on are libunwind's. */
 static struct range skip[8];
-static int nskip;
+static int nskip, unw_first = 8;
+
+/* Whether libunwind may walk. It stops for good when its validation pipe
+ * is gone or its number handed to the program (fds.c): it would read and
+ * write the program's file on that number. Walks under way are counted,
+ * this thread's among them in unw_self, so that bt_stop_libunwind can
+ * wait for them. */
+static _Atomic bool unw_on = true;
+static _Atomic int unw_inside;
+static HB_TLS int unw_self;
 
 struct find_ctx {
 	uintptr_t addr;
@@ -62,10 +74,72 @@ bt_init(void)
 	c.addr = (uintptr_t)&bt_init;
 	dl_iterate_phdr(find_cb, &c);
 	c.addr = (uintptr_t)&unw_backtrace;
+	unw_first = nskip;
 	dl_iterate_phdr(find_cb, &c);
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	/* libunwind's first call makes its validation pipe (tdep_init). */
+	if (atomic_load(&unw_on))
+		unw_set_caching_policy(unw_local_addr_space,
+				       UNW_CACHE_PER_THREAD);
+	else
+		hb_warn("heldby: too few descriptors under RLIMIT_NOFILE for "
+			"libunwind's pipe; stacks the fast unwinder cannot "
+			"walk keep their first frame only\n");
 	if (hb_cfg.unwind != HB_UNWIND_LIBUNWIND)
 		uw_init();
+}
+
+void
+bt_without_libunwind(void)
+{
+	atomic_store(&unw_on, false);
+}
+
+void
+bt_stop_libunwind(bool wait)
+{
+	atomic_store(&unw_on, false);
+	/* A walk counts itself, then looks at unw_on: one that began after
+	 * the store sees it. Bounded: a walk takes microseconds. */
+	struct timespec nap = { 0, 50000 };
+	for (int i = 0;
+	     wait && i < 20000 && atomic_load(&unw_inside) > unw_self; i++)
+		nanosleep(&nap, NULL);
+}
+
+bool
+bt_from_libunwind(const void *addr)
+{
+	for (int i = unw_first; i < nskip; i++)
+		if ((uintptr_t)addr >= skip[i].lo &&
+		    (uintptr_t)addr < skip[i].hi)
+			return true;
+	return false;
+}
+
+/* unw_backtrace, or -1 once libunwind walks no more. */
+static int
+unw_walk(void **buf, int cap)
+{
+	int n = -1;
+	atomic_fetch_add(&unw_inside, 1);
+	if (atomic_load(&unw_on)) {
+		unw_self++;
+		n = unw_backtrace(buf, cap);
+		unw_self--;
+	}
+	atomic_fetch_sub(&unw_inside, 1);
+	return n;
+}
+
+/* Without libunwind, a stack the fast unwinder gives up on keeps the
+ * return address of the hook (HB_HOOK_FRAME: saved rbp, then it). */
+static int
+caller_only(void **buf, const void *caller)
+{
+	if (!caller)
+		return 0;
+	buf[0] = ((void *const *)caller)[1];
+	return 1;
 }
 
 void
@@ -125,7 +199,13 @@ capture_checked(void **buf, int cap, int max, void **memo, const void *caller)
 	void *fast[HB_DEPTH_MAX + BT_SLACK];
 	struct uw_reuse unused;
 	int nf = uw_backtrace(fast, cap, memo, caller, &unused);
-	int n = unw_backtrace(buf, cap);
+	int n = unw_walk(buf, cap);
+	if (n < 0) { /* libunwind stopped: the fast walk, as in fast mode */
+		if (nf < 0)
+			return caller_only(buf, caller);
+		memcpy(buf, fast, (size_t)nf * sizeof(*buf));
+		return nf;
+	}
 	atomic_fetch_add(&chk_stacks, 1);
 	if (nf < 0) {
 		atomic_fetch_add(&chk_fallbacks, 1);
@@ -154,8 +234,10 @@ bt_capture(void **buf, int max, int *first, void **memo, const void *caller,
 	else if (hb_cfg.unwind == HB_UNWIND_CHECK)
 		n = capture_checked(buf, cap, max, memo, caller);
 	if (n < 0) { /* uw_backtrace set *reuse only where it succeeded */
-		n = unw_backtrace(buf, cap);
-		if (hb_cfg.unwind == HB_UNWIND_FAST)
+		n = unw_walk(buf, cap);
+		if (n < 0)
+			n = caller_only(buf, caller);
+		else if (hb_cfg.unwind == HB_UNWIND_FAST)
 			uw_want_stack(buf, n);
 	}
 	int i = skip_ours(buf, n);

@@ -121,11 +121,11 @@ module_of(uintptr_t pc)
 	if (m)
 		return m;
 	unsigned long long c[2] = { 0, 0 };
-	dl_iterate_phdr(read_counters, c);
+	mod_iterate(read_counters, c);
 	if (scanned && c[0] == seen[0] && c[1] == seen[1] && c[0] != 0)
 		return NULL;
 	drop_modules();
-	dl_iterate_phdr(add_module, NULL);
+	mod_iterate(add_module, NULL);
 	seen[0] = c[0];
 	seen[1] = c[1];
 	scanned = true;

@@ -132,6 +132,12 @@ compressor_stop(void)
 	return err;
 }
 
+bool
+compressor_running(void)
+{
+	return running;
+}
+
 void
 compressor_forget(void)
 {

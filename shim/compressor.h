@@ -8,6 +8,7 @@
 #ifndef HELDBY_COMPRESSOR_H
 #define HELDBY_COMPRESSOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,7 @@ int compressor_wait(void);
 int compressor_stop(void);
 /* In a fork child, where the thread does not exist: forgets it. */
 void compressor_forget(void);
+/* Whether the compressor's thread runs (one of the shim's own threads). */
+bool compressor_running(void);
 
 #endif

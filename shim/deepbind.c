@@ -569,7 +569,7 @@ look(void)
 		mods[i].seen = 0;
 	size_t ntodo = 0;
 	cursor = 0;
-	dl_iterate_phdr(walk_cb, &ntodo);
+	mod_iterate(walk_cb, &ntodo);
 	size_t j = 0;
 	any_foreign = false;
 	for (size_t i = 0; i < nmods; i++)
@@ -580,7 +580,7 @@ look(void)
 	nmods = j;
 	if (ntodo) {
 		cursor = 0;
-		dl_iterate_phdr(fix_walk_cb, NULL);
+		mod_iterate(fix_walk_cb, NULL);
 	}
 	size_t np = 0;
 	bool waiting = false;

@@ -18,8 +18,10 @@
 #include "guard.h"
 #include "heldby/trace.h"
 #include "shim.h"
+#include "signals.h"
 
 HB_TLS int hb_guard;
+HB_TLS uintptr_t hb_guard_sp;
 static HB_TLS struct ring *tls_ring;
 static HB_TLS int tls_exiting; /* the ring was handed back: pass through */
 static HB_TLS int tls_dtor_rounds;
@@ -42,6 +44,12 @@ struct ring *
 event_rings(void)
 {
 	return atomic_load_explicit(&ring_list, memory_order_acquire);
+}
+
+void
+event_missed(void)
+{
+	atomic_fetch_add_explicit(&hb_dropped_, 1, memory_order_relaxed);
 }
 
 uint64_t
@@ -68,6 +76,7 @@ ring_dtor(void *v)
 		atomic_store_explicit(&r->state, RING_DEAD,
 				      memory_order_release);
 	}
+	sig_thread_exit(); /* the crash handler's stack (signals.h) */
 }
 
 void
@@ -104,6 +113,7 @@ ring_claim(void)
 		atomic_store_explicit(&r->next, head, memory_order_relaxed);
 	while (!atomic_compare_exchange_weak(&ring_list, &head, r));
 got:
+	sig_thread_start(); /* the crash handler's stack (signals.h) */
 	r->tid = (uint64_t)gettid();
 	r->name[0] = 0;
 	prctl(PR_GET_NAME, r->name, 0, 0, 0);

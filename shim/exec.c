@@ -304,6 +304,26 @@ spawn_noted(void)
 	return !hb_cfg.follow && exec_followed();
 }
 
+typedef int (*spawn_fn)(pid_t *, const char *,
+			const posix_spawn_file_actions_t *,
+			const posix_spawnattr_t *, char *const[], char *const[]);
+
+static int
+spawn_noting(spawn_fn fn, pid_t *pid, const char *prog,
+	     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+	     char *const argv[], char *const envp[])
+{
+	if (!fn)
+		return ENOSYS;
+	pid_t child = 0;
+	int r = fn(&child, prog, fa, attr, argv, envp);
+	if (r == 0 && spawn_noted())
+		runlog_untraced(child, getpid(), prog, argv);
+	if (pid)
+		*pid = child;
+	return r;
+}
+
 HB_EXPORT int
 posix_spawn(pid_t *pid, const char *path,
 	    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
@@ -311,13 +331,7 @@ posix_spawn(pid_t *pid, const char *path,
 {
 	if (unlikely(!real.posix_spawn))
 		real_init();
-	pid_t child = 0;
-	int r = real.posix_spawn(&child, path, fa, attr, argv, envp);
-	if (r == 0 && spawn_noted())
-		runlog_untraced(child, getpid(), path, argv);
-	if (pid)
-		*pid = child;
-	return r;
+	return spawn_noting(real.posix_spawn, pid, path, fa, attr, argv, envp);
 }
 
 HB_EXPORT int
@@ -327,13 +341,7 @@ posix_spawnp(pid_t *pid, const char *file,
 {
 	if (unlikely(!real.posix_spawnp))
 		real_init();
-	pid_t child = 0;
-	int r = real.posix_spawnp(&child, file, fa, attr, argv, envp);
-	if (r == 0 && spawn_noted())
-		runlog_untraced(child, getpid(), file, argv);
-	if (pid)
-		*pid = child;
-	return r;
+	return spawn_noting(real.posix_spawnp, pid, file, fa, attr, argv, envp);
 }
 
 static void

@@ -9,10 +9,27 @@
 #define HELDBY_GUARD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define HB_TLS __thread __attribute__((tls_model("initial-exec")))
 
 extern HB_TLS int hb_guard;
+/* The stack pointer where the guard was taken: a siglongjmp past it (out
+ * of a handler that interrupted the shim) abandons the guarded frame, and
+ * jump.c gives the guard back. */
+extern HB_TLS uintptr_t hb_guard_sp;
+
+static inline uintptr_t
+guard_stack_pointer(void)
+{
+#if defined(__x86_64__)
+	uintptr_t sp;
+	__asm__("mov %%rsp, %0" : "=r"(sp));
+	return sp;
+#else
+	return (uintptr_t)__builtin_frame_address(0);
+#endif
+}
 
 /* Returns true when the caller now owns the guard (it was clear). Thread-
  * safe (per thread), async-signal-safe. */
@@ -22,6 +39,7 @@ guard_enter(void)
 	if (hb_guard)
 		return false;
 	hb_guard = 1;
+	hb_guard_sp = guard_stack_pointer();
 	__asm__ __volatile__("" ::: "memory");
 	return true;
 }

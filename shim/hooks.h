@@ -8,9 +8,15 @@
 #ifndef HELDBY_HOOKS_H
 #define HELDBY_HOOKS_H
 
+#include <bits/types/stack_t.h>
+#include <setjmp.h>
 #include <spawn.h>
 #include <stddef.h>
 #include <stdio.h>
+
+/* Not <signal.h>: its register names (REG_RSP) would clash with cfi.c's. */
+struct sigaction;
+typedef void (*hb_sighandler_fn)(int);
 
 #define HELDBY_HOOKS_C(X)                                                      \
 	X(void *, malloc, (size_t), 1)                                         \
@@ -39,9 +45,21 @@
 	  0)                                                                   \
 	X(pid_t, fork, (void), 0)                                              \
 	X(int, system, (const char *), 0)                                      \
+	X(void, siglongjmp, (sigjmp_buf, int), 0)                              \
+	X(void, longjmp, (jmp_buf, int), 0)                                    \
+	X(void, _longjmp, (jmp_buf, int), 0)                                   \
+	X(void, __longjmp_chk, (jmp_buf, int), 0)                              \
 	X(FILE *, popen, (const char *, const char *), 0)                      \
 	X(int, close, (int), 0)                                                \
 	X(int, close_range, (unsigned, unsigned, int), 0)                      \
+	X(int, dup2, (int, int), 0)                                            \
+	X(int, dup3, (int, int, int), 0)                                       \
+	X(int, sigaction, (int, const struct sigaction *, struct sigaction *), \
+	  0)                                                                   \
+	X(hb_sighandler_fn, signal, (int, hb_sighandler_fn), 0)                \
+	X(hb_sighandler_fn, sysv_signal, (int, hb_sighandler_fn), 0)           \
+	X(int, sigaltstack, (const stack_t *, stack_t *), 0)                   \
+	X(void, abort, (void), 0)                                              \
 	X(void, _exit, (int), 1)                                               \
 	X(void, _Exit, (int), 0)
 

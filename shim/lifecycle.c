@@ -38,6 +38,7 @@
 #include "runlog.h"
 #include "shadow.h"
 #include "shim.h"
+#include "signals.h"
 
 struct hb_config hb_cfg = {
 	.output = "heldby.%p.hbt",
@@ -199,60 +200,6 @@ hb_finish(void)
 		guard_leave();
 }
 
-/*
- * Crashes skip atexit: write out what was recorded (best effort, bounded,
- * async-signal-safe), then let the signal do what it would have done.
- * Installed only over the default action; a handler the program installs
- * later replaces ours. Not for SIGINT/SIGTERM/...: programs look at those
- * dispositions (CPython installs KeyboardInterrupt only over SIG_DFL), so
- * for them the periodic flush has to do.
- */
-static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
-#define NFATAL (sizeof(fatal_sigs) / sizeof(fatal_sigs[0]))
-static struct sigaction fatal_old[NFATAL];
-
-static void
-hb_fatal(int sig, siginfo_t *si, void *uc)
-{
-	(void)uc;
-	int saved = errno;
-	size_t i = 0;
-	while (i < NFATAL && fatal_sigs[i] != sig)
-		i++;
-	/* Not from inside a hook or the writer (guard set), not in a vfork
-	 * child. */
-	if (hb_on() && hb_in_owner() && guard_enter()) {
-		writer_sync_for(1000000000u);
-		guard_leave();
-	}
-	if (i < NFATAL)
-		sigaction(sig, &fatal_old[i], NULL);
-	/* A fault returns to the faulting instruction and happens again under
-	 * the restored action; a sent signal is sent again, delivered once we
-	 * return. */
-	if (si->si_code <= 0)
-		raise(sig);
-	errno = saved;
-}
-
-static void
-install_fatal_handlers(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = hb_fatal;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-	sigfillset(&sa.sa_mask);
-	for (size_t i = 0; i < NFATAL; i++) {
-		struct sigaction cur;
-		if (sigaction(fatal_sigs[i], NULL, &cur) != 0 ||
-		    (cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL)
-			continue;
-		fatal_old[i] = cur;
-		sigaction(fatal_sigs[i], &sa, NULL);
-	}
-}
-
 /* Around fork, this thread holds every shard of the counters' table, and
  * the guard, so that what it allocates meanwhile (other fork handlers,
  * glibc) passes through instead of waiting on a shard it holds. The child
@@ -386,18 +333,22 @@ hb_init(void)
 	if (!clk_choose(hb_cfg.clock) && hb_cfg.clock == HB_CLOCK_TSC)
 		hb_warn("heldby: HELDBY_CLOCK=tsc: no usable TSC here; using "
 			"CLOCK_MONOTONIC\n");
-	unsigned char fds_before[256];
-	fds_snapshot(fds_before, 256);
-	bt_init(); /* libunwind opens its validation pipe here */
-	fds_protect_new_pipes(fds_before, 256);
+	/* libunwind makes its validation pipe here, on the lowest free
+	 * numbers: the program's, but for fds_fill_low. */
+	if (fds_fill_low() != 0)
+		bt_without_libunwind();
+	bt_init();
+	fds_unfill();
 	mod_init();
-	/* Registered first, so it runs last of the atexit handlers. */
+	/* Registered first, so it runs last of the atexit handlers; and for
+	 * quick_exit, which runs only its own list. */
 	atexit(hb_finish);
+	at_quick_exit(hb_finish);
 	/* While recording, the writer counts the events of the trace; the
 	 * hooks count when the trace cannot be written. */
 	if (writer_start() == 0) {
 		atomic_store(&hb_state, HB_ON);
-		install_fatal_handlers();
+		sig_init(); /* the crash handler (signals.h) */
 	} else {
 		atomic_store(&hb_state, HB_STOPPED);
 		atomic_store(&hb_counting, 1);

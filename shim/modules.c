@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -71,6 +73,20 @@ read_cmdline(void)
 		cmdline_len += (size_t)n;
 	}
 	close(fd);
+}
+
+int
+mod_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+	/* dl_iterate_phdr holds the loader's lock while it calls back: a
+	 * handler that siglongjmps out of a hook meanwhile would leave it
+	 * taken for good, and the writer waiting on it. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = dl_iterate_phdr(cb, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
 }
 
 void

@@ -85,6 +85,19 @@ preload_names_us(const char *value)
 	return 0;
 }
 
+/* Takes the entry name= out of environ, in place: the programs a process
+ * runs see it unset, as they would without heldby, not set and empty. */
+static void
+env_remove(const char *name)
+{
+	size_t n = strlen(name);
+	char **e = environ;
+	while (e && *e && !(strncmp(*e, name, n) == 0 && (*e)[n] == '='))
+		e++;
+	for (; e && *e; e++)
+		e[0] = e[1];
+}
+
 void
 preload_strip(void)
 {
@@ -103,6 +116,8 @@ preload_strip(void)
 		out += n;
 	}
 	*out = 0;
+	if (out == v)
+		env_remove("LD_PRELOAD");
 }
 
 size_t

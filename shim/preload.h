@@ -18,7 +18,8 @@ const char *preload_self_path(void) HB_HIDDEN;
 int preload_names_us(const char *value) HB_HIDDEN;
 
 /* Takes this library out of environ's LD_PRELOAD, in place (the strings
- * main's envp points at change too). Start-up only: not thread-safe. */
+ * main's envp points at change too), and LD_PRELOAD itself out when
+ * nothing is left in it. Start-up only: not thread-safe. */
 void preload_strip(void) HB_HIDDEN;
 
 /* Writes into out an LD_PRELOAD value that is value (NULL: unset) with this

@@ -19,6 +19,7 @@
 
 _Atomic int ring_stop;
 _Atomic int ring_kick;
+_Atomic int ring_owner;
 static _Atomic int consumer_idle;
 
 void
@@ -127,6 +128,15 @@ grow_empty(struct ring *r)
 	return true;
 }
 
+/* Whether this process is not the one whose writer drains the rings. A
+ * system call: only when a ring is full. */
+static bool
+ring_foreign(void)
+{
+	int owner = atomic_load_explicit(&ring_owner, memory_order_relaxed);
+	return owner && owner != (int)getpid();
+}
+
 int
 ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 {
@@ -135,6 +145,12 @@ ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 	/* The budget is taken before waiting for the ring to empty: once it
 	 * is spent, a full ring waits for room for one record, as a ring
 	 * that may not grow does, not for all of it. */
+	/* A child made without fork's handlers (_Fork, a raw clone) has our
+	 * rings and no writer: nobody would ever make room. Its events are
+	 * dropped (a vfork child's too: it shares the parent's memory, so it
+	 * must not change the rings' state). */
+	if (ring_foreign())
+		return -1;
 	bool grow = r->cap < r->cap_max && grow_budget_take(r->cap);
 	r->waits++;
 	for (;;) {

@@ -65,6 +65,9 @@ struct ring {
  * up as soon as ring_stop is non-zero, and raises ring_kick to ask the
  * consumer to drain early. */
 extern _Atomic int ring_stop;
+/* The pid whose writer drains the rings (0: not known): a full ring in
+ * another process does not wait (ring_wait_room). Set by writer_start. */
+extern _Atomic int ring_owner;
 extern _Atomic int ring_kick;
 
 /* Raises ring_kick and wakes a consumer sleeping in ring_wait_kick. Any
@@ -120,7 +123,8 @@ ring_put(struct ring *r, uint64_t pos, const void *src, size_t n)
 }
 
 /* The producer's wait while the ring has no room for n bytes at tail:
- * 0 once it has, -1 when ring_stop is set. Below cap_max (and within
+ * 0 once it has, -1 when ring_stop is set or this is not ring_owner's
+ * process. Below cap_max (and within
  * RING_GROW_BUDGET) it waits for the ring to empty and doubles it
  * instead: a burst of events (python freeing a document) then waits once
  * per doubling, not on every record until it ends. */

@@ -145,6 +145,9 @@ void event_realloc_begin(struct realloc_state *st) HB_HIDDEN;
 void event_realloc_end(struct realloc_state *st, void *old, void *p, size_t n,
 		       unsigned fn) HB_HIDDEN;
 uint64_t event_dropped(void) HB_HIDDEN;
+/* An event the shim could not record (a jump out of a hook): counted with
+ * the dropped ones. Any thread; async-signal-safe. */
+void event_missed(void) HB_HIDDEN;
 /* A MARK record (heldby_mark); the label is cut at HB_MARK_MAX bytes. Guard
  * held; thread-safe. */
 #define HB_MARK_MAX 255
@@ -199,6 +202,14 @@ void bt_flush(void) HB_HIDDEN;
 /* HELDBY_UNWIND=check: one line on stderr saying how often the fast
  * unwinder and libunwind disagreed. */
 void bt_report(void) HB_HIDDEN;
+/* libunwind is not used at all (before bt_init), or no more (its pipe is
+ * lost: fds.c); wait: until no libunwind walk is under way on another
+ * thread (bounded, 1 s). Without it, a stack the fast unwinder gives up on
+ * keeps its first frame. Any thread; async-signal-safe. */
+void bt_without_libunwind(void) HB_HIDDEN;
+void bt_stop_libunwind(bool wait) HB_HIDDEN;
+/* Whether the code address is libunwind's (its calls to close). */
+bool bt_from_libunwind(const void *addr) HB_HIDDEN;
 int bt_capture(void **buf, int max, int *first, void **memo, const void *caller,
 	       struct uw_reuse *reuse) HB_HIDDEN;
 
@@ -250,6 +261,12 @@ int mod_need(uint64_t ip, mod_emit_fn emit, void *ctx) HB_HIDDEN;
 /* A new trace: every module is announced again (fork child, exec failed). */
 void mod_forget(void) HB_HIDDEN;
 const char *mod_exe_path(void) HB_HIDDEN;
+/* dl_iterate_phdr with every signal blocked: for the hooks' own walks of
+ * the modules, which a handler must not leave holding the loader's lock.
+ * Any thread. */
+struct dl_phdr_info;
+int mod_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *),
+		void *arg) HB_HIDDEN;
 /* The command line read at mod_init (argv, NUL after each); *len bytes. */
 const char *mod_cmdline(size_t *len) HB_HIDDEN;
 /* The GNU build-id of a loaded module, read from its notes in memory:
@@ -258,11 +275,23 @@ const char *mod_cmdline(size_t *len) HB_HIDDEN;
 struct dl_phdr_info;
 size_t mod_build_id(const struct dl_phdr_info *info, uint8_t *out) HB_HIDDEN;
 
-/* fds.c: descriptors that close/close_range/closefrom leave open */
-void fds_protect(int fd) HB_HIDDEN;
-void fds_unprotect(int fd) HB_HIDDEN;
-void fds_snapshot(unsigned char *seen, int n) HB_HIDDEN;
-void fds_protect_new_pipes(const unsigned char *before, int n) HB_HIDDEN;
+/* fds.c: the shim's descriptors (the trace, libunwind's pipe) out of the
+ * program's way; close, close_range and closefrom leave them open while
+ * they hold our objects, dup2 and dup3 move them first. */
+struct tfile;
+/* The trace whose descriptor that applies to (NULL: none; before the
+ * file is closed, and in a fork child). Any thread. */
+void fds_trace(struct tfile *t) HB_HIDDEN;
+/* tfile_park (tracefile.h): fd moved among the shim's numbers, above the
+ * program's limit where the hard limit allows. Any thread. */
+int fds_park(int fd) HB_HIDDEN;
+/* Around bt_init, which has libunwind make its pipe on the lowest free
+ * numbers: takes every free number below the shim's, so that the pipe
+ * lands there. -1, taking nothing, when the limit leaves no room for it
+ * (libunwind is then not to be used: bt_without_libunwind). fds_unfill
+ * gives the numbers back and keeps the pipe. Start-up, one thread. */
+int fds_fill_low(void) HB_HIDDEN;
+void fds_unfill(void) HB_HIDDEN;
 
 /* lifecycle.c */
 /* Whether this is the process the shim started in (or, followed, the fork

@@ -3,6 +3,8 @@
  * Writes the trace file. Each block is one zstd frame with its content
  * checksum, behind a small header, written with a full write(2) loop, so a
  * program killed at any moment leaves a file whose complete blocks read.
+ * The file outlives the program's games with descriptors (reopened by its
+ * path) and gives back what a block it could not finish took of the disk.
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced */
 #include "tracefile.h"
@@ -12,6 +14,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -19,6 +23,7 @@
 
 void *(*tfile_alloc)(void *opaque, size_t n);
 void (*tfile_free)(void *opaque, void *p);
+int (*tfile_park)(int fd);
 
 static void
 le32(uint8_t *p, uint32_t v)
@@ -34,23 +39,144 @@ le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* The system call: the shim's close (fds.c) keeps the trace's number open
+ * through the program's close-everything loops, and a number that is no
+ * longer the trace is the program's. */
+static void
+sys_close(int fd)
+{
+	syscall(SYS_close, fd);
+}
+
+static int
+park(int fd)
+{
+	if (tfile_park)
+		return tfile_park(fd);
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, 512);
+	if (hi < 0)
+		return fd;
+	sys_close(fd);
+	return hi;
+}
+
+/* Brackets each system call on the descriptor, for tfile_swap_fd: the
+ * number is read after the count turns odd. */
+static int
+io_begin(struct tfile *t)
+{
+	atomic_fetch_add(&t->io, 1);
+	return atomic_load(&t->fd);
+}
+
+static void
+io_end(struct tfile *t)
+{
+	atomic_fetch_add(&t->io, 1);
+}
+
 static int
 write_all(struct tfile *t, const uint8_t *p, size_t n)
 {
 	while (n) {
-		ssize_t w = write(t->fd, p, n);
+		int fd = io_begin(t);
+		ssize_t w = fd >= 0 ? write(fd, p, n) : -1;
+		int err = fd >= 0 ? errno : EBADF;
+		io_end(t);
 		if (w < 0) {
-			if (errno == EINTR)
+			if (err == EINTR)
 				continue;
-			return -errno;
+			return -err;
 		}
 		if (w == 0)
 			return -EIO;
 		p += w;
 		n -= (size_t)w;
-		t->bytes += (uint64_t)w;
 	}
 	return 0;
+}
+
+static bool
+is_trace(const struct tfile *t, int fd)
+{
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 &&
+	       (uint64_t)st.st_dev == t->dev && (uint64_t)st.st_ino == t->ino;
+}
+
+/* The program closed the trace's descriptor, or put a file of its own on
+ * its number, past the shim (a raw close_range, a dup2 system call): the
+ * file again, by its path, if that is still the file we wrote. No O_CREAT:
+ * a trace someone removed stays removed. A block cut short by the loss
+ * goes, so the file ends with its last whole block. */
+static int
+reopen(struct tfile *t, int stale)
+{
+	if (!t->path[0])
+		return -EBADF;
+	int fd = open(t->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -EBADF;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != t->dev ||
+	    (uint64_t)st.st_ino != t->ino || (uint64_t)st.st_size < t->bytes ||
+	    ((uint64_t)st.st_size > t->bytes &&
+	     ftruncate(fd, (off_t)t->bytes) != 0)) {
+		sys_close(fd);
+		return -EBADF;
+	}
+	fd = park(fd);
+	/* Our new descriptor is no one else's yet: it goes in unless the
+	 * number changed meanwhile (then the caller looks again). */
+	if (!atomic_compare_exchange_strong(&t->fd, &stale, fd))
+		sys_close(fd);
+	return 0;
+}
+
+/* Makes t->fd the trace's descriptor again where it is not. Fails, and
+ * forgets the number (the program's now), when the trace is lost. */
+static int
+check_fd(struct tfile *t)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		int fd = atomic_load(&t->fd);
+		if (is_trace(t, fd))
+			return 0;
+		if (reopen(t, fd) != 0) {
+			atomic_compare_exchange_strong(&t->fd, &fd, -1);
+			return -EBADF;
+		}
+	}
+	return -EBADF;
+}
+
+/* A block that was not written whole leaves nothing behind: a full disk
+ * gets its space back (the program's next write would fail where without
+ * us it succeeds), and the file still ends with its last whole block. */
+static void
+cut_back(struct tfile *t, uint64_t good)
+{
+	int fd = io_begin(t);
+	if (is_trace(t, fd))
+		(void)ftruncate(fd, (off_t)good);
+	io_end(t);
+}
+
+bool
+tfile_swap_fd(struct tfile *t, int old, int nfd)
+{
+	if (!atomic_compare_exchange_strong(&t->fd, &old, nfd))
+		return false;
+	/* A call that read old began before the swap (io_begin: the count,
+	 * then the number; here the number, then the count): wait for it to
+	 * end. One system call on a local file; bounded all the same. */
+	unsigned io = atomic_load(&t->io);
+	if (io & 1) {
+		struct timespec nap = { 0, 50000 };
+		for (int i = 0; i < 20000 && atomic_load(&t->io) == io; i++)
+			nanosleep(&nap, NULL);
+	}
+	return true;
 }
 
 /* The next frame's level. Level 7's own tables would be 6 MiB; at
@@ -71,20 +197,28 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 {
 	int err;
 	memset(t, 0, sizeof(*t));
-	t->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		     0600);
-	if (t->fd < 0)
+	/* O_APPEND: after a block is cut off again (cut_back) the next one
+	 * goes where it ended, on this descriptor as on one reopened. */
+	int fd = open(path,
+		      O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
+			      O_CLOEXEC,
+		      0600);
+	if (fd < 0) {
+		atomic_store(&t->fd, -1);
 		return -errno;
-	int hi = fcntl(t->fd, F_DUPFD_CLOEXEC, 512);
-	if (hi >= 0) {
-		close(t->fd);
-		t->fd = hi;
 	}
+	fd = park(fd);
+	atomic_store(&t->fd, fd);
 	struct stat st;
-	if (fstat(t->fd, &st) == 0) {
+	if (fstat(fd, &st) == 0) {
 		t->dev = (uint64_t)st.st_dev;
 		t->ino = (uint64_t)st.st_ino;
 	}
+	/* Reopened by this path (writer.c makes it absolute; a relative one
+	 * would name another file once the program changed folder). */
+	size_t plen = strlen(path);
+	if (path[0] == '/' && plen < sizeof(t->path))
+		memcpy(t->path, path, plen + 1);
 
 	ZSTD_customMem mem = ZSTD_defaultCMem;
 	if (tfile_alloc && tfile_free) {
@@ -121,7 +255,8 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 		cmdlen = HELDBY_CMDLINE_MAX;
 	if (cmdlen)
 		flags |= HELDBY_TRACE_F_CMDLINE;
-	size_t hlen = HELDBY_TRACE_HEADER_FIXED + elen + (cmdlen ? 4 + cmdlen : 0);
+	size_t hlen =
+		HELDBY_TRACE_HEADER_FIXED + elen + (cmdlen ? 4 + cmdlen : 0);
 	uint8_t hdr[HELDBY_TRACE_HEADER_FIXED + 4096 + 4 + HELDBY_CMDLINE_MAX];
 	memcpy(hdr, HELDBY_TRACE_MAGIC, HELDBY_TRACE_MAGIC_LEN);
 	le32(hdr + 8, HELDBY_TRACE_VERSION);
@@ -141,6 +276,7 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	err = write_all(t, hdr, hlen);
 	if (err)
 		goto out_unmap;
+	t->bytes = hlen;
 	return 0;
 
 out_unmap:
@@ -153,8 +289,8 @@ out_close:
 	/* No header-less file left behind (a full disk at the very start);
 	 * we created it (O_EXCL) a moment ago. */
 	unlink(path);
-	close(t->fd);
-	t->fd = -1;
+	sys_close(fd);
+	atomic_store(&t->fd, -1);
 	return err;
 }
 
@@ -192,13 +328,11 @@ next_level(size_t len, size_t z)
 int
 tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 {
-	if (t->fd < 0 || !t->cctx)
+	if (!t->cctx)
 		return -EBADF;
 	if (len > HELDBY_BLOCK_RAW_MAX)
 		return -EINVAL;
-	struct stat st;
-	if (fstat(t->fd, &st) != 0 || (uint64_t)st.st_dev != t->dev ||
-	    (uint64_t)st.st_ino != t->ino)
+	if (check_fd(t) != 0)
 		return -EBADF;
 	size_t z;
 	if (compress(t, raw, len, &z) != 0)
@@ -209,9 +343,17 @@ tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 	le32(t->zbuf + 12, (uint32_t)len);
 	le32(t->zbuf + 16,
 	     heldby_block_check(t->seq, (uint32_t)z, (uint32_t)len));
-	int err = write_all(t, t->zbuf, HELDBY_BLOCK_HEADER_SIZE + z);
-	if (err)
+	size_t n = HELDBY_BLOCK_HEADER_SIZE + z;
+	int err = write_all(t, t->zbuf, n);
+	/* Closed while we wrote: once more, into the file reopened (which
+	 * reopen cut back to its last whole block). */
+	if (err == -EBADF && check_fd(t) == 0)
+		err = write_all(t, t->zbuf, n);
+	if (err) {
+		cut_back(t, t->bytes);
 		return err;
+	}
+	t->bytes += n;
 	t->seq++;
 	set_level(t, next_level(len, z));
 	return 0;
@@ -226,7 +368,13 @@ tfile_close(struct tfile *t)
 	if (t->zbuf)
 		munmap(t->zbuf, t->zcap);
 	t->zbuf = NULL;
-	if (t->fd >= 0)
-		close(t->fd);
-	t->fd = -1;
+	tfile_drop_fd(t);
+}
+
+void
+tfile_drop_fd(struct tfile *t)
+{
+	int fd = atomic_exchange(&t->fd, -1);
+	if (is_trace(t, fd))
+		sys_close(fd);
 }

@@ -3,25 +3,36 @@
  * The trace file: header, then zstd-compressed, checksummed blocks as
  * include/heldby/trace.h defines them. Usable from the shim's writer and from
  * plain test programs. One struct tfile per file; not thread-safe for the
- * same file; not async-signal-safe.
+ * same file (but for tfile_swap_fd); not async-signal-safe.
  */
 #ifndef HELDBY_TRACEFILE_H
 #define HELDBY_TRACEFILE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct ZSTD_CCtx_s;
 
+/* Room for a path as writer.c makes them. */
+#define TFILE_PATH_MAX 4200
+
 struct tfile {
-	int fd;
+	/* The file's descriptor. It changes under the thread that writes
+	 * when the program dup2's onto its number (tfile_swap_fd) and when
+	 * it is reopened by path, so it is read once per system call. */
+	_Atomic int fd;
+	/* Odd while a system call on fd is under way (tfile_swap_fd). */
+	_Atomic unsigned io;
 	uint32_t seq; /* next block's sequence number */
 	struct ZSTD_CCtx_s *cctx;
 	uint8_t *zbuf; /* compressed output, from mmap */
 	size_t zcap;
-	uint64_t bytes;	   /* bytes written so far */
+	uint64_t bytes;	   /* bytes written so far: the end of the last block */
 	uint64_t dev, ino; /* to notice that the program closed our fd */
 	int level;	   /* zstd level of the block being filled */
+	char path[TFILE_PATH_MAX]; /* to reopen it by */
 };
 
 /* zstd levels. Level 3 (double-fast) compresses at ~850 MB/s here; the
@@ -48,22 +59,44 @@ struct tfile {
 extern void *(*tfile_alloc)(void *opaque, size_t n);
 extern void (*tfile_free)(void *opaque, void *p);
 
+/* Moves a descriptor of the file out of the program's way and returns
+ * the one to use (fd itself where it stays), having closed fd otherwise.
+ * The shim points it at fds_park (fds.c); NULL means 512 or above, where
+ * F_DUPFD_CLOEXEC finds room. Set before tfile_create. */
+extern int (*tfile_park)(int fd);
+
 /* Creates path (O_EXCL, mode 0600) and writes the header, with flags
  * (HELDBY_TRACE_F_*) and the command line cmdline[0..cmdlen) (argv, each
- * NUL-terminated; NULL: none, and no HELDBY_TRACE_F_CMDLINE). The descriptor is moved to 512 or above, out of the
- * way of programs that reuse low ones. Returns 0 or -errno (-EEXIST when
- * the file exists). */
+ * NUL-terminated; NULL: none, and no HELDBY_TRACE_F_CMDLINE). The
+ * descriptor goes where tfile_park puts it, out of the way of programs
+ * that reuse low numbers. Returns 0 or -errno (-EEXIST when the file
+ * exists). */
 int tfile_create(struct tfile *t, const char *path, uint64_t pid,
 		 uint64_t start_real_ns, uint64_t start_mono_ns,
 		 const char *exe, const char *cmdline, size_t cmdlen,
 		 uint32_t flags);
 
 /* Compresses raw[0..len) (len <= HELDBY_BLOCK_RAW_MAX) into one block and
- * writes it whole. Returns 0 or -errno; -EBADF, writing nothing, when the
- * descriptor no longer refers to the trace (the program closed it, perhaps
- * reusing the number). */
+ * writes it whole. When the descriptor no longer refers to the trace (the
+ * program closed it or put another file on its number, with a system call
+ * the shim does not see), the file is opened again by its path, if it is
+ * still the same file, and the block written there. A block that cannot
+ * be written whole is cut off again (ftruncate), so a full disk gets its
+ * space back and the file ends with its last whole block. Returns 0 or
+ * -errno: -EBADF, writing nothing, when the trace is lost (no descriptor
+ * and no file by its path); the number is then forgotten (fd -1), since it
+ * is the program's. */
 int tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len);
-/* Closes the file and frees the context. Idempotent. */
+/* Makes nfd, a copy of the trace's descriptor old, the one written to,
+ * and waits until no system call uses old any more (1 s at most), so that
+ * the caller may hand old to the program. False, changing nothing, when
+ * the descriptor is no longer old. Any thread; async-signal-safe. */
+bool tfile_swap_fd(struct tfile *t, int old, int nfd);
+/* Closes the file, where its descriptor still refers to it, and frees the
+ * context. Idempotent. */
 void tfile_close(struct tfile *t);
+/* Closes the descriptor only, where it still refers to the file (a fork
+ * child's copy); the rest is left as it is. */
+void tfile_drop_fd(struct tfile *t);
 
 #endif

@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -37,6 +38,7 @@
 #include "compressor.h"
 #include "encode.h"
 #include "guard.h"
+#include "lastthread.h"
 #include "own_thread.h"
 #include "runlog.h"
 #include "stacktab.h"
@@ -621,12 +623,23 @@ writer_main(void *arg)
 {
 	(void)arg;
 	guard_for_good();
-	uint64_t flush_ns = (uint64_t)hb_cfg.flush_ms * 1000000u;
+	/* A block is written every half flush period: an event also waits
+	 * for the next drain, then for zstd and write(2), and on a loaded
+	 * machine for each of these threads to be scheduled. Written every
+	 * whole period, a kill -9 lost more than the period even on a quiet
+	 * machine (bench/flush_bound.py, docs/lifecycle.md). */
+	uint64_t flush_ns = (uint64_t)hb_cfg.flush_ms * 1000000u / 2;
 	uint64_t last_flush = hb_now();
 	uint64_t done = 0, settled = 0;
 	bool busy = false; /* the last drain found events */
 	uint64_t last_drain = 0;
 	uint64_t idle_ns = DRAIN_NS; /* the next idle sleep (idle_sleep_ns) */
+	/* The program's threads all left with pthread_exit: glibc would end
+	 * the process now, but the shim's threads count for it
+	 * (lastthread.c). The trace is finished, then the process ends as
+	 * natively: exit(0), the program's atexit handlers and stdio's flush
+	 * on this thread. */
+	bool program_gone = false;
 	/* After a write error the loop goes on without writing: the events
 	 * already in the rings still have to be counted. */
 	while (!atomic_load(&w_quit)) {
@@ -677,6 +690,10 @@ writer_main(void *arg)
 			idle_ns = DRAIN_NS;
 		else if (idle_ns < flush_ns)
 			idle_ns *= 2;
+		if (!busy && lastthread_gone(1 + compressor_running())) {
+			program_gone = true;
+			break;
+		}
 		last_drain = hb_now();
 		clk_untick(); /* the compressor may keep it waiting */
 		uint64_t now = hb_now();
@@ -702,10 +719,12 @@ writer_main(void *arg)
 	int err = compressor_stop();
 	if (err && tf_ok)
 		write_failed(err);
-	fds_unprotect(tf.fd);
+	fds_trace(NULL);
 	tfile_close(&tf);
 	tf_ok = 0;
 	atomic_store(&w_done, 1);
+	if (program_gone)
+		exit(0); /* what glibc's last pthread_exit does */
 	return NULL;
 }
 
@@ -758,6 +777,7 @@ writer_start(void)
 	expand_output(base, sizeof(base), hb_cfg.output);
 	tfile_alloc = z_alloc;
 	tfile_free = z_free;
+	tfile_park = fds_park;
 	int err = -EEXIST;
 	size_t cmdlen;
 	const char *cmdline = mod_cmdline(&cmdlen);
@@ -802,12 +822,13 @@ writer_start(void)
 	sum_replaced = sum_lost = 0;
 	sum_ok =
 		cnt_current() == 0 && cnt_blocks() == 0 && cnt_untracked() == 0;
-	fds_protect(tf.fd);
+	fds_trace(&tf);
 	stk_ok = st_init(&stk) == 0 || stk.tab;
 	tf_ok = 1;
 	/* Without its thread, the writer compresses blocks itself. */
 	(void)compressor_start(&tf, guard_for_good);
 
+	atomic_store(&ring_owner, (int)getpid());
 	err = own_thread_start(&w_thread, writer_main, "heldby-writer");
 	if (err)
 		goto out_unmap;
@@ -821,7 +842,7 @@ out_unmap:
 	raw_bufs = NULL;
 	memset(&enc, 0, sizeof(enc));
 out_close:
-	fds_unprotect(tf.fd);
+	fds_trace(NULL);
 	tfile_close(&tf);
 	hb_warn("heldby: cannot start the writer; not recording\n");
 	return err;
@@ -953,12 +974,10 @@ writer_forked(void)
 	if (w_fork_locked) /* taken by this thread before fork */
 		pthread_mutex_unlock(&w_fork_lock);
 	/* The child has no writer thread and must never write the parent's
-	 * file: forget both. Its copy of the descriptor goes (the raw system
-	 * call: close is ours and keeps protected descriptors open). */
-	if (tf.fd > 2) {
-		fds_unprotect(tf.fd);
-		syscall(SYS_close, tf.fd);
-	}
+	 * file: forget both. Its copy of the descriptor goes, unless the
+	 * number is a file of the program's by now. */
+	fds_trace(NULL);
+	tfile_drop_fd(&tf);
 	writer_forget();
 }
 

@@ -48,6 +48,38 @@ static const char usage[] =
 	"           PROG's process alone.\n"
 	"           PROG's own failure is passed on. More: heldby check --help.\n";
 
+static const char run_usage[] =
+	"usage: heldby run [-o PATTERN] [--follow] [--] PROG [ARGS...]\n"
+	"\n"
+	"Runs PROG with libheldby.so preloaded, writes a trace and summarises it\n"
+	"on stderr: the peak, what was held at exit, the calls.\n"
+	"\n"
+	"  -o, --output PATTERN  the trace's path; %p is the pid (default\n"
+	"                        heldby.%p.hbt, or $HELDBY_OUTPUT); an existing\n"
+	"                        folder: the default name inside it; a missing\n"
+	"                        folder is made. An existing file is never\n"
+	"                        overwritten: PATTERN.1, PATTERN.2, ... instead.\n"
+	"  -f, --follow          trace forked children and what they run too,\n"
+	"                        each to PATTERN with its pid; a table lists them\n"
+	"                        (also HELDBY_FOLLOW=1)\n"
+	"\n"
+	"A program PROG execs is traced too: a script that ends in `exec ./svc`\n"
+	"is summarised as ./svc. TERM, INT, HUP, QUIT, USR1 and USR2 sent to heldby\n"
+	"go to PROG; PROG starts with heldby's signal dispositions, mask and\n"
+	"environment. heldby ends as PROG ended: its exit status, or the signal\n"
+	"that killed it; 127 when PROG is not found, 126 when it cannot be run.\n";
+
+static const char report_usage[] =
+	"usage: heldby report [--json] [--top N] [--color WHEN] TRACE\n"
+	"\n"
+	"Who held the bytes of a trace: the holders at the peak, what was held at\n"
+	"exit (or when the trace was cut short), the busiest allocation sites.\n"
+	"\n"
+	"  --json          the full, stable form, for other tools\n"
+	"  --top N         entries per list (default 10 in text, all in JSON; 0: all)\n"
+	"  --color WHEN    auto (default: a terminal, and NO_COLOR unset), always,\n"
+	"                  never\n";
+
 static int
 bad_usage(const char *cmd, const char *what, const char *arg)
 {
@@ -66,9 +98,12 @@ cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* HELDBY_FOLLOW=1 in heldby's environment is --follow */
+	/* HELDBY_FOLLOW=1 in heldby's environment is --follow, and
+	 * HELDBY_OUTPUT is -o: what the shim would do preloaded by hand */
 	const char *fenv = getenv("HELDBY_FOLLOW");
-	struct run_opts ro = { .follow = fenv && !strcmp(fenv, "1") };
+	const char *oenv = getenv("HELDBY_OUTPUT");
+	struct run_opts ro = { .follow = fenv && !strcmp(fenv, "1"),
+			       .pattern = oenv && *oenv ? oenv : NULL };
 	int c;
 	optind = 0;
 	opterr = 0;
@@ -81,7 +116,7 @@ cmd_run(int argc, char **argv)
 			ro.pattern = optarg;
 			break;
 		case 'f': ro.follow = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': fputs(run_usage, stdout); return 0;
 		case ':':
 			return bad_usage("run", "option needs an argument:",
 					 argv[optind - 1]);
@@ -135,7 +170,7 @@ cmd_report(int argc, char **argv)
 					optarg);
 			color = optarg;
 			break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': fputs(report_usage, stdout); return 0;
 		case ':':
 			return bad_usage("report", "option needs an argument:",
 					 argv[optind - 1]);

@@ -224,6 +224,49 @@ check_output_dir(const char *pattern, char *dir, size_t dirlen)
 	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
 }
 
+/* -o DIR, an existing folder: the trace goes inside it, with the default
+ * name. Returns 0, or -ENAMETOOLONG. */
+static int
+in_folder(const char *pattern, char *out, size_t cap)
+{
+	struct stat sb;
+	int n;
+	if (!strchr(pattern, '%') && stat(pattern, &sb) == 0 &&
+	    S_ISDIR(sb.st_mode))
+		n = snprintf(out, cap, "%s%s%s", pattern,
+			     pattern[strlen(pattern) - 1] == '/' ? "" : "/",
+			     DEFAULT_PATTERN);
+	else
+		n = snprintf(out, cap, "%s", pattern);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* The folder of the trace, made (mode 0700, with its parents) when it is
+ * missing, as heaptrack does; a folder named by the pid (%p in it) is left
+ * to check_output_dir to refuse. Returns 0 or -errno, with the folder that
+ * failed in dir. */
+static int
+make_output_dir(const char *pattern, char *dir, size_t dirlen)
+{
+	const char *slash = strrchr(pattern, '/');
+	if (!slash || slash == pattern)
+		return 0;
+	int n = snprintf(dir, dirlen, "%.*s", (int)(slash - pattern), pattern);
+	if (n < 0 || (size_t)n >= dirlen || strchr(dir, '%'))
+		return 0;
+	for (char *p = dir + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = 0;
+			if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
 /* NULL when LD_PRELOAD can see the program's allocations (or we cannot
  * tell); else why not, for one line on stderr. */
 static const char *
@@ -403,13 +446,20 @@ run_traced(const struct run_opts *o, struct run_done *d)
 			shim);
 		return 1;
 	}
+	char given[PATH_MAX];
+	if (in_folder(o->pattern ? o->pattern : DEFAULT_PATTERN, given,
+		      sizeof given) != 0) {
+		fprintf(stderr, "heldby: output pattern too long\n");
+		return 2;
+	}
 	char pattern[PATH_MAX];
-	int err = absolute_pattern(o->pattern ? o->pattern : DEFAULT_PATTERN,
-				   pattern, sizeof pattern);
+	int err = absolute_pattern(given, pattern, sizeof pattern);
 	if (err)
 		return err;
 	char dir[PATH_MAX];
-	err = check_output_dir(pattern, dir, sizeof dir);
+	err = make_output_dir(pattern, dir, sizeof dir);
+	if (!err)
+		err = check_output_dir(pattern, dir, sizeof dir);
 	if (err) {
 		fprintf(stderr, "heldby: cannot write the trace in %s: %s\n",
 			dir, strerror(-err));

@@ -135,7 +135,16 @@ else:
             doc = report_json(traces[0])
             ok = doc["summary"]["complete"] is False and doc["summary"]["alloc_calls"] < 400000
         check("full_disk_trace_reports_as_cut_short", ok, traces)
-        # Now the disk is full from the start: not even a header fits.
+        # Now the disk is full from the start: not even a header fits. (The
+        # trace gave back what its last block took: fill that up first.)
+        fd = os.open(os.path.join(full, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"x" * 512):
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        traces.append(os.path.join(full, "filler"))
         p = preloaded(os.path.join(full, "again.%p.hbt"), [victim("known_peak")])
         lines = heldby_lines(p.stderr)
         check("full_disk_at_start_one_warning_and_no_empty_file", p.returncode == 0

@@ -206,4 +206,34 @@ subprocess.run([HELDBY, "run", "-o", old, "--", SUP, "hold", "1"], capture_outpu
 r = run(["run", "--follow", "-o", os.path.join(d, "t.%p.hbt"), "--", "sh", "-c", f"{SUP} hold 1"])
 check("earlier_trace_of_the_same_second_not_listed", old not in r.stderr and "t.1.hbt" not in r.stderr, r.stderr)
 
+# Where the trace goes, as a user would say it (issue 20, item 4).
+d = tempfile.mkdtemp(prefix="heldby-rp-")
+r = run(["run", "-o", d, "--", SUP, "hold", "1"])
+inside = [f for f in os.listdir(d) if f.startswith("heldby.")]
+check("output_to_an_existing_folder_goes_inside", r.returncode == 0 and len(inside) == 1
+      and not os.path.exists(d + ".1"), (os.listdir(d), r.stderr))
+d = tempfile.mkdtemp(prefix="heldby-rp-")
+r = run(["run", "-o", os.path.join(d, "new", "sub", "t.%p.hbt"), "--", SUP, "hold", "1"])
+check("output_into_a_missing_folder_makes_it", r.returncode == 0
+      and len(traces_in(os.path.join(d, "new", "sub"))) == 1
+      and os.stat(os.path.join(d, "new")).st_mode & 0o777 == 0o700, r.stderr)
+d = tempfile.mkdtemp(prefix="heldby-rp-")
+r = run(["run", "--", SUP, "hold", "1"], env={"HELDBY_OUTPUT": os.path.join(d, "env.%p.hbt")})
+check("heldby_output_in_the_environment_is_honoured", r.returncode == 0 and len(traces_in(d)) == 1
+      and os.path.basename(traces_in(d)[0]).startswith("env."), (traces_in(d), r.stderr))
+for cmd, first in (("run", "usage: heldby run "), ("report", "usage: heldby report "),
+                   ("check", "usage: heldby check ")):
+    r = run([cmd, "--help"])
+    check(f"{cmd}_help_is_its_own", r.returncode == 0 and r.stdout.startswith(first)
+          and all(not line.startswith("       heldby") for line in r.stdout.splitlines()), r.stdout[:300])
+d = tempfile.mkdtemp(prefix="heldby-rp-")
+noexec = os.path.join(d, "not-executable")
+with open(noexec, "w") as f:
+    f.write("#!/bin/sh\necho hi\n")
+r = run(["run", "--", noexec])
+check("non_executable_program_exits_126", r.returncode == 126 and len(r.stderr.strip().splitlines()) == 1,
+      (r.returncode, r.stderr))
+r = run(["run", "--", os.path.join(d, "no-such-program")])
+check("missing_program_exits_127", r.returncode == 127, (r.returncode, r.stderr))
+
 done()

@@ -30,10 +30,12 @@ start(struct tfile *t)
 	cr_assert_eq(compressor_start(t, NULL), 0);
 }
 
-/* The program closes the trace's descriptor under the compressor. */
+/* The program closes the trace's descriptor under the compressor, and the
+ * file is gone as well: the trace cannot be opened again by its path. */
 static void
 lose_descriptor(struct tfile *t)
 {
+	unlink(path);
 	close(t->fd);
 }
 

@@ -85,13 +85,20 @@ wait_signals(void)
 {
 	static const int sigs[] = { SIGTERM, SIGINT,  SIGHUP,
 				    SIGQUIT, SIGUSR1, SIGUSR2 };
-	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+	/* Blocked but inside sigsuspend: a signal that comes while the loop
+	 * prints is not lost before the next wait. */
+	sigset_t fw, during;
+	sigemptyset(&fw);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		signal(sigs[i], on_signal);
+		sigaddset(&fw, sigs[i]);
+	}
+	sigprocmask(SIG_BLOCK, &fw, &during);
 	hold_mib(2);
 	printf("ready\n");
 	fflush(stdout);
 	for (int ended = 0; !ended;) {
-		pause();
+		sigsuspend(&during);
 		for (int sig = 1; sig < 32; sig++) {
 			while (got[sig]) {
 				got[sig]--;
