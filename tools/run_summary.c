@@ -293,10 +293,10 @@ count_left_running(const struct runlog *log, pid_t root)
 	size_t n = 0;
 	for (size_t i = 0; i < log->n; i++) {
 		const struct rl_entry *e = &log->e[i];
-		int first = 1; /* each pid once */
+		int first = 1; /* each pid once, whichever line came first */
 		for (size_t j = 0; j < i && first; j++)
 			first = log->e[j].pid != e->pid;
-		n += first && e->pid != root && e->kind != 'T' && alive(e->pid);
+		n += first && e->pid != root && alive(e->pid);
 	}
 	return n;
 }

@@ -13,6 +13,7 @@
  *                           and exits; the parent waits for it
  *   supervised hold N       holds N MiB until exit
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,17 @@ daemon_until(const char *stop)
 		printf("daemon %ld\n", (long)pid);
 		return 0; /* the launcher leaves at once */
 	}
+	/* As daemons do: out of the launcher's session, its output let go
+	 * (whoever waits for the launcher's pipes is not kept waiting). */
 	setsid();
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
 	hold_mib(8);
 	struct stat sb;
 	for (int i = 0; i < 3000 && stat(stop, &sb) != 0; i++)
