@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shim.h"
+
 /* Whether line (NUL-terminated) is "lo-hi ..." with lo <= addr < hi. */
 static int
 line_holds(const char *line, uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
@@ -29,6 +31,9 @@ maps_line_of(uintptr_t addr, char *buf, size_t cap, uintptr_t *lo,
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
+	/* Among the shim's numbers while it is read (a long file): see cfi.c's
+	 * module_cfi. */
+	fd = fds_park(fd);
 	const char *found = NULL;
 	size_t have = 0;
 	for (;;) {
