@@ -48,18 +48,8 @@ add_module(struct dl_phdr_info *info, size_t size, void *arg)
 	(void)arg;
 	if (nmods == MAX_MODULES)
 		return 1;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-		if (a < lo)
-			lo = a;
-		if (a + ph->p_memsz > hi)
-			hi = a + ph->p_memsz;
-	}
-	if (lo >= hi)
+	uintptr_t lo, hi;
+	if (!mod_span(info, &lo, &hi))
 		return 0;
 	struct module *m = &mods[nmods++];
 	memset(m, 0, sizeof(*m));

@@ -602,15 +602,8 @@ setup_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	(void)arg;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-		lo = a < lo ? a : lo;
-		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
-	}
+	uintptr_t lo, hi;
+	mod_span(info, &lo, &hi);
 	uintptr_t self = (uintptr_t)&dpb_settle;
 	uintptr_t libc = (uintptr_t)real.malloc;
 	if (self >= lo && self < hi) {

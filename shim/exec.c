@@ -171,19 +171,35 @@ note_untraced(const char *prog, char *const argv[])
 		runlog_untraced(getpid(), getppid(), prog, argv);
 }
 
+typedef int (*exec_fn)(const char *, char *const[], char *const[]);
+
+/* One exec, by fn (libc's execve or execvpe): the trace finished before,
+ * the environment given libheldby back when the new program is followed,
+ * recording resumed when the exec fails. */
+static int
+exec_with(exec_fn fn, const char *prog, char *const argv[],
+	  char *const envp[])
+{
+	if (!fn) {
+		errno = ENOSYS;
+		return -1;
+	}
+	note_untraced(prog, argv);
+	int follow = exec_followed();
+	int fin = before_exec();
+	struct exec_env e = { 0 };
+	char *const *env = follow ? env_for_exec(envp, &e) : envp;
+	int r = fn(prog, argv, env);
+	env_free(&e);
+	return after_failed_exec(fin, r);
+}
+
 HB_EXPORT int
 execve(const char *path, char *const argv[], char *const envp[])
 {
 	if (unlikely(!real.execve))
 		real_init();
-	note_untraced(path, argv);
-	int follow = exec_followed();
-	int fin = before_exec();
-	struct exec_env e = { 0 };
-	char *const *env = follow ? env_for_exec(envp, &e) : envp;
-	int r = real.execve(path, argv, env);
-	env_free(&e);
-	return after_failed_exec(fin, r);
+	return exec_with(real.execve, path, argv, envp);
 }
 
 HB_EXPORT int
@@ -197,18 +213,7 @@ execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	if (unlikely(!real.execve))
 		real_init();
-	if (!real.execvpe) {
-		errno = ENOSYS;
-		return -1;
-	}
-	note_untraced(file, argv);
-	int follow = exec_followed();
-	int fin = before_exec();
-	struct exec_env e = { 0 };
-	char *const *env = follow ? env_for_exec(envp, &e) : envp;
-	int r = real.execvpe(file, argv, env);
-	env_free(&e);
-	return after_failed_exec(fin, r);
+	return exec_with(real.execvpe, file, argv, envp);
 }
 
 HB_EXPORT int

@@ -75,6 +75,24 @@ read_cmdline(void)
 	close(fd);
 }
 
+bool
+mod_span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
+{
+	*lo = UINTPTR_MAX;
+	*hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < *lo)
+			*lo = a;
+		if (a + ph->p_memsz > *hi)
+			*hi = a + ph->p_memsz;
+	}
+	return *lo < *hi;
+}
+
 int
 mod_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
 {

@@ -267,6 +267,10 @@ const char *mod_exe_path(void) HB_HIDDEN;
 struct dl_phdr_info;
 int mod_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *),
 		void *arg) HB_HIDDEN;
+/* The span [*lo, *hi) of a module's PT_LOAD segments in memory; false when
+ * it has none. */
+bool mod_span(const struct dl_phdr_info *info, uintptr_t *lo,
+	      uintptr_t *hi) HB_HIDDEN;
 /* The command line read at mod_init (argv, NUL after each); *len bytes. */
 const char *mod_cmdline(size_t *len) HB_HIDDEN;
 /* The GNU build-id of a loaded module, read from its notes in memory:

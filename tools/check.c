@@ -236,13 +236,9 @@ check_traces(const struct run_done *d, const struct check_limits *lim,
 	size_t n = 0;
 	for (size_t i = 0; i < d->log.n; i++)
 		n += checked_trace(d, &d->log.e[i], follow);
-	if (n == 1) {
-		struct check_measured m;
-		for (size_t i = 0; i < d->log.n; i++)
-			if (checked_trace(d, &d->log.e[i], follow))
-				return check_trace(d->log.e[i].fields[0], lim,
-						   0, &m);
-	}
+	/* One process is said as before; several, each by its name, and the
+	 * largest values in one line when all are within. */
+	unsigned flags = n == 1 ? 0 : CHECK_QUIET_OK | CHECK_NAME_PROCESS;
 	struct check_measured m, most = { 0 };
 	size_t checked = 0;
 	int over = 0;
@@ -250,8 +246,9 @@ check_traces(const struct run_done *d, const struct check_limits *lim,
 		const struct rl_entry *e = &d->log.e[i];
 		if (!checked_trace(d, e, follow))
 			continue;
-		int rc = check_trace(e->fields[0], lim,
-				     CHECK_QUIET_OK | CHECK_NAME_PROCESS, &m);
+		int rc = check_trace(e->fields[0], lim, flags, &m);
+		if (n == 1)
+			return rc;
 		if (rc < 0)
 			continue;
 		checked++;
