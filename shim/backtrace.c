@@ -16,6 +16,7 @@
 
 #include "guard.h"
 #include "shim.h"
+#include "signals.h"
 #include "unwind.h"
 
 struct range {
@@ -121,6 +122,10 @@ static int
 unw_walk(void **buf, int cap)
 {
 	int n = -1;
+	/* libunwind's caches and locks, and unw_inside, must not be left
+	 * half changed by a handler that siglongjmps out of the hook. */
+	sigset_t old;
+	sig_block_async(&old);
 	atomic_fetch_add(&unw_inside, 1);
 	if (atomic_load(&unw_on)) {
 		unw_self++;
@@ -128,6 +133,7 @@ unw_walk(void **buf, int cap)
 		unw_self--;
 	}
 	atomic_fetch_sub(&unw_inside, 1);
+	sig_unblock(&old);
 	return n;
 }
 

@@ -17,8 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +24,7 @@
 #include "heldby/trace.h"
 #include "maps.h"
 #include "shim.h"
+#include "signals.h"
 
 #define MOD_RANGES 16
 #define MOD_BID MOD_BID_MAX
@@ -99,11 +98,10 @@ mod_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
 	/* dl_iterate_phdr holds the loader's lock while it calls back: a
 	 * handler that siglongjmps out of a hook meanwhile would leave it
 	 * taken for good, and the writer waiting on it. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sigset_t old;
+	sig_block_async(&old);
 	int r = dl_iterate_phdr(cb, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sig_unblock(&old);
 	return r;
 }
 
