@@ -164,6 +164,25 @@ key_take(struct ring *r)
 	return ring_key_take(r, &hb_order);
 }
 
+/* Room for records of n bytes in all, made before their key is taken
+ * (ring_room says why); false, with the events counted as dropped, when
+ * there is none to be had. */
+static inline bool
+room_for(struct ring *r, size_t n, unsigned events)
+{
+	if (likely(ring_room(r, n) == 0))
+		return true;
+	atomic_fetch_add_explicit(&hb_dropped_, events, memory_order_relaxed);
+	return false;
+}
+
+/* The most an allocation's record takes: no frame shared. */
+static inline size_t
+alloc_record_max(unsigned nframes)
+{
+	return sizeof(struct ev) + nframes * sizeof(uint64_t);
+}
+
 static inline void
 key_done(struct ring *r)
 {
@@ -288,6 +307,10 @@ event_alloc(void *p, size_t n, unsigned fn, const void *caller)
 	struct uw_reuse reuse;
 	unsigned nf = (unsigned)bt_capture(buf, hb_cfg.depth, &first,
 					   &r->uw_memo, caller, &reuse);
+	if (!room_for(r, alloc_record_max(nf), 1)) {
+		errno = saved;
+		return;
+	}
 	uint64_t key = key_take(r);
 	push_alloc(r, key, clk_event_raw(), (uint64_t)(uintptr_t)p, n, fn,
 		   buf + first, nf, &reuse);
@@ -302,6 +325,10 @@ event_free(void *p)
 	if (!r)
 		return;
 	int saved = errno;
+	if (!room_for(r, sizeof(struct ev), 1)) {
+		errno = saved;
+		return;
+	}
 	uint64_t key = key_take(r);
 	push_free(r, key, clk_event_raw(), p);
 	key_done(r);
@@ -317,6 +344,15 @@ event_realloc_begin(struct realloc_state *st)
 	int saved = errno;
 	st->nframes = bt_capture(st->buf, hb_cfg.depth, &st->first,
 				 &st->ring->uw_memo, st->caller, &st->reuse);
+	/* the free and the allocation: whichever of them the call makes */
+	if (!room_for(st->ring,
+		      sizeof(struct ev) +
+			      alloc_record_max((unsigned)st->nframes),
+		      1)) {
+		st->ring = NULL;
+		errno = saved;
+		return;
+	}
 	st->key = key_take(st->ring);
 	errno = saved;
 }
@@ -361,8 +397,12 @@ event_mark(const char *label)
 		((char *)words)[n] = label[n];
 		n++;
 	}
-	uint64_t key = key_take(r);
 	size_t nw = (n + 7) / 8;
+	if (!room_for(r, sizeof(struct ev) + nw * 8, 1)) {
+		errno = saved;
+		return;
+	}
+	uint64_t key = key_take(r);
 	push(r, key, clk_event_raw_exact(), 0, n, ev_meta(EV_MARK, 0, nw, 0),
 	     (void *const *)words, nw);
 	key_done(r);

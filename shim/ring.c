@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-thread SPSC byte ring: what is not on the hot path (ring.h has
- * that). Only a full ring costs a sched_yield or a short sleep.
+ * that). Only a full ring costs a wait, on a futex the consumer wakes after
+ * each drain.
  */
 #include "ring.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -21,6 +23,10 @@ _Atomic int ring_stop;
 _Atomic int ring_kick;
 _Atomic int ring_owner;
 static _Atomic int consumer_idle;
+/* Bumped by the consumer after each drain: producers waiting for room
+ * sleep on it (room_wait) instead of polling the rings. */
+static _Atomic int room_gen;
+static _Atomic int room_waiters;
 
 void
 ring_kick_consumer(void)
@@ -41,6 +47,31 @@ ring_nap(long ns)
 	 * a thread must not be cancelled from inside malloc. */
 	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
 	syscall(SYS_nanosleep, &ts, NULL);
+}
+
+void
+ring_room_made(void)
+{
+	atomic_fetch_add(&room_gen, 1);
+	if (atomic_load(&room_waiters))
+		syscall(SYS_futex, (int *)&room_gen, FUTEX_WAKE_PRIVATE,
+			INT_MAX, NULL, NULL, 0);
+}
+
+/* Sleeps until the consumer's next drain after the one that made gen, or
+ * ROOM_WAIT_NS: the bound is for a consumer that is not running yet, or
+ * has stopped (ring_stop). The seq_cst order of room_waiters' increment
+ * and room_gen's bump makes a missed wake impossible: a drain that found
+ * no waiter has changed room_gen, and FUTEX_WAIT does not sleep then. */
+#define ROOM_WAIT_NS 1000000L
+static void
+room_wait(int gen)
+{
+	struct timespec ts = { 0, ROOM_WAIT_NS };
+	atomic_fetch_add(&room_waiters, 1);
+	syscall(SYS_futex, (int *)&room_gen, FUTEX_WAIT_PRIVATE, gen, &ts,
+		NULL, 0);
+	atomic_fetch_sub(&room_waiters, 1);
 }
 
 void
@@ -140,8 +171,6 @@ ring_foreign(void)
 int
 ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 {
-	uint64_t head;
-	unsigned spins = 0;
 	/* The budget is taken before waiting for the ring to empty: once it
 	 * is spent, a full ring waits for room for one record, as a ring
 	 * that may not grow does, not for all of it. */
@@ -159,21 +188,18 @@ ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 				grow_budget_give(r->cap);
 			return -1;
 		}
-		ring_kick_consumer();
-		if (spins++ < 16)
-			sched_yield();
-		else
-			ring_nap(50000);
-		head = atomic_load_explicit(&r->head, memory_order_acquire);
-		if (grow) {
-			if (head != tail)
-				continue;
+		/* read before head: a drain after this read wakes room_wait */
+		int gen = atomic_load(&room_gen);
+		uint64_t head = atomic_load(&r->head);
+		if (grow && head == tail) {
 			if (grow_empty(r))
 				return 0;
 			grow_budget_give(r->cap);
 			grow = false;
 		}
-		if (tail + n - head <= r->cap)
+		if (!grow && tail + n - head <= r->cap)
 			return 0;
+		ring_kick_consumer();
+		room_wait(gen);
 	}
 }

@@ -77,6 +77,9 @@ void ring_kick_consumer(void);
  * (ring_wait_kick's idle): for work that can wait for the consumer's next
  * round while it is busy. */
 void ring_kick_if_idle(void);
+/* Consumer, after a drain released room in the rings: wakes the
+ * producers waiting in ring_wait_room. Cheap when none waits. */
+void ring_room_made(void);
 /* Sleeps ns nanoseconds; not a cancellation point. */
 void ring_nap(long ns);
 /* Consumer: sleeps until kicked or timeout_ns passed; idle: a long sleep,
@@ -129,6 +132,25 @@ ring_put(struct ring *r, uint64_t pos, const void *src, size_t n)
  * instead: a burst of events (python freeing a document) then waits once
  * per doubling, not on every record until it ends. */
 int ring_wait_room(struct ring *r, uint64_t tail, size_t n);
+
+/* Producer: waits until the ring has room for n bytes (ring_wait_room),
+ * before the record's order key is taken. A producer that waited holding
+ * a key held the writer's watermark, and with it every other ring's
+ * events: threads that all filled their rings at once were let through
+ * one per drain (bench: short_threads). Room only grows until the
+ * producer itself pushes, so the ring_reserve that follows does not wait.
+ * 0, or -1 as ring_reserve. Producer thread only; async-signal-safe. */
+static inline int
+ring_room(struct ring *r, size_t n)
+{
+	if (n > r->cap)
+		return -1;
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	if (t + n - head > r->cap)
+		return ring_wait_room(r, t, n);
+	return 0;
+}
 
 /* Producer: room for a record of n bytes at *tail, where it may write it
  * (r->buf and r->cap as they are now: waiting may have grown the ring).

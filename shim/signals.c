@@ -297,6 +297,54 @@ alt_sp(void)
 	return alt_map + page_size;
 }
 
+/* Stacks of threads that ended, kept for the next ones: a thread that
+ * lives for a few allocations paid an mmap, an mprotect and an munmap
+ * (a TLB shootdown on every CPU) for a stack it never used (bench:
+ * threads-800). One atomic per slot: no lock, since a thread's first
+ * event, and so this, may come in a signal handler. */
+#define ALT_POOL 32
+static char *_Atomic alt_pool[ALT_POOL];
+
+static char *
+alt_pool_take(void)
+{
+	for (int i = 0; i < ALT_POOL; i++) {
+		if (!atomic_load_explicit(&alt_pool[i], memory_order_relaxed))
+			continue;
+		char *m = atomic_exchange(&alt_pool[i], NULL);
+		if (m)
+			return m;
+	}
+	return NULL;
+}
+
+static bool
+alt_pool_give(char *m)
+{
+	for (int i = 0; i < ALT_POOL; i++) {
+		char *none = NULL;
+		if (!atomic_load_explicit(&alt_pool[i], memory_order_relaxed) &&
+		    atomic_compare_exchange_strong(&alt_pool[i], &none, m))
+			return true;
+	}
+	return false;
+}
+
+/* A fresh stack: a guard page, then ALT_SIZE bytes. */
+static char *
+alt_map_new(void)
+{
+	size_t len = page_size + ALT_SIZE;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+		       -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	/* an overflow of this stack faults instead of writing below it */
+	mprotect(m, page_size, PROT_NONE);
+	return m;
+}
+
 void
 sig_thread_start(void)
 {
@@ -309,19 +357,17 @@ sig_thread_start(void)
 	if (syscall(SYS_sigaltstack, NULL, &cur) != 0 ||
 	    !(cur.ss_flags & SS_DISABLE))
 		goto out;
-	size_t len = page_size + ALT_SIZE;
-	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-		       -1, 0);
-	if (m == MAP_FAILED)
+	char *m = alt_pool_take();
+	if (!m)
+		m = alt_map_new();
+	if (!m)
 		goto out;
-	/* an overflow of this stack faults instead of writing below it */
-	mprotect(m, page_size, PROT_NONE);
 	stack_t ss = { .ss_sp = m + page_size,
 		       .ss_flags = 0,
 		       .ss_size = ALT_SIZE };
 	if (syscall(SYS_sigaltstack, &ss, NULL) != 0) {
-		munmap(m, len);
+		if (!alt_pool_give(m))
+			munmap(m, page_size + ALT_SIZE);
 		goto out;
 	}
 	alt_map = m;
@@ -346,7 +392,8 @@ sig_thread_exit(void)
 			goto out;
 	}
 	/* else the program put its own in place of ours */
-	munmap(alt_map, page_size + ALT_SIZE);
+	if (!alt_pool_give(alt_map))
+		munmap(alt_map, page_size + ALT_SIZE);
 	alt_map = NULL;
 out:
 	errno = saved;

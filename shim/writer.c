@@ -538,6 +538,7 @@ drain_locked(void)
 			atomic_store_explicit(&c->r->state, RING_FREE,
 					      memory_order_release);
 	}
+	ring_room_made();
 	return w;
 }
 

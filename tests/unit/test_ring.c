@@ -197,6 +197,39 @@ Test(ring, ring_full_gives_up_on_stop)
 	ring_destroy(&r);
 }
 
+/* The consumer of ring_room_made_wakes_a_producer_waiting_for_room: it
+ * drains the ring once the producer waits, and says so. */
+static void *
+drain_once(void *arg)
+{
+	struct ring *r = arg;
+	while (r->waits == 0)
+		sched_yield();
+	uint32_t next = 0;
+	while (pop_one(r, next))
+		next++;
+	ring_room_made();
+	return NULL;
+}
+
+/* event.c makes room before it takes an order key (a producer that waited
+ * holding one held back every other ring): once ring_room has returned,
+ * the record's ring_reserve must not wait again. */
+Test(ring, room_made_before_the_key_lasts_until_the_push)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4096), 0);
+	uint32_t seq = fill(&r, 500);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, drain_once, &r), 0);
+	cr_assert_eq(ring_room(&r, 8 + 500), 0);
+	cr_assert_eq(r.waits, 1);
+	cr_assert_eq(push_one(&r, seq, 500), 0);
+	cr_assert_eq(r.waits, 1, "the push waited after room was made");
+	pthread_join(t, NULL);
+	ring_destroy(&r);
+}
+
 /* realloc pushes two events, the second under a key taken after the first
  * was pushed. Until the second is pushed, the consumer may emit every key
  * below ring_key_bound: the first event must be among them, or a producer
