@@ -14,6 +14,9 @@
 #define HB_TLS __thread __attribute__((tls_model("initial-exec")))
 
 extern HB_TLS int hb_guard;
+/* hb_guard on the shim's own threads: set for good, and their allocations
+ * go to the shim's own heap (ownheap.h). */
+#define HB_GUARD_OWN 2
 /* The stack pointer where the guard was taken: a siglongjmp past it (out
  * of a handler that interrupted the shim) abandons the guarded frame, and
  * jump.c gives the guard back. */

@@ -13,6 +13,7 @@
 
 #include "guard.h"
 #include "heldby/trace.h"
+#include "ownheap.h"
 #include "shim.h"
 
 #define HB_EXPORT __attribute__((visibility("default")))
@@ -46,6 +47,8 @@ malloc(size_t n)
 		return boot_malloc(n, 16);
 	if (unlikely(probing))
 		probe_hit = 1;
+	if (unlikely(hb_guard == HB_GUARD_OWN))
+		return own_malloc(n);
 	void *p = real.malloc(n);
 	record(p, n, HELDBY_FN_MALLOC);
 	return p;
@@ -73,6 +76,10 @@ free(void *p)
 {
 	if (!p || unlikely(boot_owns(p)))
 		return;
+	if (unlikely(own_owns(p))) {
+		own_free(p); /* the shim's: never recorded */
+		return;
+	}
 	if (unlikely(!real.free) && real_init() != 0)
 		return; /* cannot happen: only arena blocks exist then */
 	if (hb_tracking() && guard_enter()) {
@@ -107,6 +114,8 @@ calloc(size_t a, size_t b)
 	}
 	if (unlikely(!ready()))
 		return boot_malloc(n, 16); /* static memory: already zero */
+	if (unlikely(hb_guard == HB_GUARD_OWN))
+		return own_calloc(a, b);
 	void *p = real.calloc(a, b);
 	record(p, n, HELDBY_FN_CALLOC);
 	return p;
@@ -129,6 +138,8 @@ realloc_common(void *p, size_t n, unsigned fn)
 		record(q, n, fn);
 		return q;
 	}
+	if (unlikely(own_owns(p) || (!p && hb_guard == HB_GUARD_OWN)))
+		return own_realloc(p, n);
 	if (!hb_tracking() || !guard_enter())
 		return real.realloc(p, n);
 	void *q;
@@ -175,6 +186,10 @@ memalign_common(void **pp, size_t al, size_t n, unsigned fn)
 {
 	if (unlikely(!ready())) {
 		*pp = boot_malloc(n, al);
+		return *pp ? 0 : ENOMEM;
+	}
+	if (unlikely(hb_guard == HB_GUARD_OWN) && al <= 16) {
+		*pp = own_malloc(n);
 		return *pp ? 0 : ENOMEM;
 	}
 	int r = real.posix_memalign(pp, al, n);
@@ -258,6 +273,8 @@ malloc_usable_size(void *p)
 		return 0;
 	if (boot_owns(p))
 		return boot_size(p);
+	if (own_owns(p))
+		return own_usable_size(p);
 	if (unlikely(!ready()))
 		return 0;
 	return real.malloc_usable_size(p);

@@ -34,6 +34,7 @@
 #include "exec.h"
 #include "guard.h"
 #include "heldby/trace.h"
+#include "ownheap.h"
 #include "preload.h"
 #include "runlog.h"
 #include "shadow.h"
@@ -214,6 +215,7 @@ hb_fork_prepare(void)
 	writer_fork_prepare();
 	fork_guard_owned = guard_enter();
 	cnt_lock_all();
+	own_fork_prepare(); /* after w_fork_lock: the writer's order */
 }
 
 static void
@@ -227,6 +229,7 @@ fork_done(void)
 static void
 hb_fork_parent(void)
 {
+	own_fork_parent();
 	fork_done();
 	writer_fork_parent();
 }
@@ -248,6 +251,7 @@ hb_fork_child(void)
 	int on = hb_on();
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
+	own_fork_child();
 	writer_forked();
 	fork_done();
 	if (!on)

@@ -23,6 +23,7 @@
 
 #include "heldby/trace.h"
 #include "maps.h"
+#include "ownheap.h"
 #include "shim.h"
 #include "signals.h"
 
@@ -222,7 +223,7 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 			return 0;
 		}
 	size_t plen = strlen(path);
-	struct mod *m = real.malloc(sizeof(*m) + plen + 1);
+	struct mod *m = own_malloc(sizeof(*m) + plen + 1);
 	if (!m)
 		return 0;
 	memset(m, 0, sizeof(*m));
@@ -299,7 +300,7 @@ mod_refresh(mod_emit_fn emit, void *ctx, bool force)
 			*pp = m->next;
 			if (last_needed == m)
 				last_needed = NULL;
-			real.free(m);
+			own_free(m);
 			continue;
 		}
 		pp = &m->next;

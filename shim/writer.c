@@ -40,6 +40,7 @@
 #include "guard.h"
 #include "lastthread.h"
 #include "own_thread.h"
+#include "ownheap.h"
 #include "runlog.h"
 #include "stacktab.h"
 #include "heldby/trace.h"
@@ -469,8 +470,8 @@ drain_locked(void)
 			w = b;
 		if (nc == ccurs) {
 			size_t n = ccurs ? ccurs * 2 : 64;
-			struct cur *nc_ = real.realloc(curs, n * sizeof(*curs));
-			struct cur **na = real.realloc(act, n * sizeof(*act));
+			struct cur *nc_ = own_realloc(curs, n * sizeof(*curs));
+			struct cur **na = own_realloc(act, n * sizeof(*act));
 			if (nc_)
 				curs = nc_;
 			if (na)
@@ -616,7 +617,7 @@ idle_sleep_ns(uint64_t idle_ns, uint64_t last_flush, uint64_t flush_ns)
 static void
 guard_for_good(void)
 {
-	hb_guard = 1;
+	hb_guard = HB_GUARD_OWN;
 }
 
 static void *
@@ -735,14 +736,15 @@ static void *
 z_alloc(void *opaque, size_t n)
 {
 	(void)opaque;
-	return real.malloc(n);
+	return own_malloc(n);
 }
 
 static void
 z_free(void *opaque, void *p)
 {
 	(void)opaque;
-	real.free(p);
+	if (p)
+		own_free(p);
 }
 
 static void
@@ -988,7 +990,7 @@ writer_count_leftovers(void)
 	size_t n = 0;
 	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next))
 		n++;
-	struct cur *cs = n ? real.malloc(n * sizeof(*cs)) : NULL;
+	struct cur *cs = n ? own_malloc(n * sizeof(*cs)) : NULL;
 	if (!cs)
 		return;
 	/* One thread is left: nothing is pending any more, and every key
@@ -1015,7 +1017,7 @@ writer_count_leftovers(void)
 		if (!cur_peek(c, UINT64_MAX))
 			cs[bi] = cs[--na];
 	}
-	real.free(cs);
+	own_free(cs);
 }
 
 int
@@ -1030,8 +1032,10 @@ writer_restart_after_exec(void)
 	}
 	/* No other thread uses the tables now: free them. */
 	st_destroy(&stk);
-	real.free(curs);
-	real.free(act);
+	if (curs)
+		own_free(curs);
+	if (act)
+		own_free(act);
 	writer_forget();
 	return 0;
 }
