@@ -281,14 +281,17 @@ malloc_usable_size(void *p)
 }
 
 /* dlopen is not wrapped (memray#212). Before a library goes away, make the
- * writer resolve everything recorded so far against it. */
+ * writer resolve everything recorded so far against it: a drain, which
+ * reads the modules and the unwinder's rules. Not a sync, which also
+ * compresses and writes a block: a program that unloads plugins often
+ * paid that on every dlclose. */
 HB_EXPORT int
 dlclose(void *h)
 {
 	if (unlikely(!real.dlclose))
 		real_init();
 	if (hb_on() && guard_enter()) {
-		writer_sync();
+		writer_settle();
 		guard_leave();
 	}
 	if (!real.dlclose)

@@ -49,6 +49,12 @@ ring_nap(long ns)
 	syscall(SYS_nanosleep, &ts, NULL);
 }
 
+int
+ring_room_gen(void)
+{
+	return atomic_load(&room_gen);
+}
+
 void
 ring_room_made(void)
 {
@@ -64,8 +70,8 @@ ring_room_made(void)
  * and room_gen's bump makes a missed wake impossible: a drain that found
  * no waiter has changed room_gen, and FUTEX_WAIT does not sleep then. */
 #define ROOM_WAIT_NS 1000000L
-static void
-room_wait(int gen)
+void
+ring_room_wait(int gen)
 {
 	struct timespec ts = { 0, ROOM_WAIT_NS };
 	atomic_fetch_add(&room_waiters, 1);
@@ -200,6 +206,6 @@ ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 		if (!grow && tail + n - head <= r->cap)
 			return 0;
 		ring_kick_consumer();
-		room_wait(gen);
+		ring_room_wait(gen);
 	}
 }

@@ -80,6 +80,11 @@ void ring_kick_if_idle(void);
 /* Consumer, after a drain released room in the rings: wakes the
  * producers waiting in ring_wait_room. Cheap when none waits. */
 void ring_room_made(void);
+/* The number of ring_room_made calls so far, and a sleep until the next
+ * one after gen (at most 1 ms): a thread waiting for the consumer's work
+ * reads the number, checks, then sleeps. Any thread; async-signal-safe. */
+int ring_room_gen(void);
+void ring_room_wait(int gen);
 /* Sleeps ns nanoseconds; not a cancellation point. */
 void ring_nap(long ns);
 /* Consumer: sleeps until kicked or timeout_ns passed; idle: a long sleep,

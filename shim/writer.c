@@ -12,10 +12,10 @@
  * cleared after the push, which the tail then shows. So every key below the
  * watermark w = min(g, pending bounds) is in a ring we can see and none can
  * appear later; each ring is in key order, so a k-way merge of the events
- * below w emits them in true order. A thread waiting on a full ring
- * announces a bound above every key in its ring, so a drain always makes
- * room: realloc's second key (ring_key_next) stores a new bound, past its
- * first event, the same way before it takes the key.
+ * below w emits them in true order. A thread waiting on a full ring holds
+ * no key (ring_room), so a drain always makes room; realloc's second key
+ * (ring_key_next) stores a new bound, past its first event, before it is
+ * taken.
  *
  * While recording, the live counters (count.c) are kept here rather than
  * in the hooks: every drained event is counted in key order, the order the
@@ -683,6 +683,7 @@ writer_main(void *arg)
 			}
 			settled = sreq;
 			atomic_store(&settle_done, sreq);
+			ring_room_made(); /* wakes wait_for */
 			continue;
 		}
 		uint64_t before = n_events;
@@ -725,6 +726,7 @@ writer_main(void *arg)
 	tfile_close(&tf);
 	tf_ok = 0;
 	atomic_store(&w_done, 1);
+	ring_room_made(); /* wakes wait_for */
 	if (program_gone)
 		exit(0); /* what glibc's last pthread_exit does */
 	return NULL;
@@ -870,13 +872,12 @@ static void
 wait_for(_Atomic uint64_t *v, uint64_t want, uint64_t timeout_ns)
 {
 	uint64_t deadline = hb_now() + timeout_ns;
-	unsigned spins = 0;
-	while (atomic_load(v) < want && !atomic_load(&w_done) &&
-	       hb_now() < deadline) {
-		if (spins++ < 64)
-			sched_yield();
-		else
-			ring_nap(100000);
+	for (;;) {
+		int gen = ring_room_gen(); /* before the check: no lost wake */
+		if (atomic_load(v) >= want || atomic_load(&w_done) ||
+		    hb_now() >= deadline)
+			return;
+		ring_room_wait(gen);
 	}
 }
 
