@@ -19,4 +19,11 @@
 const char *maps_line_of(uintptr_t addr, char *buf, size_t cap, uintptr_t *lo,
 			 uintptr_t *hi) HB_HIDDEN;
 
+/* The mapping that holds addr, asked of the kernel with PROCMAP_QUERY
+ * (Linux 6.11): its range in *lo, *hi and its name ("[stack]"; "" when
+ * anonymous, or when longer than the cap bytes of name). 1: found; 0:
+ * none holds addr; -1: the kernel cannot say (older), use maps_line_of. */
+int maps_query(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, char *name,
+	       size_t cap) HB_HIDDEN;
+
 #endif
