@@ -23,7 +23,8 @@
 
 static const char usage[] =
 	"usage: heldby run [-o PATTERN] [--follow] [--] PROG [ARGS...]\n"
-	"       heldby report [--json] [--top N] [--color WHEN] TRACE\n"
+	"       heldby report [--json] [--top N] [--depth N | --full] [--color WHEN]\n"
+	"                     TRACE\n"
 	"       heldby check [--max-peak SIZE] [--max-end SIZE] [--max-blocks N]\n"
 	"                    [--no-follow] [-o PATTERN] [--] PROG [ARGS...]\n"
 	"       heldby --help | --version\n"
@@ -38,8 +39,9 @@ static const char usage[] =
 	"           too, each to PATTERN with its pid; a table lists them.\n"
 	"  report   the holders at the peak, what was held at exit, the busiest\n"
 	"           allocation sites. --json: the full, stable form; --top N: list\n"
-	"           length (default 10 in text, all in JSON; 0: all);\n"
-	"           --color auto|always|never.\n"
+	"           length (default 10 in text, all in JSON; 0: all); --depth N:\n"
+	"           frames shown (default 8); --full: every frame, nothing folded\n"
+	"           or merged; --color auto|always|never.\n"
 	"  check    run PROG as run does; exit 1 when it held more than --max-peak\n"
 	"           bytes at the peak, --max-end bytes or --max-blocks blocks at\n"
 	"           exit, naming the top holders and keeping the trace. SIZE:\n"
@@ -70,13 +72,18 @@ static const char run_usage[] =
 	"that killed it; 127 when PROG is not found, 126 when it cannot be run.\n";
 
 static const char report_usage[] =
-	"usage: heldby report [--json] [--top N] [--color WHEN] TRACE\n"
+	"usage: heldby report [--json] [--top N] [--depth N | --full] [--color WHEN]\n"
+	"                     TRACE\n"
 	"\n"
 	"Who held the bytes of a trace: the holders at the peak, what was held at\n"
 	"exit (or when the trace was cut short), the busiest allocation sites.\n"
 	"\n"
 	"  --json          the full, stable form, for other tools\n"
 	"  --top N         entries per list (default 10 in text, all in JSON; 0: all)\n"
+	"  --depth N       frames shown per stack in text (default 8); call sites\n"
+	"                  that differ only past them are one entry, which lists them\n"
+	"  --full          text: every frame, no allocator frames folded, no call\n"
+	"                  sites merged: one entry per entry of --json\n"
 	"  --color WHEN    auto (default: a terminal, and NO_COLOR unset), always,\n"
 	"                  never\n";
 
@@ -138,11 +145,13 @@ cmd_report(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "top", required_argument, NULL, 't' },
 		{ "color", required_argument, NULL, 'c' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "full", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int json = 0, top_set = 0, c;
-	size_t top = 10;
+	int json = 0, top_set = 0, full = 0, c;
+	size_t top = 10, depth = 0;
 	const char *color = "auto";
 	optind = 0;
 	opterr = 0;
@@ -161,6 +170,20 @@ cmd_report(int argc, char **argv)
 			top_set = 1;
 			break;
 		}
+		case 'd': {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end ||
+			    optarg[0] == '-' || v == 0 || v > 1024)
+				return bad_usage(
+					"report",
+					"--depth wants a number of frames from 1 to 1024, not",
+					optarg);
+			depth = (size_t)v;
+			break;
+		}
+		case 'F': full = 1; break;
 		case 'c':
 			if (strcmp(optarg, "auto") &&
 			    strcmp(optarg, "always") && strcmp(optarg, "never"))
@@ -194,6 +217,8 @@ cmd_report(int argc, char **argv)
 		return 1;
 	}
 	rep.opt.top = json && !top_set ? 0 : top;
+	rep.opt.depth = depth;
+	rep.opt.full = full;
 	rep.opt.color = !strcmp(color, "always") ||
 			(!strcmp(color, "auto") && isatty(STDOUT_FILENO) &&
 			 !getenv("NO_COLOR"));

@@ -1035,6 +1035,15 @@ reader_cmdline(const struct reader *r, size_t *len)
 	return r->cmdline;
 }
 
+uint64_t
+reader_time_step_ns(const struct reader *r)
+{
+	/* With a time table the format itself moves time in its unit; the
+	 * writer of TIME records did too (1 ms), but a trace of them may hold
+	 * any ns, as the tests' encoder writes them. */
+	return r->time_table ? HELDBY_TIME_TABLE_UNIT_NS : 1;
+}
+
 const char *
 reader_exe(const struct reader *r)
 {

@@ -119,5 +119,10 @@ const char *reader_exe(const struct reader *r);
  * bytes), or NULL when the trace does not have it (older shims). */
 const char *reader_cmdline(const struct reader *r, size_t *len);
 const char *reader_path(const struct reader *r);
+/* The step of the events' clock in ns: HELDBY_TIME_TABLE_UNIT_NS (1 ms)
+ * in a trace with a time table (what the shim writes), else 1. An event
+ * time, or a difference of two, below it is only "less than a step". Marks
+ * carry their own, finer times. Thread-safe. */
+uint64_t reader_time_step_ns(const struct reader *r);
 
 #endif

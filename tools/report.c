@@ -157,6 +157,28 @@ report_basename(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* "python", "python3", "python3.11", "python3.11d", "python3.12-dbg". */
+static int
+python_name(const char *name)
+{
+	if (!name || strncmp(name, "python", 6))
+		return 0;
+	const char *p = name + 6;
+	while ((*p >= '0' && *p <= '9') || *p == '.')
+		p++;
+	return !*p || !strcmp(p, "d") || !strcmp(p, "-dbg") ||
+	       !strcmp(p, "d-dbg");
+}
+
+int
+report_is_python(const struct reader *r)
+{
+	size_t len;
+	const char *argv = reader_cmdline(r, &len);
+	return python_name(report_basename(reader_exe(r))) ||
+	       (argv && len && python_name(report_basename(argv)));
+}
+
 static int
 starts(const char *s, const char *prefix)
 {

@@ -29,6 +29,8 @@ struct report_opts {
 	size_t top; /* 0: no limit */
 	int color;
 	int brief; /* no hints about `heldby report`'s options */
+	size_t depth; /* text: frames shown per stack; 0: the default (8) */
+	int full;     /* text: every frame, nothing folded, nothing merged */
 };
 
 struct report {
@@ -56,6 +58,11 @@ struct rp_site **report_rank(struct report *rep, enum rank_by by, size_t *n);
 /* How many leading frames are allocator plumbing (malloc, operator new,
  * std::allocator, container internals, libstdc++ …); never all of them. */
 size_t report_fold(const struct frame *f, size_t n);
+
+/* Whether the traced program is a CPython interpreter (its executable or
+ * its argv[0] is python, python3, python3.11, …): its objects come from
+ * pymalloc unless PYTHONMALLOC=malloc, so the trace sees a part of them. */
+int report_is_python(const struct reader *r);
 
 /* Last path component. */
 const char *report_basename(const char *path);

@@ -3,7 +3,9 @@
  * `heldby report`: the view users read first. A summary, then who held the
  * bytes at the peak, what was still held at exit, and who called the
  * allocator most. Allocator plumbing is folded so that the first frame
- * shown is the user's code; sites whose folded stacks agree are merged.
+ * shown is the user's code; sites whose shown frames agree are merged into
+ * one entry, which lists what it merged (--json lists every site apart,
+ * --full does too).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,19 +17,42 @@
 #include "report.h"
 #include "units.h"
 
-#define SHOW_FRAMES 8  /* frames of a stack shown after folding */
-#define NAME_MAX_W 90  /* longer C++ names lose their parameter list */
+#define SHOW_FRAMES 8  /* frames of a stack shown after folding (--depth) */
+#define NAME_W 48      /* the name column; longer names are shortened */
+#define NAME_BUF 1024  /* a shown name, shortened or cut */
 #define CANDIDATES 200 /* sites looked at per list before merging */
+#define PARTS_SHOWN 6  /* the merged sites listed under an entry */
+/* About what one ring wait costs the program (a few yields, then 50 us
+ * naps: shim/ring.c); waits are mentioned when they may have cost it 1%. */
+#define WAIT_COST_NS 20000u
+
+/* One site of a group, with the frames the view works on. */
+struct member {
+	struct rp_site *s;
+	struct frame *f;
+	size_t nf;
+	size_t fold;  /* leading frames folded away */
+	size_t nuser; /* frames from f[fold] on, start-up frames cut */
+	size_t show;  /* of those, shown */
+	char *label;  /* what tells it from the group's other sites */
+};
+
+enum differ {
+	DIFF_FOLDED = 1, /* in the allocator frames folded away */
+	DIFF_HIDDEN = 2, /* in frames past the ones shown */
+	DIFF_ADDR = 4,	 /* only in return addresses */
+};
 
 struct group {
 	char *key;
-	struct frame *frames; /* full stack of the first site merged */
-	size_t nframes, folded;
+	struct member *m; /* m[0]'s frames are shown */
+	size_t nm, cap;
+	unsigned differ;
+	const char *runtime; /* the runtime's own: what it is; NULL: not */
 	uint64_t peak_bytes, peak_blocks;
 	double peak_tsum;
 	uint64_t end_bytes, end_blocks;
 	uint64_t calls, total_bytes;
-	size_t sites;
 	UT_hash_handle hh;
 };
 
@@ -44,6 +69,18 @@ short_file(const char *file)
 	if (n > 1 && !strncmp(file, cwd, n) && file[n] == '/')
 		return file + n + 1;
 	return file;
+}
+
+static const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+static size_t
+depth_of(const struct report *rep)
+{
+	return rep->opt.depth ? rep->opt.depth : SHOW_FRAMES;
 }
 
 static char *
@@ -77,104 +114,6 @@ frames_key(const struct frame *f, size_t n)
 		len += (size_t)sprintf(k + len, "%s%s%s%s", fn, one, fl, addr);
 	}
 	return k;
-}
-
-/* Adds the top candidates of one ranking to the groups. */
-static void
-collect(struct report *rep, enum rank_by by, struct group **groups)
-{
-	size_t n;
-	struct rp_site **v = report_rank(rep, by, &n);
-	if (n > CANDIDATES && rep->opt.top <= CANDIDATES / 4)
-		n = CANDIDATES;
-	for (size_t i = 0; i < n; i++) {
-		struct rp_site *s = v[i];
-		if (s->mark)
-			continue; /* already in a group */
-		s->mark = 1;
-
-		struct frame *f;
-		size_t nf = report_stack(rep, s->stack, &f);
-		size_t fold = report_fold(f, nf);
-		char *key = frames_key(f + fold, nf - fold);
-		if (!key) {
-			free(f);
-			continue;
-		}
-		struct group *g;
-		HASH_FIND_STR(*groups, key, g);
-		if (g) {
-			free(key);
-			free(f);
-		} else {
-			g = calloc(1, sizeof *g);
-			if (!g) {
-				free(key);
-				free(f);
-				continue;
-			}
-			g->key = key;
-			g->frames = f;
-			g->nframes = nf;
-			g->folded = fold;
-			HASH_ADD_KEYPTR(hh, *groups, g->key, strlen(g->key), g);
-		}
-		g->sites++;
-		g->peak_bytes += s->peak_bytes;
-		g->peak_blocks += s->peak_blocks;
-		g->peak_tsum += s->peak_tsum;
-		g->end_bytes += s->cur_bytes;
-		g->end_blocks += s->cur_blocks;
-		g->calls += s->calls;
-		g->total_bytes += s->total_bytes;
-	}
-	free(v);
-}
-
-static enum rank_by gsort_by;
-
-static uint64_t
-gmetric(const struct group *g)
-{
-	return gsort_by == RANK_PEAK  ? g->peak_bytes
-	       : gsort_by == RANK_END ? g->end_bytes
-				      : g->calls;
-}
-
-static int
-cmp_group(const void *a, const void *b)
-{
-	const struct group *x = *(const struct group *const *)a;
-	const struct group *y = *(const struct group *const *)b;
-	uint64_t mx = gmetric(x), my = gmetric(y);
-	if (mx != my)
-		return mx > my ? -1 : 1;
-	if (gsort_by == RANK_END && x->end_blocks != y->end_blocks)
-		return x->end_blocks > y->end_blocks ? -1 : 1;
-	return strcmp(x->key, y->key);
-}
-
-/* The name as shown: long C++ names lose their parameter list. */
-static void
-show_name(const struct frame *f, char *buf, size_t len)
-{
-	const char *fn = f->function;
-	if (!fn) {
-		if (f->module)
-			snprintf(buf, len, "%s+0x%" PRIx64,
-				 report_basename(f->module), f->offset);
-		else
-			snprintf(buf, len, "0x%" PRIx64, f->ip);
-		return;
-	}
-	const char *paren = strchr(fn, '(');
-	if (strlen(fn) > NAME_MAX_W && paren && paren != fn) {
-		const char *close = strrchr(fn, ')');
-		snprintf(buf, len, "%.*s(...)%s", (int)(paren - fn), fn,
-			 close && close > paren ? close + 1 : "");
-	} else {
-		snprintf(buf, len, "%s", fn);
-	}
 }
 
 /* Where a process or a thread starts: nothing above these is the user's. */
@@ -214,12 +153,11 @@ is_runtime(const struct frame *f)
 	return is_entry(f);
 }
 
-static void
-print_stack(FILE *o, const struct group *g, const struct style *st)
+/* Of the n frames from f on, those that are the user's: main's and the
+ * threads' start-up frames say nothing. */
+static size_t
+user_frames(const struct frame *f, size_t n)
 {
-	const struct frame *f = g->frames + g->folded;
-	size_t n = g->nframes - g->folded;
-	/* main's and the threads' start-up frames say nothing. */
 	for (size_t i = 1; i < n; i++) {
 		if (is_entry(&f[i])) {
 			n = i;
@@ -228,28 +166,628 @@ print_stack(FILE *o, const struct group *g, const struct style *st)
 	}
 	while (n > 1 && is_runtime(&f[n - 1]))
 		n--;
-	size_t show = n > SHOW_FRAMES ? SHOW_FRAMES : n;
-	if (!n) {
+	return n;
+}
+
+static int
+starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A library every program of its language runs on. */
+static int
+runtime_module(const char *path)
+{
+	const char *mod = report_basename(path);
+	return mod && (starts(mod, "libc.so") || starts(mod, "libc-") ||
+		       starts(mod, "ld-linux") || starts(mod, "libstdc++") ||
+		       starts(mod, "libgcc_s") || starts(mod, "libm.so") ||
+		       starts(mod, "libheldby"));
+}
+
+/* What a stack made by the runtime alone, with no frame of the program's,
+ * is; NULL when the program's code is in it. libstdc++ makes its emergency
+ * exception pool (eh_alloc.cc, 71 KiB in GCC 12) as it starts and never
+ * frees it: every C++ program holds it at exit. */
+static const char *
+runtime_what(const struct frame *f, size_t n)
+{
+	int cxx = 0, startup = 0, pool = 0;
+	if (!n)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!runtime_module(f[i].module))
+			return NULL;
+		const char *mod = report_basename(f[i].module);
+		cxx |= starts(mod, "libstdc++");
+		const char *fn = f[i].function ? f[i].function : "";
+		startup |= !strcmp(fn, "_dl_init") ||
+			   !strcmp(fn, "call_init") ||
+			   !strcmp(fn, "_dl_start_user") ||
+			   starts(fn, "_GLOBAL__sub_I") ||
+			   starts(fn, "__static_initialization");
+		pool |= (f[i].file && strstr(f[i].file, "eh_alloc.cc")) ||
+			strstr(fn, "pool::pool");
+	}
+	if (pool || (cxx && startup))
+		return "the C++ runtime's own: libstdc++'s emergency "
+		       "exception pool, made as it starts";
+	if (cxx)
+		return "the C++ runtime's own: made by libstdc++, not by the "
+		       "program's code";
+	if (startup)
+		return "the runtime's own: made as the program was loaded";
+	return "the runtime's own: made by the C library, not by the "
+	       "program's code";
+}
+
+/* Which frames of a site's stack the view shows. Allocator plumbing is
+ * folded only when a named frame remains in sight: where the program's own
+ * frames have no names (a stripped binary), the innermost named frame of
+ * the plumbing stays (nginx's initgroups, not "22 frames folded"). */
+static void
+member_view(const struct report *rep, struct member *m)
+{
+	if (rep->opt.full) {
+		m->fold = 0;
+		m->nuser = m->show = m->nf;
+		return;
+	}
+	size_t depth = depth_of(rep);
+	size_t fold = report_fold(m->f, m->nf);
+	size_t n = user_frames(m->f + fold, m->nf - fold);
+	int named = 0;
+	for (size_t i = 0; i < n && i < depth && !named; i++)
+		named = m->f[fold + i].function != NULL;
+	if (fold && !named) {
+		size_t j = fold;
+		while (j > 0 && !m->f[j - 1].function)
+			j--;
+		if (j > 0) {
+			fold = j - 1;
+			n = user_frames(m->f + fold, m->nf - fold);
+		}
+	}
+	m->fold = fold;
+	m->nuser = n;
+	m->show = n < depth ? n : depth;
+}
+
+/* Adds the top candidates of one ranking to the groups. */
+static void
+collect(struct report *rep, enum rank_by by, struct group **groups)
+{
+	size_t n;
+	struct rp_site **v = report_rank(rep, by, &n);
+	if (n > CANDIDATES && rep->opt.top <= CANDIDATES / 4)
+		n = CANDIDATES;
+	for (size_t i = 0; i < n; i++) {
+		struct rp_site *s = v[i];
+		if (s->mark)
+			continue; /* already in a group */
+		s->mark = 1;
+
+		struct member m = { .s = s };
+		m.nf = report_stack(rep, s->stack, &m.f);
+		member_view(rep, &m);
+		char *key;
+		if (rep->opt.full) {
+			key = malloc(24);
+			if (key)
+				snprintf(key, 24, "#%020" PRIu64, s->stack);
+		} else {
+			key = frames_key(m.f + m.fold, m.show);
+		}
+		if (!key) {
+			free(m.f);
+			continue;
+		}
+		struct group *g;
+		HASH_FIND_STR(*groups, key, g);
+		if (g) {
+			free(key);
+		} else {
+			g = calloc(1, sizeof *g);
+			if (!g) {
+				free(key);
+				free(m.f);
+				continue;
+			}
+			g->key = key;
+			HASH_ADD_KEYPTR(hh, *groups, g->key, strlen(g->key), g);
+		}
+		if (g->nm == g->cap) {
+			size_t cap = g->cap ? g->cap * 2 : 2;
+			struct member *nm = realloc(g->m, cap * sizeof *nm);
+			if (!nm) {
+				free(m.f);
+				continue;
+			}
+			g->m = nm;
+			g->cap = cap;
+		}
+		g->m[g->nm++] = m;
+		g->peak_bytes += s->peak_bytes;
+		g->peak_blocks += s->peak_blocks;
+		g->peak_tsum += s->peak_tsum;
+		g->end_bytes += s->cur_bytes;
+		g->end_blocks += s->cur_blocks;
+		g->calls += s->calls;
+		g->total_bytes += s->total_bytes;
+	}
+	free(v);
+}
+
+static enum rank_by gsort_by;
+
+static uint64_t
+gmetric(const struct group *g)
+{
+	return gsort_by == RANK_PEAK  ? g->peak_bytes
+	       : gsort_by == RANK_END ? g->end_bytes
+				      : g->calls;
+}
+
+static int
+cmp_group(const void *a, const void *b)
+{
+	const struct group *x = *(const struct group *const *)a;
+	const struct group *y = *(const struct group *const *)b;
+	uint64_t mx = gmetric(x), my = gmetric(y);
+	if (mx != my)
+		return mx > my ? -1 : 1;
+	if (gsort_by == RANK_END && x->end_blocks != y->end_blocks)
+		return x->end_blocks > y->end_blocks ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+/* Appends one byte to a bounded buffer, always terminated. */
+static void
+put(char *buf, size_t len, size_t *o, char c)
+{
+	if (*o + 1 < len)
+		buf[(*o)++] = c;
+	buf[*o < len ? *o : len - 1] = 0;
+}
+
+/* The operator a name spells at p ("<<=", "->", "()", "<"), or 0. */
+static size_t
+operator_len(const char *p)
+{
+	static const char *const ops[] = {
+		"<=>", "<<=", ">>=", "->*", "<<", ">>", "<=", ">=", "->", "==",
+		"!=",  "&&",  "||",  "++",  "--", "+=", "-=", "*=", "/=", "%=",
+		"&=",  "|=",  "^=",  "()",  "[]", "<",	">",  "+",  "-",  "*",
+		"/",   "%",   "^",   "&",   "|",  "~",	"!",  "=",  ",",
+	};
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+		if (starts(p, ops[i]))
+			return strlen(ops[i]);
+	return 0;
+}
+
+static int
+ident_char(char c)
+{
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* Template arguments as "<...>", as heaptrack's "shorten templates" does:
+ * std::vector<std::__cxx11::basic_string<char, …> >::_M_realloc_insert
+ * becomes std::vector<...>::_M_realloc_insert. operator<, operator<<,
+ * operator-> and their kin are names, not brackets. */
+static void
+shorten_templates(const char *fn, char *buf, size_t len)
+{
+	size_t o = 0;
+	int depth = 0;
+	buf[0] = 0;
+	for (const char *p = fn; *p; p++) {
+		if (starts(p, "operator") && (p == fn || !ident_char(p[-1])) &&
+		    !ident_char(p[8])) {
+			const char *q = p + 8;
+			q += operator_len(q);
+			if (!depth)
+				for (const char *c = p; c < q; c++)
+					put(buf, len, &o, *c);
+			p = q - 1;
+			continue;
+		}
+		if (*p == '<') {
+			if (!depth++) {
+				put(buf, len, &o, '<');
+				put(buf, len, &o, '.');
+				put(buf, len, &o, '.');
+				put(buf, len, &o, '.');
+			}
+			continue;
+		}
+		if (*p == '>' && depth) {
+			if (!--depth)
+				put(buf, len, &o, '>');
+			continue;
+		}
+		if (!depth)
+			put(buf, len, &o, *p);
+	}
+}
+
+/* The name without its return type ("std::string& std::vector<...>::
+ * emplace_back<...>(...)" -> "std::vector<...>::emplace_back<...>(...)"):
+ * after the last space outside brackets before the parameter list. */
+static const char *
+drop_return_type(const char *fn)
+{
+	const char *start = fn;
+	int depth = 0;
+	for (const char *p = fn; *p; p++) {
+		if (starts(p, "operator") && (p == fn || !ident_char(p[-1])) &&
+		    !ident_char(p[8])) {
+			size_t n = operator_len(p + 8);
+			p += 8 + n;
+			if (!n) /* operator new, operator delete, operator int
+				 */
+				while (*p == ' ' || ident_char(*p))
+					p++;
+			p--;
+			continue;
+		}
+		if (*p == '<' || *p == '[')
+			depth++;
+		else if ((*p == '>' || *p == ']') && depth)
+			depth--;
+		else if (*p == '(' && !depth &&
+			 !starts(p, "(anonymous namespace)"))
+			break;
+		else if (*p == ' ' && !depth && p[1] && p[1] != '(')
+			start = p + 1;
+	}
+	return start;
+}
+
+/* Parameter lists as "(...)"; "()" and "(anonymous namespace)" stay. */
+static void
+shorten_params(const char *fn, char *buf, size_t len)
+{
+	size_t o = 0;
+	int depth = 0;
+	buf[0] = 0;
+	for (const char *p = fn; *p; p++) {
+		if (!depth && *p == '(' &&
+		    (p[1] == ')' || starts(p, "(anonymous namespace)"))) {
+			const char *close = strchr(p, ')');
+			for (; p < close; p++)
+				put(buf, len, &o, *p);
+			put(buf, len, &o, ')');
+			continue;
+		}
+		if (*p == '(') {
+			if (!depth++) {
+				put(buf, len, &o, '(');
+				put(buf, len, &o, '.');
+				put(buf, len, &o, '.');
+				put(buf, len, &o, '.');
+			}
+			continue;
+		}
+		if (*p == ')' && depth) {
+			if (!--depth)
+				put(buf, len, &o, ')');
+			continue;
+		}
+		if (!depth)
+			put(buf, len, &o, *p);
+	}
+}
+
+/* The name as shown: a long C++ name loses its template arguments, then
+ * its parameter lists; --json keeps it whole. */
+static void
+show_name(const struct frame *f, char *buf, size_t len)
+{
+	const char *fn = f->function;
+	if (!fn) {
+		if (f->module)
+			snprintf(buf, len, "%s+0x%" PRIx64,
+				 report_basename(f->module), f->offset);
+		else
+			snprintf(buf, len, "0x%" PRIx64, f->ip);
+		return;
+	}
+	if (strlen(fn) <= NAME_W) {
+		snprintf(buf, len, "%s", fn);
+		return;
+	}
+	char tmp[NAME_BUF];
+	shorten_templates(fn, tmp, sizeof tmp);
+	memmove(tmp, drop_return_type(tmp), strlen(drop_return_type(tmp)) + 1);
+	if (strlen(tmp) <= NAME_W)
+		snprintf(buf, len, "%s", tmp);
+	else
+		shorten_params(tmp, buf, len);
+}
+
+/* A frame's file:line as shown, or "". */
+static void
+show_loc(const struct frame *f, char *buf, size_t len)
+{
+	buf[0] = 0;
+	if (f->file && f->line)
+		snprintf(buf, len, "%s:%u", short_file(f->file), f->line);
+	else if (f->file)
+		snprintf(buf, len, "%s", short_file(f->file));
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Whether two frames read the same (both absent: the same too). */
+static int
+same_frame(const struct frame *a, const struct frame *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (a->function || b->function)
+		return same_str(a->function, b->function) &&
+		       same_str(a->file, b->file) && a->line == b->line &&
+		       a->inlined == b->inlined;
+	return same_str(a->module, b->module) && a->offset == b->offset;
+}
+
+static const struct frame *
+folded_at(const struct member *m, size_t j) /* j = 0: next to the user's */
+{
+	return j < m->fold ? &m->f[m->fold - 1 - j] : NULL;
+}
+
+static const struct frame *
+hidden_at(const struct member *m, size_t k) /* k >= show */
+{
+	return k < m->nuser ? &m->f[m->fold + k] : NULL;
+}
+
+static const struct frame *
+raw_at(const struct member *m, size_t i)
+{
+	return i < m->nf ? &m->f[i] : NULL;
+}
+
+static int
+same_addr(const struct frame *a, const struct frame *b)
+{
+	if (!a || !b)
+		return a == b;
+	return same_str(a->module, b->module) && a->offset == b->offset;
+}
+
+/* The first position where the group's members disagree, or SIZE_MAX. */
+static size_t
+first_split(const struct group *g, size_t from, size_t to,
+	    const struct frame *(*at)(const struct member *, size_t),
+	    int (*same)(const struct frame *, const struct frame *))
+{
+	for (size_t j = from; j < to; j++)
+		for (size_t i = 1; i < g->nm; i++)
+			if (!same(at(&g->m[0], j), at(&g->m[i], j)))
+				return j;
+	return SIZE_MAX;
+}
+
+/* Each member's label: the frame where it parts from the others, in the
+ * allocator frames folded away (via …), in the frames past those shown
+ * (from …), or, when they read the same, its return address (at …). */
+static void
+label_members(struct group *g)
+{
+	if (g->nm < 2)
+		return;
+	size_t maxfold = 0, maxuser = 0, maxnf = 0;
+	for (size_t i = 0; i < g->nm; i++) {
+		if (g->m[i].fold > maxfold)
+			maxfold = g->m[i].fold;
+		if (g->m[i].nuser > maxuser)
+			maxuser = g->m[i].nuser;
+		if (g->m[i].nf > maxnf)
+			maxnf = g->m[i].nf;
+	}
+	size_t jf = first_split(g, 0, maxfold, folded_at, same_frame);
+	size_t kh =
+		first_split(g, g->m[0].show, maxuser, hidden_at, same_frame);
+	size_t ia = SIZE_MAX;
+	if (jf == SIZE_MAX && kh == SIZE_MAX)
+		ia = first_split(g, 0, maxnf, raw_at, same_addr);
+	g->differ = (jf != SIZE_MAX ? DIFF_FOLDED : 0) |
+		    (kh != SIZE_MAX ? DIFF_HIDDEN : 0) |
+		    (ia != SIZE_MAX || (jf == SIZE_MAX && kh == SIZE_MAX)
+			     ? DIFF_ADDR
+			     : 0);
+	for (size_t i = 0; i < g->nm; i++) {
+		struct member *m = &g->m[i];
+		char label[2 * NAME_BUF + PATH_MAX + 64], name[NAME_BUF],
+			loc[PATH_MAX + 16];
+		size_t o = 0;
+		label[0] = 0;
+		if (jf != SIZE_MAX) {
+			const struct frame *f = folded_at(m, jf);
+			loc[0] = 0;
+			if (f) {
+				show_name(f, name, sizeof name);
+				show_loc(f, loc, sizeof loc);
+			}
+			o += (size_t)snprintf(label + o, sizeof label - o,
+					      "%s%s%s%s", f ? "via " : "",
+					      f ? name
+						: "a direct allocator call",
+					      loc[0] ? "  " : "", loc);
+		}
+		if (kh != SIZE_MAX && o < sizeof label) {
+			const struct frame *f = hidden_at(m, kh);
+			if (f) {
+				show_name(f, name, sizeof name);
+				show_loc(f, loc, sizeof loc);
+			}
+			o += (size_t)snprintf(
+				label + o, sizeof label - o, "%s%s%s%s%s",
+				o ? ", " : "", f ? "from " : "",
+				f ? name : "its stack ends there",
+				f && loc[0] ? "  " : "", f ? loc : "");
+		}
+		if (jf == SIZE_MAX && kh == SIZE_MAX) {
+			const struct frame *f =
+				ia != SIZE_MAX ? raw_at(m, ia) : NULL;
+			if (f && f->module)
+				snprintf(label, sizeof label,
+					 "at %s+0x%" PRIx64,
+					 report_basename(f->module), f->offset);
+			else if (f)
+				snprintf(label, sizeof label, "at 0x%" PRIx64,
+					 f->ip);
+			else
+				snprintf(label, sizeof label,
+					 "a stack that ends sooner");
+		}
+		m->label = strdup(label);
+	}
+}
+
+static uint64_t
+mmetric(const struct rp_site *s, enum rank_by by)
+{
+	return by == RANK_PEAK	? s->peak_bytes
+	       : by == RANK_END ? s->cur_bytes
+				: s->calls;
+}
+
+static int
+contributes(const struct rp_site *s, enum rank_by by)
+{
+	return by == RANK_END ? s->cur_blocks > 0 : mmetric(s, by) > 0;
+}
+
+struct part {
+	const char *label;
+	uint64_t metric, blocks, bytes;
+	size_t sites;
+};
+
+static int
+cmp_part(const void *a, const void *b)
+{
+	const struct part *x = a, *y = b;
+	if (x->metric != y->metric)
+		return x->metric > y->metric ? -1 : 1;
+	if (x->blocks != y->blocks)
+		return x->blocks > y->blocks ? -1 : 1;
+	return strcmp(x->label, y->label);
+}
+
+/* What an entry merged, for the list it is in: the sites with something
+ * in that list, by the frame that tells them apart. */
+static void
+print_merged(FILE *o, const struct report *rep, const struct group *g,
+	     enum rank_by by, const struct style *st)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < g->nm; i++)
+		c += contributes(g->m[i].s, by);
+	if (c < 2)
+		return;
+	struct part *p = calloc(c, sizeof *p);
+	if (!p)
+		return;
+	size_t np = 0;
+	for (size_t i = 0; i < g->nm; i++) {
+		const struct member *m = &g->m[i];
+		if (!contributes(m->s, by))
+			continue;
+		const char *label = m->label ? m->label : "?";
+		size_t k = 0;
+		while (k < np && strcmp(p[k].label, label))
+			k++;
+		if (k == np)
+			p[np++].label = label;
+		p[k].metric += mmetric(m->s, by);
+		p[k].blocks += by == RANK_PEAK	? m->s->peak_blocks
+			       : by == RANK_END ? m->s->cur_blocks
+						: m->s->calls;
+		p[k].bytes += m->s->total_bytes;
+		p[k].sites++;
+	}
+	qsort(p, np, sizeof *p, cmp_part);
+	const char *what =
+		(g->differ & (DIFF_FOLDED | DIFF_HIDDEN)) ==
+				(DIFF_FOLDED | DIFF_HIDDEN)
+			? "in allocator frames and in frames not shown"
+		: g->differ & DIFF_FOLDED ? "in the allocator frames folded"
+		: g->differ & DIFF_HIDDEN ? "in frames not shown"
+					  : "only in return addresses";
+	fprintf(o, "        %smerges %zu call sites that differ %s%s:%s\n",
+		st->d, c, what,
+		rep->opt.brief ? "" : " (--full lists them apart)", st->r);
+	char b1[UNITS_BUF], b2[UNITS_BUF], col[2 * UNITS_BUF + 32];
+	size_t shown = np > PARTS_SHOWN ? PARTS_SHOWN - 1 : np;
+	for (size_t k = 0; k < shown; k++) {
+		if (by == RANK_CALLS)
+			snprintf(col, sizeof col, "%s call%s, %s",
+				 format_count(p[k].metric, b1),
+				 plural(p[k].metric),
+				 format_size(p[k].bytes, b2));
+		else
+			snprintf(col, sizeof col, "%s in %s block%s",
+				 format_size(p[k].metric, b1),
+				 format_count(p[k].blocks, b2),
+				 plural(p[k].blocks));
+		fprintf(o, "          %-26s  %s", col, p[k].label);
+		if (p[k].sites > 1)
+			fprintf(o, " %s(%zu sites)%s", st->d, p[k].sites,
+				st->r);
+		fputc('\n', o);
+	}
+	if (np > shown) {
+		uint64_t rest = 0;
+		for (size_t k = shown; k < np; k++)
+			rest += p[k].metric;
+		fprintf(o, "          %s... and %zu more (%s%s)%s\n", st->d,
+			np - shown,
+			by == RANK_CALLS ? format_count(rest, b1)
+					 : format_size(rest, b1),
+			by == RANK_CALLS ? " calls" : "", st->r);
+	}
+	free(p);
+}
+
+static void
+print_stack(FILE *o, const struct report *rep, const struct group *g,
+	    enum rank_by by, const struct style *st)
+{
+	const struct member *m0 = &g->m[0];
+	const struct frame *f = m0->f + m0->fold;
+	size_t show = m0->show;
+	if (!m0->nuser) {
 		fprintf(o, "        %s(no stack recorded)%s\n", st->d, st->r);
 		return;
 	}
-	char name[SHOW_FRAMES][NAME_MAX_W + 64],
-		loc[SHOW_FRAMES][PATH_MAX + 16];
+	char(*name)[NAME_BUF] = malloc(show * sizeof *name);
+	char(*loc)[PATH_MAX + 16] = malloc(show * sizeof *loc);
+	if (!name || !loc) {
+		free(name);
+		free(loc);
+		return;
+	}
 	int wn = 0, wl = 0;
 	for (size_t i = 0; i < show; i++) {
 		show_name(&f[i], name[i], sizeof name[i]);
-		loc[i][0] = 0;
-		if (f[i].file && f[i].line)
-			snprintf(loc[i], sizeof loc[i], "%s:%u",
-				 short_file(f[i].file), f[i].line);
-		else if (f[i].file)
-			snprintf(loc[i], sizeof loc[i], "%s",
-				 short_file(f[i].file));
+		show_loc(&f[i], loc[i], sizeof loc[i]);
 		int ln = (int)strlen(name[i]) + (f[i].inlined ? 10 : 0);
 		int ll = (int)strlen(loc[i]);
-		if (ln > wn && ln <= 48)
+		if (ln > wn && ln <= NAME_W)
 			wn = ln;
-		if (ll > wl && ll <= 48)
+		if (ll > wl && ll <= NAME_W)
 			wl = ll;
 	}
 	for (size_t i = 0; i < show; i++) {
@@ -269,16 +807,50 @@ print_stack(FILE *o, const struct group *g, const struct style *st)
 			fprintf(o, "  %s(%s)%s", st->d, mod, st->r);
 		fputc('\n', o);
 	}
-	if (show < n)
-		fprintf(o, "        %s... %zu more frame%s%s\n", st->d,
-			n - show, n - show == 1 ? "" : "s", st->r);
-	if (g->folded)
-		fprintf(o, "        %s(%zu allocator frame%s folded%s)%s\n",
-			st->d, g->folded, g->folded == 1 ? "" : "s",
-			g->sites > 1 ? "; like stacks merged" : "", st->r);
-	else if (g->sites > 1)
-		fprintf(o, "        %s(%zu call sites merged)%s\n", st->d,
-			g->sites, st->r);
+	free(name);
+	free(loc);
+
+	/* What the entry leaves out, over the sites in this list. */
+	size_t more_lo = SIZE_MAX, more_hi = 0, fold_lo = SIZE_MAX, fold_hi = 0;
+	for (size_t i = 0; i < g->nm; i++) {
+		const struct member *m = &g->m[i];
+		if (g->nm > 1 && !contributes(m->s, by))
+			continue;
+		size_t more = m->nuser - m->show;
+		more_lo = more < more_lo ? more : more_lo;
+		more_hi = more > more_hi ? more : more_hi;
+		fold_lo = m->fold < fold_lo ? m->fold : fold_lo;
+		fold_hi = m->fold > fold_hi ? m->fold : fold_hi;
+	}
+	if (more_hi) {
+		char range[64] = "";
+		if (more_lo != more_hi)
+			snprintf(range, sizeof range, "%zu to ", more_lo);
+		fprintf(o, "        %s... %s%zu more frame%s%s%s\n", st->d,
+			range, more_hi, plural(more_hi),
+			rep->opt.brief ? ""
+				       : " (--depth N or --full shows them)",
+			st->r);
+	}
+	print_merged(o, rep, g, by, st);
+	if (fold_hi) {
+		char range[64] = "";
+		if (fold_lo != fold_hi)
+			snprintf(range, sizeof range, "%zu to ", fold_lo);
+		fprintf(o, "        %s(%s%zu allocator frame%s folded)%s\n",
+			st->d, range, fold_hi, plural(fold_hi), st->r);
+	}
+}
+
+/* The runtime's own bytes held at the end, among the groups. */
+static uint64_t
+runtime_end_bytes(struct group **all, size_t nall)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < nall; i++)
+		if (all[i]->runtime)
+			n += all[i]->end_bytes;
+	return n;
 }
 
 static void
@@ -286,6 +858,8 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall,
 	enum rank_by by, const struct style *st)
 {
 	const struct rp_summary *s = &rep->rp.sum;
+	uint64_t step = reader_time_step_ns(rep->r);
+	int ended = reader_stats(rep->r)->ended;
 	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
 	gsort_by = by;
 	qsort(all, nall, sizeof *all, cmp_group);
@@ -301,17 +875,22 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall,
 	case RANK_PEAK:
 		fprintf(o, "\n%sTop holders at peak%s (%s at %s)\n", st->b,
 			st->r, format_size(s->peak_bytes, b1),
-			format_duration(s->peak_time_ns, b2));
+			format_duration_step(s->peak_time_ns, step, b2));
 		break;
-	case RANK_END:
-		fprintf(o, "\n%s%s%s (%s in %s block%s)\n", st->b,
-			reader_stats(rep->r)->ended
-				? "Held at exit"
-				: "Held when the trace was cut",
+	case RANK_END: {
+		uint64_t own = runtime_end_bytes(all, total);
+		char tail[UNITS_BUF + 40] = "";
+		if (own)
+			snprintf(tail, sizeof tail,
+				 "; %s of it the runtime's own",
+				 format_size(own, b3));
+		fprintf(o, "\n%s%s%s (%s in %s block%s%s)\n", st->b,
+			ended ? "Held at exit" : "Held when the trace was cut",
 			st->r, format_size(s->end_bytes, b1),
-			format_count(s->end_blocks, b2),
-			s->end_blocks == 1 ? "" : "s");
+			format_count(s->end_blocks, b2), plural(s->end_blocks),
+			tail);
 		break;
+	}
 	case RANK_CALLS:
 		fprintf(o, "\n%sMost allocation calls%s (%s in all)\n", st->b,
 			st->r, format_count(s->alloc_calls, b1));
@@ -338,37 +917,59 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall,
 				age = a > 0 ? (uint64_t)a : 0;
 			}
 			fprintf(o,
-				"%s%s%s in %s block%s, %.1f%% of peak, held for %s on average\n",
+				"%s%s%s in %s block%s, %.1f%% of peak, age at peak %s on average",
 				st->b, format_size(g->peak_bytes, b1), st->r,
 				format_count(g->peak_blocks, b2),
-				g->peak_blocks == 1 ? "" : "s", pct,
-				format_duration(age, b3));
+				plural(g->peak_blocks), pct,
+				format_duration_step(age, step, b3));
 			break;
 		}
 		case RANK_END:
-			fprintf(o, "%s%s%s in %s block%s\n", st->b,
+			fprintf(o, "%s%s%s in %s block%s", st->b,
 				format_size(g->end_bytes, b1), st->r,
 				format_count(g->end_blocks, b2),
-				g->end_blocks == 1 ? "" : "s");
+				plural(g->end_blocks));
 			break;
 		case RANK_CALLS:
-			fprintf(o,
-				"%s%s%s call%s, %s in all, %s held at exit\n",
+			fprintf(o, "%s%s%s call%s, %s in all, %s held at %s",
 				st->b, format_count(g->calls, b1), st->r,
-				g->calls == 1 ? "" : "s",
+				plural(g->calls),
 				format_size(g->total_bytes, b2),
-				format_size(g->end_bytes, b3));
+				format_size(g->end_bytes, b3),
+				ended ? "exit" : "the cut");
 			break;
 		}
-		print_stack(o, g, st);
+		if (g->runtime)
+			fprintf(o, "  %s(%s)%s", st->d, g->runtime, st->r);
+		fputc('\n', o);
+		print_stack(o, rep, g, by, st);
 	}
 	if (total > n)
 		fprintf(o, "    %s... and %zu more%s%s\n", st->d, total - n,
 			rep->opt.brief ? "" : " (--top N shows more)", st->r);
 }
 
-/* Groups the candidates of the given rankings (like folded stacks merged)
- * into a flat array; *groups owns them. Returns NULL when out of memory. */
+static void
+free_groups(struct group **groups, struct group **all)
+{
+	struct group *g, *t;
+	HASH_ITER(hh, *groups, g, t)
+	{
+		HASH_DEL(*groups, g);
+		for (size_t i = 0; i < g->nm; i++) {
+			free(g->m[i].f);
+			free(g->m[i].label);
+		}
+		free(g->m);
+		free(g->key);
+		free(g);
+	}
+	free(all);
+}
+
+/* Groups the candidates of the given rankings (sites whose shown frames
+ * agree merged) into a flat array; *groups owns them. Returns NULL when
+ * out of memory. */
 static struct group **
 group_sites(struct report *rep, const enum rank_by *by, size_t nby,
 	    struct group **groups, size_t *nall)
@@ -379,28 +980,23 @@ group_sites(struct report *rep, const enum rank_by *by, size_t nby,
 	for (size_t i = 0; i < nby; i++)
 		collect(rep, by[i], groups);
 	size_t k = 0;
-	*nall = HASH_COUNT(*groups);
-	struct group **all = malloc((*nall ? *nall : 1) * sizeof *all);
+	struct group **all = malloc((HASH_COUNT(*groups) + 1) * sizeof *all);
 	if (!all)
 		return NULL;
 	struct group *g, *t;
 	HASH_ITER(hh, *groups, g, t)
-	all[k++] = g;
-	return all;
-}
-
-static void
-free_groups(struct group **groups, struct group **all)
-{
-	struct group *g, *t;
-	HASH_ITER(hh, *groups, g, t)
 	{
-		HASH_DEL(*groups, g);
-		free(g->key);
-		free(g->frames);
-		free(g);
+		if (!g->nm)
+			continue;
+		label_members(g);
+		g->runtime = runtime_what(g->m[0].f, g->m[0].nf);
+		for (size_t i = 1; i < g->nm && g->runtime; i++)
+			if (!runtime_what(g->m[i].f, g->m[i].nf))
+				g->runtime = NULL;
+		all[k++] = g;
 	}
-	free(all);
+	*nall = k;
+	return all;
 }
 
 /* The label as one printable line: control bytes become '?'. */
@@ -422,7 +1018,8 @@ marks_section(struct report *rep, FILE *o, const struct style *st)
 		return;
 	fprintf(o, "\n%sMarks%s (%s; the peak was at %s)\n", st->b, st->r,
 		format_count(rp->sum.marks, b1),
-		format_duration(rp->sum.peak_time_ns, b2));
+		format_duration_step(rp->sum.peak_time_ns,
+				     reader_time_step_ns(rep->r), b2));
 	size_t n = rp->nmarks;
 	if (rep->opt.top && n > rep->opt.top)
 		n = rep->opt.top;
@@ -430,8 +1027,8 @@ marks_section(struct report *rep, FILE *o, const struct style *st)
 		const struct rp_mark *m = &rp->marks[i];
 		char blocks[UNITS_BUF + 16];
 		snprintf(blocks, sizeof blocks, "%s block%s",
-			 format_count(m->blocks, b3),
-			 m->blocks == 1 ? "" : "s");
+			 format_count(m->blocks, b3), plural(m->blocks));
+		/* a mark has its own time, in ns */
 		fprintf(o, "    at %-9s %s%10s%s held in %-10s  ",
 			format_duration(m->time_ns, b1), st->b,
 			format_size(m->bytes, b2), st->r, blocks);
@@ -473,6 +1070,29 @@ report_text_holders(struct report *rep, FILE *o, enum rank_by by)
 	return ferror(o) ? -EIO : 0;
 }
 
+/* What the summary says about recording: dropped events always (they are
+ * missing), ring waits only when the program may have lost 1% of its time
+ * to them (nothing is missing then; its times ran slow). */
+static void
+recording_lines(FILE *o, const struct rp_summary *s, const struct style *st)
+{
+	char b1[UNITS_BUF];
+	if (s->dropped)
+		fprintf(o,
+			"  Dropped    %s%s event%s could not be recorded%s; "
+			"the counts here leave them out\n",
+			st->b, format_count(s->dropped, b1), plural(s->dropped),
+			st->r);
+	if (s->waits && s->waits >= 100 &&
+	    (double)s->waits * WAIT_COST_NS >= (double)s->duration_ns / 100)
+		fprintf(o,
+			"  Waits      the program waited %s time%s for heldby's "
+			"writer to empty its event buffer:\n"
+			"             nothing is missing, but it ran slower, "
+			"and the times here are stretched\n",
+			format_count(s->waits, b1), plural(s->waits));
+}
+
 int
 report_text(struct report *rep, FILE *o)
 {
@@ -481,26 +1101,42 @@ report_text(struct report *rep, FILE *o)
 	const struct style *st = rep->opt.color ? &color : &plain;
 	const struct rp_summary *s = &rep->rp.sum;
 	const struct reader_stats *rs = reader_stats(rep->r);
+	uint64_t step = reader_time_step_ns(rep->r);
 	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
 
 	set_cwd();
+	struct group *groups = NULL;
+	static const enum rank_by lists[] = { RANK_PEAK, RANK_END, RANK_CALLS };
+	size_t nall;
+	struct group **all = group_sites(rep, lists, 3, &groups, &nall);
+	if (!all) {
+		free_groups(&groups, all);
+		return -ENOMEM;
+	}
+
 	const char *exe = reader_exe(rep->r);
 	fprintf(o, "%sheldby report%s  %s  (%s, pid %" PRIu64 ")\n\n", st->b,
 		st->r, reader_path(rep->r), exe && *exe ? exe : "?",
 		reader_pid(rep->r));
 	fprintf(o, "  Peak       %s%s%s in %s block%s at %s\n", st->b,
 		format_size(s->peak_bytes, b1), st->r,
-		format_count(s->peak_blocks, b2),
-		s->peak_blocks == 1 ? "" : "s",
-		format_duration(s->peak_time_ns, b3));
-	fprintf(o, "  %s%s%s%s in %s block%s\n",
+		format_count(s->peak_blocks, b2), plural(s->peak_blocks),
+		format_duration_step(s->peak_time_ns, step, b3));
+	uint64_t own = runtime_end_bytes(all, nall);
+	fprintf(o, "  %s%s%s%s in %s block%s",
 		rs->ended ? "At exit    " : "At the cut ", st->b,
 		format_size(s->end_bytes, b1), st->r,
-		format_count(s->end_blocks, b2), s->end_blocks == 1 ? "" : "s");
-	fprintf(o, "  Calls      %s allocations, ",
-		format_count(s->alloc_calls, b1));
-	fprintf(o, "%s frees\n", format_count(s->free_calls, b1));
-	fprintf(o, "  Duration   %s\n", format_duration(s->duration_ns, b1));
+		format_count(s->end_blocks, b2), plural(s->end_blocks));
+	if (own)
+		fprintf(o, " (%s of it the runtime's own)",
+			format_size(own, b1));
+	fputc('\n', o);
+	fprintf(o, "  Calls      %s allocation%s, ",
+		format_count(s->alloc_calls, b1), plural(s->alloc_calls));
+	fprintf(o, "%s free%s\n", format_count(s->free_calls, b1),
+		plural(s->free_calls));
+	fprintf(o, "  Duration   %s\n",
+		format_duration_step(s->duration_ns, step, b1));
 	if (s->complete)
 		fprintf(o, "  Trace      complete\n");
 	else if (rs->ended)
@@ -512,31 +1148,30 @@ report_text(struct report *rep, FILE *o)
 			"  Trace      %scut short after %s (%" PRIu64
 			" block%s, %s read); "
 			"reporting what was recorded%s\n",
-			st->b, format_duration(rs->last_time_ns, b1),
-			rs->blocks_read, rs->blocks_read == 1 ? "" : "s",
+			st->b, format_duration_step(rs->last_time_ns, step, b1),
+			rs->blocks_read, plural(rs->blocks_read),
 			format_size(rs->bytes_read, b2), st->r);
 	if (rs->blocks_damaged)
 		fprintf(o,
 			"  Damaged    %" PRIu64
 			" block%s skipped (damaged or missing); "
 			"the events in %s are not counted\n",
-			rs->blocks_damaged, rs->blocks_damaged == 1 ? "" : "s",
+			rs->blocks_damaged, plural(rs->blocks_damaged),
 			rs->blocks_damaged == 1 ? "it" : "them");
-	if (s->dropped || s->waits)
+	recording_lines(o, s, st);
+	if (report_is_python(rep->r))
 		fprintf(o,
-			"  Recording  %" PRIu64 " events dropped, %" PRIu64
-			" ring waits\n",
-			s->dropped, s->waits);
+			"  Python     %sa CPython interpreter: unless it ran "
+			"with PYTHONMALLOC=malloc, its%s\n"
+			"             objects of up to 512 bytes came from "
+			"pymalloc's arenas, which\n"
+			"             heldby does not see; and the stacks are the "
+			"interpreter's C frames,\n"
+			"             not Python lines (README: \"Python "
+			"programs\")\n",
+			st->b, st->r);
 	marks_section(rep, o, st);
 
-	struct group *groups = NULL;
-	static const enum rank_by lists[] = { RANK_PEAK, RANK_END, RANK_CALLS };
-	size_t nall;
-	struct group **all = group_sites(rep, lists, 3, &groups, &nall);
-	if (!all) {
-		free_groups(&groups, all);
-		return -ENOMEM;
-	}
 	section(rep, o, all, nall, RANK_PEAK, st);
 	section(rep, o, all, nall, RANK_END, st);
 	section(rep, o, all, nall, RANK_CALLS, st);

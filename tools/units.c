@@ -139,6 +139,24 @@ format_duration(uint64_t ns, char *buf)
 }
 
 char *
+format_duration_step(uint64_t ns, uint64_t step_ns, char *buf)
+{
+	if (step_ns <= 1 || ns >= step_ns)
+		return format_duration(ns, buf);
+	/* "0 ns" where the clock moves by 1 ms would claim a precision the
+	 * trace does not have. */
+	if (step_ns % 1000000u == 0)
+		snprintf(buf, UNITS_BUF, "< %llu ms",
+			 (unsigned long long)(step_ns / 1000000u));
+	else {
+		char step[UNITS_BUF];
+		snprintf(buf, UNITS_BUF, "< %s",
+			 format_duration(step_ns, step));
+	}
+	return buf;
+}
+
+char *
 format_count(uint64_t n, char *buf)
 {
 	char tmp[UNITS_BUF];

@@ -30,6 +30,11 @@ int parse_size(const char *s, uint64_t *out);
  * "3m05s", "2h07m" into buf (at least UNITS_BUF bytes); returns buf. */
 char *format_duration(uint64_t ns, char *buf);
 
+/* As format_duration, for a time measured by a clock that moves by step_ns
+ * (reader_time_step_ns): below one step it writes "< 1 ms". step_ns 0 or 1:
+ * format_duration. */
+char *format_duration_step(uint64_t ns, uint64_t step_ns, char *buf);
+
 /* Writes n with thousands separators: 1234567 -> "1,234,567". */
 char *format_count(uint64_t n, char *buf);
 

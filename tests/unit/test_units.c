@@ -131,6 +131,17 @@ Test(units, format_duration)
 	cr_expect_str_eq(format_duration(7620000000000ull, b), "2h07m");
 }
 
+Test(units, format_duration_step_says_below_one_step)
+{
+	char b[UNITS_BUF];
+	cr_expect_str_eq(format_duration_step(0, 1000000, b), "< 1 ms");
+	cr_expect_str_eq(format_duration_step(999999, 1000000, b), "< 1 ms");
+	cr_expect_str_eq(format_duration_step(1000000, 1000000, b), "1.0 ms");
+	cr_expect_str_eq(format_duration_step(0, 1, b), "0 ns");
+	cr_expect_str_eq(format_duration_step(0, 0, b), "0 ns");
+	cr_expect_str_eq(format_duration_step(10, 500, b), "< 500 ns");
+}
+
 Test(units, format_count)
 {
 	char b[UNITS_BUF];
