@@ -72,6 +72,10 @@ int report_text(struct report *rep, FILE *out);
  * holders by the given ranking, stacks folded and symbolised, like
  * stacks merged. Returns 0, -ENOMEM or -EIO. Not thread-safe. */
 int report_text_holders(struct report *rep, FILE *out, enum rank_by by);
+/* The version of the JSON's shape (its "format"), described in
+ * docs/report-json.md: raised when a field changes meaning or goes, never
+ * for a field added. */
+#define REPORT_JSON_FORMAT 1
 int report_json(struct report *rep, FILE *out);
 
 #endif

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `heldby report --json`: the stable contract other tools parse. Fields
- * may be added, never removed or renamed. Stacks are full (not folded),
- * innermost frame first, inlined frames as their own entries.
+ * `heldby report --json`: the stable contract other tools parse, described
+ * in docs/report-json.md. Fields may be added, never removed or renamed.
+ * Stacks are full (not folded), innermost frame first, inlined frames as
+ * their own entries.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "report.h"
 
@@ -97,16 +99,35 @@ jstack(struct report *rep, FILE *o, uint64_t stack)
 		jstr(o, f[i].function);
 		fputs(", \"file\": ", o);
 		jstr(o, f[i].file);
-		fprintf(o, ", \"line\": %u, \"module\": ", f[i].line);
+		/* no file, no line: null, not a line 0 a script would print */
+		if (f[i].file)
+			fprintf(o, ", \"line\": %u, \"module\": ", f[i].line);
+		else
+			fputs(", \"line\": null, \"module\": ", o);
 		jstr(o, f[i].module);
 		fprintf(o, ", \"inlined\": %s, \"offset\": \"0x%" PRIx64 "\"}",
 			f[i].inlined ? "true" : "false", f[i].offset);
 	}
 	if (!n) /* no stack recorded: one unknown frame keeps the shape */
-		fputs("\n      {\"function\": null, \"file\": null, \"line\": 0, \"module\": null}",
+		fputs("\n      {\"function\": null, \"file\": null, \"line\": null, \"module\": null}",
 		      o);
 	fputs("]", o);
 	free(f);
+}
+
+/* start_real_ns is above 2^53, where jq and JavaScript round a number:
+ * the same moment in forms that survive them, microseconds (below 2^53
+ * until the year 2255) and an RFC 3339 UTC time to the nanosecond. */
+static void
+jstart_real(FILE *o, uint64_t ns)
+{
+	time_t sec = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	char when[32] = "";
+	if (gmtime_r(&sec, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(o, ", \"start_real_us\": %" PRIu64 ", \"start_real\": \"%s.%09" PRIu64 "Z\"",
+		ns / 1000u, when, ns % 1000000000u);
 }
 
 /* "cmdline": the program's argv as it was given, where the trace has it. */
@@ -154,8 +175,10 @@ jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
 		case RANK_CALLS:
 			fprintf(o,
 				"\"calls\": %" PRIu64 ", \"bytes\": %" PRIu64
-				", ",
-				s->calls, s->total_bytes);
+				", \"end_bytes\": %" PRIu64
+				", \"end_blocks\": %" PRIu64 ", ",
+				s->calls, s->total_bytes, s->cur_bytes,
+				s->cur_blocks);
 			break;
 		}
 		jstack(rep, o, s->stack);
@@ -190,18 +213,19 @@ report_json(struct report *rep, FILE *o)
 	const struct rp_summary *s = &rep->rp.sum;
 	const struct reader_stats *st = reader_stats(rep->r);
 	fprintf(o,
-		"{\"summary\": {\"peak_bytes\": %" PRIu64
+		"{\"format\": %d,\n \"summary\": {\"peak_bytes\": %" PRIu64
 		", \"peak_time_ns\": %" PRIu64 ", \"peak_blocks\": %" PRIu64
 		", \"end_bytes\": %" PRIu64 ", \"end_blocks\": %" PRIu64
 		", \"alloc_calls\": %" PRIu64 ", \"free_calls\": %" PRIu64
 		", \"duration_ns\": %" PRIu64
 		", \"complete\": %s, \"unknown_frees\": %" PRIu64
 		", \"events_dropped\": %" PRIu64 ", \"ring_waits\": %" PRIu64
-		", \"marks\": %" PRIu64 "},\n",
-		s->peak_bytes, s->peak_time_ns, s->peak_blocks, s->end_bytes,
+		", \"marks\": %" PRIu64 ", \"marks_recorded\": %" PRIu64 "},\n",
+		REPORT_JSON_FORMAT, s->peak_bytes, s->peak_time_ns,
+		s->peak_blocks, s->end_bytes,
 		s->end_blocks, s->alloc_calls, s->free_calls, s->duration_ns,
 		s->complete ? "true" : "false", s->unknown_frees, s->dropped,
-		s->waits, s->marks);
+		s->waits, s->marks, s->marks);
 	fputs(" \"trace\": {\"path\": ", o);
 	jstr(o, reader_path(rep->r));
 	fputs(", \"exe\": ", o);
@@ -210,10 +234,12 @@ report_json(struct report *rep, FILE *o)
 	fprintf(o,
 		", \"pid\": %" PRIu64 ", \"start_real_ns\": %" PRIu64
 		", \"blocks_read\": %" PRIu64 ", \"blocks_damaged\": %" PRIu64
-		", \"truncated\": %s, \"ended\": %s}",
+		", \"truncated\": %s, \"ended\": %s",
 		reader_pid(rep->r), reader_start_real_ns(rep->r),
 		st->blocks_read, st->blocks_damaged,
 		st->truncated ? "true" : "false", st->ended ? "true" : "false");
+	jstart_real(o, reader_start_real_ns(rep->r));
+	fputc('}', o);
 	jlist(rep, o, "peak_holders", RANK_PEAK);
 	jlist(rep, o, "leaks", RANK_END);
 	jlist(rep, o, "most_calls", RANK_CALLS);
