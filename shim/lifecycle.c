@@ -76,14 +76,45 @@ hb_warn2(const char *a, const char *b)
 	hb_warn("\n");
 }
 
+/* n in decimal into buf (12 bytes at least): the warnings may come before
+ * stdio is ready to be called from here. */
+static const char *
+decimal(int n, char *buf)
+{
+	char *p = buf + 11;
+	unsigned u = n < 0 ? 0u - (unsigned)n : (unsigned)n;
+	*p = 0;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (n < 0)
+		*--p = '-';
+	return p;
+}
+
+/* "heldby: HELDBY_DEPTH=abc is not a whole number from 1 to 256; using 64" */
+static void
+warn_range(const char *name, const char *v, int lo, int hi, int def)
+{
+	char a[12], b[12], c[12];
+	hb_warn("heldby: ");
+	hb_warn(name);
+	hb_warn("=");
+	hb_warn(v);
+	hb_warn(" is not a whole number from ");
+	hb_warn(decimal(lo, a));
+	hb_warn(" to ");
+	hb_warn(decimal(hi, b));
+	hb_warn2("; using ", decimal(def, c));
+}
+
 static int
 parse_int(const char *name, const char *v, int lo, int hi, int def)
 {
 	char *end;
 	long x = strtol(v, &end, 10);
 	if (!*v || *end || x < lo || x > hi) {
-		hb_warn2("heldby: ignoring bad value, using the default: ",
-			 name);
+		warn_range(name, v, lo, hi, def);
 		return def;
 	}
 	return (int)x;
@@ -130,8 +161,8 @@ read_config(void)
 		if (strlen(v) <= HELDBY_OUTPUT_MAX)
 			strcpy(hb_cfg.output, v);
 		else
-			hb_warn("heldby: HELDBY_OUTPUT too long, using the "
-				"default\n");
+			hb_warn("heldby: HELDBY_OUTPUT is longer than 3900 "
+				"bytes; using the default, heldby.%p.hbt\n");
 	}
 	make_output_absolute();
 	hb_cfg.mode = preload_names_us(env_find("LD_PRELOAD")) ? HB_MODE_RECORD

@@ -190,6 +190,31 @@ set_level(struct tfile *t, int level)
 	ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_chainLog, 16);
 }
 
+void
+tfile_make_folders(const char *path)
+{
+	char dir[4096];
+	size_t n = strlen(path);
+	if (n >= sizeof(dir))
+		return;
+	memcpy(dir, path, n + 1);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return;
+	for (char *p = dir + 1; p <= slash; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+		*p = 0;
+		(void)mkdir(dir, 0700); /* what fails, tfile_create says */
+		*p = c;
+	}
+}
+
 int
 tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	     uint64_t start_real_ns, uint64_t start_mono_ns, const char *exe,

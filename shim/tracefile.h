@@ -71,6 +71,10 @@ extern int (*tfile_park)(int fd);
  * descriptor goes where tfile_park puts it, out of the way of programs
  * that reuse low numbers. Returns 0 or -errno (-EEXIST when the file
  * exists). */
+/* Makes the missing folders above path (mode 0700, as the trace is 0600),
+ * so that a pattern with a folder per process ("%p/") can be written.
+ * Folders that exist are left as they are. */
+void tfile_make_folders(const char *path);
 int tfile_create(struct tfile *t, const char *path, uint64_t pid,
 		 uint64_t start_real_ns, uint64_t start_mono_ns,
 		 const char *exe, const char *cmdline, size_t cmdlen,

@@ -786,6 +786,8 @@ writer_start(void)
 	int err = -EEXIST;
 	size_t cmdlen;
 	const char *cmdline = mod_cmdline(&cmdlen);
+	/* HELDBY_OUTPUT=/out/%p/t.hbt: this process's folder is its own to make */
+	tfile_make_folders(base);
 	for (int i = 0; i < 100 && err == -EEXIST; i++) {
 		if (i == 0)
 			snprintf(path, sizeof(path), "%s", base);

@@ -84,8 +84,11 @@ static const char report_usage[] =
 	"                  that differ only past them are one entry, which lists them\n"
 	"  --full          text: every frame, no allocator frames folded, no call\n"
 	"                  sites merged: one entry per entry of --json\n"
-	"  --color WHEN    auto (default: a terminal, and NO_COLOR unset), always,\n"
-	"                  never\n";
+	"  --color WHEN    auto (default: a terminal, not TERM=dumb, and NO_COLOR\n"
+	"                  unset), always, never\n"
+	"\n"
+	"TRACE - reads the trace from standard input (a pipe is first copied to\n"
+	"$TMPDIR).\n";
 
 static int
 bad_usage(const char *cmd, const char *what, const char *arg)
@@ -136,6 +139,15 @@ cmd_run(int argc, char **argv)
 		return bad_usage("run", "no program given", NULL);
 	ro.argv = argv + optind;
 	return run_program(&ro);
+}
+
+/* --color auto: a terminal that shows colour, as ls and git judge it. */
+static int
+color_terminal(void)
+{
+	const char *term = getenv("TERM");
+	return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && term && *term &&
+	       strcmp(term, "dumb") != 0;
 }
 
 static int
@@ -220,8 +232,7 @@ cmd_report(int argc, char **argv)
 	rep.opt.depth = depth;
 	rep.opt.full = full;
 	rep.opt.color = !strcmp(color, "always") ||
-			(!strcmp(color, "auto") && isatty(STDOUT_FILENO) &&
-			 !getenv("NO_COLOR"));
+			(!strcmp(color, "auto") && color_terminal());
 	int rc = json ? report_json(&rep, stdout) : report_text(&rep, stdout);
 	const struct reader_stats *st = reader_stats(rep.r);
 	if (st->blocks_damaged) {
@@ -229,12 +240,19 @@ cmd_report(int argc, char **argv)
 			"heldby: %s: %llu damaged block%s skipped; data is missing\n",
 			path, (unsigned long long)st->blocks_damaged,
 			st->blocks_damaged == 1 ? "" : "s");
+	} else if (!rep.rp.sum.complete && !st->blocks_read) {
+		fprintf(stderr,
+			"heldby: %s: no events recorded (cut inside its first "
+			"block)\n",
+			path);
 	} else if (!rep.rp.sum.complete) {
 		char b1[UNITS_BUF];
 		fprintf(stderr,
 			"heldby: %s: cut short after %s (%llu block%s read); reporting "
 			"what was recorded\n",
-			path, format_duration(st->last_time_ns, b1),
+			path,
+			format_duration_step(st->last_time_ns,
+					     reader_time_step_ns(rep.r), b1),
 			(unsigned long long)st->blocks_read,
 			st->blocks_read == 1 ? "" : "s");
 	}

@@ -21,6 +21,7 @@
 
 #include "heldby/trace.h"
 #include "heldby/varint.h"
+#include "spool.h"
 
 #define SCAN_WINDOW (64u << 10)
 /* The writer puts at most a 4 KiB path in the header; later versions may
@@ -202,12 +203,19 @@ int
 reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 {
 	uint8_t h[HELDBY_TRACE_HEADER_FIXED];
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		int e = errno;
-		snprintf(err, errlen, "%s", strerror(e));
-		return -e;
+	int fd;
+	if (strcmp(path, "-") == 0) {
+		fd = spool_stdin(err, errlen);
+		if (fd < 0)
+			return fd;
+	} else {
+		/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0) {
+			int e = errno;
+			snprintf(err, errlen, "%s", strerror(e));
+			return -e;
+		}
 	}
 	int rc = check_file(fd, err, errlen);
 	if (rc) {

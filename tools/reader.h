@@ -86,7 +86,7 @@ struct reader_stats {
 
 struct reader;
 
-/* Opens path and reads the header. Returns 0, or -errno with a one-line
+/* Opens path ("-": standard input, a pipe too) and reads the header. Returns 0, or -errno with a one-line
  * reason in err ("not a heldby trace", "format version 2 is newer than
  * this heldby (1)"). Not thread-safe: one reader per thread. */
 int reader_open(const char *path, struct reader **out, char *err,

@@ -1118,6 +1118,15 @@ report_text(struct report *rep, FILE *o)
 	fprintf(o, "%sheldby report%s  %s  (%s, pid %" PRIu64 ")\n\n", st->b,
 		st->r, reader_path(rep->r), exe && *exe ? exe : "?",
 		reader_pid(rep->r));
+	if (!rs->blocks_read && !rs->ended) {
+		fprintf(o, "  Trace      %sno events recorded%s: it was cut inside "
+			   "its first block, before\n"
+			   "             heldby's first flush (HELDBY_FLUSH_MS, "
+			   "200 ms by default)\n",
+			st->b, st->r);
+		free_groups(&groups, all);
+		return ferror(o) ? -EIO : 0;
+	}
 	fprintf(o, "  Peak       %s%s%s in %s block%s at %s\n", st->b,
 		format_size(s->peak_bytes, b1), st->r,
 		format_count(s->peak_blocks, b2), plural(s->peak_blocks),

@@ -201,21 +201,32 @@ take_signals(struct inherited *in)
 		sigaction(forwarded[i], &sa, &in->act[i]);
 }
 
+/* The folder of the pattern that is the same for every process: up to
+ * the first component with a '%' in it ("/out/%p/t.hbt": "/out"); the
+ * shim makes the folders named by the pid. Returns 0 or -ENAMETOOLONG. */
+static int
+fixed_dir(const char *pattern, char *dir, size_t dirlen)
+{
+	const char *pct = strchr(pattern, '%');
+	size_t upto = pct ? (size_t)(pct - pattern) : strlen(pattern);
+	size_t slash = 0;
+	for (size_t i = 0; i < upto; i++)
+		if (pattern[i] == '/')
+			slash = i;
+	int n = pattern[0] != '/' ? snprintf(dir, dirlen, ".")
+		: slash == 0	  ? snprintf(dir, dirlen, "/")
+				  : snprintf(dir, dirlen, "%.*s", (int)slash,
+					     pattern);
+	return n < 0 || (size_t)n >= dirlen ? -ENAMETOOLONG : 0;
+}
+
 /* The folder the trace goes to must exist and be writable; better said
  * now than after a long run that recorded nothing. Returns 0 or -errno. */
 static int
 check_output_dir(const char *pattern, char *dir, size_t dirlen)
 {
-	char path[PATH_MAX];
-	if (run_expand(pattern, getpid(), path, sizeof path) != 0)
+	if (fixed_dir(pattern, dir, dirlen) != 0)
 		return -ENAMETOOLONG;
-	char *slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, dirlen, ".");
-	else if (slash == path)
-		snprintf(dir, dirlen, "/");
-	else
-		snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
 	if (access(dir, W_OK | X_OK) != 0)
 		return -errno;
 	struct stat sb;
@@ -242,17 +253,12 @@ in_folder(const char *pattern, char *out, size_t cap)
 }
 
 /* The folder of the trace, made (mode 0700, with its parents) when it is
- * missing, as heaptrack does; a folder named by the pid (%p in it) is left
- * to check_output_dir to refuse. Returns 0 or -errno, with the folder that
- * failed in dir. */
+ * missing, as heaptrack does; the folders below a '%' the shim makes in
+ * each process. Returns 0 or -errno, with the folder that failed in dir. */
 static int
 make_output_dir(const char *pattern, char *dir, size_t dirlen)
 {
-	const char *slash = strrchr(pattern, '/');
-	if (!slash || slash == pattern)
-		return 0;
-	int n = snprintf(dir, dirlen, "%.*s", (int)(slash - pattern), pattern);
-	if (n < 0 || (size_t)n >= dirlen || strchr(dir, '%'))
+	if (fixed_dir(pattern, dir, dirlen) != 0 || dir[0] != '/' || !dir[1])
 		return 0;
 	for (char *p = dir + 1;; p++) {
 		if (*p == '/' || !*p) {

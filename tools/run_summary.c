@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heldby/trace.h"
 #include "reader.h"
 #include "replay.h"
 #include "run.h"
@@ -176,7 +177,8 @@ print_main(const struct proc *p)
 			format_size(s->peak_bytes, b1),
 			format_count(s->peak_blocks, b2),
 			s->peak_blocks == 1 ? "" : "s",
-			format_duration(s->peak_time_ns, b3));
+			format_duration_step(s->peak_time_ns,
+					     HELDBY_TIME_TABLE_UNIT_NS, b3));
 		fprintf(stderr, "heldby:   %s  %s in %s block%s\n",
 			s->complete ? "at exit" : "at cut ",
 			format_size(s->end_bytes, b1),

@@ -87,11 +87,12 @@ check("shim_does_not_write_through_a_symlink", p.returncode == 0
       and open(target).read() == "do not touch\n" and is_trace(shim_link + ".1"), p.stderr)
 
 # Folders that cannot be written. Tests run as root, who ignores permission
-# bits: use a parent that is a regular file, and a folder inside /proc.
+# bits: use a parent that is a regular file, and a folder inside /proc. (A
+# missing folder is made, as heaptrack does: test_conventions.py.)
 native = run_native([victim("known_peak")])
 not_a_dir = os.path.join(target, "t.%p.hbt")
 for name, out in (("parent_is_a_file", not_a_dir), ("folder_in_proc", "/proc/self/t.%p.hbt"),
-                  ("missing_folder", os.path.join(work, "no", "such", "t.%p.hbt"))):
+                  ("missing_folder_under_a_file", os.path.join(target, "no", "t.%p.hbt"))):
     p = preloaded(out, [victim("known_peak")])
     lines = heldby_lines(p.stderr)
     check(f"shim_unwritable_{name}_program_unharmed", p.returncode == native.returncode
