@@ -2,6 +2,7 @@
 """The bundled export example: decode_bitmap holds exactly images x bitmap
 bytes at the peak, and none of it is left at exit."""
 import os
+import re
 import subprocess
 from harness import (BUILD_ROOT, SOURCE_ROOT, HELDBY, check, describe, done, holder_with,
                      report_text, run_native, run_traced, skip)
@@ -46,4 +47,28 @@ if t.trace:
         check("example_report_json_keeps_the_contract", c.returncode == 0, c.stdout + c.stderr)
     else:
         skip("example_report_json_keeps_the_contract", "shared/tools/check-report-json not beside the checkout")
+
+
+# The README's sample report is what the code prints for the quickstart's
+# run (48 images), times aside, line for line, in order.
+def timeless(line):
+    return re.sub(r"(< )?\d[\d.]* (ns|us|ms|s)\b", "TIME", line.rstrip())
+
+
+readme = open(os.path.join(SOURCE_ROOT, "README.md")).read()
+m = re.search(r"A report on the example \(`sh examples/quickstart.sh`.*?```\n(.*?)```", readme, re.S)
+t48 = run_traced([prog, "48"])
+if check("readme_sample_found_and_example_traced", m is not None and t48.trace is not None):
+    r = subprocess.run([HELDBY, "report", "--color", "never", t48.trace], capture_output=True,
+                       text=True, cwd=SOURCE_ROOT)
+    printed = [timeless(x) for x in r.stdout.splitlines()]
+    sample = [timeless(x) for x in m.group(1).splitlines()]
+    at, missing = 0, []
+    for line in sample:
+        try:
+            at = printed.index(line, at) + 1
+        except ValueError:
+            missing.append(line)
+    check("readme_sample_report_matches_what_heldby_prints", not missing and sample,
+          "README lines not printed (in order):\n" + "\n".join(missing) + "\n--- printed:\n" + r.stdout[:2500])
 done()
