@@ -87,6 +87,7 @@ report_stack(struct report *rep, uint64_t stack, struct frame **out)
 				.module = m ? m->path : NULL,
 				.offset = node->offset,
 				.ip = node->ip,
+				.mod = m,
 			};
 		}
 		id = node->parent;
@@ -239,4 +240,98 @@ report_fold(const struct frame *f, size_t n)
 	while (k < n && is_plumbing(&f[k]))
 		k++;
 	return k == n ? 0 : k;
+}
+
+void
+report_nosyms_add(struct report *rep, struct report_nosyms *ns,
+		  const struct frame *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct rd_module *m = f[i].mod;
+		if (f[i].function || !m)
+			continue;
+		size_t k = 0;
+		while (k < ns->n && ns->m[k] != m)
+			k++;
+		if (k < ns->n || !sym_module_stripped(rep->sym, m))
+			continue;
+		if (ns->n == ns->cap) {
+			size_t cap = ns->cap ? ns->cap * 2 : 4;
+			const struct rd_module **nm =
+				realloc(ns->m, cap * sizeof *nm);
+			if (!nm)
+				return;
+			ns->m = nm;
+			ns->cap = cap;
+		}
+		ns->m[ns->n++] = m;
+	}
+}
+
+void
+report_nosyms_free(struct report_nosyms *ns)
+{
+	free(ns->m);
+	memset(ns, 0, sizeof *ns);
+}
+
+/* The build-id in hex into buf (2 * len + 1 bytes at least). */
+static void
+hex_of(const uint8_t *id, size_t len, char *buf)
+{
+	for (size_t i = 0; i < len; i++)
+		sprintf(buf + 2 * i, "%02x", id[i]);
+	buf[2 * len] = 0;
+}
+
+int
+report_debug_path(const struct rd_module *m, char *buf, size_t len)
+{
+	char hex[2 * 64 + 1];
+	if (len)
+		buf[0] = 0;
+	if (!m->build_id_len || m->build_id_len > 64)
+		return -ENOENT;
+	hex_of(m->build_id, m->build_id_len, hex);
+	/* gdb's and elfutils' layout: the first byte names the folder. */
+	snprintf(buf, len, "/usr/lib/debug/.build-id/%.2s/%s.debug", hex,
+		 hex + 2);
+	return 0;
+}
+
+void
+report_json_nosyms(struct report *rep, FILE *o,
+		   void (*str)(FILE *o, const char *s))
+{
+	static const enum rank_by lists[] = { RANK_PEAK, RANK_END, RANK_CALLS };
+	struct report_nosyms ns = { 0 };
+	for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+		size_t n;
+		struct rp_site **v = report_rank(rep, lists[l], &n);
+		if (rep->opt.top && n > rep->opt.top)
+			n = rep->opt.top; /* as report_json's lists */
+		for (size_t i = 0; v && i < n; i++) {
+			struct frame *f;
+			size_t nf = report_stack(rep, v[i]->stack, &f);
+			report_nosyms_add(rep, &ns, f, nf);
+			free(f);
+		}
+		free(v);
+	}
+	fputs(",\n \"modules_without_symbols\": [", o);
+	for (size_t i = 0; i < ns.n; i++) {
+		const struct rd_module *m = ns.m[i];
+		char hex[2 * 64 + 1] = "";
+		if (m->build_id_len && m->build_id_len <= 64)
+			hex_of(m->build_id, m->build_id_len, hex);
+		fputs(i ? ",\n  {\"module\": " : "\n  {\"module\": ", o);
+		str(o, report_basename(m->path));
+		fputs(", \"path\": ", o);
+		str(o, m->path);
+		fputs(", \"build_id\": ", o);
+		str(o, hex[0] ? hex : NULL);
+		fputc('}', o);
+	}
+	fputs(ns.n ? "\n ]" : "]", o);
+	report_nosyms_free(&ns);
 }

@@ -23,6 +23,7 @@ struct frame {
 	const char *module; /* module path, NULL: in no known module */
 	uint64_t offset;    /* ip - load bias (ip when no module) */
 	uint64_t ip;
+	const struct rd_module *mod; /* the module itself, NULL: none */
 };
 
 struct report_opts {
@@ -58,6 +59,34 @@ struct rp_site **report_rank(struct report *rep, enum rank_by by, size_t *n);
 /* How many leading frames are allocator plumbing (malloc, operator new,
  * std::allocator, container internals, libstdc++ …); never all of them. */
 size_t report_fold(const struct frame *f, size_t n);
+
+/* The modules of the frames a view shows as module+0x... because they
+ * have no symbols (sym_module_stripped): a view adds what it shows, then
+ * names each module once, with where its symbols would come from. Start
+ * from { 0 }. */
+struct report_nosyms {
+	const struct rd_module **m; /* in the order first shown */
+	size_t n, cap;
+};
+
+/* Adds the modules of the nameless frames among f[0..n). Out of memory, a
+ * module is left out: the list is a hint. Not thread-safe. */
+void report_nosyms_add(struct report *rep, struct report_nosyms *ns,
+		       const struct frame *f, size_t n);
+void report_nosyms_free(struct report_nosyms *ns);
+
+/* The path at which gdb and elfutils look for m's debug file by its
+ * build-id, /usr/lib/debug/.build-id/xx/yyyy.debug, into buf. Returns 0,
+ * or -ENOENT when m has no build-id (buf then ""). */
+int report_debug_path(const struct rd_module *m, char *buf, size_t len);
+
+/* For report_json, after its lists: writes
+ * ,\n "modules_without_symbols": [{"module", "path", "build_id"}, ...]
+ * for the frames of the lists it printed (each list's first opt.top
+ * sites, whole stacks). str writes a string as JSON (or null). Not
+ * thread-safe. */
+void report_json_nosyms(struct report *rep, FILE *o,
+			void (*str)(FILE *o, const char *s));
 
 /* Whether the traced program is a CPython interpreter (its executable or
  * its argv[0] is python, python3, python3.11, …): its objects come from

@@ -244,6 +244,7 @@ report_json(struct report *rep, FILE *o)
 	jlist(rep, o, "leaks", RANK_END);
 	jlist(rep, o, "most_calls", RANK_CALLS);
 	jmarks(rep, o);
+	report_json_nosyms(rep, o, jstr);
 	fputs("}\n", o);
 	return ferror(o) ? -EIO : 0;
 }

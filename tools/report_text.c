@@ -1093,6 +1093,54 @@ recording_lines(FILE *o, const struct rp_summary *s, const struct style *st)
 			format_count(s->waits, b1), plural(s->waits));
 }
 
+/* Names once, at the end, the modules whose frames were shown as
+ * module+0x... for want of symbols, and where their symbols are: on
+ * Debian the PKG-dbgsym package of the debian-debug archive, elsewhere a
+ * debug file found by build-id. The frames are those section() shows: the
+ * first opt.top groups of each list, m[0]'s frames from fold on. */
+static void
+nosyms_note(struct report *rep, FILE *o, struct group **all, size_t nall,
+	    const enum rank_by *by, size_t nby, const struct style *st)
+{
+	struct report_nosyms ns = { 0 };
+	for (size_t l = 0; l < nby; l++) {
+		gsort_by = by[l];
+		qsort(all, nall, sizeof *all, cmp_group);
+		size_t n = 0;
+		while (n < nall && (by[l] == RANK_END ? all[n]->end_blocks > 0
+						      : gmetric(all[n]) > 0))
+			n++;
+		if (rep->opt.top && n > rep->opt.top)
+			n = rep->opt.top;
+		for (size_t i = 0; i < n; i++) {
+			const struct member *m = &all[i]->m[0];
+			report_nosyms_add(rep, &ns, m->f + m->fold, m->show);
+		}
+	}
+	if (!ns.n)
+		return;
+	/* Indented less than a frame (8) so that no reader takes these
+	 * lines for frames of the list above. */
+	fprintf(o,
+		"\n%sModules without symbols%s (their frames read "
+		"module+0x...)\n",
+		st->b, st->r);
+	for (size_t i = 0; i < ns.n; i++) {
+		char debug[192]; /* a 64-byte build-id needs 161 */
+		fprintf(o, "    %s  %s\n", report_basename(ns.m[i]->path),
+			ns.m[i]->path);
+		if (!report_debug_path(ns.m[i], debug, sizeof debug))
+			fprintf(o, "      %sdebug file by build-id:%s %s\n",
+				st->d, st->r, debug);
+	}
+	fprintf(o, "    Debian: `dpkg -S PATH` names a module's package PKG, "
+		   "and `apt-get install\n"
+		   "    PKG-dbgsym` installs its symbols once the debian-debug "
+		   "archive is enabled;\n"
+		   "    elsewhere, put the debug file at its build-id path.\n");
+	report_nosyms_free(&ns);
+}
+
 int
 report_text(struct report *rep, FILE *o)
 {
@@ -1184,6 +1232,7 @@ report_text(struct report *rep, FILE *o)
 	section(rep, o, all, nall, RANK_PEAK, st);
 	section(rep, o, all, nall, RANK_END, st);
 	section(rep, o, all, nall, RANK_CALLS, st);
+	nosyms_note(rep, o, all, nall, lists, 3, st);
 	free_groups(&groups, all);
 	return ferror(o) ? -EIO : 0;
 }

@@ -11,6 +11,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct sym_mod {
 	size_t build_id_len; /* 0: none, or too long: not cached on disk */
 	struct sym_entry *entries; /* this module's, when cached on disk */
 	int dirty;		   /* entries the disk cache lacks */
+	int names; /* 0: not asked; 1: names; -1: .dynsym only */
 	UT_hash_handle hh;
 };
 
@@ -234,6 +236,48 @@ sym_module_usable(struct symbolizer *s, const struct rd_module *m)
 {
 	struct sym_mod *sm = m ? get_mod(s, m) : NULL;
 	return sm && sm->mod;
+}
+
+/* The entries of the ELF's section of type type (SHT_DYNSYM), or 0. */
+static size_t
+section_entries(Elf *elf, GElf_Word type)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == type)
+			return sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 1;
+	return 0;
+}
+
+/* libdw reads .symtab, or else .dynsym merged with the MiniDebugInfo of
+ * .gnu_debugdata (elfutils find_aux_sym, with liblzma): more symbols than
+ * .dynsym holds means one of those. A debug file found, or DWARF in the
+ * file itself, names functions too. */
+static int
+has_names(Dwfl_Module *dm)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(dm, &bias);
+	if (!elf || section_entries(elf, SHT_SYMTAB))
+		return 1; /* unreadable: no hint we could stand by */
+	int nsym = dwfl_module_getsymtab(dm); /* looks for the debug file */
+	if (nsym > 0 && (size_t)nsym > section_entries(elf, SHT_DYNSYM))
+		return 1;
+	const char *debugfile = NULL;
+	dwfl_module_info(dm, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
+	return debugfile || dwfl_module_getdwarf(dm, &bias);
+}
+
+int
+sym_module_stripped(struct symbolizer *s, const struct rd_module *m)
+{
+	struct sym_mod *sm = m ? get_mod(s, m) : NULL;
+	if (!sm || !sm->mod)
+		return 0;
+	if (!sm->names)
+		sm->names = has_names(sm->mod) ? 1 : -1;
+	return sm->names < 0;
 }
 
 static char *

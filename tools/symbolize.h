@@ -50,4 +50,11 @@ void sym_save_cache(struct symbolizer *s);
 /* 1 if the module's file was found and matches its build-id. */
 int sym_module_usable(struct symbolizer *s, const struct rd_module *m);
 
+/* 1 if the module's file was found but holds no names beyond .dynsym's
+ * (what it exports): no .symtab, no MiniDebugInfo (.gnu_debugdata), no
+ * DWARF and no debug file found; a stripped binary whose debug package is
+ * not installed. 0 otherwise, m NULL included. May open the debug file
+ * (once per module); not thread-safe. */
+int sym_module_stripped(struct symbolizer *s, const struct rd_module *m);
+
 #endif

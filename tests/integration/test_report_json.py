@@ -81,7 +81,8 @@ def schema_problems(j):
     against("summary", j.get("summary", {}), "summary", p)
     against("trace", j.get("trace", {}), "trace", p)
     for lst, section in (("peak_holders", "holder"), ("leaks", "holder"),
-                         ("most_calls", "caller"), ("marks", "mark")):
+                         ("most_calls", "caller"), ("marks", "mark"),
+                         ("modules_without_symbols", "module")):
         for i, e in enumerate(j.get(lst, [])):
             against(f"{lst}[{i}]", e, section, p)
             if lst == "leaks" and "age_ns" in e:
@@ -92,7 +93,7 @@ def schema_problems(j):
 
 SCHEMA = schema()
 check("report_json_schema_page_read", {"top level", "summary", "trace", "holder", "caller",
-                                       "frame", "mark"} <= set(SCHEMA), sorted(SCHEMA))
+                                       "frame", "mark", "module"} <= set(SCHEMA), sorted(SCHEMA))
 
 traces = {}
 t = run_traced([victim("cxx_holders")])
