@@ -351,6 +351,14 @@ put(char *buf, size_t len, size_t *o, char c)
 	buf[*o < len ? *o : len - 1] = 0;
 }
 
+/* Appends the n bytes at s, as put does. */
+static void
+put_n(char *buf, size_t len, size_t *o, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		put(buf, len, o, s[i]);
+}
+
 /* The operator a name spells at p ("<<=", "->", "()", "<"), or 0. */
 static size_t
 operator_len(const char *p)
@@ -390,18 +398,13 @@ shorten_templates(const char *fn, char *buf, size_t len)
 			const char *q = p + 8;
 			q += operator_len(q);
 			if (!depth)
-				for (const char *c = p; c < q; c++)
-					put(buf, len, &o, *c);
+				put_n(buf, len, &o, p, (size_t)(q - p));
 			p = q - 1;
 			continue;
 		}
 		if (*p == '<') {
-			if (!depth++) {
-				put(buf, len, &o, '<');
-				put(buf, len, &o, '.');
-				put(buf, len, &o, '.');
-				put(buf, len, &o, '.');
-			}
+			if (!depth++)
+				put_n(buf, len, &o, "<...", 4);
 			continue;
 		}
 		if (*p == '>' && depth) {
@@ -458,18 +461,13 @@ shorten_params(const char *fn, char *buf, size_t len)
 		if (!depth && *p == '(' &&
 		    (p[1] == ')' || starts(p, "(anonymous namespace)"))) {
 			const char *close = strchr(p, ')');
-			for (; p < close; p++)
-				put(buf, len, &o, *p);
-			put(buf, len, &o, ')');
+			put_n(buf, len, &o, p, (size_t)(close - p) + 1);
+			p = close;
 			continue;
 		}
 		if (*p == '(') {
-			if (!depth++) {
-				put(buf, len, &o, '(');
-				put(buf, len, &o, '.');
-				put(buf, len, &o, '.');
-				put(buf, len, &o, '.');
-			}
+			if (!depth++)
+				put_n(buf, len, &o, "(...", 4);
 			continue;
 		}
 		if (*p == ')' && depth) {
@@ -853,6 +851,22 @@ runtime_end_bytes(struct group **all, size_t nall)
 	return n;
 }
 
+/* Sorts all for one list; returns how many entries it shows (--top), with
+ * how many have anything in *total. */
+static size_t
+rank_groups(const struct report *rep, struct group **all, size_t nall,
+	    enum rank_by by, size_t *total)
+{
+	gsort_by = by;
+	qsort(all, nall, sizeof *all, cmp_group);
+	size_t n = 0;
+	while (n < nall &&
+	       (by == RANK_END ? all[n]->end_blocks > 0 : gmetric(all[n]) > 0))
+		n++;
+	*total = n;
+	return rep->opt.top && n > rep->opt.top ? rep->opt.top : n;
+}
+
 static void
 section(struct report *rep, FILE *o, struct group **all, size_t nall,
 	enum rank_by by, const struct style *st)
@@ -861,15 +875,8 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall,
 	uint64_t step = reader_time_step_ns(rep->r);
 	int ended = reader_stats(rep->r)->ended;
 	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
-	gsort_by = by;
-	qsort(all, nall, sizeof *all, cmp_group);
-	size_t n = 0;
-	while (n < nall &&
-	       (by == RANK_END ? all[n]->end_blocks > 0 : gmetric(all[n]) > 0))
-		n++;
-	size_t total = n;
-	if (rep->opt.top && n > rep->opt.top)
-		n = rep->opt.top;
+	size_t total;
+	size_t n = rank_groups(rep, all, nall, by, &total);
 
 	switch (by) {
 	case RANK_PEAK:
@@ -1104,14 +1111,8 @@ nosyms_note(struct report *rep, FILE *o, struct group **all, size_t nall,
 {
 	struct report_nosyms ns = { 0 };
 	for (size_t l = 0; l < nby; l++) {
-		gsort_by = by[l];
-		qsort(all, nall, sizeof *all, cmp_group);
-		size_t n = 0;
-		while (n < nall && (by[l] == RANK_END ? all[n]->end_blocks > 0
-						      : gmetric(all[n]) > 0))
-			n++;
-		if (rep->opt.top && n > rep->opt.top)
-			n = rep->opt.top;
+		size_t total;
+		size_t n = rank_groups(rep, all, nall, by[l], &total);
 		for (size_t i = 0; i < n; i++) {
 			const struct member *m = &all[i]->m[0];
 			report_nosyms_add(rep, &ns, m->f + m->fold, m->show);
