@@ -154,13 +154,12 @@ module_cfi(struct module *m)
 	/* The descriptor is closed at once: the file stays mapped, and a
 	 * program that closes descriptors it does not know (daemons do) could
 	 * otherwise have its own closed by ours later. */
-	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
 	/* Among the shim's numbers while libelf reads it: a program that
 	 * dup2s its own file onto a low number meanwhile (a shell's 3>file)
 	 * must not have it closed by ours. */
-	fd = fds_park(fd);
+	int fd = fds_open(m->path, O_RDONLY, 0);
+	if (fd < 0)
+		return NULL;
 	m->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (m->elf && elf_cntl(m->elf, ELF_C_FDDONE) == 0 && same_build(m))
 		m->cfi = dwarf_getcfi_elf(m->elf);

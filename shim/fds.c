@@ -14,9 +14,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
+#include "signals.h"
 #include "tracefile.h"
 
 #define HB_EXPORT __attribute__((visibility("default")))
@@ -134,8 +136,9 @@ copy_high(int fd)
 	return c;
 }
 
-int
-fds_park(int fd)
+/* fd moved among the shim's numbers, or fd where there is no room. */
+static int
+park(int fd)
 {
 	int c = copy_high(fd);
 	if (c < 0)
@@ -146,6 +149,73 @@ fds_park(int fd)
 	}
 	syscall(SYS_close, fd);
 	return c;
+}
+
+/* ---- the shim's own files ---- */
+
+/* open() takes the lowest free number, the one a program's dup2 onto a
+ * low number (a shell's 3>file) or close_range then open may take at the
+ * same moment: the program's file would then be the one we read and
+ * close. So the program's dup2, dup3 and close_range (placing) and the
+ * shim's opens (opening) exclude each other: each counts itself, then
+ * looks at the other. An open gives way; a placement waits for the open
+ * and its move among our numbers, a few system calls. */
+static _Atomic int opening, placing;
+
+static void
+nap(void)
+{
+	struct timespec t = { 0, 50000 };
+	nanosleep(&t, NULL);
+}
+
+int
+fds_open(const char *path, int flags, mode_t mode)
+{
+	/* A handler that dup2's on this thread would wait for us. */
+	sigset_t old;
+	sig_block_async(&old);
+	int fd = -1, err = EBUSY;
+	for (int tries = 0; tries < 20000; tries++) {
+		atomic_fetch_add(&opening, 1);
+		if (atomic_load(&placing) == 0) {
+			fd = open(path, flags | O_CLOEXEC, mode);
+			err = errno;
+			if (fd >= 0)
+				fd = park(fd);
+			atomic_fetch_sub(&opening, 1);
+			break;
+		}
+		atomic_fetch_sub(&opening, 1);
+		nap();
+	}
+	sig_unblock(&old);
+	errno = err;
+	return fd;
+}
+
+static void
+place_begin(void)
+{
+	atomic_fetch_add(&placing, 1);
+	/* A child's counts are a copy, of opens it does not make. */
+	if (atomic_load(&opening) == 0 || !hb_in_owner())
+		return;
+	for (int i = 0; i < 20000 && atomic_load(&opening) > 0; i++)
+		nap();
+}
+
+static void
+place_end(void)
+{
+	atomic_fetch_sub(&placing, 1);
+}
+
+void
+fds_forked(void)
+{
+	atomic_store(&opening, 0);
+	atomic_store(&placing, 0);
 }
 
 /* ---- libunwind's pipe ---- */
@@ -311,13 +381,10 @@ sys_close_range(unsigned lo, unsigned hi, int flags)
 	return (int)syscall(SYS_close_range, lo, hi, flags);
 }
 
-HB_EXPORT int
-close_range(unsigned lo, unsigned hi, int flags)
+/* close_range, leaving ours open. */
+static int
+close_all_but_ours(unsigned lo, unsigned hi, int flags)
 {
-	if (lo > hi) {
-		errno = EINVAL;
-		return -1;
-	}
 	/* Ours in the range, ascending; the gaps between them are closed. */
 	struct tfile *t = atomic_load(&trace);
 	int cand[FDS_OURS] = { t ? atomic_load(&t->fd) : -1,
@@ -344,6 +411,21 @@ close_range(unsigned lo, unsigned hi, int flags)
 		from = k + 1;
 	}
 	return from <= hi ? sys_close_range(from, hi, flags) : 0;
+}
+
+HB_EXPORT int
+close_range(unsigned lo, unsigned hi, int flags)
+{
+	if (lo > hi) {
+		errno = EINVAL;
+		return -1;
+	}
+	place_begin();
+	int r = close_all_but_ours(lo, hi, flags);
+	int saved = errno;
+	place_end();
+	errno = saved;
+	return r;
 }
 
 HB_EXPORT void
@@ -403,13 +485,14 @@ dup2(int oldfd, int newfd)
 	if (unlikely(maybe_ours(newfd)) && oldfd != newfd &&
 	    fcntl(oldfd, F_GETFD) >= 0)
 		moved = make_way(newfd);
+	place_begin();
 	int r = likely(real.dup2) ? real.dup2(oldfd, newfd)
 				  : (int)syscall(SYS_dup2, oldfd, newfd);
-	if (unlikely(moved) && r < 0) {
-		int saved = errno;
+	int saved = errno;
+	place_end();
+	if (unlikely(moved) && r < 0)
 		undo_way(newfd);
-		errno = saved;
-	}
+	errno = saved;
 	return r;
 }
 
@@ -420,12 +503,13 @@ dup3(int oldfd, int newfd, int flags)
 	if (unlikely(maybe_ours(newfd)) && oldfd != newfd &&
 	    fcntl(oldfd, F_GETFD) >= 0)
 		moved = make_way(newfd);
+	place_begin();
 	int r = likely(real.dup3) ? real.dup3(oldfd, newfd, flags)
 				  : (int)syscall(SYS_dup3, oldfd, newfd, flags);
-	if (unlikely(moved) && r < 0) {
-		int saved = errno;
+	int saved = errno;
+	place_end();
+	if (unlikely(moved) && r < 0)
 		undo_way(newfd);
-		errno = saved;
-	}
+	errno = saved;
 	return r;
 }

@@ -7,6 +7,7 @@
  * count tells: the threads of the process, less a main thread that is a
  * zombie (it left, the others run), less the shim's own.
  */
+#include "fds.h"
 #include "lastthread.h"
 
 #include <errno.h>
@@ -20,7 +21,7 @@
 static ssize_t
 read_small(const char *path, char *buf, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = fds_open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return -1;
 	ssize_t n;

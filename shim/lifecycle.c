@@ -283,6 +283,7 @@ hb_fork_child(void)
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
 	own_fork_child();
+	fds_forked();
 	writer_forked();
 	fork_done();
 	if (!on)

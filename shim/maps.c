@@ -30,12 +30,11 @@ const char *
 maps_line_of(uintptr_t addr, char *buf, size_t cap, uintptr_t *lo,
 	     uintptr_t *hi)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
 	/* Among the shim's numbers while it is read (a long file): see cfi.c's
 	 * module_cfi. */
-	fd = fds_park(fd);
+	int fd = fds_open("/proc/self/maps", O_RDONLY, 0);
+	if (fd < 0)
+		return NULL;
 	const char *found = NULL;
 	size_t have = 0;
 	for (;;) {
@@ -97,10 +96,9 @@ maps_query(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, char *name,
 {
 	if (atomic_load_explicit(&query_missing, memory_order_relaxed))
 		return -1;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = fds_open("/proc/self/maps", O_RDONLY, 0);
 	if (fd < 0)
 		return -1;
-	fd = fds_park(fd);
 	struct maps_vma_query q;
 	int err = query_once(fd, addr, name, cap, &q);
 	if (err == -ENAMETOOLONG) /* not "[stack]", then */

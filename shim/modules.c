@@ -58,7 +58,7 @@ static void
 read_cmdline(void)
 {
 	cmdline_len = 0;
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	int fd = fds_open("/proc/self/cmdline", O_RDONLY, 0);
 	if (fd < 0)
 		return;
 	ssize_t n;

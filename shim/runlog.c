@@ -8,6 +8,7 @@
  * at the same moment do not mix. The log gone (the tool ended, a daemon
  * lives on) is not an error.
  */
+#include "fds.h"
 #include "runlog.h"
 
 #include <errno.h>
@@ -93,7 +94,7 @@ append(struct line *l)
 	if (l->full) /* cut at the limit, still one whole line */
 		l->n = sizeof(l->buf) - 1;
 	l->buf[l->n++] = '\n';
-	int fd = open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	int fd = fds_open(log_path, O_WRONLY | O_APPEND | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return;
 	ssize_t w;

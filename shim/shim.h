@@ -14,6 +14,7 @@
 
 #include "count.h"
 #include "deepbind.h"
+#include "fds.h"
 #include "real.h"
 #include "ring.h"
 #include "unwind.h"
@@ -278,24 +279,6 @@ const char *mod_cmdline(size_t *len) HB_HIDDEN;
 #define MOD_BID_MAX 64
 struct dl_phdr_info;
 size_t mod_build_id(const struct dl_phdr_info *info, uint8_t *out) HB_HIDDEN;
-
-/* fds.c: the shim's descriptors (the trace, libunwind's pipe) out of the
- * program's way; close, close_range and closefrom leave them open while
- * they hold our objects, dup2 and dup3 move them first. */
-struct tfile;
-/* The trace whose descriptor that applies to (NULL: none; before the
- * file is closed, and in a fork child). Any thread. */
-void fds_trace(struct tfile *t) HB_HIDDEN;
-/* tfile_park (tracefile.h): fd moved among the shim's numbers, above the
- * program's limit where the hard limit allows. Any thread. */
-int fds_park(int fd) HB_HIDDEN;
-/* Around bt_init, which has libunwind make its pipe on the lowest free
- * numbers: takes every free number below the shim's, so that the pipe
- * lands there. -1, taking nothing, when the limit leaves no room for it
- * (libunwind is then not to be used: bt_without_libunwind). fds_unfill
- * gives the numbers back and keeps the pipe. Start-up, one thread. */
-int fds_fill_low(void) HB_HIDDEN;
-void fds_unfill(void) HB_HIDDEN;
 
 /* lifecycle.c */
 /* Whether this is the process the shim started in (or, followed, the fork

@@ -23,7 +23,7 @@
 
 void *(*tfile_alloc)(void *opaque, size_t n);
 void (*tfile_free)(void *opaque, void *p);
-int (*tfile_park)(int fd);
+int (*tfile_open)(const char *path, int flags, mode_t mode);
 
 static void
 le32(uint8_t *p, uint32_t v)
@@ -49,10 +49,13 @@ sys_close(int fd)
 }
 
 static int
-park(int fd)
+open_high(const char *path, int flags, mode_t mode)
 {
-	if (tfile_park)
-		return tfile_park(fd);
+	if (tfile_open)
+		return tfile_open(path, flags, mode);
+	int fd = open(path, flags, mode);
+	if (fd < 0)
+		return fd;
 	int hi = fcntl(fd, F_DUPFD_CLOEXEC, 512);
 	if (hi < 0)
 		return fd;
@@ -114,7 +117,8 @@ reopen(struct tfile *t, int stale)
 {
 	if (!t->path[0])
 		return -EBADF;
-	int fd = open(t->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open_high(t->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+			   0);
 	if (fd < 0)
 		return -EBADF;
 	struct stat st;
@@ -125,7 +129,6 @@ reopen(struct tfile *t, int stale)
 		sys_close(fd);
 		return -EBADF;
 	}
-	fd = park(fd);
 	/* Our new descriptor is no one else's yet: it goes in unless the
 	 * number changed meanwhile (then the caller looks again). */
 	if (!atomic_compare_exchange_strong(&t->fd, &stale, fd))
@@ -224,15 +227,14 @@ tfile_create(struct tfile *t, const char *path, uint64_t pid,
 	memset(t, 0, sizeof(*t));
 	/* O_APPEND: after a block is cut off again (cut_back) the next one
 	 * goes where it ended, on this descriptor as on one reopened. */
-	int fd = open(path,
-		      O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
-			      O_CLOEXEC,
-		      0600);
+	int fd = open_high(path,
+			   O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
+				   O_CLOEXEC,
+			   0600);
 	if (fd < 0) {
 		atomic_store(&t->fd, -1);
 		return -errno;
 	}
-	fd = park(fd);
 	atomic_store(&t->fd, fd);
 	struct stat st;
 	if (fstat(fd, &st) == 0) {

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct ZSTD_CCtx_s;
 
@@ -59,16 +60,15 @@ struct tfile {
 extern void *(*tfile_alloc)(void *opaque, size_t n);
 extern void (*tfile_free)(void *opaque, void *p);
 
-/* Moves a descriptor of the file out of the program's way and returns
- * the one to use (fd itself where it stays), having closed fd otherwise.
- * The shim points it at fds_park (fds.c); NULL means 512 or above, where
- * F_DUPFD_CLOEXEC finds room. Set before tfile_create. */
-extern int (*tfile_park)(int fd);
+/* open(2) for the trace, on a number out of the program's way. The shim
+ * points it at fds_open (fds.c); NULL means open, then a copy at 512 or
+ * above where F_DUPFD_CLOEXEC finds room. Set before tfile_create. */
+extern int (*tfile_open)(const char *path, int flags, mode_t mode);
 
 /* Creates path (O_EXCL, mode 0600) and writes the header, with flags
  * (HELDBY_TRACE_F_*) and the command line cmdline[0..cmdlen) (argv, each
  * NUL-terminated; NULL: none, and no HELDBY_TRACE_F_CMDLINE). The
- * descriptor goes where tfile_park puts it, out of the way of programs
+ * descriptor is tfile_open's, out of the way of programs
  * that reuse low numbers. Returns 0 or -errno (-EEXIST when the file
  * exists). */
 /* Makes the missing folders above path (mode 0700, as the trace is 0600),

@@ -782,7 +782,7 @@ writer_start(void)
 	expand_output(base, sizeof(base), hb_cfg.output);
 	tfile_alloc = z_alloc;
 	tfile_free = z_free;
-	tfile_park = fds_park;
+	tfile_open = fds_open;
 	int err = -EEXIST;
 	size_t cmdlen;
 	const char *cmdline = mod_cmdline(&cmdlen);

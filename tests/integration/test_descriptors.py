@@ -76,6 +76,17 @@ for unwind in ("fast", "libunwind"):
           (proc.returncode, proc.stdout, proc.stderr))
     check(f"redirect_{unwind}_trace_complete_with_held_after", *trace_ok(trace))
 
+# The shim's own files of a moment (the writer looks at /proc/self/stat
+# while the program is quiet) take the lowest free number, the one the
+# program dup2's onto 3 a moment later: its pipe must stay its own, and
+# the shim must read and close only its own file.
+want = native([GAMES, "dup2-storm", "1500"])
+proc, trace = heldby_run([GAMES, "dup2-storm", "1500"])
+check("dup2_storm_on_3_loses_nothing_of_the_programs",
+      want.stdout == b"many rounds, 0 wrong\n" and proc.returncode == 0 and proc.stdout == want.stdout,
+      (want.stdout, proc.returncode, proc.stdout, proc.stderr))
+check("dup2_storm_trace_complete_with_held_after", *trace_ok(trace))
+
 # The same through bash: a process substitution's reader sees the end of
 # its input once fd 4 is closed, so `wait` returns.
 script = 'exec 4> >(cat > "$0"); echo hello >&4; exec 4>&-; wait $!; cat "$0"'

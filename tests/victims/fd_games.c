@@ -17,6 +17,11 @@
  *                      allocate while a trace block is due, then write
  *                      16 KiB more
  *   count-opens        how many files it can open, and the first number
+ *   dup2-storm MS      for MS milliseconds, allocating nothing, put a
+ *                      pipe's write end on 3 (dup2), write through it,
+ *                      close 3 and read the pipe to its end: how many
+ *                      rounds, and how many went wrong (the shim's own
+ *                      short-lived files land on 3 while it is free)
  * Before any of that hold_before() holds 2 MiB; after it, a thread
  * allocates in fresh stack frames (libunwind's walks check memory through
  * its pipe) and held_after() holds 3 MiB; main returns 0.
@@ -31,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 void *volatile held_b, *volatile held_a;
@@ -260,6 +266,33 @@ count_opens(void)
 	held_after();
 }
 
+static void
+dup2_storm(long ms)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long rounds = 0, wrong = 0;
+	do {
+		int p[2];
+		own_pipe(p);
+		char got[16];
+		ssize_t r = -1;
+		if (dup2(p[1], 3) == 3 && close(p[1]) == 0 &&
+		    write(3, "hello\n", 6) == 6 && close(3) == 0)
+			r = read(p[0], got, sizeof got);
+		/* then the end of file, with nothing of anyone else's */
+		if (r != 6 || read(p[0], got, sizeof got) != 0)
+			wrong++;
+		close(p[0]);
+		close(p[1]);
+		rounds++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 +
+			 (t.tv_nsec - t0.tv_nsec) / 1000000 <
+		 ms);
+	printf("%s rounds, %ld wrong\n", rounds > 1000 ? "many" : "few", wrong);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -277,9 +310,12 @@ main(int argc, char **argv)
 		fill_disk(argv[2]);
 	} else if (!strcmp(mode, "count-opens")) {
 		count_opens();
+	} else if (!strcmp(mode, "dup2-storm") && argc > 2) {
+		dup2_storm(atol(argv[2]));
+		held_after();
 	} else {
 		fprintf(stderr, "usage: fd_games redirect|close-range|"
-				"null-over|fill-disk|count-opens ...\n");
+				"null-over|fill-disk|count-opens|dup2-storm ...\n");
 		return 2;
 	}
 	return 0;
