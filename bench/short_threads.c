@@ -79,7 +79,8 @@ main(int argc, char **argv)
 	for (unsigned done = 0; done < threads;) {
 		unsigned n = threads - done < batch ? threads - done : batch;
 		for (unsigned i = 0; i < n; i++) {
-			jobs[i] = (struct job){ .id = done + i, .allocs = allocs };
+			jobs[i] = (struct job){ .id = done + i,
+						.allocs = allocs };
 			if (pthread_create(&tids[i], NULL, work, &jobs[i]) != 0)
 				return 1;
 		}

@@ -8,10 +8,12 @@
 #define HELDBY_LINKED 1
 #include "heldby.h"
 
+#include "attrs.h"
+#include "count.h"
+#include "event.h"
 #include "guard.h"
-#include "shim.h"
-
-#define HB_EXPORT __attribute__((visibility("default")))
+#include "lifecycle.h"
+#include "writer.h"
 
 _Static_assert(HELDBY_VERSION_NUMBER < 1000000, "version fits its encoding");
 

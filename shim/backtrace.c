@@ -14,8 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "attrs.h"
+#include "backtrace.h"
+#include "config.h"
 #include "guard.h"
-#include "shim.h"
+#include "lifecycle.h"
 #include "signals.h"
 #include "unwind.h"
 
@@ -35,6 +38,11 @@ static int nskip, unw_first = 8;
 static _Atomic bool unw_on = true;
 static _Atomic int unw_inside;
 static HB_TLS int unw_self;
+/* While a fork is under way (bt_fork_prepare); unw_forking on the thread
+ * that forks, whose own walks (a handler's) must not wait for it. */
+static _Atomic bool unw_paused;
+static HB_TLS bool unw_forking;
+static bool unw_busy_at_fork;
 
 struct find_ctx {
 	uintptr_t addr;
@@ -95,16 +103,67 @@ bt_without_libunwind(void)
 	atomic_store(&unw_on, false);
 }
 
+/* Waits (bounded: 1 s) until walks on other threads are done. */
+static bool
+walks_done(void)
+{
+	struct timespec nap = { 0, 50000 };
+	for (int i = 0; i < 20000 && atomic_load(&unw_inside) > unw_self; i++)
+		nanosleep(&nap, NULL);
+	return atomic_load(&unw_inside) <= unw_self;
+}
+
 void
 bt_stop_libunwind(bool wait)
 {
 	atomic_store(&unw_on, false);
 	/* A walk counts itself, then looks at unw_on: one that began after
 	 * the store sees it. Bounded: a walk takes microseconds. */
+	if (wait)
+		(void)walks_done();
+}
+
+void
+bt_fork_prepare(void)
+{
+	unw_forking = true;
+	atomic_store(&unw_paused, true);
+	unw_busy_at_fork = !walks_done();
+}
+
+void
+bt_fork_parent(void)
+{
+	atomic_store(&unw_paused, false);
+	unw_forking = false;
+}
+
+void
+bt_fork_child(void)
+{
+	/* Only this thread is left: walks of others are gone with them, and
+	 * a lock one of them held stays held. */
+	atomic_store(&unw_inside, unw_self);
+	if (unw_busy_at_fork)
+		atomic_store(&unw_on, false);
+	atomic_store(&unw_paused, false);
+	unw_forking = false;
+}
+
+/* Counts this thread's walk in unw_inside, once no fork holds walks back
+ * (bounded: a fork that takes longer than 1 s lets it through). */
+static void
+walk_enter(void)
+{
 	struct timespec nap = { 0, 50000 };
-	for (int i = 0;
-	     wait && i < 20000 && atomic_load(&unw_inside) > unw_self; i++)
+	for (int i = 0; i < 20000; i++) {
+		atomic_fetch_add(&unw_inside, 1);
+		if (!atomic_load(&unw_paused) || unw_forking)
+			return;
+		atomic_fetch_sub(&unw_inside, 1);
 		nanosleep(&nap, NULL);
+	}
+	atomic_fetch_add(&unw_inside, 1);
 }
 
 bool
@@ -126,7 +185,7 @@ unw_walk(void **buf, int cap)
 	 * half changed by a handler that siglongjmps out of the hook. */
 	sigset_t old;
 	sig_block_async(&old);
-	atomic_fetch_add(&unw_inside, 1);
+	walk_enter();
 	if (atomic_load(&unw_on)) {
 		unw_self++;
 		n = unw_backtrace(buf, cap);

@@ -19,7 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "fds.h"
+#include "modules.h"
 
 #define REG_RBP 6
 #define REG_RSP 7

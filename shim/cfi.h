@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "real.h"
+#include "attrs.h"
 
 enum cfi_kind {
 	CFI_MISSING = 0, /* could not be looked up now: use libunwind */

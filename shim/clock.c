@@ -13,6 +13,8 @@
 #include <cpuid.h>
 #endif
 
+#include "attrs.h"
+
 int clk_tsc;
 _Atomic uint64_t clk_ticker;
 HB_TLS uint64_t clk_own_raw;

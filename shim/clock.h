@@ -26,8 +26,7 @@
 
 #include <stdatomic.h>
 
-#include "guard.h"
-#include "real.h"
+#include "attrs.h"
 
 /* HELDBY_CLOCK */
 enum { HB_CLOCK_AUTO = 0, HB_CLOCK_TSC = 1, HB_CLOCK_MONOTONIC = 2 };

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "own_thread.h"
+#include "tracefile.h"
 
 enum { IDLE, BUSY, QUIT };
 

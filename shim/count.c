@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/single_threaded.h>
 
+#include "attrs.h"
 #include "livetab.h"
 #include "shadow.h"
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* A block taken out of the table while realloc runs. */
 struct cnt_held {

@@ -17,7 +17,10 @@
 #include <unistd.h>
 
 #include "deepbind.h"
-#include "shim.h"
+#include "hooks.h"
+#include "lifecycle.h"
+#include "modules.h"
+#include "real.h"
 
 /* Only the loader knows whether a module is relocated yet; glibc 2.35 made
  * that public: _dl_find_object finds a module once it is. Weak, so that

@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* DPB_LOADER: the loader allocated since the last look, so a module may
  * have come (set from the start: the first look takes in every module).

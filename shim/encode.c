@@ -11,6 +11,7 @@
 
 #include "heldby/trace.h"
 #include "heldby/varint.h"
+#include "hb_assert.h"
 
 void
 enc_init(struct enc *e, uint8_t *buf, size_t cap)
@@ -50,6 +51,8 @@ enc_finish(struct enc *e)
 {
 	if (!e->tcap)
 		return e->len;
+	/* records, the table and its length never overlap */
+	hb_assert(e->len + e->tlen + 4 <= e->cap);
 	uint8_t *p = e->buf + e->len;
 	memmove(p, e->buf + e->cap - e->tcap, e->tlen);
 	p += e->tlen;
@@ -63,6 +66,7 @@ enc_finish(struct enc *e)
 static int
 room(const struct enc *e, size_t n)
 {
+	hb_assert(e->len + e->tcap <= e->cap); /* no record over the table */
 	return e->cap - e->tcap - e->len >= n;
 }
 
@@ -291,6 +295,7 @@ static void
 put_time_entry(struct enc *e, const uint8_t *q, uint64_t t)
 {
 	size_t at = (size_t)(q - e->buf);
+	hb_assert(at >= e->tlast && e->tlen + TABLE_ENTRY_MAX + 4 <= e->tcap);
 	uint64_t units =
 		t > e->prev_time ? (t - e->prev_time) / e->time_res : 0;
 	uint8_t *p = e->buf + e->cap - e->tcap + e->tlen;
@@ -341,6 +346,7 @@ enc_alloc_seq(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t stack,
 	q += heldby_put_u(q, stack);
 	q += heldby_put_u(q, fn);
 	e->len += (size_t)(q - p);
+	hb_assert(e->len + e->tcap <= e->cap); /* written whole, in room */
 	if (seq)
 		*seq = e->next_seq;
 	e->next_seq++;
@@ -351,6 +357,8 @@ enc_alloc_seq(struct enc *e, uint64_t time_ns, uint64_t size, uint64_t stack,
 static int
 put_back(struct enc *e, unsigned kind, uint64_t time_ns, uint64_t seq)
 {
+	/* an allocation numbered already */
+	hb_assert(seq && seq < e->next_seq);
 	if (!room_for_any_prefix(e, 1 + HELDBY_VARINT_MAX) &&
 	    !room(e, prefix_len(e, time_ns, 1) + 1 + ulen(back(e, seq))))
 		return -1;
@@ -376,6 +384,7 @@ enc_free_seq(struct enc *e, uint64_t time_ns, uint64_t seq)
 		*q++ = HELDBY_REC_FREE_NEAR;
 		q += heldby_put_s(q, d);
 		e->len += (size_t)(q - p);
+		hb_assert(e->len + e->tcap <= e->cap);
 	}
 	e->prev_free = seq;
 	return 0;

@@ -14,11 +14,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attrs.h"
+#include "backtrace.h"
 #include "clock.h"
+#include "config.h"
+#include "event.h"
 #include "guard.h"
-#include "heldby/trace.h"
-#include "shim.h"
+#include "lifecycle.h"
+#include "ring.h"
 #include "signals.h"
+#include "unwind.h"
 
 HB_TLS int hb_guard;
 HB_TLS uintptr_t hb_guard_sp;

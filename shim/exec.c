@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * exec, and the programs a traced process starts. exec replaces the process
- * image and every unwritten event with it (PITFALLS: flush first), so the
- * trace is finished first; the new program (same pid) is then traced to a
+ * image and every unwritten event with it (flush first: docs/lifecycle.md), so
+ * the trace is finished first; the new program (same pid) is then traced to a
  * trace of its own, the next free name, so that a service a script starts
  * with `exec` is seen. It gets libheldby back in LD_PRELOAD (taken out at
  * start when children are not followed) and the settings, whatever
@@ -20,12 +20,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "attrs.h"
+#include "config.h"
 #include "guard.h"
+#include "lifecycle.h"
+#include "modules.h"
 #include "preload.h"
+#include "real.h"
+#include "ring.h"
 #include "runlog.h"
-#include "shim.h"
-
-#define HB_EXPORT __attribute__((visibility("default")))
+#include "writer.h"
 
 /* The HELDBY_* settings this process started with (but HELDBY_OUTPUT,
  * which is written whole from hb_cfg), NUL after each: what an exec'd
@@ -177,8 +181,7 @@ typedef int (*exec_fn)(const char *, char *const[], char *const[]);
  * the environment given libheldby back when the new program is followed,
  * recording resumed when the exec fails. */
 static int
-exec_with(exec_fn fn, const char *prog, char *const argv[],
-	  char *const envp[])
+exec_with(exec_fn fn, const char *prog, char *const argv[], char *const envp[])
 {
 	if (!fn) {
 		errno = ENOSYS;
@@ -311,12 +314,14 @@ spawn_noted(void)
 
 typedef int (*spawn_fn)(pid_t *, const char *,
 			const posix_spawn_file_actions_t *,
-			const posix_spawnattr_t *, char *const[], char *const[]);
+			const posix_spawnattr_t *, char *const[],
+			char *const[]);
 
 static int
 spawn_noting(spawn_fn fn, pid_t *pid, const char *prog,
-	     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
-	     char *const argv[], char *const envp[])
+	     const posix_spawn_file_actions_t *fa,
+	     const posix_spawnattr_t *attr, char *const argv[],
+	     char *const envp[])
 {
 	if (!fn)
 		return ENOSYS;
@@ -330,9 +335,9 @@ spawn_noting(spawn_fn fn, pid_t *pid, const char *prog,
 }
 
 HB_EXPORT int
-posix_spawn(pid_t *pid, const char *path,
-	    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
-	    char *const argv[], char *const envp[])
+posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+	    const posix_spawnattr_t *attr, char *const argv[],
+	    char *const envp[])
 {
 	if (unlikely(!real.posix_spawn))
 		real_init();
@@ -340,9 +345,9 @@ posix_spawn(pid_t *pid, const char *path,
 }
 
 HB_EXPORT int
-posix_spawnp(pid_t *pid, const char *file,
-	     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
-	     char *const argv[], char *const envp[])
+posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+	     const posix_spawnattr_t *attr, char *const argv[],
+	     char *const envp[])
 {
 	if (unlikely(!real.posix_spawnp))
 		real_init();

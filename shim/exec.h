@@ -3,7 +3,7 @@
 #ifndef HELDBY_SHIM_EXEC_H
 #define HELDBY_SHIM_EXEC_H
 
-#include "real.h"
+#include "attrs.h"
 
 /* Keeps the HELDBY_* settings of environ for the programs this process
  * execs. Start-up only, before anything changes environ. */

@@ -17,11 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "attrs.h"
+#include "backtrace.h"
+#include "fds.h"
+#include "lifecycle.h"
+#include "real.h"
 #include "signals.h"
 #include "tracefile.h"
-
-#define HB_EXPORT __attribute__((visibility("default")))
 
 /* Where the shim's descriptors go when the program may use many: above
  * what programs open one by one (shells keep theirs from 10 up). */

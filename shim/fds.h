@@ -10,7 +10,7 @@
 
 #include <sys/types.h>
 
-#include "real.h"
+#include "attrs.h"
 
 struct tfile;
 /* The trace whose descriptor that applies to (NULL: none; before the

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HB_TLS __thread __attribute__((tls_model("initial-exec")))
+#include "attrs.h"
 
 extern HB_TLS int hb_guard;
 /* hb_guard on the shim's own threads: set for good, and their allocations

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every symbol the shim interposes, in one X-macro list, so that resolving the
- * real functions (real.c), exporting (heldby.map) and reviewing stay in step.
+ * real functions (real.c) and reviewing stay in step. heldby.map, written by
+ * hand, exports these, HELDBY_WRAPPERS and heldby_*: the test `exports`
+ * (tests/integration/test_exports.py) fails when it and this file disagree.
  * X(return type, name, parameter list, required): required ones must resolve
  * at start-up; optional ones (C++ runtime, dlclose) are looked up lazily.
  */
@@ -93,5 +95,22 @@ typedef void (*hb_sighandler_fn)(int);
 	  (void *, size_t, const void *), 0)
 
 #define HELDBY_HOOKS(X) HELDBY_HOOKS_C(X) HELDBY_HOOKS_CXX(X)
+
+/* Exported as well, with no real function of their own to resolve: each
+ * is written with another hook or the shim's own code (free_sized: free;
+ * closefrom: close_range; execl, execlp, execle: execv, execvp, execve; the
+ * other names of sigaction and signal). Only the test reads this list. */
+#define HELDBY_WRAPPERS(X)                                                     \
+	X(free_sized)                                                          \
+	X(free_aligned_sized)                                                  \
+	X(closefrom)                                                           \
+	X(execl)                                                               \
+	X(execlp)                                                              \
+	X(execle)                                                              \
+	X(__sigaction)                                                         \
+	X(bsd_signal)                                                          \
+	X(ssignal)                                                             \
+	X(__sysv_signal)                                                       \
+	X(sigset)
 
 #endif

@@ -11,12 +11,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attrs.h"
+#include "backtrace.h"
+#include "config.h"
+#include "count.h"
+#include "event.h"
 #include "guard.h"
 #include "heldby/trace.h"
+#include "interpose.h"
+#include "lifecycle.h"
 #include "ownheap.h"
-#include "shim.h"
+#include "real.h"
+#include "writer.h"
 
-#define HB_EXPORT __attribute__((visibility("default")))
 /* The helpers that record are inlined into every exported hook, so that
  * HB_HOOK_FRAME() in them is the hook's frame. */
 #define HB_INTO_HOOK static inline __attribute__((always_inline))

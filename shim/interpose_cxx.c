@@ -10,11 +10,13 @@
  */
 #include <stdlib.h>
 
+#include "attrs.h"
+#include "event.h"
 #include "guard.h"
 #include "heldby/trace.h"
-#include "shim.h"
+#include "lifecycle.h"
+#include "real.h"
 
-#define HB_EXPORT __attribute__((visibility("default")))
 #define GUARDED int owned __attribute__((cleanup(guard_cleanup)))
 
 static void *

@@ -11,10 +11,10 @@
 #include <setjmp.h>
 #include <stdint.h>
 
+#include "attrs.h"
+#include "event.h"
 #include "guard.h"
-#include "shim.h"
-
-#define HB_EXPORT __attribute__((visibility("default")))
+#include "real.h"
 
 /* The stack pointer a jump lands at: glibc keeps it mangled in the jump
  * buffer (x86_64: slot 6, xor the pointer guard at %fs:0x30, rotated left

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 /* Reads a small /proc file into buf (NUL-terminated). Returns its length,
  * or -1. */
 static ssize_t

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* True when the main thread has left (pthread_exit) and no thread of the
  * program's runs any more: only the shim's own, of which own are alive.

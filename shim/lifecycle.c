@@ -10,7 +10,11 @@
  *                    when the program links libheldby: a test program
  *                    should not leave trace files behind by default)
  *   HELDBY_DEPTH     frames per stack, 1..256 (64)
- *   HELDBY_FLUSH_MS  longest time between two written blocks (200)
+ *   HELDBY_FLUSH_MS  longest time a recorded event waits to be written
+ *                    (200); a block is written every half of it
+ *   HELDBY_UNWIND    fast | libunwind | check (fast): the fast unwinder
+ *                    with libunwind where it gives up, libunwind alone,
+ *                    or both on every stack, compared (backtrace.c)
  *   HELDBY_FOLLOW    1: forked children and the programs they run are
  *                    traced too, each to its own file (0: a fork child
  *                    stops recording and libheldby is removed from
@@ -30,16 +34,27 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "attrs.h"
+#include "backtrace.h"
 #include "clock.h"
+#include "config.h"
+#include "count.h"
+#include "event.h"
 #include "exec.h"
+#include "fds.h"
 #include "guard.h"
 #include "heldby/trace.h"
+#include "interpose.h"
+#include "lifecycle.h"
+#include "modules.h"
 #include "ownheap.h"
 #include "preload.h"
+#include "real.h"
+#include "ring.h"
 #include "runlog.h"
 #include "shadow.h"
-#include "shim.h"
 #include "signals.h"
+#include "writer.h"
 
 struct hb_config hb_cfg = {
 	.output = "heldby.%p.hbt",
@@ -243,6 +258,7 @@ static HB_TLS int fork_guard_owned;
 static void
 hb_fork_prepare(void)
 {
+	bt_fork_prepare();
 	writer_fork_prepare();
 	fork_guard_owned = guard_enter();
 	cnt_lock_all();
@@ -263,6 +279,7 @@ hb_fork_parent(void)
 	own_fork_parent();
 	fork_done();
 	writer_fork_parent();
+	bt_fork_parent();
 }
 
 /*
@@ -283,6 +300,7 @@ hb_fork_child(void)
 	atomic_store(&hb_state, HB_STOPPED);
 	atomic_store(&ring_stop, 1);
 	own_fork_child();
+	bt_fork_child();
 	fds_forked();
 	writer_forked();
 	fork_done();
@@ -319,7 +337,8 @@ hb_start_deferred(void)
 }
 
 /* A program linked with its own allocator (static jemalloc, tcmalloc)
- * resolves malloc before us: say so rather than report nothing (PITFALLS).
+ * resolves malloc before us: say so rather than report nothing
+ * (docs/architecture.md, "Traps the shim is built around").
  * Compare behaviour, not addresses: the canonical address of malloc may be
  * a PLT entry in the executable. */
 static void
@@ -393,8 +412,6 @@ out:
 	if (owned)
 		guard_leave();
 }
-
-#define HB_EXPORT __attribute__((visibility("default")))
 
 /* _exit skips atexit: finish the trace here (exit itself reaches _exit
  * inside libc, after our atexit handler already did). */

@@ -27,7 +27,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "attrs.h"
 #include "mapmem.h"
+#include "hb_assert.h"
 
 #define SHARD_BITS 8
 #define NSHARDS (1u << SHARD_BITS)
@@ -178,6 +180,7 @@ slot_set(struct table *t, size_t i, uintptr_t p, size_t n, bool wide)
 		set_word(t, i, true, 0, (uint64_t)p);
 		set_word(t, i, true, 1, (uint64_t)n);
 	} else {
+		hb_assert(ptr_packs(p) && size_packs(n));
 		set_word(t, i, false, 0,
 			 ((uint64_t)p >> ALIGN_BITS) << SIZE_BITS |
 				 (uint64_t)n);
@@ -258,6 +261,7 @@ lock(struct shard *s)
 static inline void
 unlock(struct shard *s)
 {
+	hb_assert(atomic_load_explicit(&s->lock, memory_order_relaxed));
 	atomic_store_explicit(&s->lock, 0, memory_order_release);
 }
 
@@ -308,6 +312,7 @@ remake(struct table *t, bool wide)
 		cap = t->cap;
 	if (cap > MAX_CAP)
 		return false;
+	hb_assert(cap % RUN == 0); /* home() picks whole runs */
 	struct table n = { .slots = hb_map_filled(
 				   table_bytes(cap, wide, tagged)),
 			   .cap = (uint32_t)cap,
@@ -315,14 +320,18 @@ remake(struct table *t, bool wide)
 			   .tagged = tagged };
 	if (!n.slots)
 		return false;
+	size_t moved = 0;
 	for (size_t i = 0; i < t->cap; i++) {
 		uintptr_t p = slot_ptr(t, i, wide);
 		if (!p)
 			continue;
 		size_t j = probe(&n, hash_ptr(p), p, wide);
+		hb_assert(!slot_ptr(&n, j, wide)); /* no pointer twice */
 		slot_set(&n, j, p, slot_size(t, i, wide), wide);
 		slot_set_tag(&n, j, slot_tag(t, i, wide), wide);
+		moved++;
 	}
+	hb_assert(moved == t->used); /* used counts the entries */
 	if (t->cap)
 		munmap(t->slots, table_bytes(t->cap, wide, t->tagged));
 	/* Linear probing stays short up to 3/4 full (an absent key scans
@@ -364,6 +373,7 @@ erase(struct table *t, size_t i, bool wide)
 		i = j;
 	}
 	slot_clear(t, i, wide);
+	hb_assert(t->used > 0);
 	t->used--;
 }
 
@@ -399,6 +409,8 @@ table_put(struct table *t, uint64_t h, uintptr_t p, struct lt_entry e,
 	}
 	slot_set(t, i, p, e.size, wide);
 	slot_set_tag(t, i, e.tag, wide);
+	/* an empty slot is left: probe ends */
+	hb_assert(t->used < t->cap);
 	return was;
 }
 
@@ -437,6 +449,14 @@ lt_insert(uintptr_t p, struct lt_entry e, struct lt_entry *stale,
 		if (table_put(&s->wide, h, p, e, stale, true))
 			*replaced = true;
 	}
+	/* p is in one of the shard's tables only */
+	hb_assert(packs ? !s->wide.used ||
+				  !slot_ptr(&s->wide,
+					    probe(&s->wide, h, p, true), true)
+			: !ptr_packs(p) || !s->packed.used ||
+				  !slot_ptr(&s->packed,
+					    probe(&s->packed, h, p, false),
+					    false));
 	publish_used(s);
 out:
 	if (!solo)

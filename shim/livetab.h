@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* A block's size and its tag (0: none). */
 struct lt_entry {

@@ -3,12 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "fds.h"
 
 /* Whether line (NUL-terminated) is "lo-hi ..." with lo <= addr < hi. */
 static int
@@ -91,8 +92,7 @@ query_once(int fd, uintptr_t addr, char *name, size_t cap,
 }
 
 int
-maps_query(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, char *name,
-	   size_t cap)
+maps_query(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, char *name, size_t cap)
 {
 	if (atomic_load_explicit(&query_missing, memory_order_relaxed))
 		return -1;

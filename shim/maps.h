@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* The line whose range holds addr, NUL-terminated inside buf (cap bytes),
  * with its range in *lo, *hi; NULL when there is none. A line longer than

@@ -21,10 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deepbind.h"
+#include "fds.h"
 #include "heldby/trace.h"
 #include "maps.h"
+#include "modules.h"
 #include "ownheap.h"
-#include "shim.h"
 #include "signals.h"
 
 #define MOD_RANGES 16

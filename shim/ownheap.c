@@ -70,7 +70,8 @@ own_owns_slow(uintptr_t a)
 	uintptr_t key = reg_key(a >> GRANULE_SHIFT);
 	for (size_t i = reg_hash(a >> GRANULE_SHIFT), n = 0; n < REG_SLOTS;
 	     i = (i + 1) & (REG_SLOTS - 1), n++) {
-		uintptr_t k = atomic_load_explicit(&reg[i], memory_order_acquire);
+		uintptr_t k =
+			atomic_load_explicit(&reg[i], memory_order_acquire);
 		if (k == key)
 			return true;
 		if (!k)
@@ -91,8 +92,8 @@ reg_add(uintptr_t base, size_t len)
 		uintptr_t gid = (base >> GRANULE_SHIFT) + g;
 		size_t i = reg_hash(gid);
 		for (;;) {
-			uintptr_t k = atomic_load_explicit(&reg[i],
-							   memory_order_relaxed);
+			uintptr_t k = atomic_load_explicit(
+				&reg[i], memory_order_relaxed);
 			if (!k || k == REG_TOMB)
 				break;
 			i = (i + 1) & (REG_SLOTS - 1);
@@ -117,8 +118,8 @@ reg_remove(uintptr_t base, size_t len)
 	for (size_t g = 0; g < len >> GRANULE_SHIFT; g++) {
 		uintptr_t gid = (base >> GRANULE_SHIFT) + g, key = reg_key(gid);
 		for (size_t i = reg_hash(gid);; i = (i + 1) & (REG_SLOTS - 1)) {
-			uintptr_t k = atomic_load_explicit(&reg[i],
-							   memory_order_relaxed);
+			uintptr_t k = atomic_load_explicit(
+				&reg[i], memory_order_relaxed);
 			if (!k)
 				break;
 			if (k == key) {

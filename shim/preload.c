@@ -10,8 +10,7 @@
 
 #include <dlfcn.h>
 #include <string.h>
-
-#include "shim.h"
+#include <unistd.h> /* environ */
 
 char *
 env_find(const char *name)

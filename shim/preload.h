@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* The value of name in environ, NULL when it is not set. Usable before libc
  * is fully up (getenv may not be); not thread-safe against setenv. */

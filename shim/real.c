@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hooks.h"
+
 struct real_fns real;
 
 _Alignas(64) unsigned char boot_buf[BOOT_SIZE];

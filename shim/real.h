@@ -10,11 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "attrs.h"
 #include "hooks.h"
-
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#define HB_HIDDEN __attribute__((visibility("hidden")))
 
 struct real_fns {
 #define X(ret, name, args, req) ret(*name) args;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mapmem.h"
+#include "hb_assert.h"
 
 _Atomic int ring_stop;
 _Atomic int ring_kick;
@@ -75,8 +76,8 @@ ring_room_wait(int gen)
 {
 	struct timespec ts = { 0, ROOM_WAIT_NS };
 	atomic_fetch_add(&room_waiters, 1);
-	syscall(SYS_futex, (int *)&room_gen, FUTEX_WAIT_PRIVATE, gen, &ts,
-		NULL, 0);
+	syscall(SYS_futex, (int *)&room_gen, FUTEX_WAIT_PRIVATE, gen, &ts, NULL,
+		0);
 	atomic_fetch_sub(&room_waiters, 1);
 }
 
@@ -106,6 +107,8 @@ ring_init(struct ring *r, size_t cap)
 	size_t c = 4096;
 	while (c < cap)
 		c <<= 1;
+	/* positions are reduced with cap - 1 (ring_put, ring_read) */
+	hb_assert((c & (c - 1)) == 0 && c >= cap);
 	memset(r, 0, sizeof(*r));
 	void *m = hb_map_with(c, MAP_NORESERVE);
 	if (!m)
@@ -121,7 +124,8 @@ static _Atomic size_t grown;
 static void
 grow_budget_give(size_t bytes)
 {
-	atomic_fetch_sub(&grown, bytes);
+	size_t had = atomic_fetch_sub(&grown, bytes);
+	hb_assert(had >= bytes); /* gives back no more than was taken */
 }
 
 void
@@ -155,6 +159,7 @@ static bool
 grow_empty(struct ring *r)
 {
 	size_t c = r->cap * 2;
+	hb_assert(atomic_load(&r->head) == atomic_load(&r->tail));
 	void *m = hb_map_with(c, MAP_NORESERVE);
 	if (!m)
 		return false;
@@ -197,6 +202,9 @@ ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 		/* read before head: a drain after this read wakes room_wait */
 		int gen = atomic_load(&room_gen);
 		uint64_t head = atomic_load(&r->head);
+		/* the consumer never passes the producer, nor the producer
+		 * a byte the consumer has not read */
+		hb_assert(head <= tail && tail - head <= r->cap);
 		if (grow && head == tail) {
 			if (grow_empty(r))
 				return 0;

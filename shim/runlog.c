@@ -54,9 +54,18 @@ put_field(struct line *l, const char *s)
 {
 	for (; s && *s && !l->full; s++) {
 		switch (*s) {
-		case '\t': put_char(l, '\\'); put_char(l, 't'); break;
-		case '\n': put_char(l, '\\'); put_char(l, 'n'); break;
-		case '\\': put_char(l, '\\'); put_char(l, '\\'); break;
+		case '\t':
+			put_char(l, '\\');
+			put_char(l, 't');
+			break;
+		case '\n':
+			put_char(l, '\\');
+			put_char(l, 'n');
+			break;
+		case '\\':
+			put_char(l, '\\');
+			put_char(l, '\\');
+			break;
 		default: put_char(l, *s);
 		}
 	}

@@ -9,7 +9,7 @@
 
 #include <sys/types.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* Reads HELDBY_RUN_LOG from environ (an absolute path; anything else is
  * ignored). Start-up only. */

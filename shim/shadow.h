@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "real.h"
+#include "attrs.h"
 
 #define SHADOW_GRAIN_BITS 4 /* glibc's blocks are 16-byte aligned */
 #define SHADOW_ADDR_BITS 47 /* user space on x86-64 and aarch64 (4-level) */

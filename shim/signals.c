@@ -18,11 +18,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "attrs.h"
 #include "guard.h"
-#include "shim.h"
+#include "lifecycle.h"
+#include "real.h"
 #include "signals.h"
+#include "writer.h"
 
-#define HB_EXPORT __attribute__((visibility("default")))
 /* An alias gets its target's attributes (glibc's nothrow and leaf), which
  * gcc wants said. */
 #define HB_ALIAS(f) __attribute__((alias(#f))) HB_COPY(f)

@@ -10,7 +10,7 @@
 
 #include <signal.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* Installs the crash handler over the default action of SIGSEGV, SIGBUS,
  * SIGILL, SIGFPE and SIGABRT, and gives the calling thread a stack for it.

@@ -17,6 +17,7 @@
 
 #include "heldby/mix.h"
 #include "mapmem.h"
+#include "hb_assert.h"
 
 int
 st_init(struct stacktab *t)
@@ -74,6 +75,7 @@ static int
 grow_tab(struct stacktab *t)
 {
 	size_t cap = (t->tab_mask + 1) * 2;
+	hb_assert((cap & (cap - 1)) == 0); /* home() masks with cap - 1 */
 	uint32_t *n = hb_map_filled(cap * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
@@ -103,6 +105,7 @@ st_node(struct stacktab *t, uint64_t parent, uint64_t ip, bool *fresh)
 	*fresh = false;
 	if (!t->tab)
 		return 0;
+	hb_assert(parent < t->nnodes); /* a parent is made before its child */
 	uint32_t *s = slot(t, parent, ip);
 	if (*s)
 		return *s;
@@ -119,6 +122,8 @@ st_node(struct stacktab *t, uint64_t parent, uint64_t ip, bool *fresh)
 	t->nodes[id].parent = parent;
 	t->nodes[id].ip = ip;
 	*s = (uint32_t)id;
+	/* at most 3/4 full: slot() always finds an empty slot */
+	hb_assert(4 * t->nnodes <= 3 * (t->tab_mask + 1));
 	*fresh = true;
 	return id;
 }

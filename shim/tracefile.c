@@ -117,8 +117,8 @@ reopen(struct tfile *t, int stale)
 {
 	if (!t->path[0])
 		return -EBADF;
-	int fd = open_high(t->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-			   0);
+	int fd = open_high(t->path,
+			   O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return -EBADF;
 	struct stat st;

@@ -32,11 +32,13 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "attrs.h"
+#include "backtrace.h"
 #include "cfi.h"
-#include "guard.h"
+#include "config.h"
 #include "mapmem.h"
 #include "maps.h"
-#include "shim.h"
+#include "ring.h"
 
 #if defined(__x86_64__)
 
@@ -405,13 +407,15 @@ adopt_tail(struct walk *w, int j, int rbp_to, uintptr_t rbp,
 /* A walk that met no part of the last one becomes the last walk. */
 static void
 keep_fresh(struct walk *w, const struct frame *fresh, int n, int end,
-	   uintptr_t zero_at)
+	   uintptr_t zero_at, uint64_t gen, uintptr_t hi)
 {
 	w->base = MEMO_FRAMES - n;
 	w->top = MEMO_FRAMES;
 	memcpy(&w->f[w->base], fresh, (size_t)n * sizeof(*fresh));
 	w->end = end;
 	w->zero_at = zero_at;
+	w->gen = gen;
+	w->hi = hi;
 }
 
 /* A rule through the thread's own small cache (hot code addresses stay in
@@ -435,6 +439,195 @@ rule_near(struct uw_memo *memo, uint64_t pc)
 /* A forked child has only this thread: the others' bounds are gone with
  * them, this one's are still right. Nothing to do. */
 
+/* The parts of the walk below are inlined into uw_backtrace: they run for
+ * every frame of every allocation, and the walk's state stays in
+ * registers. */
+#define UW_HOT static inline __attribute__((always_inline))
+
+/* Where a walk is: ip and pc (the address its rule is looked up by: ip - 1
+ * for a return address, which may be just past a call at the end of a
+ * function), rsp and rbp. */
+struct regs {
+	uintptr_t ip, rsp, rbp;
+	uint64_t pc;
+};
+
+/* The thread's memo, mapped on its first walk; NULL when it cannot be. */
+static struct uw_memo *
+memo_of(void **memo_slot)
+{
+	struct uw_memo *memo = *memo_slot;
+	if (!memo) {
+		void *m = mmap(NULL, sizeof(*memo), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		*memo_slot = memo = m;
+	}
+	return memo;
+}
+
+/* The rule cache's generation; the thread's near cache is emptied when it
+ * moved on since (uw_flush: its rules may be stale). */
+UW_HOT uint64_t
+memo_gen(struct uw_memo *memo)
+{
+	uint64_t gen = atomic_load_explicit(&rules_gen, memory_order_acquire);
+	if (memo->near_gen != gen) {
+		memset(memo->near_pc, 0, sizeof(memo->near_pc));
+		memo->near_gen = gen;
+	}
+	return gen;
+}
+
+/* The state the hook's caller was in when it called: what a walk through
+ * the hook's frame would find there. False when that frame is not on
+ * this stack, or holds no return address. */
+UW_HOT bool
+start_at_caller(const void *caller, uintptr_t here,
+		const struct stack_bounds *b, struct regs *s)
+{
+	const uintptr_t *fp = caller;
+	if ((uintptr_t)fp < here || (uintptr_t)fp > b->hi - 16)
+		return false;
+	s->rbp = fp[0];
+	s->ip = fp[1];
+	s->rsp = (uintptr_t)(fp + 2);
+	if (!s->ip)
+		return false;
+	s->pc = s->ip - 1;
+	return true;
+}
+
+/* The state of the function this is inlined into (uw_backtrace), at this
+ * point: the walk starts with its own frame. */
+UW_HOT bool
+start_here(const struct stack_bounds *b, struct regs *s)
+{
+	uintptr_t ip, rsp, rbp;
+	/* One statement: the rule for ip describes this very rsp. */
+	__asm__ volatile("lea 0(%%rip), %0\n\t"
+			 "mov %%rsp, %1\n\t"
+			 "mov %%rbp, %2"
+			 : "=r"(ip), "=r"(rsp), "=r"(rbp));
+	if (rsp < b->lo || rsp >= b->hi)
+		return false;
+	*s = (struct regs){ .ip = ip, .rsp = rsp, .rbp = rbp, .pc = ip };
+	return true;
+}
+
+/* Whether the walk, at s, is in the state of the last walk's frame j: the
+ * first of its frames from j on (*j moves there) not below s->rsp.
+ * *rbp_to: as adopt_tail takes it. */
+UW_HOT bool
+meets_last(const struct walk *last, int *j, int top, const struct regs *s,
+	   int *rbp_to)
+{
+	while (*j < top && last->f[*j].rsp < s->rsp)
+		(*j)++;
+	const struct frame *f = &last->f[*j];
+	*rbp_to = *j - 1;
+	return *j < top && f->rsp == s->rsp && f->ip == s->ip &&
+	       (f->rbp == s->rbp || (*rbp_to = rbp_unread_to(last, *j)) >= *j);
+}
+
+/* The walk in progress (n frames) met frame j of the last walk: finishes
+ * it with the last walk's frames from there, unless a word they were
+ * read from changed since. *broken is tail_broken's answer, asked once a
+ * walk (-2: not yet). The frame count, or -1 to walk on. */
+UW_HOT int
+take_over(struct uw_memo *memo, int j, int top, int rbp_to, uintptr_t rbp,
+	  void **buf, int n, int max, int *broken, struct uw_reuse *reuse)
+{
+	if (*broken == -2)
+		*broken = tail_broken(&memo->last, j);
+	if (j <= *broken)
+		return -1;
+	int rest = top - j;
+	int got = adopt_tail(&memo->last, j, rbp_to, rbp, memo->fresh, buf, n,
+			     max);
+	if (got < 0)
+		return -1;
+	reuse->walk = ++memo->walks;
+	/* short of rest: capped, not the outer end */
+	reuse->same_outer = got - n == rest ? (unsigned)rest : 0;
+	return got;
+}
+
+/* What one frame of a walk gave: go on to the caller, give up (libunwind
+ * walks the stack), or how the walk ended (END_OUTERMOST, END_ZERO). */
+enum { STEP_ON = -1, STEP_GIVE_UP = -2 };
+
+/* Notes the frame at s in f, and moves s to its caller by the frame's
+ * rule, reading only inside the stack (below hi). */
+UW_HOT int
+step(struct uw_memo *memo, struct frame *f, struct regs *s, uintptr_t hi)
+{
+	f->ip = s->ip;
+	f->rsp = s->rsp;
+	f->rbp = s->rbp;
+	f->rbp_at = 0;
+	struct cfi_rule r = rule_near(memo, s->pc);
+	f->cfa_rbp = r.cfa_rbp;
+	if (r.kind == CFI_OUTERMOST)
+		return END_OUTERMOST;
+	if (r.kind != CFI_SIMPLE)
+		return STEP_GIVE_UP;
+	uintptr_t cfa = (r.cfa_rbp ? s->rbp : s->rsp) + (intptr_t)r.cfa_off;
+	if (cfa <= s->rsp || cfa > hi || cfa - 8 < s->rsp)
+		return STEP_GIVE_UP;
+	uintptr_t ra = *(const uintptr_t *)(cfa - 8);
+	if (r.rbp_saved) {
+		uintptr_t at = cfa + (intptr_t)r.rbp_off;
+		if (at < s->rsp || at > hi - 8)
+			return STEP_GIVE_UP;
+		s->rbp = *(const uintptr_t *)at;
+		f->rbp_at = at;
+	}
+	s->rsp = cfa;
+	s->ip = ra;
+	if (!ra)
+		return END_ZERO;
+	s->pc = ra - 1;
+	return STEP_ON;
+}
+
+/* Walks from s, up to max frames into buf, taking over the outer part of
+ * the last walk where it meets it; the walk becomes the last walk. The
+ * frame count, or -1 where the fast unwinder gives up. */
+UW_HOT int
+walk(struct uw_memo *memo, uint64_t gen, uintptr_t hi, struct regs *s,
+     void **buf, int max, struct uw_reuse *reuse)
+{
+	struct walk *last = &memo->last;
+	/* A ring, and its memo, pass to the next thread when one ends: a walk
+	 * of another stack (another mapping may now be where it was) is not
+	 * read. Same top, same stack: every word it read is still mapped. */
+	int top = last->gen == gen && last->hi == hi ? last->top : 0;
+	int n = 0, j = top ? last->base : 0, broken = -2, end = END_CAP;
+	while (n < max) {
+		int rbp_to, got;
+		if (meets_last(last, &j, top, s, &rbp_to) &&
+		    (got = take_over(memo, j, top, rbp_to, s->rbp, buf, n, max,
+				     &broken, reuse)) >= 0)
+			return got;
+		buf[n] = (void *)s->ip;
+		int how = step(memo, &memo->fresh[n++], s, hi);
+		if (how == STEP_GIVE_UP)
+			return -1;
+		if (how != STEP_ON) {
+			end = how;
+			break;
+		}
+	}
+	/* END_ZERO: the return address read as 0 was just below s->rsp */
+	keep_fresh(last, memo->fresh, n, end, end == END_ZERO ? s->rsp - 8 : 0,
+		   gen, hi);
+	reuse->walk = ++memo->walks;
+	reuse->same_outer = 0;
+	return n;
+}
+
 __attribute__((noinline)) int
 uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
 	     struct uw_reuse *reuse)
@@ -446,114 +639,14 @@ uw_backtrace(void **buf, int max, void **memo_slot, const void *caller,
 	const struct stack_bounds *b = thread_bounds(here);
 	if (!b)
 		return -1;
-	struct uw_memo *memo = *memo_slot;
-	if (!memo) {
-		void *m = mmap(NULL, sizeof(*memo), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
-			return -1;
-		*memo_slot = memo = m;
-	}
-	uint64_t gen = atomic_load_explicit(&rules_gen, memory_order_acquire);
-	if (memo->near_gen != gen) {
-		memset(memo->near_pc, 0, sizeof(memo->near_pc));
-		memo->near_gen = gen;
-	}
-	struct walk *last = &memo->last;
-	/* A ring, and its memo, pass to the next thread when one ends: a walk
-	 * of another stack (another mapping may now be where it was) is not
-	 * read. Same top, same stack: every word it read is still mapped. */
-	int top = last->gen == gen && last->hi == b->hi ? last->top : 0;
-	int broken = -2;
-
-	uintptr_t ip, rsp, rbp;
-	uint64_t pc;
-	if (caller) {
-		/* The state the hook's caller was in when it called: what a
-		 * walk through the hook's frame would find there. */
-		const uintptr_t *fp = caller;
-		if ((uintptr_t)fp < here || (uintptr_t)fp > b->hi - 16)
-			return -1;
-		rbp = fp[0];
-		ip = fp[1];
-		rsp = (uintptr_t)(fp + 2);
-		if (!ip)
-			return -1;
-		pc = ip - 1;
-	} else {
-		/* One statement: the rule for ip describes this very rsp. */
-		__asm__ volatile("lea 0(%%rip), %0\n\t"
-				 "mov %%rsp, %1\n\t"
-				 "mov %%rbp, %2"
-				 : "=r"(ip), "=r"(rsp), "=r"(rbp));
-		if (rsp < b->lo || rsp >= b->hi)
-			return -1;
-		pc = ip;
-	}
-	int n = 0, j = top ? last->base : 0, end = END_CAP;
-	uintptr_t zero_at = 0;
-	while (n < max) {
-		while (j < top && last->f[j].rsp < rsp)
-			j++;
-		int rbp_to = j - 1;
-		if (j < top && last->f[j].rsp == rsp && last->f[j].ip == ip &&
-		    (last->f[j].rbp == rbp ||
-		     (rbp_to = rbp_unread_to(last, j)) >= j)) {
-			if (broken == -2)
-				broken = tail_broken(last, j);
-			int rest = top - j;
-			int got = j > broken
-					  ? adopt_tail(last, j, rbp_to, rbp,
-						       memo->fresh, buf, n, max)
-					  : -1;
-			if (got >= 0) {
-				reuse->walk = ++memo->walks;
-				/* short of rest: capped, not the outer end */
-				reuse->same_outer =
-					got - n == rest ? (unsigned)rest : 0;
-				return got;
-			}
-		}
-		buf[n] = (void *)ip;
-		struct frame *f = &memo->fresh[n++];
-		f->ip = ip;
-		f->rsp = rsp;
-		f->rbp = rbp;
-		f->rbp_at = 0;
-		struct cfi_rule r = rule_near(memo, pc);
-		f->cfa_rbp = r.cfa_rbp;
-		if (r.kind == CFI_OUTERMOST) {
-			end = END_OUTERMOST;
-			break;
-		}
-		if (r.kind != CFI_SIMPLE)
-			return -1;
-		uintptr_t cfa = (r.cfa_rbp ? rbp : rsp) + (intptr_t)r.cfa_off;
-		if (cfa <= rsp || cfa > b->hi || cfa - 8 < rsp)
-			return -1;
-		uintptr_t ra = *(const uintptr_t *)(cfa - 8);
-		if (r.rbp_saved) {
-			uintptr_t at = cfa + (intptr_t)r.rbp_off;
-			if (at < rsp || at > b->hi - 8)
-				return -1;
-			rbp = *(const uintptr_t *)at;
-			f->rbp_at = at;
-		}
-		rsp = cfa;
-		ip = ra;
-		if (!ip) {
-			end = END_ZERO;
-			zero_at = cfa - 8;
-			break;
-		}
-		pc = ip - 1;
-	}
-	keep_fresh(last, memo->fresh, n, end, zero_at);
-	last->gen = gen;
-	last->hi = b->hi;
-	reuse->walk = ++memo->walks;
-	reuse->same_outer = 0;
-	return n;
+	struct uw_memo *memo = memo_of(memo_slot);
+	if (!memo)
+		return -1;
+	uint64_t gen = memo_gen(memo);
+	struct regs s;
+	if (caller ? !start_at_caller(caller, here, b, &s) : !start_here(b, &s))
+		return -1;
+	return walk(memo, gen, b->hi, &s, buf, max, reuse);
 }
 
 #else /* not x86-64: libunwind only */

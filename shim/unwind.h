@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "real.h"
+#include "attrs.h"
 
 /* Once, before the first uw_backtrace. */
 void uw_init(void) HB_HIDDEN;
@@ -24,7 +24,7 @@ struct uw_reuse {
 	unsigned same_outer;
 };
 /* Up to max frames into buf, or -1. The walk starts at the caller of the
- * hook whose frame is `caller` (HB_HOOK_FRAME, shim.h), or with NULL
+ * hook whose frame is `caller` (HB_HOOK_FRAME, event.h), or with NULL
  * inside uw_backtrace itself. *memo_slot (NULL at first) keeps the
  * thread's last walk: one slot per thread, never used by two threads at
  * once. *reuse is set where it returns frames. Never allocates (it runs in

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The writer thread: drains every ring, merges the events by order key,
- * interns stacks, announces modules and threads, encodes and writes blocks.
+ * The writer thread: drains every ring, merges the events by order key
+ * (merge.h), counts them, interns stacks, announces modules and threads,
+ * encodes and writes blocks, and at the end the run's summary (summary.h).
+ * Its state is one struct, so that a fork child forgets it at once.
  *
  * Ordering (ring.h has the primitives, tests/unit/test_ring.c checks them):
  * a thread stores pending = c + 2, c a lower bound of its next key, takes
@@ -34,20 +36,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attrs.h"
 #include "clock.h"
 #include "compressor.h"
+#include "config.h"
+#include "count.h"
 #include "encode.h"
+#include "event.h"
+#include "fds.h"
 #include "guard.h"
+#include "heldby/trace.h"
 #include "lastthread.h"
+#include "lifecycle.h"
+#include "merge.h"
+#include "modules.h"
 #include "own_thread.h"
 #include "ownheap.h"
+#include "ring.h"
 #include "runlog.h"
-#include "stacktab.h"
-#include "heldby/trace.h"
 #include "seqtag.h"
-#include "shim.h"
+#include "stacktab.h"
+#include "summary.h"
 #include "tracefile.h"
 #include "unwind.h"
+#include "writer.h"
 
 /* Each of the two raw buffers: the writer encodes into one while the
  * compressor has the other. */
@@ -59,16 +71,38 @@
  * writer. */
 #define DRAIN_NS 5000000L
 
-static struct tfile tf;
-static int tf_ok;
-static struct enc enc;
-static uint64_t start_mono, start_real;
-static struct clk_cal cal; /* event times to ns (clock.h) */
-static pthread_t w_thread;
-static _Atomic int w_running, w_quit, w_done, w_finishing;
-static _Atomic uint64_t sync_req, sync_done;
-static _Atomic uint64_t settle_req, settle_done;
-static uint64_t n_events;
+/* The writer's state for one trace. writer_forget drops it whole (fork
+ * child, failed exec) and writer_start fills it anew. What outlives a
+ * trace is outside it: the fork lock, the raw buffers, and the number of
+ * the next allocation (first_seq). */
+static struct writer {
+	struct tfile tf;
+	int tf_ok; /* writing: the file is open and no write failed */
+	struct enc enc;
+	uint64_t start_mono, start_real;
+	struct clk_cal cal; /* event times to ns (clock.h) */
+	/* Events that took the writer's tick (clock.h) share their raw
+	 * time: the last conversion is kept, until the calibration moves
+	 * (each drain). */
+	uint64_t conv_raw, conv_ns;
+	struct stacktab stk; /* stack interning (stacktab.c) */
+	int stk_ok;
+	struct merge merge; /* the drain's cursors, one a ring (merge.h) */
+	uint64_t n_events;  /* written */
+	/* The counters' table keeps each live block's allocation number, as
+	 * a tag (seqtag.h). Numbers go on across the traces of one process,
+	 * so a block numbered below first_seq was entered for an earlier
+	 * trace (the parent's, in a fork child) and this one never named
+	 * it. */
+	uint64_t first_seq;
+	struct sum sum; /* HELDBY_REC_SUMMARY (summary.h) */
+	/* The thread, and what the program's threads ask of it. */
+	pthread_t thread;
+	_Atomic int running, quit, done, finishing;
+	_Atomic uint64_t sync_req, sync_done;
+	_Atomic uint64_t settle_req, settle_done;
+} wr;
+
 /* Held by the writer while it drains, and by a forking thread (atfork).
  * The drain goes inside the loader (dl_iterate_phdr holds
  * dl_load_write_lock, which glibc's fork (2.36, sysdeps/nptl/fork.c) does
@@ -77,10 +111,9 @@ static uint64_t n_events;
  * counted and consumed or still in its ring (writer_count_leftovers). */
 static pthread_mutex_t w_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* ---- stack interning (stacktab.c) ---- */
-
-static struct stacktab stk;
-static int stk_ok;
+/* Both raw buffers, one mapping; wr.enc.buf is one of them. A second
+ * trace of the process reuses them. */
+static uint8_t *raw_bufs;
 
 static int flush_block(void);
 
@@ -96,9 +129,9 @@ emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias, size_t nranges,
 {
 	(void)ctx;
 	if (unload)
-		return EMIT(enc_module_unload(&enc, id)) ? 0 : -1;
-	return EMIT(enc_module(&enc, id, bias, nranges, starts, lens, path, bid,
-			       bidlen))
+		return EMIT(enc_module_unload(&wr.enc, id)) ? 0 : -1;
+	return EMIT(enc_module(&wr.enc, id, bias, nranges, starts, lens, path,
+			       bid, bidlen))
 		       ? 0
 		       : -1;
 }
@@ -108,24 +141,24 @@ emit_mod(void *ctx, int unload, uint64_t id, uint64_t bias, size_t nranges,
 static uint64_t
 stack_intern(const uint64_t *ips, int n)
 {
-	if (n <= 0 || !stk_ok)
+	if (n <= 0 || !wr.stk_ok)
 		return 0;
 	struct st_hash h = st_hash(ips, n);
-	uint64_t id = st_cached(&stk, h, n);
+	uint64_t id = st_cached(&wr.stk, h, n);
 	if (id)
 		return id;
 	uint64_t parent = 0;
 	for (int i = n - 1; i >= 0; i--) {
 		bool fresh;
-		id = st_node(&stk, parent, ips[i], &fresh);
+		id = st_node(&wr.stk, parent, ips[i], &fresh);
 		if (!id)
 			return 0;
 		if (fresh && (mod_need(ips[i], emit_mod, NULL) != 0 ||
-			      !EMIT(enc_node_ip(&enc, id, parent, ips[i]))))
+			      !EMIT(enc_node_ip(&wr.enc, id, parent, ips[i]))))
 			return 0;
 		parent = id;
 	}
-	st_remember(&stk, h, n, id);
+	st_remember(&wr.stk, h, n, id);
 	return id;
 }
 
@@ -139,7 +172,7 @@ write_failed(int err)
 		 "heldby: writing the trace failed (%s); recording stopped\n",
 		 strerror(-err));
 	hb_warn(msg);
-	tf_ok = 0;
+	wr.tf_ok = 0;
 	clk_untick();
 	/* The hooks count from now on; this thread counts what the rings
 	 * already hold. */
@@ -148,21 +181,19 @@ write_failed(int err)
 	atomic_store(&ring_stop, 1);
 }
 
-/* Both raw buffers, one mapping; enc.buf is one of them. */
-static uint8_t *raw_bufs;
-
 /* Hands the block to the compressor and goes on in the other buffer. */
 static int
 flush_block(void)
 {
-	if (enc.len && tf_ok) {
-		int err = compressor_submit(enc.buf, enc_finish(&enc));
+	if (wr.enc.len && wr.tf_ok) {
+		int err = compressor_submit(wr.enc.buf, enc_finish(&wr.enc));
 		if (err)
 			write_failed(err);
-		enc.buf = enc.buf == raw_bufs ? raw_bufs + RAW_CAP : raw_bufs;
+		wr.enc.buf =
+			wr.enc.buf == raw_bufs ? raw_bufs + RAW_CAP : raw_bufs;
 	}
-	enc_clear(&enc);
-	return tf_ok ? 0 : -1;
+	enc_clear(&wr.enc);
+	return wr.tf_ok ? 0 : -1;
 }
 
 /* flush_block, and every block is in the file when it returns. */
@@ -171,89 +202,21 @@ flush_and_wait(void)
 {
 	flush_block();
 	int err = compressor_wait();
-	if (err && tf_ok)
+	if (err && wr.tf_ok)
 		write_failed(err);
 }
 
-/* ---- drain and merge ---- */
-
-/* How many events ahead of the one being written the writer prefetches
- * the table slots of: with millions of live blocks (python-json) each
- * lookup would otherwise wait on memory, and the program on a full ring. */
-#define AHEAD 8
-
-/* q holds the event at pos (e points to it) and up to AHEAD read after
- * it: reading ahead never overwrites the event being written. */
-#define QLEN (2 * AHEAD)
-_Static_assert((QLEN & (QLEN - 1)) == 0 && QLEN > AHEAD, "q: a power of 2");
-
-struct cur {
-	struct ring *r;
-	uint64_t pos, tail;
-	unsigned since;
-	const struct ev *e; /* the event at pos, in q */
-	uint64_t ahead_pos; /* the next event to read ahead */
-	unsigned ahead;	    /* events read ahead of pos, kept in q */
-	unsigned qh;	    /* q's slot of the event at pos */
-	struct ev q[QLEN];
-};
-static struct cur *curs;
-static size_t ccurs;
-static struct cur **act;
-
-static void prefetch_slots(const struct ev *e);
-
+/* In a block of its own, so that a reader finds it without decoding the
+ * rest of the file. */
 static void
-read_ahead(struct cur *c)
+write_summary(void)
 {
-	while (c->ahead < AHEAD &&
-	       c->ahead_pos + sizeof(struct ev) <= c->tail) {
-		struct ev *e = &c->q[(c->qh + 1 + c->ahead) % QLEN];
-		ring_read(c->r, c->ahead_pos, e, sizeof(*e));
-		prefetch_slots(e);
-		c->ahead_pos += sizeof(*e) + e->nframes * sizeof(uint64_t);
-		c->ahead++;
-	}
-}
-
-static int
-cur_peek(struct cur *c, uint64_t w)
-{
-	if (c->pos + sizeof(struct ev) > c->tail)
-		return 0;
-	if (c->ahead) { /* read ahead already: not again from the ring */
-		c->qh = (c->qh + 1) % QLEN;
-		c->ahead--;
-	} else {
-		ring_read(c->r, c->pos, &c->q[c->qh], sizeof(struct ev));
-		c->ahead_pos = c->pos + sizeof(struct ev) +
-			       c->q[c->qh].nframes * sizeof(uint64_t);
-	}
-	c->e = &c->q[c->qh];
-	read_ahead(c);
-	return c->e->key < w;
+	const struct enc_summary *s = sum_end(&wr.sum);
+	if (s && flush_block() == 0)
+		(void)EMIT(enc_summary(&wr.enc, s));
 }
 
 /* ---- events: frees name their allocation by number ---- */
-
-static void
-prefetch_slots(const struct ev *e)
-{
-	if (e->kind == EV_ALLOC || e->kind == EV_FREE)
-		cnt_prefetch((const void *)(uintptr_t)e->ptr);
-}
-
-/* The counters' table keeps each live block's allocation number, as a
- * tag (seqtag.h). Numbers go on across the traces of one process, so a
- * block numbered below first_seq was entered for an earlier trace (the
- * parent's, in a fork child) and this one never named it. */
-static uint64_t first_seq;
-
-/* Allocations that replaced a live block in the counters' table, and
- * LOST records written: the replay drops a block whose address came back
- * only by a LOST record, so the writer's counts are the replay's only
- * while the two agree. */
-static uint64_t sum_replaced, sum_lost;
 
 /* What counting an event found: the number of the block a free released
  * or an allocation replaced (0: none this trace named), and whether an
@@ -268,13 +231,13 @@ emit_alloc(uint64_t t, uint64_t size, uint64_t ptr, uint64_t stack, unsigned fn,
 	   struct counted k)
 {
 	uint64_t seq;
-	if (!EMIT(enc_alloc_seq(&enc, t, size, stack, fn, &seq)))
+	if (!EMIT(enc_alloc_seq(&wr.enc, t, size, stack, fn, &seq)))
 		return;
 	if (!k.entered) /* not in the table: its free will name the address */
-		(void)EMIT(enc_addr(&enc, seq, ptr));
+		(void)EMIT(enc_addr(&wr.enc, seq, ptr));
 	if (k.num) { /* it took the address of a block whose free went unseen */
-		(void)EMIT(enc_lost(&enc, k.num));
-		sum_lost++;
+		(void)EMIT(enc_lost(&wr.enc, k.num));
+		sum_lost(&wr.sum);
 	}
 }
 
@@ -282,17 +245,10 @@ static void
 emit_free(uint64_t t, uint64_t ptr, struct counted k)
 {
 	if (k.num)
-		(void)EMIT(enc_free_seq(&enc, t, k.num));
+		(void)EMIT(enc_free_seq(&wr.enc, t, k.num));
 	else
-		(void)EMIT(enc_free_addr(&enc, t, ptr));
+		(void)EMIT(enc_free_addr(&wr.enc, t, ptr));
 }
-
-/* What a replay of this trace will find (HELDBY_REC_SUMMARY), valid while
- * sum_ok: the counters' table was empty when the trace began and nothing
- * was left out of it since. */
-static struct enc_summary sum;
-static uint64_t sum_blocks;
-static bool sum_ok;
 
 /* The number of the block with this tag, 0 when this trace has none. */
 static uint64_t
@@ -300,8 +256,8 @@ named(uint32_t tag)
 {
 	if (!tag)
 		return 0;
-	uint64_t seq = seqtag_seq(tag, enc.next_seq);
-	return seq >= first_seq ? seq : 0;
+	uint64_t seq = seqtag_seq(tag, wr.enc.next_seq);
+	return seq >= wr.first_seq ? seq : 0;
 }
 
 static bool
@@ -309,10 +265,10 @@ untag_if_old(void *ctx, uintptr_t p, uint32_t tag)
 {
 	(void)ctx;
 	uint64_t seq = named(tag);
-	if (seq && enc.next_seq - seq < SEQTAG_SPAN)
+	if (seq && wr.enc.next_seq - seq < SEQTAG_SPAN)
 		return false;
 	if (seq) /* from now on its free names its address */
-		(void)EMIT(enc_addr(&enc, seq, (uint64_t)p));
+		(void)EMIT(enc_addr(&wr.enc, seq, (uint64_t)p));
 	return true;
 }
 
@@ -322,7 +278,7 @@ untag_if_old(void *ctx, uintptr_t p, uint32_t tag)
 static void
 untag_old_blocks(void)
 {
-	if (enc.next_seq % SEQTAG_SPAN == 0)
+	if (wr.enc.next_seq % SEQTAG_SPAN == 0)
 		cnt_untag_solo(untag_if_old, NULL);
 }
 
@@ -338,42 +294,26 @@ count_event(const struct ev *e)
 	void *p = (void *)(uintptr_t)e->ptr;
 	bool solo = !atomic_load_explicit(&hb_counting, memory_order_relaxed);
 	if (e->kind == EV_ALLOC) {
-		sum.alloc_calls++;
 		uint32_t old = 0, tag = 0;
-		if (solo && tf_ok) {
+		if (solo && wr.tf_ok) {
 			untag_old_blocks();
-			tag = seqtag_of(enc.next_seq);
+			tag = seqtag_of(wr.enc.next_seq);
 		}
 		int added = solo ? cnt_alloc_solo(p, (size_t)e->size, tag, &old)
 				 : cnt_alloc(p, (size_t)e->size);
-		sum_blocks += added > 0;
-		sum_replaced += added <= 0;
+		sum_alloc(&wr.sum, added);
 		k.entered = added >= 0;
 		k.num = named(old);
 	} else if (e->kind == EV_FREE) {
-		sum.free_calls++;
 		if (solo) {
 			struct cnt_held h = cnt_free_solo(p);
-			sum_blocks -= h.known;
+			sum_free(&wr.sum, h.known);
 			k.num = named(h.tag);
 		} else {
-			sum_blocks -= cnt_free(p);
+			sum_free(&wr.sum, cnt_free(p));
 		}
 	}
 	return k;
-}
-
-/* After an allocation was written: a new peak happens at the time the
- * reader will give that record. */
-static void
-note_peak(void)
-{
-	size_t cur = cnt_current();
-	if (cur > sum.peak_bytes) {
-		sum.peak_bytes = cur;
-		sum.peak_blocks = sum_blocks;
-		sum.peak_time = enc.prev_time;
-	}
 }
 
 /* The whole stack of the allocation event e at pos: its own frames go in
@@ -395,26 +335,22 @@ ring_stack(struct ring *r, uint64_t pos, const struct ev *e, int *n)
 	return to;
 }
 
-/* Events that took the writer's tick (clock.h) share their raw time: the
- * last conversion is kept, until the calibration moves (each drain). */
-static uint64_t conv_raw = UINT64_MAX, conv_ns;
-
 static uint64_t
 event_ns(uint64_t raw)
 {
-	if (raw != conv_raw) {
-		conv_raw = raw;
-		conv_ns = clk_cal_ns(&cal, raw);
+	if (raw != wr.conv_raw) {
+		wr.conv_raw = raw;
+		wr.conv_ns = clk_cal_ns(&wr.cal, raw);
 	}
-	return conv_ns;
+	return wr.conv_ns;
 }
 
+/* The records of e, the event at c's position. */
 static void
-emit_event(struct cur *c, struct counted k)
+emit_event(const struct merge_cur *c, const struct ev *e, struct counted k)
 {
-	const struct ev *e = c->e;
 	uint64_t ns = event_ns(e->time);
-	uint64_t t = ns > start_mono ? ns - start_mono : 0;
+	uint64_t t = ns > wr.start_mono ? ns - wr.start_mono : 0;
 	if (e->kind == EV_ALLOC) {
 		int n;
 		const uint64_t *ips = ring_stack(c->r, c->pos, e, &n);
@@ -425,13 +361,15 @@ emit_event(struct cur *c, struct counted k)
 		size_t n = e->size <= HB_MARK_MAX ? (size_t)e->size : 0;
 		ring_read(c->r, c->pos + sizeof(*e), label, n);
 		label[n] = 0;
-		(void)EMIT(enc_mark(&enc, t, label));
+		(void)EMIT(enc_mark(&wr.enc, t, label));
 	} else {
 		emit_free(t, e->ptr, k);
 	}
-	if (++n_events % 256 == 0)
+	if (++wr.n_events % 256 == 0)
 		clk_tick(); /* a long drain keeps the events' clock going */
 }
+
+/* ---- drain ---- */
 
 /* A thread that never leaves the few instructions between taking a key and
  * pushing its event (stopped for good, or a signal handler that jumped out
@@ -456,81 +394,75 @@ pending_stuck(struct ring *r, uint64_t b)
 	return now - r->stuck_since > STUCK_NS && ring_used(r) < r->cap / 2;
 }
 
-/* Counts and emits every event below the watermark; returns the
- * watermark. Hold w_fork_lock. */
+/* A cursor on every ring, from its head to its tail, and the watermark:
+ * the order counter first, then each ring's pending bound before its tail
+ * (the order above). 0 when a ring was left out: nothing is emitted. */
 static uint64_t
-drain_locked(void)
+open_cursors(void)
 {
-	uint64_t g = atomic_load_explicit(&hb_order, memory_order_acquire);
-	uint64_t w = g;
-	size_t nc = 0;
+	uint64_t w = atomic_load_explicit(&hb_order, memory_order_acquire);
+	merge_reset(&wr.merge);
 	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next)) {
 		uint64_t b = ring_key_bound(r);
 		if (!pending_stuck(r, b) && b < w)
 			w = b;
-		if (nc == ccurs) {
-			size_t n = ccurs ? ccurs * 2 : 64;
-			struct cur *nc_ = own_realloc(curs, n * sizeof(*curs));
-			struct cur **na = own_realloc(act, n * sizeof(*act));
-			if (nc_)
-				curs = nc_;
-			if (na)
-				act = na;
-			if (!nc_ || !na) {
-				w = 0; /* a ring left out: emit nothing */
-				break;
-			}
-			ccurs = n;
-		}
-		struct cur *c = &curs[nc++];
-		c->r = r;
-		c->pos = atomic_load_explicit(&r->head, memory_order_relaxed);
-		c->tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-		c->since = 0;
-		c->ahead = 0;
-		c->qh = 0;
+		uint64_t head =
+			atomic_load_explicit(&r->head, memory_order_relaxed);
+		uint64_t tail =
+			atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (merge_add(&wr.merge, r, head, tail) != 0)
+			return 0;
 	}
-	clk_cal_update(&cal); /* after the tails: every event is older */
-	conv_raw = UINT64_MAX;
-	if (tf_ok)
-		mod_refresh(emit_mod, NULL, false);
-	uw_resolve_wanted();
+	return w;
+}
 
-	size_t na = 0;
-	for (size_t i = 0; i < nc; i++) {
-		struct ring *r = curs[i].r;
+/* A THREAD record for each ring that a thread claimed since the last
+ * drain. */
+static void
+announce_threads(void)
+{
+	for (size_t i = 0; i < wr.merge.n; i++) {
+		struct ring *r = wr.merge.curs[i].r;
 		uint64_t gen =
 			atomic_load_explicit(&r->gen, memory_order_acquire);
 		if (gen != r->seen_gen) {
 			r->seen_gen = gen;
-			if (tf_ok)
-				(void)EMIT(enc_thread(&enc, r->tid, r->name));
+			if (wr.tf_ok)
+				(void)EMIT(
+					enc_thread(&wr.enc, r->tid, r->name));
 		}
-		if (cur_peek(&curs[i], w))
-			act[na++] = &curs[i];
 	}
-	while (na) {
-		size_t bi = 0;
-		for (size_t i = 1; i < na; i++)
-			if (act[i]->e->key < act[bi]->e->key)
-				bi = i;
-		struct cur *c = act[bi];
-		struct counted k = count_event(c->e);
-		if (tf_ok) {
-			emit_event(c, k);
-			if (c->e->kind == EV_ALLOC)
-				note_peak();
+}
+
+/* Counts every event below the watermark w, in key order, and writes its
+ * records while the file is written. */
+static void
+write_events(uint64_t w)
+{
+	struct merge_run m = merge_start(&wr.merge, w);
+	for (struct merge_cur *c; (c = merge_first(&m)) != NULL;) {
+		const struct ev *e = merge_ev(c);
+		struct counted k = count_event(e);
+		if (wr.tf_ok) {
+			emit_event(c, e, k);
+			if (e->kind == EV_ALLOC)
+				sum_note_peak(&wr.sum, wr.enc.prev_time);
 		}
-		c->pos += sizeof(struct ev) + c->e->nframes * sizeof(uint64_t);
-		if (++c->since >= 64) {
+		merge_next(&m, c);
+		if (++c->since >= 64) { /* room for the producer meanwhile */
 			ring_consume(c->r, c->pos);
 			c->since = 0;
 		}
-		if (!cur_peek(c, w))
-			act[bi] = act[--na];
 	}
-	for (size_t i = 0; i < nc; i++) {
-		struct cur *c = &curs[i];
+}
+
+/* Gives each ring the room the drain read, and frees the ring of a thread
+ * that exited once it is empty. */
+static void
+close_cursors(void)
+{
+	for (size_t i = 0; i < wr.merge.n; i++) {
+		struct merge_cur *c = &wr.merge.curs[i];
 		ring_consume(c->r, c->pos);
 		int st = atomic_load_explicit(&c->r->state,
 					      memory_order_acquire);
@@ -539,6 +471,22 @@ drain_locked(void)
 			atomic_store_explicit(&c->r->state, RING_FREE,
 					      memory_order_release);
 	}
+}
+
+/* Counts and emits every event below the watermark; returns the
+ * watermark. Hold w_fork_lock. */
+static uint64_t
+drain_locked(void)
+{
+	uint64_t w = open_cursors();
+	clk_cal_update(&wr.cal); /* after the tails: every event is older */
+	wr.conv_raw = UINT64_MAX;
+	if (wr.tf_ok)
+		mod_refresh(emit_mod, NULL, false);
+	uw_resolve_wanted();
+	announce_threads();
+	write_events(w);
+	close_cursors();
 	ring_room_made();
 	return w;
 }
@@ -576,17 +524,38 @@ drain_all(uint64_t timeout_ns)
 		sched_yield();
 }
 
-/* In a block of its own, so that a reader finds it without decoding the
- * rest of the file. */
-static void
-write_summary(void)
+/* ---- the thread's loop ---- */
+
+/* What the loop keeps from one round to the next. */
+struct loop {
+	uint64_t flush_ns; /* a block at least this often */
+	uint64_t last_flush, last_drain;
+	uint64_t idle_ns;	/* the next idle sleep (idle_sleep_ns) */
+	uint64_t done, settled; /* the sync and settle requests answered */
+	bool busy;		/* the last drain found events */
+};
+
+static struct loop
+loop_begin(void)
 {
-	if (!sum_ok || cnt_untracked() != 0 || sum_replaced != sum_lost)
-		return;
-	sum.end_bytes = cnt_current();
-	sum.end_blocks = sum_blocks;
-	if (flush_block() == 0)
-		(void)EMIT(enc_summary(&enc, &sum));
+	/* A block is written every half flush period: an event also waits
+	 * for the next drain, then for zstd and write(2), and on a loaded
+	 * machine for each of these threads to be scheduled. Written every
+	 * whole period, a kill -9 lost more than the period even on a quiet
+	 * machine (bench/flush_bound.py, docs/lifecycle.md). */
+	return (struct loop){
+		.flush_ns = (uint64_t)hb_cfg.flush_ms * 1000000u / 2,
+		.last_flush = hb_now(),
+		.idle_ns = DRAIN_NS,
+	};
+}
+
+/* A sync or a settle was asked for since the loop last answered. */
+static bool
+loop_asked(const struct loop *l)
+{
+	return atomic_load(&wr.sync_req) != l->done ||
+	       atomic_load(&wr.settle_req) != l->settled;
 }
 
 /* How long the writer sleeps once a drain found nothing, after sleeping
@@ -603,7 +572,7 @@ idle_sleep_ns(uint64_t idle_ns, uint64_t last_flush, uint64_t flush_ns)
 	uint64_t s = idle_ns;
 	if (s > flush_ns / 2)
 		s = flush_ns / 2;
-	if (tf_ok && enc.len) { /* after a write error nothing is due */
+	if (wr.tf_ok && wr.enc.len) { /* after a write error nothing is due */
 		uint64_t now = hb_now(), due = last_flush + flush_ns;
 		if (due <= now)
 			return CLK_TICK_NS;
@@ -611,6 +580,114 @@ idle_sleep_ns(uint64_t idle_ns, uint64_t last_flush, uint64_t flush_ns)
 			s = due - now;
 	}
 	return s > CLK_TICK_NS ? s : CLK_TICK_NS;
+}
+
+/* Sleeps until a kick or the end of the sleep. True when this round has
+ * nothing more to do: events flow, but the next drain is not due. */
+static bool
+loop_sleep(struct loop *l)
+{
+	/* While events flow, tick for them (clock.h), draining as often as
+	 * before; idle, let each event read the clock. */
+	if (l->busy)
+		clk_tick();
+	else
+		clk_untick();
+	ring_wait_kick(l->busy ? CLK_TICK_NS
+			       : (long)idle_sleep_ns(l->idle_ns, l->last_flush,
+						     l->flush_ns),
+		       !l->busy);
+	if (!l->busy)
+		return false;
+	clk_tick();
+	resolve_wanted();
+	return !atomic_load_explicit(&ring_kick, memory_order_relaxed) &&
+	       hb_now() - l->last_drain < DRAIN_NS && !loop_asked(l);
+}
+
+/* Answers the syncs and settles asked for; false when none was. */
+static bool
+loop_answer(struct loop *l)
+{
+	uint64_t req = atomic_load(&wr.sync_req);
+	uint64_t sreq = atomic_load(&wr.settle_req);
+	if (req == l->done && sreq == l->settled)
+		return false;
+	drain_all(500000000u);
+	if (req != l->done) {
+		flush_and_wait();
+		l->last_flush = hb_now();
+		l->done = req;
+		atomic_store(&wr.sync_done, req);
+	}
+	l->settled = sreq;
+	atomic_store(&wr.settle_done, sreq);
+	ring_room_made(); /* wakes wait_for */
+	return true;
+}
+
+/* One drain, and the next sleep's length. False when the program's
+ * threads are all gone. */
+static bool
+loop_drain(struct loop *l)
+{
+	uint64_t before = wr.n_events;
+	drain();
+	l->busy = wr.n_events != before;
+	if (l->busy)
+		l->idle_ns = DRAIN_NS;
+	else if (l->idle_ns < l->flush_ns)
+		l->idle_ns *= 2;
+	if (!l->busy && lastthread_gone(1 + compressor_running()))
+		return false;
+	l->last_drain = hb_now();
+	clk_untick(); /* the compressor may keep it waiting */
+	return true;
+}
+
+/* Writes the block once a flush period passed or it is half full. */
+static void
+loop_flush(struct loop *l)
+{
+	uint64_t now = hb_now();
+	if (wr.tf_ok && (now - l->last_flush >= l->flush_ns ||
+			 wr.enc.len >= wr.enc.cap / 2)) {
+		flush_block();
+		l->last_flush = now;
+	}
+}
+
+/* Times the program's threads found their ring full, over every ring. */
+static uint64_t
+ring_waits(void)
+{
+	uint64_t waits = 0;
+	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next))
+		waits += r->waits;
+	return waits;
+}
+
+/* The end of the trace: the events left, the summary and the END record,
+ * and the file closed. */
+static void
+end_trace(void)
+{
+	clk_untick();
+	drain_all(1000000000u);
+	if (wr.tf_ok) {
+		uint64_t waits = ring_waits();
+		uint64_t now = hb_now();
+		write_summary();
+		(void)EMIT(enc_end(&wr.enc, now - wr.start_mono,
+				   event_dropped(), waits));
+		flush_block();
+	}
+	int err = compressor_stop();
+	if (err && wr.tf_ok)
+		write_failed(err);
+	fds_trace(NULL);
+	tfile_close(&wr.tf);
+	wr.tf_ok = 0;
 }
 
 /* Nothing the shim's own threads do is recorded. */
@@ -625,17 +702,7 @@ writer_main(void *arg)
 {
 	(void)arg;
 	guard_for_good();
-	/* A block is written every half flush period: an event also waits
-	 * for the next drain, then for zstd and write(2), and on a loaded
-	 * machine for each of these threads to be scheduled. Written every
-	 * whole period, a kill -9 lost more than the period even on a quiet
-	 * machine (bench/flush_bound.py, docs/lifecycle.md). */
-	uint64_t flush_ns = (uint64_t)hb_cfg.flush_ms * 1000000u / 2;
-	uint64_t last_flush = hb_now();
-	uint64_t done = 0, settled = 0;
-	bool busy = false; /* the last drain found events */
-	uint64_t last_drain = 0;
-	uint64_t idle_ns = DRAIN_NS; /* the next idle sleep (idle_sleep_ns) */
+	struct loop l = loop_begin();
 	/* The program's threads all left with pthread_exit: glibc would end
 	 * the process now, but the shim's threads count for it
 	 * (lastthread.c). The trace is finished, then the process ends as
@@ -644,88 +711,20 @@ writer_main(void *arg)
 	bool program_gone = false;
 	/* After a write error the loop goes on without writing: the events
 	 * already in the rings still have to be counted. */
-	while (!atomic_load(&w_quit)) {
-		if (atomic_load(&sync_req) == done &&
-		    atomic_load(&settle_req) == settled) {
-			/* While events flow, tick for them (clock.h), draining
-			 * as often as before; idle, let each event read the
-			 * clock. */
-			if (busy)
-				clk_tick();
-			else
-				clk_untick();
-			ring_wait_kick(busy ? CLK_TICK_NS
-					    : (long)idle_sleep_ns(idle_ns,
-								  last_flush,
-								  flush_ns),
-				       !busy);
-			if (busy) {
-				clk_tick();
-				resolve_wanted();
-				if (!atomic_load_explicit(
-					    &ring_kick, memory_order_relaxed) &&
-				    hb_now() - last_drain < DRAIN_NS &&
-				    atomic_load(&sync_req) == done &&
-				    atomic_load(&settle_req) == settled)
-					continue;
-			}
-		}
-		atomic_store_explicit(&ring_kick, 0, memory_order_relaxed);
-		uint64_t req = atomic_load(&sync_req);
-		uint64_t sreq = atomic_load(&settle_req);
-		if (req != done || sreq != settled) {
-			drain_all(500000000u);
-			if (req != done) {
-				flush_and_wait();
-				last_flush = hb_now();
-				done = req;
-				atomic_store(&sync_done, req);
-			}
-			settled = sreq;
-			atomic_store(&settle_done, sreq);
-			ring_room_made(); /* wakes wait_for */
+	while (!atomic_load(&wr.quit)) {
+		if (!loop_asked(&l) && loop_sleep(&l))
 			continue;
-		}
-		uint64_t before = n_events;
-		drain();
-		busy = n_events != before;
-		if (busy)
-			idle_ns = DRAIN_NS;
-		else if (idle_ns < flush_ns)
-			idle_ns *= 2;
-		if (!busy && lastthread_gone(1 + compressor_running())) {
+		atomic_store_explicit(&ring_kick, 0, memory_order_relaxed);
+		if (loop_answer(&l))
+			continue;
+		if (!loop_drain(&l)) {
 			program_gone = true;
 			break;
 		}
-		last_drain = hb_now();
-		clk_untick(); /* the compressor may keep it waiting */
-		uint64_t now = hb_now();
-		if (tf_ok &&
-		    (now - last_flush >= flush_ns || enc.len >= enc.cap / 2)) {
-			flush_block();
-			last_flush = now;
-		}
+		loop_flush(&l);
 	}
-	clk_untick();
-	drain_all(1000000000u);
-	if (tf_ok) {
-		uint64_t waits = 0;
-		for (struct ring *r = event_rings(); r;
-		     r = atomic_load(&r->next))
-			waits += r->waits;
-		uint64_t now = hb_now();
-		write_summary();
-		(void)EMIT(enc_end(&enc, now - start_mono, event_dropped(),
-				   waits));
-		flush_block();
-	}
-	int err = compressor_stop();
-	if (err && tf_ok)
-		write_failed(err);
-	fds_trace(NULL);
-	tfile_close(&tf);
-	tf_ok = 0;
-	atomic_store(&w_done, 1);
+	end_trace();
+	atomic_store(&wr.done, 1);
 	ring_room_made(); /* wakes wait_for */
 	if (program_gone)
 		exit(0); /* what glibc's last pthread_exit does */
@@ -768,35 +767,48 @@ expand_output(char *out, size_t cap, const char *pat)
 	out[o] = 0;
 }
 
-int
-writer_start(void)
+/* The trace at base, or at the first of base.1 to base.99 not taken,
+ * with its header; its name goes to path. 0 or -errno. */
+static int
+create_file(const char *base, char *path, size_t cap)
+{
+	int err = -EEXIST;
+	size_t cmdlen;
+	const char *cmdline = mod_cmdline(&cmdlen);
+	/* HELDBY_OUTPUT=/out/%p/t.hbt: this process's folder is its own to
+	 * make */
+	tfile_make_folders(base);
+	for (int i = 0; i < 100 && err == -EEXIST; i++) {
+		if (i == 0)
+			snprintf(path, cap, "%s", base);
+		else
+			snprintf(path, cap, "%s.%d", base, i);
+		err = tfile_create(&wr.tf, path, (uint64_t)getpid(),
+				   wr.start_real, wr.start_mono, mod_exe_path(),
+				   cmdline, cmdlen, HELDBY_TRACE_F_TIME_TABLE);
+	}
+	return err;
+}
+
+/* Creates the trace file (HELDBY_OUTPUT) and notes when it began: 0, or
+ * -errno after a warning. */
+static int
+create_trace(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	start_real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	start_mono = hb_now();
-	clk_cal_start(&cal);
-	conv_raw = UINT64_MAX;
+	wr.start_real =
+		(uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	wr.start_mono = hb_now();
+	clk_cal_start(&wr.cal);
+	wr.conv_raw = UINT64_MAX;
 
 	char base[4096], path[4200];
 	expand_output(base, sizeof(base), hb_cfg.output);
 	tfile_alloc = z_alloc;
 	tfile_free = z_free;
 	tfile_open = fds_open;
-	int err = -EEXIST;
-	size_t cmdlen;
-	const char *cmdline = mod_cmdline(&cmdlen);
-	/* HELDBY_OUTPUT=/out/%p/t.hbt: this process's folder is its own to make */
-	tfile_make_folders(base);
-	for (int i = 0; i < 100 && err == -EEXIST; i++) {
-		if (i == 0)
-			snprintf(path, sizeof(path), "%s", base);
-		else
-			snprintf(path, sizeof(path), "%s.%d", base, i);
-		err = tfile_create(&tf, path, (uint64_t)getpid(), start_real,
-				   start_mono, mod_exe_path(), cmdline, cmdlen,
-				   HELDBY_TRACE_F_TIME_TABLE);
-	}
+	int err = create_file(base, path, sizeof(path));
 	if (err) {
 		char msg[4400];
 		snprintf(msg, sizeof(msg),
@@ -807,6 +819,35 @@ writer_start(void)
 		return err;
 	}
 	runlog_trace(path);
+	return 0;
+}
+
+/* The encoder, the counters' tags, the summary and the stack table for a
+ * new trace; again: an earlier trace of this process used the buffers. */
+static void
+begin_trace(bool again)
+{
+	/* A second trace of this process (fork child, failed exec) goes on
+	 * numbering where the first stopped: see first_seq. */
+	wr.first_seq = again ? wr.enc.next_seq : 1;
+	enc_init(&wr.enc, raw_bufs, RAW_CAP);
+	enc_time_table(&wr.enc, TIME_TABLE_BYTES);
+	wr.enc.next_seq = wr.first_seq;
+	cnt_tag_blocks();
+	sum_begin(&wr.sum);
+	fds_trace(&wr.tf);
+	wr.stk_ok = st_init(&wr.stk) == 0 || wr.stk.tab;
+	wr.tf_ok = 1;
+	/* Without its thread, the writer compresses blocks itself. */
+	(void)compressor_start(&wr.tf, guard_for_good);
+}
+
+int
+writer_start(void)
+{
+	int err = create_trace();
+	if (err)
+		return err;
 	bool again = raw_bufs != NULL; /* a second trace reuses them */
 	if (!again) {
 		void *m = mmap(NULL, 2 * RAW_CAP, PROT_READ | PROT_WRITE,
@@ -817,40 +858,24 @@ writer_start(void)
 		}
 		raw_bufs = m;
 	}
-	/* A second trace of this process (fork child, failed exec) goes on
-	 * numbering where the first stopped: see first_seq. */
-	first_seq = again ? enc.next_seq : 1;
-	enc_init(&enc, raw_bufs, RAW_CAP);
-	enc_time_table(&enc, TIME_TABLE_BYTES);
-	enc.next_seq = first_seq;
-	cnt_tag_blocks();
-	memset(&sum, 0, sizeof(sum));
-	sum_blocks = 0;
-	sum_replaced = sum_lost = 0;
-	sum_ok =
-		cnt_current() == 0 && cnt_blocks() == 0 && cnt_untracked() == 0;
-	fds_trace(&tf);
-	stk_ok = st_init(&stk) == 0 || stk.tab;
-	tf_ok = 1;
-	/* Without its thread, the writer compresses blocks itself. */
-	(void)compressor_start(&tf, guard_for_good);
+	begin_trace(again);
 
 	atomic_store(&ring_owner, (int)getpid());
-	err = own_thread_start(&w_thread, writer_main, "heldby-writer");
+	err = own_thread_start(&wr.thread, writer_main, "heldby-writer");
 	if (err)
 		goto out_unmap;
-	atomic_store(&w_running, 1);
+	atomic_store(&wr.running, 1);
 	return 0;
 
 out_unmap:
-	tf_ok = 0;
+	wr.tf_ok = 0;
 	(void)compressor_stop();
 	munmap(raw_bufs, 2 * RAW_CAP);
 	raw_bufs = NULL;
-	memset(&enc, 0, sizeof(enc));
+	memset(&wr.enc, 0, sizeof(wr.enc));
 out_close:
 	fds_trace(NULL);
-	tfile_close(&tf);
+	tfile_close(&wr.tf);
 	hb_warn("heldby: cannot start the writer; not recording\n");
 	return err;
 }
@@ -858,14 +883,14 @@ out_close:
 bool
 writer_done(void)
 {
-	return !atomic_load(&w_running) || atomic_load(&w_done);
+	return !atomic_load(&wr.running) || atomic_load(&wr.done);
 }
 
 bool
 writer_running(void)
 {
-	return atomic_load(&w_running) && !atomic_load(&w_done) &&
-	       !atomic_load(&w_finishing);
+	return atomic_load(&wr.running) && !atomic_load(&wr.done) &&
+	       !atomic_load(&wr.finishing);
 }
 
 /* Yields first: a settle is usually answered within tens of µs, and
@@ -876,7 +901,7 @@ wait_for(_Atomic uint64_t *v, uint64_t want, uint64_t timeout_ns)
 	uint64_t deadline = hb_now() + timeout_ns;
 	for (;;) {
 		int gen = ring_room_gen(); /* before the check: no lost wake */
-		if (atomic_load(v) >= want || atomic_load(&w_done) ||
+		if (atomic_load(v) >= want || atomic_load(&wr.done) ||
 		    hb_now() >= deadline)
 			return;
 		ring_room_wait(gen);
@@ -888,9 +913,9 @@ writer_sync_for(uint64_t timeout_ns)
 {
 	if (!writer_running())
 		return;
-	uint64_t req = atomic_fetch_add(&sync_req, 1) + 1;
+	uint64_t req = atomic_fetch_add(&wr.sync_req, 1) + 1;
 	ring_kick_consumer();
-	wait_for(&sync_done, req, timeout_ns);
+	wait_for(&wr.sync_done, req, timeout_ns);
 }
 
 void
@@ -898,9 +923,9 @@ writer_settle(void)
 {
 	if (!writer_running())
 		return;
-	uint64_t req = atomic_fetch_add(&settle_req, 1) + 1;
+	uint64_t req = atomic_fetch_add(&wr.settle_req, 1) + 1;
 	ring_kick_consumer();
-	wait_for(&settle_done, req, 1000000000u);
+	wait_for(&wr.settle_done, req, 1000000000u);
 }
 
 void
@@ -912,14 +937,14 @@ writer_sync(void)
 void
 writer_finish(void)
 {
-	if (!atomic_load(&w_running))
+	if (!atomic_load(&wr.running))
 		return;
-	if (!atomic_exchange(&w_finishing, 1)) {
-		atomic_store(&w_quit, 1);
+	if (!atomic_exchange(&wr.finishing, 1)) {
+		atomic_store(&wr.quit, 1);
 		ring_kick_consumer();
 	}
 	uint64_t deadline = hb_now() + 5000000000u;
-	while (!atomic_load(&w_done) && hb_now() < deadline)
+	while (!atomic_load(&wr.done) && hb_now() < deadline)
 		ring_nap(200000);
 }
 
@@ -927,31 +952,19 @@ writer_finish(void)
  * trace. The tables are dropped, not freed: in a fork child the writer
  * thread may have been changing them when the parent forked, and untouched
  * they stay shared with the parent (copy-on-write) at no cost. The raw
- * buffer is kept. */
+ * buffers are kept, and the allocation numbers go on (first_seq). */
 static void
 writer_forget(void)
 {
 	clk_untick(); /* no writer ticks for the events any more */
-	atomic_store(&w_running, 0);
-	atomic_store(&w_quit, 0);
-	atomic_store(&w_done, 0);
-	atomic_store(&w_finishing, 0);
-	atomic_store(&sync_req, 0);
-	atomic_store(&sync_done, 0);
-	atomic_store(&settle_req, 0);
-	atomic_store(&settle_done, 0);
-	tf_ok = 0;
+	/* First: a thread that asks meanwhile (a failed exec leaves the
+	 * program's threads) finds no writer. */
+	atomic_store(&wr.running, 0);
 	compressor_forget();
-	memset(&tf, 0, sizeof(tf));
-	tf.fd = -1;
-	n_events = 0;
-	memset(&stk, 0, sizeof(stk));
-	stk_ok = 0;
-	curs = NULL;
-	act = NULL;
-	ccurs = 0;
-	if (enc.buf)
-		enc_clear(&enc);
+	uint64_t next_seq = wr.enc.next_seq;
+	memset(&wr, 0, sizeof(wr));
+	wr.tf.fd = -1;
+	wr.enc.next_seq = next_seq;
 }
 
 static HB_TLS int w_fork_locked; /* by this thread, for its fork handlers */
@@ -983,44 +996,36 @@ writer_forked(void)
 	 * file: forget both. Its copy of the descriptor goes, unless the
 	 * number is a file of the program's by now. */
 	fds_trace(NULL);
-	tfile_drop_fd(&tf);
+	tfile_drop_fd(&wr.tf);
 	writer_forget();
+}
+
+/* Counts the events of m's cursors in key order, writing nothing. */
+static void
+count_merged(struct merge *m)
+{
+	struct merge_run run = merge_start(m, UINT64_MAX);
+	for (struct merge_cur *c; (c = merge_first(&run)) != NULL;) {
+		(void)count_event(merge_ev(c));
+		merge_next(&run, c);
+	}
 }
 
 void
 writer_count_leftovers(void)
 {
-	size_t n = 0;
-	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next))
-		n++;
-	struct cur *cs = n ? own_malloc(n * sizeof(*cs)) : NULL;
-	if (!cs)
-		return;
 	/* One thread is left: nothing is pending any more, and every key
 	 * that was pushed is in its ring. */
-	size_t na = 0;
-	for (struct ring *r = event_rings(); r; r = atomic_load(&r->next)) {
-		struct cur *c = &cs[na];
-		c->r = r;
-		c->pos = atomic_load(&r->head);
-		c->tail = atomic_load(&r->tail);
-		c->ahead = 0;
-		c->qh = 0;
-		if (cur_peek(c, UINT64_MAX))
-			na++;
+	struct merge m = { 0 };
+	int err = 0;
+	for (struct ring *r = event_rings(); r && !err;
+	     r = atomic_load(&r->next)) {
+		uint64_t head = atomic_load(&r->head);
+		err = merge_add(&m, r, head, atomic_load(&r->tail));
 	}
-	while (na) {
-		size_t bi = 0;
-		for (size_t i = 1; i < na; i++)
-			if (cs[i].e->key < cs[bi].e->key)
-				bi = i;
-		struct cur *c = &cs[bi];
-		(void)count_event(c->e);
-		c->pos += sizeof(struct ev) + c->e->nframes * sizeof(uint64_t);
-		if (!cur_peek(c, UINT64_MAX))
-			cs[bi] = cs[--na];
-	}
-	own_free(cs);
+	if (!err)
+		count_merged(&m);
+	merge_free(&m);
 }
 
 int
@@ -1028,17 +1033,14 @@ writer_restart_after_exec(void)
 {
 	/* The writer finished before exec: join it, then begin anew. One that
 	 * did not finish in time still owns the file and the tables. */
-	if (atomic_load(&w_running)) {
-		if (!atomic_load(&w_done))
+	if (atomic_load(&wr.running)) {
+		if (!atomic_load(&wr.done))
 			return -EBUSY;
-		pthread_join(w_thread, NULL);
+		pthread_join(wr.thread, NULL);
 	}
 	/* No other thread uses the tables now: free them. */
-	st_destroy(&stk);
-	if (curs)
-		own_free(curs);
-	if (act)
-		own_free(act);
+	st_destroy(&wr.stk);
+	merge_free(&wr.merge);
 	writer_forget();
 	return 0;
 }

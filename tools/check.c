@@ -224,7 +224,8 @@ check_trace(const char *path, const struct check_limits *lim, unsigned flags,
 static int
 checked_trace(const struct run_done *d, const struct rl_entry *e, int follow)
 {
-	return e->kind == 'T' && e->nfields >= 1 && (follow || e->pid == d->pid);
+	return e->kind == 'T' && e->nfields >= 1 &&
+	       (follow || e->pid == d->pid);
 }
 
 /* Every trace of the run, each process on its own. Returns the number of

@@ -4,7 +4,8 @@
  * at all? A static binary never loads the shim, and a program that defines
  * malloc itself (a statically linked tcmalloc or jemalloc, its own arena)
  * resolves malloc before the shim. Either way the trace would be empty or
- * misleading, so heldby says so instead (PITFALLS: other runtimes).
+ * misleading, so heldby says so instead (docs/architecture.md, "Traps
+ * the shim is built around").
  */
 #include "progcheck.h"
 

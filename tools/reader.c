@@ -199,10 +199,12 @@ read_cmdline(struct reader *r, uint32_t hsize, uint32_t exelen)
 	return 0;
 }
 
-int
-reader_open(const char *path, struct reader **out, char *err, size_t errlen)
+/* The trace's descriptor: path opened, or standard input spooled ("-"),
+ * and checked to be a file that can be one. Returns it, or -errno with err
+ * set. */
+static int
+open_trace(const char *path, char *err, size_t errlen)
 {
-	uint8_t h[HELDBY_TRACE_HEADER_FIXED];
 	int fd;
 	if (strcmp(path, "-") == 0) {
 		fd = spool_stdin(err, errlen);
@@ -222,24 +224,19 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 		close(fd);
 		return rc;
 	}
-	ssize_t n = read_at(fd, h, sizeof h, 0);
-	if (n < 0) {
-		int e = errno;
-		snprintf(err, errlen, "%s", strerror(e));
-		close(fd);
-		return -e;
-	}
-	rc = check_header(h, n, err, errlen);
-	if (rc) {
-		close(fd);
-		return rc;
-	}
+	return fd;
+}
+
+/* A reader of fd from its checked fixed header h: NULL when out of
+ * memory (fd then still open). */
+static struct reader *
+reader_new(int fd, const uint8_t *h, const char *path)
+{
 	uint32_t hsize = le32(h + 12);
 	uint32_t exelen = le32(h + 40);
-
 	struct reader *r = calloc(1, sizeof *r);
 	if (!r)
-		goto oom;
+		return NULL;
 	r->fd = fd;
 	r->pid = le64(h + 16);
 	r->start_real = le64(h + 24);
@@ -262,16 +259,40 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 	    read_cmdline(r, hsize, exelen) != 0)
 		goto oom;
 	r->p = r->end = r->raw;
+	return r;
+oom:
+	r->fd = -1;
+	reader_close(r);
+	return NULL;
+}
+
+int
+reader_open(const char *path, struct reader **out, char *err, size_t errlen)
+{
+	uint8_t h[HELDBY_TRACE_HEADER_FIXED];
+	int fd = open_trace(path, err, errlen);
+	if (fd < 0)
+		return fd;
+	ssize_t n = read_at(fd, h, sizeof h, 0);
+	if (n < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s", strerror(e));
+		close(fd);
+		return -e;
+	}
+	int rc = check_header(h, n, err, errlen);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	struct reader *r = reader_new(fd, h, path);
+	if (!r) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	*out = r;
 	return 0;
-oom:
-	if (r) {
-		r->fd = -1;
-		reader_close(r);
-	}
-	close(fd);
-	snprintf(err, errlen, "out of memory");
-	return -ENOMEM;
 }
 
 static void
@@ -472,6 +493,29 @@ apply_time_entries(struct reader *r)
 	}
 }
 
+/* The block b, got bytes decompressed into raw, is the one to read: its
+ * records start from a clean state, as the writer's encoder did. */
+static void
+block_start(struct reader *r, const struct blk *b, size_t got)
+{
+	note_seq(r, b->seq);
+	r->pos += HELDBY_BLOCK_HEADER_SIZE + b->stored;
+	r->st.bytes_read = r->pos;
+	r->st.blocks_read++;
+	r->st.last_seq = b->seq;
+	r->p = r->raw;
+	r->end = r->raw + got;
+	r->prev_time = 0;
+	r->prev_ptr = 0;
+	r->next_alloc = 0; /* unknown until the block's SEQ record */
+	r->prev_node = 0;
+	r->prev_free = 0;
+	if (!split_time_table(r, got)) {
+		r->st.blocks_damaged++;
+		r->p = r->end;
+	}
+}
+
 /* Loads the next good block into raw. Returns 1, or 0 at the end. */
 static int
 load_block(struct reader *r)
@@ -513,25 +557,16 @@ load_block(struct reader *r)
 				return end_of_stream(r);
 			continue;
 		}
-		note_seq(r, b.seq);
-		r->pos += sizeof h + b.stored;
-		r->st.bytes_read = r->pos;
-		r->st.blocks_read++;
-		r->st.last_seq = b.seq;
-		r->p = r->raw;
-		r->end = r->raw + got;
-		r->prev_time = 0;
-		r->prev_ptr = 0;
-		r->next_alloc = 0; /* unknown until the block's SEQ record */
-		r->prev_node = 0;
-		r->prev_free = 0;
-		if (!split_time_table(r, got)) {
-			r->st.blocks_damaged++;
-			r->p = r->end;
-		}
+		block_start(r, &b, got);
 		return 1;
 	}
 }
+
+/* What decoding one record gave. REC_BAD: it does not parse, and the rest
+ * of its block cannot be trusted; REC_SKIP: it changed only the reader's
+ * state (or named what cannot be: an anomaly, counted); REC_EVENT: *ev is
+ * filled. */
+enum rec { REC_BAD = -1, REC_SKIP = 0, REC_EVENT = 1 };
 
 static int
 get_str(const uint8_t **p, const uint8_t *end, const uint8_t **s, uint64_t *len)
@@ -577,44 +612,41 @@ unlive(struct reader *r, struct rd_module *m)
 	m->live = 0;
 }
 
+/* A MODULE record's ranges, path and build-id into m (m->nranges set).
+ * Returns 0, or -1 when they do not parse or out of memory. */
 static int
-rec_module(struct reader *r)
+module_read(struct reader *r, struct rd_module *m)
 {
-	uint64_t id, bias, nr;
 	const uint8_t **p = &r->p, *end = r->end;
-	if (heldby_get_u(p, end, &id) || heldby_get_u(p, end, &bias) ||
-	    heldby_get_u(p, end, &nr))
-		return -1;
-	if (nr >
-	    (uint64_t)(end - *p) / 2) /* each range takes at least 2 bytes */
-		return -1;
-	struct rd_module *m = calloc(1, sizeof *m);
-	if (!m)
-		return -1;
-	m->id = id;
-	m->bias = bias;
-	m->nranges = (size_t)nr;
+	size_t nr = m->nranges;
 	m->starts = calloc(nr ? nr : 1, sizeof *m->starts);
 	m->lens = calloc(nr ? nr : 1, sizeof *m->lens);
 	if (!m->starts || !m->lens)
-		goto bad;
-	for (uint64_t i = 0; i < nr; i++)
+		return -1;
+	for (size_t i = 0; i < nr; i++)
 		if (heldby_get_u(p, end, &m->starts[i]) ||
 		    heldby_get_u(p, end, &m->lens[i]))
-			goto bad;
+			return -1;
 	const uint8_t *s, *bid;
 	uint64_t slen, blen;
 	if (get_str(p, end, &s, &slen) || get_str(p, end, &bid, &blen))
-		goto bad;
+		return -1;
 	m->path = strndup((const char *)s, slen);
 	m->build_id = malloc(blen ? blen : 1);
 	if (!m->path || !m->build_id)
-		goto bad;
+		return -1;
 	memcpy(m->build_id, bid, blen);
 	m->build_id_len = blen;
+	return 0;
+}
 
+/* Makes m the live module of its id. Returns 0, or -1 out of memory (m
+ * not added). */
+static int
+module_add(struct reader *r, struct rd_module *m)
+{
 	struct rd_module *old;
-	HASH_FIND(hh, r->modules, &id, sizeof id, old);
+	HASH_FIND(hh, r->modules, &m->id, sizeof m->id, old);
 	if (old) { /* a redefinition replaces: should not happen */
 		r->st.anomalies++;
 		unlive(r, old);
@@ -625,7 +657,7 @@ rec_module(struct reader *r)
 		size_t cap = r->livecap ? r->livecap * 2 : 64;
 		struct rd_module **l = realloc(r->live, cap * sizeof *l);
 		if (!l)
-			goto bad;
+			return -1;
 		r->live = l;
 		r->livecap = cap;
 	}
@@ -633,9 +665,30 @@ rec_module(struct reader *r)
 	m->live = 1;
 	HASH_ADD(hh, r->modules, id, sizeof m->id, m);
 	return 0;
-bad:
-	module_free(m);
-	return -1;
+}
+
+static enum rec
+rec_module(struct reader *r)
+{
+	uint64_t id, bias, nr;
+	if (heldby_get_u(&r->p, r->end, &id) ||
+	    heldby_get_u(&r->p, r->end, &bias) ||
+	    heldby_get_u(&r->p, r->end, &nr))
+		return REC_BAD;
+	/* each range takes at least 2 bytes */
+	if (nr > (uint64_t)(r->end - r->p) / 2)
+		return REC_BAD;
+	struct rd_module *m = calloc(1, sizeof *m);
+	if (!m)
+		return REC_BAD;
+	m->id = id;
+	m->bias = bias;
+	m->nranges = (size_t)nr;
+	if (module_read(r, m) || module_add(r, m)) {
+		module_free(m);
+		return REC_BAD;
+	}
+	return REC_SKIP;
 }
 
 #define DENSE_MIN 4096u
@@ -708,33 +761,34 @@ add_node(struct reader *r, uint64_t id, uint64_t parent, uint64_t ip)
 	return 0;
 }
 
-static int
+static enum rec
 rec_stack(struct reader *r)
 {
 	uint64_t id, parent, ip;
 	if (heldby_get_u(&r->p, r->end, &id) ||
 	    heldby_get_u(&r->p, r->end, &parent) ||
 	    heldby_get_u(&r->p, r->end, &ip))
-		return -1;
-	return add_node(r, id, parent, ip);
+		return REC_BAD;
+	return add_node(r, id, parent, ip) ? REC_BAD : REC_SKIP;
 }
 
 /* NODE (ip as a delta to the parent's) or NODE_IP (ip whole): a stack
  * node (trace.h). A NODE whose parent this reader never saw (its block
  * was damaged) leaves the ip unknown rather than wrong. */
-static int
+static enum rec
 rec_node(struct reader *r, bool whole_ip)
 {
-	uint64_t did, up, ip;
+	/* ip = 0: both branches set it, which GCC cannot tell once inlined */
+	uint64_t did, up, ip = 0;
 	int64_t dip = 0;
 	if (heldby_get_u(&r->p, r->end, &did) ||
 	    heldby_get_u(&r->p, r->end, &up) ||
 	    (whole_ip ? heldby_get_u(&r->p, r->end, &ip)
 		      : heldby_get_s(&r->p, r->end, &dip)))
-		return -1;
+		return REC_BAD;
 	uint64_t id = r->prev_node + did;
 	if (id == 0 || up == 0 || up > id)
-		return -1;
+		return REC_BAD;
 	r->prev_node = id;
 	uint64_t parent = id - up;
 	if (!whole_ip) {
@@ -747,7 +801,7 @@ rec_node(struct reader *r, bool whole_ip)
 			ip = 0;
 		}
 	}
-	return add_node(r, id, parent, ip);
+	return add_node(r, id, parent, ip) ? REC_BAD : REC_SKIP;
 }
 
 static void
@@ -778,7 +832,15 @@ seq_back(struct reader *r, uint64_t back)
 	return r->next_alloc - back;
 }
 
-static int
+/* An allocating function the reader does not know (a newer shim) is
+ * counted as malloc rather than dropped. */
+static unsigned
+fn_of(uint64_t d)
+{
+	return d < HELDBY_FN_COUNT_ ? (unsigned)d : HELDBY_FN_MALLOC;
+}
+
+static enum rec
 rec_summary(struct reader *r)
 {
 	struct rd_summary *m = &r->st.summary;
@@ -788,9 +850,247 @@ rec_summary(struct reader *r)
 				&m->free_calls };
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
 		if (heldby_get_u(&r->p, r->end, f[i]))
-			return -1;
+			return REC_BAD;
 	r->st.has_summary = 1;
-	return 0;
+	return REC_SKIP;
+}
+
+static enum rec
+rec_module_unload(struct reader *r)
+{
+	uint64_t id;
+	if (heldby_get_u(&r->p, r->end, &id))
+		return REC_BAD;
+	struct rd_module *m;
+	HASH_FIND(hh, r->modules, &id, sizeof id, m);
+	if (m)
+		unlive(r, m);
+	else
+		r->st.anomalies++;
+	return REC_SKIP;
+}
+
+/* ALLOC (format 1): the block's address as a delta to the last one. */
+static enum rec
+rec_alloc(struct reader *r, struct rd_event *ev)
+{
+	uint64_t dt, size, stack, fn;
+	int64_t dptr;
+	if (heldby_get_u(&r->p, r->end, &dt) ||
+	    heldby_get_u(&r->p, r->end, &size) ||
+	    heldby_get_s(&r->p, r->end, &dptr) ||
+	    heldby_get_u(&r->p, r->end, &stack) ||
+	    heldby_get_u(&r->p, r->end, &fn))
+		return REC_BAD;
+	ev->kind = RD_ALLOC;
+	set_time(r, dt, ev);
+	ev->size = size;
+	r->prev_ptr += (uint64_t)dptr;
+	ev->ptr = r->prev_ptr;
+	ev->stack = stack;
+	ev->fn = fn_of(fn);
+	return REC_EVENT;
+}
+
+static enum rec
+rec_free(struct reader *r, struct rd_event *ev)
+{
+	uint64_t dt;
+	int64_t dptr;
+	if (heldby_get_u(&r->p, r->end, &dt) ||
+	    heldby_get_s(&r->p, r->end, &dptr))
+		return REC_BAD;
+	ev->kind = RD_FREE;
+	set_time(r, dt, ev);
+	r->prev_ptr += (uint64_t)dptr;
+	ev->ptr = r->prev_ptr;
+	return REC_EVENT;
+}
+
+static enum rec
+rec_time(struct reader *r)
+{
+	uint64_t dt;
+	if (heldby_get_u(&r->p, r->end, &dt))
+		return REC_BAD;
+	r->prev_time += dt;
+	return REC_SKIP;
+}
+
+/* SEQ: the number of the block's first ALLOC_SEQ; the numbered records
+ * before it cannot be read. */
+static enum rec
+rec_seq(struct reader *r)
+{
+	uint64_t first;
+	if (heldby_get_u(&r->p, r->end, &first) || first == 0 ||
+	    first >= (1ull << 62))
+		return REC_BAD;
+	r->next_alloc = first;
+	return REC_SKIP;
+}
+
+static enum rec
+rec_alloc_seq(struct reader *r, struct rd_event *ev)
+{
+	uint64_t size, stack, fn;
+	if (!r->next_alloc || heldby_get_u(&r->p, r->end, &size) ||
+	    heldby_get_u(&r->p, r->end, &stack) ||
+	    heldby_get_u(&r->p, r->end, &fn))
+		return REC_BAD;
+	ev->kind = RD_ALLOC;
+	now(r, ev);
+	ev->size = size;
+	ev->ptr = RD_SEQ_ID(r->next_alloc++);
+	ev->stack = stack;
+	ev->fn = fn_of(fn);
+	return REC_EVENT;
+}
+
+/* FREE_SEQ (a free call) or LOST (released unseen): the block by how
+ * many allocations back it was made. */
+static enum rec
+rec_free_seq(struct reader *r, struct rd_event *ev, bool lost)
+{
+	uint64_t back, seq;
+	if (!r->next_alloc || heldby_get_u(&r->p, r->end, &back))
+		return REC_BAD;
+	if (!(seq = seq_back(r, back)))
+		return REC_SKIP;
+	if (!lost)
+		r->prev_free = seq;
+	ev->kind = RD_FREE;
+	ev->lost = lost;
+	now(r, ev);
+	ev->ptr = RD_SEQ_ID(seq);
+	return REC_EVENT;
+}
+
+/* FREE_NEAR: the block by its distance from the last FREE_SEQ/NEAR's. */
+static enum rec
+rec_free_near(struct reader *r, struct rd_event *ev)
+{
+	int64_t d;
+	if (!r->next_alloc || heldby_get_s(&r->p, r->end, &d))
+		return REC_BAD;
+	uint64_t seq = r->prev_free + (uint64_t)d;
+	if (seq == 0 || seq >= r->next_alloc) {
+		r->st.anomalies++;
+		return REC_SKIP;
+	}
+	r->prev_free = seq;
+	ev->kind = RD_FREE;
+	now(r, ev);
+	ev->ptr = RD_SEQ_ID(seq);
+	return REC_EVENT;
+}
+
+static enum rec
+rec_addr(struct reader *r, struct rd_event *ev)
+{
+	uint64_t back, seq;
+	int64_t dptr;
+	if (!r->next_alloc || heldby_get_u(&r->p, r->end, &back) ||
+	    heldby_get_s(&r->p, r->end, &dptr))
+		return REC_BAD;
+	/* The address moves on even when the number is nonsense. */
+	r->prev_ptr += (uint64_t)dptr;
+	if (!(seq = seq_back(r, back)))
+		return REC_SKIP;
+	ev->kind = RD_ADDR;
+	now(r, ev);
+	ev->ptr = RD_SEQ_ID(seq);
+	ev->addr = r->prev_ptr;
+	return REC_EVENT;
+}
+
+static enum rec
+rec_free_addr(struct reader *r, struct rd_event *ev)
+{
+	int64_t dptr;
+	if (heldby_get_s(&r->p, r->end, &dptr))
+		return REC_BAD;
+	r->prev_ptr += (uint64_t)dptr;
+	ev->kind = RD_FREE;
+	now(r, ev);
+	ev->ptr = r->prev_ptr;
+	return REC_EVENT;
+}
+
+/* THREAD: a thread's name; no view shows it yet. */
+static enum rec
+rec_thread(struct reader *r)
+{
+	uint64_t tid, len;
+	const uint8_t *name;
+	if (heldby_get_u(&r->p, r->end, &tid) ||
+	    get_str(&r->p, r->end, &name, &len))
+		return REC_BAD;
+	return REC_SKIP;
+}
+
+static enum rec
+rec_mark(struct reader *r, struct rd_event *ev)
+{
+	uint64_t dt, len;
+	const uint8_t *label;
+	if (heldby_get_u(&r->p, r->end, &dt) ||
+	    get_str(&r->p, r->end, &label, &len))
+		return REC_BAD;
+	ev->kind = RD_MARK;
+	set_time(r, dt, ev);
+	ev->label = (const char *)label;
+	ev->label_len = (size_t)len;
+	return REC_EVENT;
+}
+
+static enum rec
+rec_end(struct reader *r, struct rd_event *ev)
+{
+	uint64_t dt, dropped, waits;
+	if (heldby_get_u(&r->p, r->end, &dt) ||
+	    heldby_get_u(&r->p, r->end, &dropped) ||
+	    heldby_get_u(&r->p, r->end, &waits))
+		return REC_BAD;
+	ev->kind = RD_END;
+	set_time(r, dt, ev);
+	ev->dropped = dropped;
+	ev->waits = waits;
+	r->st.complete = 1;
+	return REC_EVENT;
+}
+
+/* One record of the given kind, its kind byte read. A new record kind is
+ * one function above and one case here. An unknown kind is REC_BAD: its
+ * length is unknown, so nothing after it can be found. Each function has
+ * one call, here, so that the compiler inlines it: two kinds that share one
+ * share its case too. */
+static enum rec
+rec_decode(struct reader *r, uint8_t kind, struct rd_event *ev)
+{
+	switch (kind) {
+	case HELDBY_REC_MODULE: return rec_module(r);
+	case HELDBY_REC_MODULE_UNLOAD: return rec_module_unload(r);
+	case HELDBY_REC_STACK: return rec_stack(r);
+	case HELDBY_REC_NODE:
+	case HELDBY_REC_NODE_IP: return rec_node(r, kind == HELDBY_REC_NODE_IP);
+	case HELDBY_REC_ALLOC: return rec_alloc(r, ev);
+	case HELDBY_REC_FREE: return rec_free(r, ev);
+	case HELDBY_REC_TIME: return rec_time(r);
+	case HELDBY_REC_SEQ: return rec_seq(r);
+	case HELDBY_REC_ALLOC_SEQ: return rec_alloc_seq(r, ev);
+	case HELDBY_REC_FREE_SEQ:
+	case HELDBY_REC_LOST:
+		return rec_free_seq(r, ev, kind == HELDBY_REC_LOST);
+	case HELDBY_REC_FREE_NEAR: return rec_free_near(r, ev);
+	case HELDBY_REC_ADDR: return rec_addr(r, ev);
+	case HELDBY_REC_FREE_ADDR: return rec_free_addr(r, ev);
+	case HELDBY_REC_THREAD: return rec_thread(r);
+	case HELDBY_REC_MARK: return rec_mark(r, ev);
+	case HELDBY_REC_SUMMARY: return rec_summary(r);
+	case HELDBY_REC_END: return rec_end(r, ev);
+	default: return REC_BAD;
+	}
 }
 
 int
@@ -819,9 +1119,13 @@ reader_skip_to_last_block(struct reader *r)
 	return 0;
 }
 
+/* Framing only: blocks in, records out, one at a time. */
 int
 reader_next(struct reader *r, struct rd_event *ev)
 {
+	/* Copied from a zero event, not memset: GCC makes the memset a
+	 * `rep stos`, whose start-up was a tenth of a report's time. */
+	static const struct rd_event none;
 	for (;;) {
 		if (r->p >= r->end) {
 			if (!load_block(r))
@@ -831,176 +1135,17 @@ reader_next(struct reader *r, struct rd_event *ev)
 		apply_time_entries(r);
 		if (r->p >= r->end)
 			continue;
-		const uint8_t *rec = r->p;
-		uint8_t kind = *r->p++;
-		const uint8_t **p = &r->p, *end = r->end;
-		uint64_t a, b, c, d;
-		int64_t s;
-		/* Copied from a zero event, not memset: GCC makes the memset a
-		 * `rep stos`, whose start-up was a tenth of a report's time. */
-		static const struct rd_event none;
 		*ev = none;
-		switch (kind) {
-		case HELDBY_REC_MODULE:
-			if (rec_module(r))
-				goto bad;
-			continue;
-		case HELDBY_REC_MODULE_UNLOAD: {
-			if (heldby_get_u(p, end, &a))
-				goto bad;
-			struct rd_module *m;
-			HASH_FIND(hh, r->modules, &a, sizeof a, m);
-			if (m)
-				unlive(r, m);
-			else
-				r->st.anomalies++;
-			continue;
+		enum rec got = rec_decode(r, *r->p++, ev);
+		if (got == REC_EVENT)
+			return 1;
+		if (got == REC_BAD) {
+			/* Decompressed fine but does not parse: a writer bug
+			 * or a newer record kind. The rest of this block
+			 * cannot be trusted. */
+			r->st.blocks_damaged++;
+			r->p = r->end;
 		}
-		case HELDBY_REC_STACK:
-			if (rec_stack(r))
-				goto bad;
-			continue;
-		case HELDBY_REC_ALLOC:
-			if (heldby_get_u(p, end, &a) ||
-			    heldby_get_u(p, end, &b) ||
-			    heldby_get_s(p, end, &s) ||
-			    heldby_get_u(p, end, &c) ||
-			    heldby_get_u(p, end, &d))
-				goto bad;
-			ev->kind = RD_ALLOC;
-			set_time(r, a, ev);
-			ev->size = b;
-			r->prev_ptr += (uint64_t)s;
-			ev->ptr = r->prev_ptr;
-			ev->stack = c;
-			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d
-						      : HELDBY_FN_MALLOC;
-			return 1;
-		case HELDBY_REC_FREE:
-			if (heldby_get_u(p, end, &a) ||
-			    heldby_get_s(p, end, &s))
-				goto bad;
-			ev->kind = RD_FREE;
-			set_time(r, a, ev);
-			r->prev_ptr += (uint64_t)s;
-			ev->ptr = r->prev_ptr;
-			return 1;
-		case HELDBY_REC_NODE:
-		case HELDBY_REC_NODE_IP:
-			if (rec_node(r, kind == HELDBY_REC_NODE_IP))
-				goto bad;
-			continue;
-		case HELDBY_REC_TIME:
-			if (heldby_get_u(p, end, &a))
-				goto bad;
-			r->prev_time += a;
-			continue;
-		case HELDBY_REC_SEQ:
-			if (heldby_get_u(p, end, &a) || a == 0 ||
-			    a >= (1ull << 62))
-				goto bad;
-			r->next_alloc = a;
-			continue;
-		case HELDBY_REC_ALLOC_SEQ:
-			if (!r->next_alloc || heldby_get_u(p, end, &a) ||
-			    heldby_get_u(p, end, &c) ||
-			    heldby_get_u(p, end, &d))
-				goto bad;
-			ev->kind = RD_ALLOC;
-			now(r, ev);
-			ev->size = a;
-			ev->ptr = RD_SEQ_ID(r->next_alloc++);
-			ev->stack = c;
-			ev->fn = d < HELDBY_FN_COUNT_ ? (unsigned)d
-						      : HELDBY_FN_MALLOC;
-			return 1;
-		case HELDBY_REC_FREE_SEQ:
-		case HELDBY_REC_LOST:
-			if (!r->next_alloc || heldby_get_u(p, end, &a))
-				goto bad;
-			if (!(b = seq_back(r, a)))
-				continue;
-			if (kind == HELDBY_REC_FREE_SEQ)
-				r->prev_free = b;
-			ev->kind = RD_FREE;
-			ev->lost = kind == HELDBY_REC_LOST;
-			now(r, ev);
-			ev->ptr = RD_SEQ_ID(b);
-			return 1;
-		case HELDBY_REC_FREE_NEAR:
-			if (!r->next_alloc || heldby_get_s(p, end, &s))
-				goto bad;
-			b = r->prev_free + (uint64_t)s;
-			if (b == 0 || b >= r->next_alloc) {
-				r->st.anomalies++;
-				continue;
-			}
-			r->prev_free = b;
-			ev->kind = RD_FREE;
-			now(r, ev);
-			ev->ptr = RD_SEQ_ID(b);
-			return 1;
-		case HELDBY_REC_ADDR:
-			if (!r->next_alloc || heldby_get_u(p, end, &a) ||
-			    heldby_get_s(p, end, &s))
-				goto bad;
-			r->prev_ptr += (uint64_t)s;
-			if (!(b = seq_back(r, a)))
-				continue;
-			ev->kind = RD_ADDR;
-			now(r, ev);
-			ev->ptr = RD_SEQ_ID(b);
-			ev->addr = r->prev_ptr;
-			return 1;
-		case HELDBY_REC_FREE_ADDR:
-			if (heldby_get_s(p, end, &s))
-				goto bad;
-			r->prev_ptr += (uint64_t)s;
-			ev->kind = RD_FREE;
-			now(r, ev);
-			ev->ptr = r->prev_ptr;
-			return 1;
-		case HELDBY_REC_THREAD: {
-			const uint8_t *str;
-			if (heldby_get_u(p, end, &a) ||
-			    get_str(p, end, &str, &b))
-				goto bad;
-			continue;
-		}
-		case HELDBY_REC_MARK: {
-			const uint8_t *str;
-			if (heldby_get_u(p, end, &a) ||
-			    get_str(p, end, &str, &b))
-				goto bad;
-			ev->kind = RD_MARK;
-			set_time(r, a, ev);
-			ev->label = (const char *)str;
-			ev->label_len = (size_t)b;
-			return 1;
-		}
-		case HELDBY_REC_SUMMARY:
-			if (rec_summary(r))
-				goto bad;
-			continue;
-		case HELDBY_REC_END:
-			if (heldby_get_u(p, end, &a) ||
-			    heldby_get_u(p, end, &b) ||
-			    heldby_get_u(p, end, &c))
-				goto bad;
-			ev->kind = RD_END;
-			set_time(r, a, ev);
-			ev->dropped = b;
-			ev->waits = c;
-			r->st.complete = 1;
-			return 1;
-		default: goto bad;
-		}
-	bad:
-		/* Decompressed fine but does not parse: a writer bug or a newer
-		 * record kind. The rest of this block cannot be trusted. */
-		(void)rec;
-		r->st.blocks_damaged++;
-		r->p = r->end;
 	}
 }
 

@@ -86,9 +86,10 @@ struct reader_stats {
 
 struct reader;
 
-/* Opens path ("-": standard input, a pipe too) and reads the header. Returns 0, or -errno with a one-line
- * reason in err ("not a heldby trace", "format version 2 is newer than
- * this heldby (1)"). Not thread-safe: one reader per thread. */
+/* Opens path ("-": standard input, a pipe too) and reads the header. Returns 0,
+ * or -errno with a one-line reason in err ("not a heldby trace", "format
+ * version 2 is newer than this heldby (1)"). Not thread-safe: one reader per
+ * thread. */
 int reader_open(const char *path, struct reader **out, char *err,
 		size_t errlen);
 void reader_close(struct reader *r);

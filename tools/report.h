@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the views share: a loaded trace (reader + replay + symbolizer),
- * symbolised stacks, site rankings and the folding of allocator plumbing.
+ * symbolised stacks, site rankings and the folding of allocator plumbing;
+ * and the views and the `heldby report` command themselves.
  */
 #ifndef HELDBY_TOOLS_REPORT_H
 #define HELDBY_TOOLS_REPORT_H
@@ -29,7 +30,7 @@ struct frame {
 struct report_opts {
 	size_t top; /* 0: no limit */
 	int color;
-	int brief; /* no hints about `heldby report`'s options */
+	int brief;    /* no hints about `heldby report`'s options */
 	size_t depth; /* text: frames shown per stack; 0: the default (8) */
 	int full;     /* text: every frame, nothing folded, nothing merged */
 };
@@ -95,6 +96,11 @@ int report_is_python(const struct reader *r);
 
 /* Last path component. */
 const char *report_basename(const char *path);
+
+/* `heldby report ARGS` (report_cmd.c): argv[0] is "report". Returns
+ * heldby's exit status: 0, 1 when the trace cannot be read or the report
+ * not written, 2 for bad usage. Not thread-safe (getopt, stdio). */
+int report_main(int argc, char **argv);
 
 int report_text(struct report *rep, FILE *out);
 /* One list of report_text alone, with its heading: the first opt.top

@@ -126,7 +126,9 @@ jstart_real(FILE *o, uint64_t ns)
 	char when[32] = "";
 	if (gmtime_r(&sec, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(o, ", \"start_real_us\": %" PRIu64 ", \"start_real\": \"%s.%09" PRIu64 "Z\"",
+	fprintf(o,
+		", \"start_real_us\": %" PRIu64
+		", \"start_real\": \"%s.%09" PRIu64 "Z\"",
 		ns / 1000u, when, ns % 1000000000u);
 }
 
@@ -222,10 +224,9 @@ report_json(struct report *rep, FILE *o)
 		", \"events_dropped\": %" PRIu64 ", \"ring_waits\": %" PRIu64
 		", \"marks\": %" PRIu64 ", \"marks_recorded\": %" PRIu64 "},\n",
 		REPORT_JSON_FORMAT, s->peak_bytes, s->peak_time_ns,
-		s->peak_blocks, s->end_bytes,
-		s->end_blocks, s->alloc_calls, s->free_calls, s->duration_ns,
-		s->complete ? "true" : "false", s->unknown_frees, s->dropped,
-		s->waits, s->marks, s->marks);
+		s->peak_blocks, s->end_bytes, s->end_blocks, s->alloc_calls,
+		s->free_calls, s->duration_ns, s->complete ? "true" : "false",
+		s->unknown_frees, s->dropped, s->waits, s->marks, s->marks);
 	fputs(" \"trace\": {\"path\": ", o);
 	jstr(o, reader_path(rep->r));
 	fputs(", \"exe\": ", o);

@@ -254,6 +254,65 @@ member_view(const struct report *rep, struct member *m)
 	m->show = n < depth ? n : depth;
 }
 
+/* The key that merges sites: their shown frames, or under --full the
+ * stack itself (no two sites merge). NULL when out of memory. */
+static char *
+member_key(const struct report *rep, const struct member *m)
+{
+	if (!rep->opt.full)
+		return frames_key(m->f + m->fold, m->show);
+	char *key = malloc(24);
+	if (key)
+		snprintf(key, 24, "#%020" PRIu64, m->s->stack);
+	return key;
+}
+
+/* The group of key, made when there is none; it takes key. NULL when out
+ * of memory (key freed). */
+static struct group *
+group_of(struct group **groups, char *key)
+{
+	struct group *g;
+	HASH_FIND_STR(*groups, key, g);
+	if (g) {
+		free(key);
+		return g;
+	}
+	g = calloc(1, sizeof *g);
+	if (!g) {
+		free(key);
+		return NULL;
+	}
+	g->key = key;
+	HASH_ADD_KEYPTR(hh, *groups, g->key, strlen(g->key), g);
+	return g;
+}
+
+/* Adds m, which g then owns, and its site's counts to g. Returns 0, or -1
+ * out of memory (nothing added). */
+static int
+group_add(struct group *g, const struct member *m)
+{
+	if (g->nm == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 2;
+		struct member *nm = realloc(g->m, cap * sizeof *nm);
+		if (!nm)
+			return -1;
+		g->m = nm;
+		g->cap = cap;
+	}
+	const struct rp_site *s = m->s;
+	g->m[g->nm++] = *m;
+	g->peak_bytes += s->peak_bytes;
+	g->peak_blocks += s->peak_blocks;
+	g->peak_tsum += s->peak_tsum;
+	g->end_bytes += s->cur_bytes;
+	g->end_blocks += s->cur_blocks;
+	g->calls += s->calls;
+	g->total_bytes += s->total_bytes;
+	return 0;
+}
+
 /* Adds the top candidates of one ranking to the groups. */
 static void
 collect(struct report *rep, enum rank_by by, struct group **groups)
@@ -271,50 +330,10 @@ collect(struct report *rep, enum rank_by by, struct group **groups)
 		struct member m = { .s = s };
 		m.nf = report_stack(rep, s->stack, &m.f);
 		member_view(rep, &m);
-		char *key;
-		if (rep->opt.full) {
-			key = malloc(24);
-			if (key)
-				snprintf(key, 24, "#%020" PRIu64, s->stack);
-		} else {
-			key = frames_key(m.f + m.fold, m.show);
-		}
-		if (!key) {
+		char *key = member_key(rep, &m);
+		struct group *g = key ? group_of(groups, key) : NULL;
+		if (!g || group_add(g, &m) != 0)
 			free(m.f);
-			continue;
-		}
-		struct group *g;
-		HASH_FIND_STR(*groups, key, g);
-		if (g) {
-			free(key);
-		} else {
-			g = calloc(1, sizeof *g);
-			if (!g) {
-				free(key);
-				free(m.f);
-				continue;
-			}
-			g->key = key;
-			HASH_ADD_KEYPTR(hh, *groups, g->key, strlen(g->key), g);
-		}
-		if (g->nm == g->cap) {
-			size_t cap = g->cap ? g->cap * 2 : 2;
-			struct member *nm = realloc(g->m, cap * sizeof *nm);
-			if (!nm) {
-				free(m.f);
-				continue;
-			}
-			g->m = nm;
-			g->cap = cap;
-		}
-		g->m[g->nm++] = m;
-		g->peak_bytes += s->peak_bytes;
-		g->peak_blocks += s->peak_blocks;
-		g->peak_tsum += s->peak_tsum;
-		g->end_bytes += s->cur_bytes;
-		g->end_blocks += s->cur_blocks;
-		g->calls += s->calls;
-		g->total_bytes += s->total_bytes;
 	}
 	free(v);
 }
@@ -576,6 +595,53 @@ first_split(const struct group *g, size_t from, size_t to,
 	return SIZE_MAX;
 }
 
+/* What tells m from its group's other sites, given where they part: jf
+ * in the folded frames, kh in those past the ones shown, ia in the return
+ * addresses (each SIZE_MAX: not there). malloc'd; NULL out of memory. */
+static char *
+member_label(const struct member *m, size_t jf, size_t kh, size_t ia)
+{
+	char label[2 * NAME_BUF + PATH_MAX + 64], name[NAME_BUF],
+		loc[PATH_MAX + 16];
+	size_t o = 0;
+	label[0] = 0;
+	if (jf != SIZE_MAX) {
+		const struct frame *f = folded_at(m, jf);
+		loc[0] = 0;
+		if (f) {
+			show_name(f, name, sizeof name);
+			show_loc(f, loc, sizeof loc);
+		}
+		o += (size_t)snprintf(label + o, sizeof label - o, "%s%s%s%s",
+				      f ? "via " : "",
+				      f ? name : "a direct allocator call",
+				      loc[0] ? "  " : "", loc);
+	}
+	if (kh != SIZE_MAX && o < sizeof label) {
+		const struct frame *f = hidden_at(m, kh);
+		if (f) {
+			show_name(f, name, sizeof name);
+			show_loc(f, loc, sizeof loc);
+		}
+		o += (size_t)snprintf(label + o, sizeof label - o, "%s%s%s%s%s",
+				      o ? ", " : "", f ? "from " : "",
+				      f ? name : "its stack ends there",
+				      f && loc[0] ? "  " : "", f ? loc : "");
+	}
+	if (jf == SIZE_MAX && kh == SIZE_MAX) {
+		const struct frame *f = ia != SIZE_MAX ? raw_at(m, ia) : NULL;
+		if (f && f->module)
+			snprintf(label, sizeof label, "at %s+0x%" PRIx64,
+				 report_basename(f->module), f->offset);
+		else if (f)
+			snprintf(label, sizeof label, "at 0x%" PRIx64, f->ip);
+		else
+			snprintf(label, sizeof label,
+				 "a stack that ends sooner");
+	}
+	return strdup(label);
+}
+
 /* Each member's label: the frame where it parts from the others, in the
  * allocator frames folded away (via …), in the frames past those shown
  * (from …), or, when they read the same, its return address (at …). */
@@ -604,53 +670,8 @@ label_members(struct group *g)
 		    (ia != SIZE_MAX || (jf == SIZE_MAX && kh == SIZE_MAX)
 			     ? DIFF_ADDR
 			     : 0);
-	for (size_t i = 0; i < g->nm; i++) {
-		struct member *m = &g->m[i];
-		char label[2 * NAME_BUF + PATH_MAX + 64], name[NAME_BUF],
-			loc[PATH_MAX + 16];
-		size_t o = 0;
-		label[0] = 0;
-		if (jf != SIZE_MAX) {
-			const struct frame *f = folded_at(m, jf);
-			loc[0] = 0;
-			if (f) {
-				show_name(f, name, sizeof name);
-				show_loc(f, loc, sizeof loc);
-			}
-			o += (size_t)snprintf(label + o, sizeof label - o,
-					      "%s%s%s%s", f ? "via " : "",
-					      f ? name
-						: "a direct allocator call",
-					      loc[0] ? "  " : "", loc);
-		}
-		if (kh != SIZE_MAX && o < sizeof label) {
-			const struct frame *f = hidden_at(m, kh);
-			if (f) {
-				show_name(f, name, sizeof name);
-				show_loc(f, loc, sizeof loc);
-			}
-			o += (size_t)snprintf(
-				label + o, sizeof label - o, "%s%s%s%s%s",
-				o ? ", " : "", f ? "from " : "",
-				f ? name : "its stack ends there",
-				f && loc[0] ? "  " : "", f ? loc : "");
-		}
-		if (jf == SIZE_MAX && kh == SIZE_MAX) {
-			const struct frame *f =
-				ia != SIZE_MAX ? raw_at(m, ia) : NULL;
-			if (f && f->module)
-				snprintf(label, sizeof label,
-					 "at %s+0x%" PRIx64,
-					 report_basename(f->module), f->offset);
-			else if (f)
-				snprintf(label, sizeof label, "at 0x%" PRIx64,
-					 f->ip);
-			else
-				snprintf(label, sizeof label,
-					 "a stack that ends sooner");
-		}
-		m->label = strdup(label);
-	}
+	for (size_t i = 0; i < g->nm; i++)
+		g->m[i].label = member_label(&g->m[i], jf, kh, ia);
 }
 
 static uint64_t
@@ -684,20 +705,11 @@ cmp_part(const void *a, const void *b)
 	return strcmp(x->label, y->label);
 }
 
-/* What an entry merged, for the list it is in: the sites with something
- * in that list, by the frame that tells them apart. */
-static void
-print_merged(FILE *o, const struct report *rep, const struct group *g,
-	     enum rank_by by, const struct style *st)
+/* The c sites of g with something in the list, one part per label, the
+ * largest first, into p (c of them); returns how many parts. */
+static size_t
+merged_parts(const struct group *g, enum rank_by by, struct part *p)
 {
-	size_t c = 0;
-	for (size_t i = 0; i < g->nm; i++)
-		c += contributes(g->m[i].s, by);
-	if (c < 2)
-		return;
-	struct part *p = calloc(c, sizeof *p);
-	if (!p)
-		return;
 	size_t np = 0;
 	for (size_t i = 0; i < g->nm; i++) {
 		const struct member *m = &g->m[i];
@@ -717,36 +729,65 @@ print_merged(FILE *o, const struct report *rep, const struct group *g,
 		p[k].sites++;
 	}
 	qsort(p, np, sizeof *p, cmp_part);
-	const char *what =
-		(g->differ & (DIFF_FOLDED | DIFF_HIDDEN)) ==
-				(DIFF_FOLDED | DIFF_HIDDEN)
-			? "in allocator frames and in frames not shown"
-		: g->differ & DIFF_FOLDED ? "in the allocator frames folded"
-		: g->differ & DIFF_HIDDEN ? "in frames not shown"
-					  : "only in return addresses";
-	fprintf(o, "        %smerges %zu call sites that differ %s%s:%s\n",
-		st->d, c, what,
-		rep->opt.brief ? "" : " (--full lists them apart)", st->r);
+	return np;
+}
+
+/* Where the merged sites differ, for the line that introduces them. */
+static const char *
+differ_what(unsigned differ)
+{
+	if ((differ & (DIFF_FOLDED | DIFF_HIDDEN)) ==
+	    (DIFF_FOLDED | DIFF_HIDDEN))
+		return "in allocator frames and in frames not shown";
+	if (differ & DIFF_FOLDED)
+		return "in the allocator frames folded";
+	if (differ & DIFF_HIDDEN)
+		return "in frames not shown";
+	return "only in return addresses";
+}
+
+static void
+print_part(FILE *o, const struct part *p, enum rank_by by,
+	   const struct style *st)
+{
 	char b1[UNITS_BUF], b2[UNITS_BUF], col[2 * UNITS_BUF + 32];
+	if (by == RANK_CALLS)
+		snprintf(col, sizeof col, "%s call%s, %s",
+			 format_count(p->metric, b1), plural(p->metric),
+			 format_size(p->bytes, b2));
+	else
+		snprintf(col, sizeof col, "%s in %s block%s",
+			 format_size(p->metric, b1),
+			 format_count(p->blocks, b2), plural(p->blocks));
+	fprintf(o, "          %-26s  %s", col, p->label);
+	if (p->sites > 1)
+		fprintf(o, " %s(%zu sites)%s", st->d, p->sites, st->r);
+	fputc('\n', o);
+}
+
+/* What an entry merged, for the list it is in: the sites with something
+ * in that list, by the frame that tells them apart. */
+static void
+print_merged(FILE *o, const struct report *rep, const struct group *g,
+	     enum rank_by by, const struct style *st)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < g->nm; i++)
+		c += contributes(g->m[i].s, by);
+	if (c < 2)
+		return;
+	struct part *p = calloc(c, sizeof *p);
+	if (!p)
+		return;
+	size_t np = merged_parts(g, by, p);
+	fprintf(o, "        %smerges %zu call sites that differ %s%s:%s\n",
+		st->d, c, differ_what(g->differ),
+		rep->opt.brief ? "" : " (--full lists them apart)", st->r);
 	size_t shown = np > PARTS_SHOWN ? PARTS_SHOWN - 1 : np;
-	for (size_t k = 0; k < shown; k++) {
-		if (by == RANK_CALLS)
-			snprintf(col, sizeof col, "%s call%s, %s",
-				 format_count(p[k].metric, b1),
-				 plural(p[k].metric),
-				 format_size(p[k].bytes, b2));
-		else
-			snprintf(col, sizeof col, "%s in %s block%s",
-				 format_size(p[k].metric, b1),
-				 format_count(p[k].blocks, b2),
-				 plural(p[k].blocks));
-		fprintf(o, "          %-26s  %s", col, p[k].label);
-		if (p[k].sites > 1)
-			fprintf(o, " %s(%zu sites)%s", st->d, p[k].sites,
-				st->r);
-		fputc('\n', o);
-	}
+	for (size_t k = 0; k < shown; k++)
+		print_part(o, &p[k], by, st);
 	if (np > shown) {
+		char b1[UNITS_BUF];
 		uint64_t rest = 0;
 		for (size_t k = shown; k < np; k++)
 			rest += p[k].metric;
@@ -759,84 +800,135 @@ print_merged(FILE *o, const struct report *rep, const struct group *g,
 	free(p);
 }
 
+/* The width of the name column and of the file:line column: the widest
+ * that fits NAME_W, so that one long name does not push every line out. */
+static void
+column_widths(const struct frame *f, size_t n, char (*name)[NAME_BUF],
+	      char (*loc)[PATH_MAX + 16], int *wn, int *wl)
+{
+	*wn = *wl = 0;
+	for (size_t i = 0; i < n; i++) {
+		int ln = (int)strlen(name[i]) + (f[i].inlined ? 10 : 0);
+		int ll = (int)strlen(loc[i]);
+		if (ln > *wn && ln <= NAME_W)
+			*wn = ln;
+		if (ll > *wl && ll <= NAME_W)
+			*wl = ll;
+	}
+}
+
+/* One frame's line: name, [inlined], file:line and the module of a named
+ * frame, in columns wn and wl wide. */
+static void
+print_frame(FILE *o, const struct frame *f, const char *name, const char *loc,
+	    int wn, int wl, const struct style *st)
+{
+	int pad = wn - (int)strlen(name) - (f->inlined ? 10 : 0);
+	fprintf(o, "        %s", name);
+	if (f->inlined)
+		fprintf(o, " %s[inlined]%s", st->d, st->r);
+	const char *mod = f->function ? report_basename(f->module) : NULL;
+	if (!loc[0] && !mod) {
+		fputc('\n', o);
+		return;
+	}
+	fprintf(o, "%*s  %-*s", pad > 0 ? pad : 0, "", mod ? wl : 0, loc);
+	if (mod)
+		fprintf(o, "  %s(%s)%s", st->d, mod, st->r);
+	fputc('\n', o);
+}
+
+/* The n frames from f, a line each. Returns 0, or -ENOMEM with nothing
+ * printed. */
+static int
+print_frames(FILE *o, const struct frame *f, size_t n, const struct style *st)
+{
+	char(*name)[NAME_BUF] = malloc(n * sizeof *name);
+	char(*loc)[PATH_MAX + 16] = malloc(n * sizeof *loc);
+	if (!name || !loc) {
+		free(name);
+		free(loc);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		show_name(&f[i], name[i], sizeof name[i]);
+		show_loc(&f[i], loc[i], sizeof loc[i]);
+	}
+	int wn, wl;
+	column_widths(f, n, name, loc, &wn, &wl);
+	for (size_t i = 0; i < n; i++)
+		print_frame(o, &f[i], name[i], loc[i], wn, wl, st);
+	free(name);
+	free(loc);
+	return 0;
+}
+
+/* The least and the most of some count over an entry's sites. */
+struct span {
+	size_t lo, hi;
+};
+
+static void
+span_add(struct span *s, size_t v)
+{
+	s->lo = v < s->lo ? v : s->lo;
+	s->hi = v > s->hi ? v : s->hi;
+}
+
+/* "N " or "LO to HI " for a line that counts frames: "" when all agree. */
+static void
+span_from(const struct span *s, char *buf, size_t len)
+{
+	buf[0] = 0;
+	if (s->lo != s->hi)
+		snprintf(buf, len, "%zu to ", s->lo);
+}
+
+/* What the entry leaves out, over the sites in this list: the frames past
+ * those shown (*more) and the allocator frames folded (*fold). */
+static void
+left_out(const struct group *g, enum rank_by by, struct span *more,
+	 struct span *fold)
+{
+	*more = *fold = (struct span){ SIZE_MAX, 0 };
+	for (size_t i = 0; i < g->nm; i++) {
+		const struct member *m = &g->m[i];
+		if (g->nm > 1 && !contributes(m->s, by))
+			continue;
+		span_add(more, m->nuser - m->show);
+		span_add(fold, m->fold);
+	}
+}
+
+/* An entry's stack: the frames shown (m[0]'s), then what it leaves out and
+ * what it merged. */
 static void
 print_stack(FILE *o, const struct report *rep, const struct group *g,
 	    enum rank_by by, const struct style *st)
 {
 	const struct member *m0 = &g->m[0];
-	const struct frame *f = m0->f + m0->fold;
-	size_t show = m0->show;
 	if (!m0->nuser) {
 		fprintf(o, "        %s(no stack recorded)%s\n", st->d, st->r);
 		return;
 	}
-	char(*name)[NAME_BUF] = malloc(show * sizeof *name);
-	char(*loc)[PATH_MAX + 16] = malloc(show * sizeof *loc);
-	if (!name || !loc) {
-		free(name);
-		free(loc);
+	if (print_frames(o, m0->f + m0->fold, m0->show, st))
 		return;
-	}
-	int wn = 0, wl = 0;
-	for (size_t i = 0; i < show; i++) {
-		show_name(&f[i], name[i], sizeof name[i]);
-		show_loc(&f[i], loc[i], sizeof loc[i]);
-		int ln = (int)strlen(name[i]) + (f[i].inlined ? 10 : 0);
-		int ll = (int)strlen(loc[i]);
-		if (ln > wn && ln <= NAME_W)
-			wn = ln;
-		if (ll > wl && ll <= NAME_W)
-			wl = ll;
-	}
-	for (size_t i = 0; i < show; i++) {
-		int pad = wn - (int)strlen(name[i]) - (f[i].inlined ? 10 : 0);
-		fprintf(o, "        %s", name[i]);
-		if (f[i].inlined)
-			fprintf(o, " %s[inlined]%s", st->d, st->r);
-		const char *mod =
-			f[i].function ? report_basename(f[i].module) : NULL;
-		if (!loc[i][0] && !mod) {
-			fputc('\n', o);
-			continue;
-		}
-		fprintf(o, "%*s  %-*s", pad > 0 ? pad : 0, "", mod ? wl : 0,
-			loc[i]);
-		if (mod)
-			fprintf(o, "  %s(%s)%s", st->d, mod, st->r);
-		fputc('\n', o);
-	}
-	free(name);
-	free(loc);
-
-	/* What the entry leaves out, over the sites in this list. */
-	size_t more_lo = SIZE_MAX, more_hi = 0, fold_lo = SIZE_MAX, fold_hi = 0;
-	for (size_t i = 0; i < g->nm; i++) {
-		const struct member *m = &g->m[i];
-		if (g->nm > 1 && !contributes(m->s, by))
-			continue;
-		size_t more = m->nuser - m->show;
-		more_lo = more < more_lo ? more : more_lo;
-		more_hi = more > more_hi ? more : more_hi;
-		fold_lo = m->fold < fold_lo ? m->fold : fold_lo;
-		fold_hi = m->fold > fold_hi ? m->fold : fold_hi;
-	}
-	if (more_hi) {
-		char range[64] = "";
-		if (more_lo != more_hi)
-			snprintf(range, sizeof range, "%zu to ", more_lo);
+	struct span more, fold;
+	char range[64];
+	left_out(g, by, &more, &fold);
+	if (more.hi) {
+		span_from(&more, range, sizeof range);
 		fprintf(o, "        %s... %s%zu more frame%s%s%s\n", st->d,
-			range, more_hi, plural(more_hi),
+			range, more.hi, plural(more.hi),
 			rep->opt.brief ? ""
 				       : " (--depth N or --full shows them)",
 			st->r);
 	}
 	print_merged(o, rep, g, by, st);
-	if (fold_hi) {
-		char range[64] = "";
-		if (fold_lo != fold_hi)
-			snprintf(range, sizeof range, "%zu to ", fold_lo);
+	if (fold.hi) {
+		span_from(&fold, range, sizeof range);
 		fprintf(o, "        %s(%s%zu allocator frame%s folded)%s\n",
-			st->d, range, fold_hi, plural(fold_hi), st->r);
+			st->d, range, fold.hi, plural(fold.hi), st->r);
 	}
 }
 
@@ -867,42 +959,140 @@ rank_groups(const struct report *rep, struct group **all, size_t nall,
 	return rep->opt.top && n > rep->opt.top ? rep->opt.top : n;
 }
 
+/* The heading's figures of the peak list: "(506 MiB at 2.42 s)". */
 static void
-section(struct report *rep, FILE *o, struct group **all, size_t nall,
-	enum rank_by by, const struct style *st)
+peak_totals(const struct report *rep, struct group **all, size_t total,
+	    char *buf, size_t len)
 {
 	const struct rp_summary *s = &rep->rp.sum;
-	uint64_t step = reader_time_step_ns(rep->r);
-	int ended = reader_stats(rep->r)->ended;
-	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
-	size_t total;
-	size_t n = rank_groups(rep, all, nall, by, &total);
+	char b1[UNITS_BUF], b2[UNITS_BUF];
+	(void)all;
+	(void)total;
+	snprintf(buf, len, "%s at %s", format_size(s->peak_bytes, b1),
+		 format_duration_step(s->peak_time_ns,
+				      reader_time_step_ns(rep->r), b2));
+}
 
-	switch (by) {
-	case RANK_PEAK:
-		fprintf(o, "\n%sTop holders at peak%s (%s at %s)\n", st->b,
-			st->r, format_size(s->peak_bytes, b1),
-			format_duration_step(s->peak_time_ns, step, b2));
-		break;
-	case RANK_END: {
-		uint64_t own = runtime_end_bytes(all, total);
-		char tail[UNITS_BUF + 40] = "";
-		if (own)
-			snprintf(tail, sizeof tail,
-				 "; %s of it the runtime's own",
-				 format_size(own, b3));
-		fprintf(o, "\n%s%s%s (%s in %s block%s%s)\n", st->b,
-			ended ? "Held at exit" : "Held when the trace was cut",
-			st->r, format_size(s->end_bytes, b1),
-			format_count(s->end_blocks, b2), plural(s->end_blocks),
-			tail);
-		break;
+static void
+end_totals(const struct report *rep, struct group **all, size_t total,
+	   char *buf, size_t len)
+{
+	const struct rp_summary *s = &rep->rp.sum;
+	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
+	uint64_t own = runtime_end_bytes(all, total);
+	char tail[UNITS_BUF + 40] = "";
+	if (own)
+		snprintf(tail, sizeof tail, "; %s of it the runtime's own",
+			 format_size(own, b3));
+	snprintf(buf, len, "%s in %s block%s%s", format_size(s->end_bytes, b1),
+		 format_count(s->end_blocks, b2), plural(s->end_blocks), tail);
+}
+
+static void
+calls_totals(const struct report *rep, struct group **all, size_t total,
+	     char *buf, size_t len)
+{
+	char b1[UNITS_BUF];
+	(void)all;
+	(void)total;
+	snprintf(buf, len, "%s in all",
+		 format_count(rep->rp.sum.alloc_calls, b1));
+}
+
+/* An entry's figures in the peak list: its bytes, its share of the peak
+ * and how long its blocks had been held then. */
+static void
+peak_entry(FILE *o, const struct report *rep, const struct group *g,
+	   const struct style *st)
+{
+	const struct rp_summary *s = &rep->rp.sum;
+	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
+	double pct = s->peak_bytes ? 100.0 * (double)g->peak_bytes /
+					     (double)s->peak_bytes
+				   : 0;
+	uint64_t age = 0;
+	if (g->peak_blocks) {
+		double a = (double)s->peak_time_ns -
+			   g->peak_tsum / (double)g->peak_blocks;
+		age = a > 0 ? (uint64_t)a : 0;
 	}
-	case RANK_CALLS:
-		fprintf(o, "\n%sMost allocation calls%s (%s in all)\n", st->b,
-			st->r, format_count(s->alloc_calls, b1));
-		break;
-	}
+	fprintf(o,
+		"%s%s%s in %s block%s, %.1f%% of peak, age at peak %s on average",
+		st->b, format_size(g->peak_bytes, b1), st->r,
+		format_count(g->peak_blocks, b2), plural(g->peak_blocks), pct,
+		format_duration_step(age, reader_time_step_ns(rep->r), b3));
+}
+
+static void
+end_entry(FILE *o, const struct report *rep, const struct group *g,
+	  const struct style *st)
+{
+	char b1[UNITS_BUF], b2[UNITS_BUF];
+	(void)rep;
+	fprintf(o, "%s%s%s in %s block%s", st->b, format_size(g->end_bytes, b1),
+		st->r, format_count(g->end_blocks, b2), plural(g->end_blocks));
+}
+
+static void
+calls_entry(FILE *o, const struct report *rep, const struct group *g,
+	    const struct style *st)
+{
+	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
+	fprintf(o, "%s%s%s call%s, %s in all, %s held at %s", st->b,
+		format_count(g->calls, b1), st->r, plural(g->calls),
+		format_size(g->total_bytes, b2), format_size(g->end_bytes, b3),
+		reader_stats(rep->r)->ended ? "exit" : "the cut");
+}
+
+/* One list of the text report. A new list (or a view's own choice of
+ * them) is one more row of lists[]. */
+struct list {
+	enum rank_by by; /* what ranks it, and which sites it holds */
+	const char *title;
+	const char *title_cut; /* the title when the trace was cut; NULL:
+				* title */
+	/* The figures in the heading's parentheses, over the total groups
+	 * of all that have anything in the list. */
+	void (*totals)(const struct report *rep, struct group **all,
+		       size_t total, char *buf, size_t len);
+	/* An entry's figures, after its rank. */
+	void (*entry)(FILE *o, const struct report *rep, const struct group *g,
+		      const struct style *st);
+};
+
+static const struct list lists[] = {
+	{ RANK_PEAK, "Top holders at peak", NULL, peak_totals, peak_entry },
+	{ RANK_END, "Held at exit", "Held when the trace was cut", end_totals,
+	  end_entry },
+	{ RANK_CALLS, "Most allocation calls", NULL, calls_totals,
+	  calls_entry },
+};
+
+#define NLISTS (sizeof lists / sizeof lists[0])
+
+static const struct list *
+list_of(enum rank_by by)
+{
+	for (size_t i = 0; i < NLISTS; i++)
+		if (lists[i].by == by)
+			return &lists[i];
+	return NULL;
+}
+
+/* One list: its heading, its first opt.top entries with their stacks, and
+ * how many more there are. */
+static void
+section(struct report *rep, FILE *o, struct group **all, size_t nall,
+	const struct list *l, const struct style *st)
+{
+	int ended = reader_stats(rep->r)->ended;
+	size_t total;
+	size_t n = rank_groups(rep, all, nall, l->by, &total);
+	char totals[4 * UNITS_BUF + 64];
+	l->totals(rep, all, total, totals, sizeof totals);
+	fprintf(o, "\n%s%s%s (%s)\n", st->b,
+		ended || !l->title_cut ? l->title : l->title_cut, st->r,
+		totals);
 	if (!n) {
 		fprintf(o, "    %s(nothing)%s\n", st->d, st->r);
 		return;
@@ -910,46 +1100,11 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall,
 	for (size_t i = 0; i < n; i++) {
 		const struct group *g = all[i];
 		fprintf(o, "%s%4zu.%s ", st->b, i + 1, st->r);
-		switch (by) {
-		case RANK_PEAK: {
-			double pct = s->peak_bytes
-					     ? 100.0 * (double)g->peak_bytes /
-						       (double)s->peak_bytes
-					     : 0;
-			uint64_t age = 0;
-			if (g->peak_blocks) {
-				double a =
-					(double)s->peak_time_ns -
-					g->peak_tsum / (double)g->peak_blocks;
-				age = a > 0 ? (uint64_t)a : 0;
-			}
-			fprintf(o,
-				"%s%s%s in %s block%s, %.1f%% of peak, age at peak %s on average",
-				st->b, format_size(g->peak_bytes, b1), st->r,
-				format_count(g->peak_blocks, b2),
-				plural(g->peak_blocks), pct,
-				format_duration_step(age, step, b3));
-			break;
-		}
-		case RANK_END:
-			fprintf(o, "%s%s%s in %s block%s", st->b,
-				format_size(g->end_bytes, b1), st->r,
-				format_count(g->end_blocks, b2),
-				plural(g->end_blocks));
-			break;
-		case RANK_CALLS:
-			fprintf(o, "%s%s%s call%s, %s in all, %s held at %s",
-				st->b, format_count(g->calls, b1), st->r,
-				plural(g->calls),
-				format_size(g->total_bytes, b2),
-				format_size(g->end_bytes, b3),
-				ended ? "exit" : "the cut");
-			break;
-		}
+		l->entry(o, rep, g, st);
 		if (g->runtime)
 			fprintf(o, "  %s(%s)%s", st->d, g->runtime, st->r);
 		fputc('\n', o);
-		print_stack(o, rep, g, by, st);
+		print_stack(o, rep, g, l->by, st);
 	}
 	if (total > n)
 		fprintf(o, "    %s... and %zu more%s%s\n", st->d, total - n,
@@ -978,14 +1133,14 @@ free_groups(struct group **groups, struct group **all)
  * agree merged) into a flat array; *groups owns them. Returns NULL when
  * out of memory. */
 static struct group **
-group_sites(struct report *rep, const enum rank_by *by, size_t nby,
+group_sites(struct report *rep, const struct list *l, size_t nl,
 	    struct group **groups, size_t *nall)
 {
 	struct rp_site *site, *tmp;
 	HASH_ITER(hh, rep->rp.sites, site, tmp)
 	site->mark = 0;
-	for (size_t i = 0; i < nby; i++)
-		collect(rep, by[i], groups);
+	for (size_t i = 0; i < nl; i++)
+		collect(rep, l[i].by, groups);
 	size_t k = 0;
 	struct group **all = malloc((HASH_COUNT(*groups) + 1) * sizeof *all);
 	if (!all)
@@ -1067,12 +1222,13 @@ report_text_holders(struct report *rep, FILE *o, enum rank_by by)
 	set_cwd();
 	struct group *groups = NULL;
 	size_t nall;
-	struct group **all = group_sites(rep, &by, 1, &groups, &nall);
+	const struct list *l = list_of(by);
+	struct group **all = group_sites(rep, l, 1, &groups, &nall);
 	if (!all) {
 		free_groups(&groups, all);
 		return -ENOMEM;
 	}
-	section(rep, o, all, nall, by, &plain);
+	section(rep, o, all, nall, l, &plain);
 	free_groups(&groups, all);
 	return ferror(o) ? -EIO : 0;
 }
@@ -1107,12 +1263,12 @@ recording_lines(FILE *o, const struct rp_summary *s, const struct style *st)
  * first opt.top groups of each list, m[0]'s frames from fold on. */
 static void
 nosyms_note(struct report *rep, FILE *o, struct group **all, size_t nall,
-	    const enum rank_by *by, size_t nby, const struct style *st)
+	    const struct list *l, size_t nl, const struct style *st)
 {
 	struct report_nosyms ns = { 0 };
-	for (size_t l = 0; l < nby; l++) {
+	for (size_t k = 0; k < nl; k++) {
 		size_t total;
-		size_t n = rank_groups(rep, all, nall, by[l], &total);
+		size_t n = rank_groups(rep, all, nall, l[k].by, &total);
 		for (size_t i = 0; i < n; i++) {
 			const struct member *m = &all[i]->m[0];
 			report_nosyms_add(rep, &ns, m->f + m->fold, m->show);
@@ -1142,47 +1298,23 @@ nosyms_note(struct report *rep, FILE *o, struct group **all, size_t nall,
 	report_nosyms_free(&ns);
 }
 
-int
-report_text(struct report *rep, FILE *o)
+/* The summary's figures: the peak, what was held at the end, the calls,
+ * the duration. */
+static void
+summary_lines(struct report *rep, FILE *o, struct group **all, size_t nall,
+	      const struct style *st)
 {
-	static const struct style plain = { "", "", "" };
-	static const struct style color = { "\033[1m", "\033[2m", "\033[0m" };
-	const struct style *st = rep->opt.color ? &color : &plain;
 	const struct rp_summary *s = &rep->rp.sum;
-	const struct reader_stats *rs = reader_stats(rep->r);
+	int ended = reader_stats(rep->r)->ended;
 	uint64_t step = reader_time_step_ns(rep->r);
 	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
-
-	set_cwd();
-	struct group *groups = NULL;
-	static const enum rank_by lists[] = { RANK_PEAK, RANK_END, RANK_CALLS };
-	size_t nall;
-	struct group **all = group_sites(rep, lists, 3, &groups, &nall);
-	if (!all) {
-		free_groups(&groups, all);
-		return -ENOMEM;
-	}
-
-	const char *exe = reader_exe(rep->r);
-	fprintf(o, "%sheldby report%s  %s  (%s, pid %" PRIu64 ")\n\n", st->b,
-		st->r, reader_path(rep->r), exe && *exe ? exe : "?",
-		reader_pid(rep->r));
-	if (!rs->blocks_read && !rs->ended) {
-		fprintf(o, "  Trace      %sno events recorded%s: it was cut inside "
-			   "its first block, before\n"
-			   "             heldby's first flush (HELDBY_FLUSH_MS, "
-			   "200 ms by default)\n",
-			st->b, st->r);
-		free_groups(&groups, all);
-		return ferror(o) ? -EIO : 0;
-	}
 	fprintf(o, "  Peak       %s%s%s in %s block%s at %s\n", st->b,
 		format_size(s->peak_bytes, b1), st->r,
 		format_count(s->peak_blocks, b2), plural(s->peak_blocks),
 		format_duration_step(s->peak_time_ns, step, b3));
 	uint64_t own = runtime_end_bytes(all, nall);
 	fprintf(o, "  %s%s%s%s in %s block%s",
-		rs->ended ? "At exit    " : "At the cut ", st->b,
+		ended ? "At exit    " : "At the cut ", st->b,
 		format_size(s->end_bytes, b1), st->r,
 		format_count(s->end_blocks, b2), plural(s->end_blocks));
 	if (own)
@@ -1195,7 +1327,16 @@ report_text(struct report *rep, FILE *o)
 		plural(s->free_calls));
 	fprintf(o, "  Duration   %s\n",
 		format_duration_step(s->duration_ns, step, b1));
-	if (s->complete)
+}
+
+/* Whether the trace is whole: complete, incomplete, cut short; damaged. */
+static void
+trace_lines(struct report *rep, FILE *o, const struct style *st)
+{
+	const struct reader_stats *rs = reader_stats(rep->r);
+	uint64_t step = reader_time_step_ns(rep->r);
+	char b1[UNITS_BUF], b2[UNITS_BUF];
+	if (rep->rp.sum.complete)
 		fprintf(o, "  Trace      complete\n");
 	else if (rs->ended)
 		fprintf(o,
@@ -1216,24 +1357,64 @@ report_text(struct report *rep, FILE *o)
 			"the events in %s are not counted\n",
 			rs->blocks_damaged, plural(rs->blocks_damaged),
 			rs->blocks_damaged == 1 ? "it" : "them");
-	recording_lines(o, s, st);
-	if (report_is_python(rep->r))
-		fprintf(o,
-			"  Python     %sa CPython interpreter: unless it ran "
-			"with PYTHONMALLOC=malloc, its%s\n"
-			"             objects of up to 512 bytes came from "
-			"pymalloc's arenas, which\n"
-			"             heldby does not see; and the stacks are the "
-			"interpreter's C frames,\n"
-			"             not Python lines (README: \"Python "
-			"programs\")\n",
-			st->b, st->r);
-	marks_section(rep, o, st);
+}
 
-	section(rep, o, all, nall, RANK_PEAK, st);
-	section(rep, o, all, nall, RANK_END, st);
-	section(rep, o, all, nall, RANK_CALLS, st);
-	nosyms_note(rep, o, all, nall, lists, 3, st);
+static void
+python_lines(struct report *rep, FILE *o, const struct style *st)
+{
+	if (!report_is_python(rep->r))
+		return;
+	fprintf(o,
+		"  Python     %sa CPython interpreter: unless it ran "
+		"with PYTHONMALLOC=malloc, its%s\n"
+		"             objects of up to 512 bytes came from "
+		"pymalloc's arenas, which\n"
+		"             heldby does not see; and the stacks are the "
+		"interpreter's C frames,\n"
+		"             not Python lines (README: \"Python "
+		"programs\")\n",
+		st->b, st->r);
+}
+
+int
+report_text(struct report *rep, FILE *o)
+{
+	static const struct style plain = { "", "", "" };
+	static const struct style color = { "\033[1m", "\033[2m", "\033[0m" };
+	const struct style *st = rep->opt.color ? &color : &plain;
+	const struct reader_stats *rs = reader_stats(rep->r);
+
+	set_cwd();
+	struct group *groups = NULL;
+	size_t nall;
+	struct group **all = group_sites(rep, lists, NLISTS, &groups, &nall);
+	if (!all) {
+		free_groups(&groups, all);
+		return -ENOMEM;
+	}
+
+	const char *exe = reader_exe(rep->r);
+	fprintf(o, "%sheldby report%s  %s  (%s, pid %" PRIu64 ")\n\n", st->b,
+		st->r, reader_path(rep->r), exe && *exe ? exe : "?",
+		reader_pid(rep->r));
+	if (!rs->blocks_read && !rs->ended) {
+		fprintf(o,
+			"  Trace      %sno events recorded%s: it was cut inside "
+			"its first block, before\n"
+			"             heldby's first flush (HELDBY_FLUSH_MS, "
+			"200 ms by default)\n",
+			st->b, st->r);
+		free_groups(&groups, all);
+		return ferror(o) ? -EIO : 0;
+	}
+	summary_lines(rep, o, all, nall, st);
+	trace_lines(rep, o, st);
+	recording_lines(o, &rep->rp.sum, st);
+	python_lines(rep, o, st);
+	marks_section(rep, o, st);
+	for (size_t i = 0; i < NLISTS; i++)
+		section(rep, o, all, nall, &lists[i], st);
+	nosyms_note(rep, o, all, nall, lists, NLISTS, st);
 	free_groups(&groups, all);
 	return ferror(o) ? -EIO : 0;
 }

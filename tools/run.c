@@ -37,7 +37,7 @@ enum child_fail { CHILD_EXEC = 2, CHILD_ENV = 3 };
 
 /* What heldby passes on to the program: what a supervisor, job control or
  * a CI timeout sends to end or poke it. */
-static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP,
+static const int forwarded[] = { SIGTERM, SIGINT,  SIGHUP,
 				 SIGQUIT, SIGUSR1, SIGUSR2 };
 #define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
 
@@ -214,9 +214,9 @@ fixed_dir(const char *pattern, char *dir, size_t dirlen)
 		if (pattern[i] == '/')
 			slash = i;
 	int n = pattern[0] != '/' ? snprintf(dir, dirlen, ".")
-		: slash == 0	  ? snprintf(dir, dirlen, "/")
-				  : snprintf(dir, dirlen, "%.*s", (int)slash,
-					     pattern);
+		: slash == 0
+			? snprintf(dir, dirlen, "/")
+			: snprintf(dir, dirlen, "%.*s", (int)slash, pattern);
 	return n < 0 || (size_t)n >= dirlen ? -ENAMETOOLONG : 0;
 }
 
@@ -436,11 +436,12 @@ find_main_trace(struct run_done *d)
 	}
 }
 
-int
-run_traced(const struct run_opts *o, struct run_done *d)
+/* The shim to preload, into shim. Returns 0, or 1 with the reason
+ * printed. */
+static int
+shim_to_preload(char *shim, size_t len)
 {
-	char shim[PATH_MAX];
-	if (run_find_shim(shim, sizeof shim) != 0) {
+	if (run_find_shim(shim, len) != 0) {
 		fprintf(stderr,
 			"heldby: cannot find libheldby.so beside this heldby "
 			"(set HELDBY_SHIM to its path)\n");
@@ -452,14 +453,22 @@ run_traced(const struct run_opts *o, struct run_done *d)
 			shim);
 		return 1;
 	}
+	return 0;
+}
+
+/* The output pattern made absolute, into pattern, with its folder made
+ * and checked. Returns 0, or the status heldby ends with, the reason
+ * printed. */
+static int
+output_pattern(const struct run_opts *o, char *pattern, size_t len)
+{
 	char given[PATH_MAX];
 	if (in_folder(o->pattern ? o->pattern : DEFAULT_PATTERN, given,
 		      sizeof given) != 0) {
 		fprintf(stderr, "heldby: output pattern too long\n");
 		return 2;
 	}
-	char pattern[PATH_MAX];
-	int err = absolute_pattern(given, pattern, sizeof pattern);
+	int err = absolute_pattern(given, pattern, len);
 	if (err)
 		return err;
 	char dir[PATH_MAX];
@@ -471,26 +480,47 @@ run_traced(const struct run_opts *o, struct run_done *d)
 			dir, strerror(-err));
 		return 2;
 	}
-	const char *why = untraceable(o->argv[0]);
-	if (why)
-		fprintf(stderr, "heldby: %s %s; running it without recording\n",
-			o->argv[0], why);
-	err = runlog_create(d->log_path, sizeof d->log_path);
+	return 0;
+}
+
+/* Runs the program (with shim preloaded; NULL: untraced) to its end and
+ * reads the run's log. Returns 0, or the status heldby ends with. */
+static int
+run_to_end(const struct run_opts *o, const char *shim, const char *pattern,
+	   struct run_done *d)
+{
+	int err = runlog_create(d->log_path, sizeof d->log_path);
 	if (err) {
 		fprintf(stderr, "heldby: cannot make the run's log: %s\n",
 			strerror(-err));
 		return 1;
 	}
-	int rc = start_program(o, why ? NULL : shim, pattern, d->log_path,
-			       &d->pid);
+	int rc = start_program(o, shim, pattern, d->log_path, &d->pid);
 	if (rc == 0 && wait_program(d->pid, &d->status) != 0)
 		rc = 1;
 	if (rc == 0)
 		runlog_read(d->log_path, &d->log);
-	if (rc) {
+	if (rc)
 		unlink(d->log_path);
+	return rc;
+}
+
+int
+run_traced(const struct run_opts *o, struct run_done *d)
+{
+	char shim[PATH_MAX], pattern[PATH_MAX];
+	int rc = shim_to_preload(shim, sizeof shim);
+	if (!rc)
+		rc = output_pattern(o, pattern, sizeof pattern);
+	if (rc)
 		return rc;
-	}
+	const char *why = untraceable(o->argv[0]);
+	if (why)
+		fprintf(stderr, "heldby: %s %s; running it without recording\n",
+			o->argv[0], why);
+	rc = run_to_end(o, why ? NULL : shim, pattern, d);
+	if (rc)
+		return rc;
 	d->untraced = why != NULL;
 	run_expand(pattern, d->pid, d->named, sizeof d->named);
 	find_main_trace(d);

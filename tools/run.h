@@ -16,6 +16,11 @@ struct run_opts {
 	int follow; /* HELDBY_FOLLOW=1: children get traces of their own */
 };
 
+/* `heldby run ARGS`: argv[0] is "run". Parses the options (getopt: not
+ * thread-safe), then returns run_program's status, or 0 after --help, 2
+ * for bad usage. */
+int run_main(int argc, char **argv);
+
 /* Runs the program and ends the way it ended: its exit status, or death
  * by the same signal (128+signal where the signal cannot end heldby); 127
  * if it could not be found, 126 if it could not be executed, 2 if the

@@ -21,10 +21,10 @@
 #include "run.h"
 #include "units.h"
 
-#define CMD_SHOWN 40      /* command line characters in the table */
+#define CMD_SHOWN 40	  /* command line characters in the table */
 #define UNTRACED_SHOWN 10 /* untraced programs listed by name */
-#define EXECS_SHOWN 3     /* programs exec'd before the main one */
-#define SETTLE_MS 300     /* how long a daemon's first trace is waited for */
+#define EXECS_SHOWN 3	  /* programs exec'd before the main one */
+#define SETTLE_MS 300	  /* how long a daemon's first trace is waited for */
 
 struct proc {
 	pid_t pid;
@@ -46,7 +46,8 @@ join_argv(const char *argv, size_t len, char *out, size_t cap)
 	for (size_t i = 0; i < len && o + 4 < cap;) {
 		const char *a = argv + i;
 		size_t n = strnlen(a, len - i);
-		int quote = n == 0 || strpbrk(a, " \t\n'\"$`\\|&;<>()*?[]#~") != NULL;
+		int quote = n == 0 ||
+			    strpbrk(a, " \t\n'\"$`\\|&;<>()*?[]#~") != NULL;
 		if (o)
 			out[o++] = ' ';
 		if (quote && o + 1 < cap)
@@ -56,7 +57,8 @@ join_argv(const char *argv, size_t len, char *out, size_t cap)
 				memcpy(out + o, "'\\''", 4);
 				o += 4;
 			} else {
-				out[o++] = a[k] == '\n' || a[k] == '\t' ? ' ' : a[k];
+				out[o++] = a[k] == '\n' || a[k] == '\t' ? ' '
+									: a[k];
 			}
 		}
 		if (quote && o + 1 < cap)
@@ -223,8 +225,7 @@ print_table(const struct proc *ps, size_t n)
 	char b1[UNITS_BUF], b2[UNITS_BUF];
 	fprintf(stderr, "heldby: %zu traces, by pid:\n", n);
 	fprintf(stderr, "heldby:   %7s  %-*s  %10s  %10s  %-13s  %s\n", "pid",
-		CMD_SHOWN, "command line", "peak", "at exit", "state",
-		"trace");
+		CMD_SHOWN, "command line", "peak", "at exit", "state", "trace");
 	for (size_t i = 0; i < n; i++) {
 		const struct proc *p = &ps[i];
 		char cmd[CMD_SHOWN + 1];
@@ -391,7 +392,8 @@ run_summarise(struct run_done *d, int follow)
 		const struct rl_entry *e = &log->e[i];
 		if (e->kind != 'T' || e->nfields < 1)
 			continue;
-		ps[k] = (struct proc){ .pid = e->pid, .order = i,
+		ps[k] = (struct proc){ .pid = e->pid,
+				       .order = i,
 				       .trace = e->fields[0] };
 		load_proc(&ps[k]);
 		if (strcmp(e->fields[0], d->trace) == 0)

@@ -12,9 +12,9 @@
 #include <sys/types.h>
 
 struct rl_entry {
-	char kind;	/* 'T': began the trace fields[0]; 'U': ran fields[0]
-			 * with argv fields[1..] untraced; 'F': was forked */
-	pid_t pid;	/* 0: not known (system, popen) */
+	char kind; /* 'T': began the trace fields[0]; 'U': ran fields[0]
+		    * with argv fields[1..] untraced; 'F': was forked */
+	pid_t pid; /* 0: not known (system, popen) */
 	pid_t ppid;
 	char **fields; /* unescaped, NUL-terminated strings */
 	size_t nfields;

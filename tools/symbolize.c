@@ -19,6 +19,7 @@
 
 #include "hash.h"
 
+#include "cu_index.h"
 #include "demangle.h"
 #include "symcache.h"
 
@@ -33,7 +34,9 @@ struct sym_mod {
 	size_t build_id_len; /* 0: none, or too long: not cached on disk */
 	struct sym_entry *entries; /* this module's, when cached on disk */
 	int dirty;		   /* entries the disk cache lacks */
-	int names; /* 0: not asked; 1: names; -1: .dynsym only */
+	int names;		/* 0: not asked; 1: names; -1: .dynsym only */
+	struct cu_index *units; /* where there are no .debug_aranges */
+	int units_tried;
 	UT_hash_handle hh;
 };
 
@@ -102,6 +105,7 @@ sym_free(struct symbolizer *s)
 	HASH_ITER(hh, s->mods, m, mt)
 	{
 		HASH_DEL(s->mods, m);
+		cu_index_free(m->units);
 		if (m->dwfl)
 			dwfl_end(m->dwfl);
 		free(m->file);
@@ -402,16 +406,30 @@ call_line(Dwarf_Die *die)
 	return (unsigned)w;
 }
 
-static void
-resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
+/* The compile unit of addr: from .debug_aranges, else (clang emits none)
+ * from the units' own ranges. */
+static Dwarf_Die *
+unit_of(struct sym_mod *sm, Dwarf_Addr addr, Dwarf_Addr *bias)
 {
+	Dwarf_Die *cu = dwfl_module_addrdie(sm->mod, addr, bias);
+	if (cu)
+		return cu;
+	if (!sm->units_tried) {
+		sm->units_tried = 1;
+		sm->units = cu_index_new(sm->mod);
+	}
+	return sm->units ? cu_index_find(sm->units, addr, bias) : NULL;
+}
+
+static void
+resolve(struct sym_mod *sm, Dwarf_Addr addr, struct fbuf *b)
+{
+	Dwfl_Module *mod = sm->mod;
 	const char *file = NULL;
 	int line = 0;
 	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
 	if (ln)
 		file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
-	if (line < 0)
-		line = 0;
 
 	GElf_Off off;
 	GElf_Sym sym;
@@ -419,7 +437,15 @@ resolve(Dwfl_Module *mod, Dwarf_Addr addr, struct fbuf *b)
 		dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
 
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+	Dwarf_Die *cu = unit_of(sm, addr, &bias);
+	Dwarf_Line *dl = !ln && cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
+	if (dl) { /* no .debug_aranges: the unit's line table */
+		file = dwarf_linesrc(dl, NULL, NULL);
+		if (dwarf_lineno(dl, &line) != 0)
+			line = 0;
+	}
+	if (line < 0)
+		line = 0;
 	const char *dir = ln ? dwfl_line_comp_dir(ln) : NULL;
 	if (!dir && cu) {
 		Dwarf_Attribute a;
@@ -486,7 +512,7 @@ sym_resolve(struct symbolizer *s, const struct rd_module *m, uint64_t offset,
 	}
 	struct fbuf b = { 0 };
 	if (sm && sm->mod)
-		resolve(sm->mod, addr, &b);
+		resolve(sm, addr, &b);
 	if (!b.n && push(&b, NULL, NULL, 0, 0, NULL)) {
 		*frames = &s->unknown;
 		return 1;

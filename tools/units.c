@@ -37,6 +37,32 @@ format_size(uint64_t n, char *buf)
 	return buf;
 }
 
+/* The bytes a unit stands for: "" and "B" 1, "K" and "KiB" 1024, "KB"
+ * 1000, up to E. Returns 0, or -EINVAL for anything else. */
+static int
+unit_of(const char *p, uint64_t *mult)
+{
+	static const char letters[] = "KMGTPE";
+	*mult = 1;
+	if (!*p || !strcasecmp(p, "b"))
+		return 0;
+	const char *l = strchr(letters, toupper((unsigned char)*p));
+	if (!l || !*l)
+		return -EINVAL;
+	unsigned pow = (unsigned)(l - letters) + 1;
+	const char *rest = p + 1;
+	uint64_t base;
+	if (!*rest || !strcasecmp(rest, "ib"))
+		base = 1024;
+	else if (!strcasecmp(rest, "b"))
+		base = 1000;
+	else
+		return -EINVAL;
+	for (unsigned i = 0; i < pow; i++)
+		*mult *= base;
+	return 0;
+}
+
 int
 parse_size(const char *s, uint64_t *out)
 {
@@ -76,28 +102,9 @@ parse_size(const char *s, uint64_t *out)
 	if (*p == ' ' && p[1] && p[1] != ' ')
 		p++;
 
-	uint64_t mult = 1;
-	if (*p) {
-		static const char letters[] = "KMGTPE";
-		const char *l = strchr(letters, toupper((unsigned char)*p));
-		if (!strcasecmp(p, "b")) {
-			mult = 1;
-		} else if (l && *l) {
-			unsigned pow = (unsigned)(l - letters) + 1;
-			const char *rest = p + 1;
-			uint64_t base;
-			if (!*rest || !strcasecmp(rest, "ib"))
-				base = 1024;
-			else if (!strcasecmp(rest, "b"))
-				base = 1000;
-			else
-				return -EINVAL;
-			for (unsigned i = 0; i < pow; i++)
-				mult *= base;
-		} else {
-			return -EINVAL;
-		}
-	}
+	uint64_t mult;
+	if (unit_of(p, &mult))
+		return -EINVAL;
 	if (has_frac && mult == 1)
 		return -EINVAL; /* a fraction of a byte */
 	if (whole > UINT64_MAX / mult)

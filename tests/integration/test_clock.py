@@ -23,10 +23,17 @@ SLACK = 2 * MS
 # With a thread allocating all along, the writer ticks the clock for the
 # events (shim/clock.h): an allocation of a thread that allocates rarely
 # takes the writer's latest tick, every 0.5 ms while the writer gets the CPU.
-# Marks still read the clock themselves. (A tick that lags shows little: the
-# writer never lets time go back, so a late-stamped event takes the latest
-# time of the busy thread's events. A tick that runs ahead shows at once.)
-TICK_SLACK = 25 * MS
+# Marks still read the clock themselves. How far the tick lags is how long
+# the machine kept the writer from the CPU, which no bound survives on a
+# loaded machine; what holds whatever the load is that a thread never takes
+# a time older than its own last reading (its mark before the allocation)
+# and that a tick never runs ahead of the clock. So an allocation timed by
+# the tick lies after the thread's last mark and before the program's
+# reading after it (peak_after_mark=True). The busy thread stands aside
+# while a timed event is made (timed_marks.c, quiet()): an event of its,
+# preempted between taking its place in the order and reading the clock,
+# would otherwise push the timed event as late as the machine kept it
+# waiting (the writer never lets time go back).
 EVENTS = ("start", "slept", "peak", "held")
 
 
@@ -81,7 +88,7 @@ def sequence_trace(mode, pid, traces):
     return own[0] if len(own) == 1 else None
 
 
-def check_times(name, mode, clock, expect_warning=None, peak_slack=SLACK):
+def check_times(name, mode, clock, expect_warning=None, peak_after_mark=False):
     proc, traces, wall, workdir = run(mode, clock)
     try:
         pid, ev = parse(proc.stdout)
@@ -104,10 +111,13 @@ def check_times(name, mode, clock, expect_warning=None, peak_slack=SLACK):
         for e in EVENTS[1:]:
             b, a = ev[e]
             d = at[e] - at["start"]
-            sl = peak_slack if e == "peak" else SLACK
-            check(f"{name}_{e}_time_where_the_program_saw_it", b - a0 - sl <= d <= a - b0 + sl,
-                  (f"trace {d} ns after start, program between {b - a0} and {a - b0}",) + detail)
-        check(f"{name}_slept_300ms_between_marks", 290 * MS <= at["slept"] - at["start"] < 600 * MS, detail)
+            lo = at["slept"] - at["start"] if e == "peak" and peak_after_mark else b - a0 - SLACK
+            check(f"{name}_{e}_time_where_the_program_saw_it", lo <= d <= a - b0 + SLACK,
+                  (f"trace {d} ns after start, program between {b - a0} and {a - b0}, at least {lo}",)
+                  + detail)
+        # At least the 300 ms slept, at most what the program saw go by.
+        check(f"{name}_slept_300ms_between_marks",
+              290 * MS <= at["slept"] - at["start"] <= ev["slept"][1] - ev["start"][0] + SLACK, detail)
         # The program sleeps 300 ms after its last mark, then exits; the trace
         # cannot be longer than `heldby run` took.
         dur = rep["summary"]["duration_ns"]
@@ -123,7 +133,7 @@ usable = tsc_usable()
 check_times("tsc", "", "tsc", expect_warning=not usable)
 for mode in ("fork", "execfail", "busy"):
     if usable:
-        check_times(f"tsc_{mode}", mode, "tsc", peak_slack=TICK_SLACK if mode == "busy" else SLACK)
+        check_times(f"tsc_{mode}", mode, "tsc", peak_after_mark=mode == "busy")
     else:
         skip(f"tsc_{mode}", "no invariant TSC as the kernel's clocksource")
 for mode in ("", "fork", "execfail"):

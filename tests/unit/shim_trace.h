@@ -29,7 +29,9 @@ static inline void
 shim_trace_begin_flags(struct shim_trace *t, const char *path, uint32_t flags)
 {
 	unlink(path);
-	cr_assert_eq(tfile_create(&t->tf, path, 77, 1, 2, "/bin/x", NULL, 0, flags), 0);
+	cr_assert_eq(
+		tfile_create(&t->tf, path, 77, 1, 2, "/bin/x", NULL, 0, flags),
+		0);
 	enc_init(&t->e, t->buf, sizeof t->buf);
 	if (flags & HELDBY_TRACE_F_TIME_TABLE)
 		enc_time_table(&t->e, 4096);

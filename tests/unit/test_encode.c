@@ -140,9 +140,12 @@ Test(encode, tracefile_writes_header_and_checked_blocks)
 	cr_assert_geq(fd, 0);
 	close(fd);
 	struct tfile t;
-	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x", NULL, 0, 0), -EEXIST);
+	cr_assert_eq(tfile_create(&t, path, 1, 2, 3, "/bin/x", NULL, 0, 0),
+		     -EEXIST);
 	unlink(path);
-	cr_assert_eq(tfile_create(&t, path, 77, 1234, 5678, "/bin/x", NULL, 0, 0), 0);
+	cr_assert_eq(
+		tfile_create(&t, path, 77, 1234, 5678, "/bin/x", NULL, 0, 0),
+		0);
 	uint8_t raw[1000];
 	struct enc e;
 	enc_init(&e, raw, sizeof(raw));

@@ -745,9 +745,10 @@ Test(reader, json_report_escapes_strings)
 		"%s", out);
 	cr_expect(strstr(out, "\"peak_bytes\": 4104") != NULL);
 	cr_expect(strstr(out, "\"complete\": true") != NULL);
-	cr_expect(strstr(out,
-			 "\"function\": null, \"file\": null, \"line\": null") !=
-		  NULL);
+	cr_expect(
+		strstr(out,
+		       "\"function\": null, \"file\": null, \"line\": null") !=
+		NULL);
 	for (size_t i = 0; i < len; i++)
 		cr_expect((unsigned char)out[i] >= 0x20 || out[i] == '\n',
 			  "raw control byte");

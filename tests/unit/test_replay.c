@@ -233,8 +233,8 @@ Test(replay, marks_from_the_shim_encoder_reach_the_report)
 	cr_expect_eq(rep.rp.sum.peak_bytes, 5096);
 
 	char *json = report_to_string(&rep, 1);
-	cr_expect(strstr(json, "\"marks\": 3, \"marks_recorded\": 3}") != NULL, "summary.marks: %s",
-		  json);
+	cr_expect(strstr(json, "\"marks\": 3, \"marks_recorded\": 3}") != NULL,
+		  "summary.marks: %s", json);
 	cr_expect(strstr(json, "{\"label\": \"before load\", \"time_ns\": 10, "
 			       "\"bytes\": 0, \"blocks\": 0}") != NULL,
 		  "%s", json);

@@ -314,8 +314,9 @@ main(int argc, char **argv)
 		dup2_storm(atol(argv[2]));
 		held_after();
 	} else {
-		fprintf(stderr, "usage: fd_games redirect|close-range|"
-				"null-over|fill-disk|count-opens|dup2-storm ...\n");
+		fprintf(stderr,
+			"usage: fd_games redirect|close-range|"
+			"null-over|fill-disk|count-opens|dup2-storm ...\n");
 		return 2;
 	}
 	return 0;

@@ -71,8 +71,8 @@ churn(long n)
 static int
 child_without_handlers(int raw, long n)
 {
-	pid_t pid = raw ? (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)
-			: _Fork();
+	pid_t pid =
+		raw ? (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) : _Fork();
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
@@ -125,7 +125,8 @@ on_alarm(int sig, siginfo_t *si, void *ctx)
 {
 	(void)sig;
 	(void)si;
-	uintptr_t pc = (uintptr_t)((ucontext_t *)ctx)->uc_mcontext.gregs[REG_RIP];
+	uintptr_t pc =
+		(uintptr_t)((ucontext_t *)ctx)->uc_mcontext.gregs[REG_RIP];
 	if (pc >= libc_lo && pc < libc_hi)
 		return;
 	jumps++;
@@ -136,7 +137,8 @@ static int
 jump_out_of_handlers(long n)
 {
 	dl_iterate_phdr(find_libc, NULL);
-	struct sigaction sa = { .sa_sigaction = on_alarm, .sa_flags = SA_SIGINFO };
+	struct sigaction sa = { .sa_sigaction = on_alarm,
+				.sa_flags = SA_SIGINFO };
 	sigaction(SIGALRM, &sa, NULL);
 	struct itimerval it = { { 0, 100 }, { 0, 100 } };
 	sigsetjmp(back, 1);

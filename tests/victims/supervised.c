@@ -51,7 +51,7 @@ print_state(void)
 		if (sigaction(sig, NULL, &sa) != 0)
 			continue;
 		printf("sig %d %s\n", sig,
-		       sa.sa_handler == SIG_IGN   ? "ignored"
+		       sa.sa_handler == SIG_IGN	  ? "ignored"
 		       : sa.sa_handler == SIG_DFL ? "default"
 						  : "handled");
 	}
@@ -115,7 +115,8 @@ wait_signals(void)
 static void
 nap_ms(long ms)
 {
-	nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
+	nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L },
+		  NULL);
 }
 
 static int
@@ -180,6 +181,7 @@ main(int argc, char **argv)
 		printf("held %s MiB\n", argv[2]);
 		return 0;
 	}
-	fprintf(stderr, "usage: supervised state|signals|daemon FILE|chdir DIR|hold N\n");
+	fprintf(stderr,
+		"usage: supervised state|signals|daemon FILE|chdir DIR|hold N\n");
 	return 2;
 }

@@ -11,10 +11,16 @@
  *   timed_marks execfail after an exec that fails (the trace restarts)
  *   timed_marks busy     with a thread that allocates all along, so that
  *                        the writer ticks the clock for the events
+ * The thread stands aside while a timed event is made (quiet()): a free
+ * or malloc of its that had taken its place in the order and was then
+ * preempted before reading the clock would stamp a later time, and the
+ * writer, which never lets time go back, would move the timed event after
+ * it, by as long as the machine kept that thread waiting.
  * Not linked with libheldby: the marks are live only under LD_PRELOAD.
  */
 #include <heldby.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,16 +37,31 @@ static const char *names[NEV] = { "start", "slept", "peak", "held" };
 static uint64_t before[NEV], after[NEV];
 static void *volatile sink;
 static atomic_int stop_churn;
+/* Held by churn() around each free and malloc, by quiet() around a timed
+ * event; want_quiet makes churn() let go until quiet() has it. */
+static pthread_mutex_t churn_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int want_quiet;
+static atomic_int churn_full; /* all 64 blocks held: the sequence may begin */
 
-/* Small blocks in and out until told to stop: events keep flowing. */
+/* Small blocks in and out until told to stop: events keep flowing. All
+ * of one size, so that between two iterations (where quiet() finds it)
+ * the thread holds the most it ever does: the program's peak is the 8 MiB
+ * allocation itself, not a later moment at which this thread happened to
+ * hold a few bytes more, which a loaded machine could put off at will. */
 static void *
 churn(void *arg)
 {
 	(void)arg;
 	void *keep[64] = { 0 };
 	for (unsigned i = 0; !atomic_load(&stop_churn); i++) {
+		while (atomic_load(&want_quiet))
+			sched_yield();
+		pthread_mutex_lock(&churn_lock);
 		free(keep[i % 64]);
-		keep[i % 64] = malloc(16 + i % 200);
+		keep[i % 64] = malloc(48);
+		pthread_mutex_unlock(&churn_lock);
+		if (i == 64)
+			atomic_store(&churn_full, 1);
 	}
 	for (int i = 0; i < 64; i++)
 		free(keep[i]);
@@ -63,12 +84,29 @@ nap_ms(long ms)
 		;
 }
 
+/* No event of churn()'s is under way from quiet() to loud(). */
+static void
+quiet(void)
+{
+	atomic_store(&want_quiet, 1);
+	pthread_mutex_lock(&churn_lock);
+	atomic_store(&want_quiet, 0);
+}
+
+static void
+loud(void)
+{
+	pthread_mutex_unlock(&churn_lock);
+}
+
 static void
 timed_mark(int i)
 {
+	quiet();
 	before[i] = mono_ns();
 	heldby_mark(names[i]);
 	after[i] = mono_ns();
+	loud();
 }
 
 static int
@@ -80,9 +118,11 @@ sequence(void)
 	/* The allocation comes a while after this thread's last event, so
 	 * that its time is the writer's tick in busy mode, not the mark's. */
 	nap_ms(50);
+	quiet();
 	before[2] = mono_ns();
 	char *big = malloc(8 * MiB);
 	after[2] = mono_ns();
+	loud();
 	if (!big)
 		return 1;
 	memset(big, 1, 4096);
@@ -123,6 +163,8 @@ main(int argc, char **argv)
 		pthread_t t;
 		if (pthread_create(&t, NULL, churn, NULL) != 0)
 			return 1;
+		while (!atomic_load(&churn_full))
+			sched_yield();
 		int rc = sequence();
 		atomic_store(&stop_churn, 1);
 		pthread_join(t, NULL);
