@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deepbind.h"
@@ -666,6 +667,24 @@ look_lock(void)
 	       atomic_compare_exchange_strong(&look_owner, &cur, me);
 }
 
+/* The look, once another thread's is over. That one may have begun before
+ * the module this call is for was relocated, and patched nothing of it;
+ * returning at once let this thread's next call (the plugin's first free,
+ * through a lazy slot) bind past us (test_deepbind's lazy case, under
+ * load). Bounded (20 ms): a look takes microseconds, and one that waits
+ * for a lock this thread holds (the loader's) is given up on. */
+static bool
+look_lock_wait(void)
+{
+	struct timespec nap = { 0, 50000 };
+	for (int i = 0; i < 400; i++) {
+		if (look_lock())
+			return true;
+		nanosleep(&nap, NULL);
+	}
+	return false;
+}
+
 /* Whether a module that waits to be relocated is now, probed without the
  * lock; or, every 64th time, whether to look anyway (one that went away
  * while waiting is dropped by a look). */
@@ -696,8 +715,8 @@ dpb_settle(void)
 	 * (other threads' walks wait for it on dl_iterate_phdr's lock). */
 	if (*(volatile int *)&_r_debug.r_state != RT_CONSISTENT)
 		goto out;
-	if (!look_lock())
-		goto out; /* another thread is looking */
+	if (!look_lock_wait())
+		goto out; /* another thread is looking, still */
 	/* Down before the look: a load that comes during it raises it again. */
 	atomic_fetch_and(&dpb_hot.flags, ~(DPB_LOADER | DPB_WAITING));
 	if (setup() && look())

@@ -31,10 +31,9 @@ extern struct dpb_hot dpb_hot HB_HIDDEN;
 /* Looks at the modules loaded since the last look and points the slots of
  * those that bind past us at the shim. Called with the guard held, by any
  * thread (the writer too); keeps errno. Takes dl_iterate_phdr's lock (not
- * async-signal-safe, as libunwind's walks are not) and waits on nothing of
- * ours: a thread that finds another look under way returns at once, and so
- * does one that finds the loader mapping or unmapping. Allocates nothing
- * (mmap). */
+ * async-signal-safe, as libunwind's walks are not); a thread that finds
+ * another look under way waits for it (bounded: 20 ms), one that finds the
+ * loader mapping or unmapping returns at once. Allocates nothing (mmap). */
 void dpb_settle(void) HB_HIDDEN;
 
 /* On every allocation the hooks record, with HB_HOOK_FRAME() (or NULL):
