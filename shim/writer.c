@@ -110,6 +110,9 @@ static struct writer {
  * its first dl_iterate_phdr), and the child must find every event either
  * counted and consumed or still in its ring (writer_count_leftovers). */
 static pthread_mutex_t w_fork_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Moves while the writer drains (every 64 events of a ring), so that a
+ * fork waits for a long drain but not for a writer stuck in the loader. */
+static _Atomic uint64_t w_progress;
 
 /* Both raw buffers, one mapping; wr.enc.buf is one of them. A second
  * trace of the process reuses them. */
@@ -452,6 +455,12 @@ write_events(uint64_t w)
 		if (++c->since >= 64) { /* room for the producer meanwhile */
 			ring_consume(c->r, c->pos);
 			c->since = 0;
+			atomic_store_explicit(
+				&w_progress,
+				atomic_load_explicit(&w_progress,
+						     memory_order_relaxed) +
+					1,
+				memory_order_relaxed);
 		}
 	}
 }
@@ -973,11 +982,30 @@ void
 writer_fork_prepare(void)
 {
 	/* Bounded: a program that forks from inside a dl_iterate_phdr
-	 * callback holds the lock the writer is waiting for. */
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
-	w_fork_locked = pthread_mutex_timedlock(&w_fork_lock, &ts) == 0;
+	 * callback holds the lock the writer is waiting for. But a drain
+	 * that is merely long (a busy program on a loaded machine) is waited
+	 * for: given up on, it left the child a w_fork_lock held for good,
+	 * and the child's writer never wrote a block. So the wait ends after
+	 * 1 s in which the writer did not move on. */
+	uint64_t seen = atomic_load_explicit(&w_progress, memory_order_relaxed);
+	w_fork_locked = 0;
+	for (int still = 0; still < 10;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_mutex_timedlock(&w_fork_lock, &ts) == 0) {
+			w_fork_locked = 1;
+			return;
+		}
+		uint64_t now =
+			atomic_load_explicit(&w_progress, memory_order_relaxed);
+		still = now == seen ? still + 1 : 0;
+		seen = now;
+	}
 }
 
 void
@@ -992,6 +1020,8 @@ writer_forked(void)
 {
 	if (w_fork_locked) /* taken by this thread before fork */
 		pthread_mutex_unlock(&w_fork_lock);
+	else /* held by the parent's writer, which the child has not */
+		w_fork_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	/* The child has no writer thread and must never write the parent's
 	 * file: forget both. Its copy of the descriptor goes, unless the
 	 * number is a file of the program's by now. */
