@@ -12,14 +12,14 @@
 #include <link.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "attrs.h"
 #include "backtrace.h"
 #include "config.h"
 #include "guard.h"
 #include "lifecycle.h"
-#include "signals.h"
+#include "ring.h"
+#include "sigmask.h"
 #include "unwind.h"
 
 struct range {
@@ -107,9 +107,8 @@ bt_without_libunwind(void)
 static bool
 walks_done(void)
 {
-	struct timespec nap = { 0, 50000 };
 	for (int i = 0; i < 20000 && atomic_load(&unw_inside) > unw_self; i++)
-		nanosleep(&nap, NULL);
+		ring_nap(50000);
 	return atomic_load(&unw_inside) <= unw_self;
 }
 
@@ -155,13 +154,12 @@ bt_fork_child(void)
 static void
 walk_enter(void)
 {
-	struct timespec nap = { 0, 50000 };
 	for (int i = 0; i < 20000; i++) {
 		atomic_fetch_add(&unw_inside, 1);
 		if (!atomic_load(&unw_paused) || unw_forking)
 			return;
 		atomic_fetch_sub(&unw_inside, 1);
-		nanosleep(&nap, NULL);
+		ring_nap(50000);
 	}
 	atomic_fetch_add(&unw_inside, 1);
 }

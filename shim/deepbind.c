@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "deepbind.h"
@@ -22,6 +21,7 @@
 #include "lifecycle.h"
 #include "modules.h"
 #include "real.h"
+#include "ring.h"
 
 /* Only the loader knows whether a module is relocated yet; glibc 2.35 made
  * that public: _dl_find_object finds a module once it is. Weak, so that
@@ -676,11 +676,10 @@ look_lock(void)
 static bool
 look_lock_wait(void)
 {
-	struct timespec nap = { 0, 50000 };
 	for (int i = 0; i < 400; i++) {
 		if (look_lock())
 			return true;
-		nanosleep(&nap, NULL);
+		ring_nap(50000);
 	}
 	return false;
 }

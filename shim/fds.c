@@ -14,7 +14,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "attrs.h"
@@ -22,7 +21,8 @@
 #include "fds.h"
 #include "lifecycle.h"
 #include "real.h"
-#include "signals.h"
+#include "ring.h"
+#include "sigmask.h"
 #include "tracefile.h"
 
 /* Where the shim's descriptors go when the program may use many: above
@@ -164,13 +164,6 @@ park(int fd)
  * and its move among our numbers, a few system calls. */
 static _Atomic int opening, placing;
 
-static void
-nap(void)
-{
-	struct timespec t = { 0, 50000 };
-	nanosleep(&t, NULL);
-}
-
 int
 fds_open(const char *path, int flags, mode_t mode)
 {
@@ -189,7 +182,7 @@ fds_open(const char *path, int flags, mode_t mode)
 			break;
 		}
 		atomic_fetch_sub(&opening, 1);
-		nap();
+		ring_nap(50000);
 	}
 	sig_unblock(&old);
 	errno = err;
@@ -204,7 +197,7 @@ place_begin(void)
 	if (atomic_load(&opening) == 0 || !hb_in_owner())
 		return;
 	for (int i = 0; i < 20000 && atomic_load(&opening) > 0; i++)
-		nap();
+		ring_nap(50000);
 }
 
 static void

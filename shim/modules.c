@@ -27,7 +27,7 @@
 #include "maps.h"
 #include "modules.h"
 #include "ownheap.h"
-#include "signals.h"
+#include "sigmask.h"
 
 #define MOD_RANGES 16
 #define MOD_BID MOD_BID_MAX

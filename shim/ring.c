@@ -9,9 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,6 +18,7 @@
 #include <unistd.h>
 
 #include "mapmem.h"
+#include "sigmask.h"
 #include "hb_assert.h"
 
 _Atomic int ring_stop;
@@ -185,28 +184,15 @@ ring_foreign(void)
  * changed: grow_empty unmaps the old buffer before the ring points at the
  * new one, and the next push would write into the hole. The slow path
  * waits for the writer anyway; its signals come once it has room. */
-static void
-block_async(sigset_t *old)
-{
-	sigset_t set;
-	sigfillset(&set);
-	sigdelset(&set, SIGSEGV);
-	sigdelset(&set, SIGBUS);
-	sigdelset(&set, SIGILL);
-	sigdelset(&set, SIGFPE);
-	sigdelset(&set, SIGTRAP);
-	pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
 static int wait_room(struct ring *r, uint64_t tail, size_t n);
 
 int
 ring_wait_room(struct ring *r, uint64_t tail, size_t n)
 {
 	sigset_t old;
-	block_async(&old);
+	sig_block_async(&old);
 	int ret = wait_room(r, tail, n);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sig_unblock(&old);
 	return ret;
 }
 

@@ -560,21 +560,3 @@ sigaltstack(const stack_t *ss, stack_t *old)
 	}
 	return 0;
 }
-
-void
-sig_block_async(sigset_t *old)
-{
-	sigset_t set;
-	sigfillset(&set);
-	static const int sync_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-					 SIGTRAP };
-	for (size_t i = 0; i < sizeof(sync_sigs) / sizeof(sync_sigs[0]); i++)
-		sigdelset(&set, sync_sigs[i]);
-	pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-void
-sig_unblock(const sigset_t *old)
-{
-	pthread_sigmask(SIG_SETMASK, old, NULL);
-}

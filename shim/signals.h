@@ -28,12 +28,4 @@ void sig_thread_start(void) HB_HIDDEN;
  * it. Keeps errno; async-signal-safe. */
 void sig_thread_exit(void) HB_HIDDEN;
 
-/* Blocks every signal a handler could come from but the synchronous ones
- * (a fault must still reach its handler, or the default action): around
- * the hooks' calls that hold a lock of libc's or libunwind's, which a
- * handler's siglongjmp would leave taken. The previous mask into *old, for
- * sig_unblock. Any thread; async-signal-safe. */
-void sig_block_async(sigset_t *old) HB_HIDDEN;
-void sig_unblock(const sigset_t *old) HB_HIDDEN;
-
 #endif

@@ -7,6 +7,7 @@
  * path) and gives back what a block it could not finish took of the disk.
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced */
+#include "ring.h"
 #include "tracefile.h"
 
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -175,9 +175,8 @@ tfile_swap_fd(struct tfile *t, int old, int nfd)
 	 * end. One system call on a local file; bounded all the same. */
 	unsigned io = atomic_load(&t->io);
 	if (io & 1) {
-		struct timespec nap = { 0, 50000 };
 		for (int i = 0; i < 20000 && atomic_load(&t->io) == io; i++)
-			nanosleep(&nap, NULL);
+			ring_nap(50000);
 	}
 	return true;
 }

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 int
 cli_bad_usage(const char *cmd, const char *what, const char *arg)
@@ -14,4 +15,12 @@ cli_bad_usage(const char *cmd, const char *what, const char *arg)
 		cmd ? " " : "", cmd ? cmd : "", what, arg ? " " : "",
 		arg ? arg : "");
 	return 2;
+}
+
+int
+cli_bad_option(const char *cmd, int c, char *const *argv)
+{
+	return cli_bad_usage(
+		cmd, c == ':' ? "option needs an argument:" : "unknown option",
+		argv[optind - 1]);
 }

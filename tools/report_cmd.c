@@ -103,12 +103,7 @@ one_option(int c, char **argv, struct report_args *a)
 	case 'F': a->full = 1; return ARGS_GO_ON;
 	case 'c': return color_arg(optarg, a);
 	case 'h': fputs(report_usage, stdout); return 0;
-	case ':':
-		return cli_bad_usage("report", "option needs an argument:",
-				     argv[optind - 1]);
-	default:
-		return cli_bad_usage("report", "unknown option",
-				     argv[optind - 1]);
+	default: return cli_bad_option("report", c, argv);
 	}
 }
 

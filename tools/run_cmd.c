@@ -60,12 +60,7 @@ run_main(int argc, char **argv)
 			break;
 		case 'f': ro.follow = 1; break;
 		case 'h': fputs(run_usage, stdout); return 0;
-		case ':':
-			return cli_bad_usage("run", "option needs an argument:",
-					     argv[optind - 1]);
-		default:
-			return cli_bad_usage("run", "unknown option",
-					     argv[optind - 1]);
+		default: return cli_bad_option("run", c, argv);
 		}
 	}
 	if (optind >= argc)
