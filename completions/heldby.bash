@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # bash completion for heldby(1): commands, their options, traces for
-# `report`, and after run/check's PROG, that program's own completion.
+# `report`, recorded processes for `snapshot`, and after run/check's PROG, that program's own completion.
 
 _heldby()
 {
@@ -15,7 +15,7 @@ _heldby()
 	fi
 
 	if [[ $cword -eq 1 ]]; then
-		COMPREPLY=($(compgen -W 'run report check --help --version' -- "$cur"))
+		COMPREPLY=($(compgen -W 'run report check snapshot --help --version' -- "$cur"))
 		return
 	fi
 
@@ -23,17 +23,30 @@ _heldby()
 	case $cmd in
 	report)
 		case $prev in
-		--top | --depth) return ;;
+		--top | --depth | --at) return ;;
 		--color)
 			COMPREPLY=($(compgen -W 'auto always never' -- "$cur"))
 			return
 			;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W '--json --top --depth --full --color --help' -- "$cur"))
+			COMPREPLY=($(compgen -W '--json --top --depth --full --color --at --help' -- "$cur"))
 		else
 			compopt -o filenames 2>/dev/null
 			COMPREPLY=($(compgen -f -X '!*.hbt*' -- "$cur") $(compgen -d -- "$cur"))
+		fi
+		return
+		;;
+	snapshot)
+		case $prev in
+		--label | --top) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W '--label --json --top --help' -- "$cur"))
+		else
+			# the processes that map libheldby.so: those it records
+			local pids=$(grep -l libheldby /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3)
+			COMPREPLY=($(compgen -W "$pids" -- "$cur"))
 		fi
 		return
 		;;

@@ -385,6 +385,18 @@ tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len)
 	return 0;
 }
 
+int
+tfile_sync(struct tfile *t)
+{
+	if (check_fd(t) != 0)
+		return -EBADF;
+	int fd = io_begin(t);
+	int r = fd >= 0 ? fdatasync(fd) : -1;
+	int err = fd >= 0 ? errno : EBADF;
+	io_end(t);
+	return r == 0 ? 0 : -err;
+}
+
 void
 tfile_close(struct tfile *t)
 {

@@ -91,6 +91,10 @@ int tfile_create(struct tfile *t, const char *path, uint64_t pid,
  * and no file by its path); the number is then forgotten (fd -1), since it
  * is the program's. */
 int tfile_write_block(struct tfile *t, const uint8_t *raw, size_t len);
+/* fdatasync of the trace, reopened first where the descriptor no longer
+ * refers to it (as tfile_write_block does). 0 or -errno. Not while a
+ * block is being written (compressor_wait first). */
+int tfile_sync(struct tfile *t);
 /* Makes nfd, a copy of the trace's descriptor old, the one written to,
  * and waits until no system call uses old any more (1 s at most), so that
  * the caller may hand old to the program. False, changing nothing, when

@@ -40,6 +40,7 @@
 #include "clock.h"
 #include "compressor.h"
 #include "config.h"
+#include "control.h"
 #include "count.h"
 #include "encode.h"
 #include "event.h"
@@ -77,7 +78,8 @@
  * the next allocation (first_seq). */
 static struct writer {
 	struct tfile tf;
-	int tf_ok; /* writing: the file is open and no write failed */
+	int tf_ok;  /* writing: the file is open and no write failed */
+	int tf_err; /* once tf_ok is 0: -errno of the write that failed */
 	struct enc enc;
 	uint64_t start_mono, start_real;
 	struct clk_cal cal; /* event times to ns (clock.h) */
@@ -96,6 +98,7 @@ static struct writer {
 	 * it. */
 	uint64_t first_seq;
 	struct sum sum; /* HELDBY_REC_SUMMARY (summary.h) */
+	struct ctl ctl; /* `heldby snapshot`'s requests (control.h) */
 	/* The thread, and what the program's threads ask of it. */
 	pthread_t thread;
 	_Atomic int running, quit, done, finishing;
@@ -176,6 +179,7 @@ write_failed(int err)
 		 strerror(-err));
 	hb_warn(msg);
 	wr.tf_ok = 0;
+	wr.tf_err = err ? err : -EIO;
 	clk_untick();
 	/* The hooks count from now on; this thread counts what the rings
 	 * already hold. */
@@ -666,6 +670,27 @@ loop_flush(struct loop *l)
 	}
 }
 
+/* A snapshot `heldby snapshot` asked for (control.h): a MARK at now,
+ * after every event taken before, in the file and on the disk before the
+ * answer. The requests are rare: durable means fdatasync. Outside
+ * w_fork_lock but for the drain, which takes it. */
+static void
+loop_snapshot(struct loop *l)
+{
+	struct ctl_req q;
+	if (!ctl_due(&wr.ctl, hb_now()) || !ctl_take(&wr.ctl, wr.tf.path, &q))
+		return;
+	drain_all(500000000u);
+	uint64_t now = hb_now();
+	uint64_t t = now > wr.start_mono ? now - wr.start_mono : 0;
+	if (wr.tf_ok && EMIT(enc_mark(&wr.enc, t, q.label))) {
+		t = wr.enc.prev_time; /* the mark's, never behind the block's */
+		flush_and_wait();
+		l->last_flush = hb_now();
+	}
+	ctl_answer(&q, t, wr.tf_ok ? tfile_sync(&wr.tf) : wr.tf_err);
+}
+
 /* Times the program's threads found their ring full, over every ring. */
 static uint64_t
 ring_waits(void)
@@ -731,6 +756,7 @@ writer_main(void *arg)
 			break;
 		}
 		loop_flush(&l);
+		loop_snapshot(&l);
 	}
 	end_trace();
 	atomic_store(&wr.done, 1);

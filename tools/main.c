@@ -13,6 +13,7 @@
 #include "heldby/trace.h"
 #include "report.h"
 #include "run.h"
+#include "snapshot.h"
 
 #ifndef HELDBY_VERSION
 #define HELDBY_VERSION "unknown"
@@ -21,9 +22,10 @@
 static const char usage[] =
 	"usage: heldby run [-o PATTERN] [--follow] [--] PROG [ARGS...]\n"
 	"       heldby report [--json] [--top N] [--depth N | --full] [--color WHEN]\n"
-	"                     TRACE\n"
+	"                     [--at WHEN] TRACE | DIR | TRACE...\n"
 	"       heldby check [--max-peak SIZE] [--max-end SIZE] [--max-blocks N]\n"
 	"                    [--no-follow] [-o PATTERN] [--] PROG [ARGS...]\n"
+	"       heldby snapshot [--label L] [--json] [--top N] PID\n"
 	"       heldby --help | --version\n"
 	"\n"
 	"Which call sites hold the bytes: at the peak, and at exit.\n"
@@ -38,14 +40,17 @@ static const char usage[] =
 	"           allocation sites. --json: the full, stable form; --top N: list\n"
 	"           length (default 10 in text, all in JSON; 0: all); --depth N:\n"
 	"           frames shown (default 8); --full: every frame, nothing folded\n"
-	"           or merged; --color auto|always|never.\n"
+	"           or merged; --color auto|always|never; --at WHEN: at one\n"
+	"           moment (peak, end, 12.5s, a mark's label) with the ages held.\n"
 	"  check    run PROG as run does; exit 1 when it held more than --max-peak\n"
 	"           bytes at the peak, --max-end bytes or --max-blocks blocks at\n"
 	"           exit, naming the top holders and keeping the trace. SIZE:\n"
 	"           1048576, 64KiB or 64K (1024s), 64KB (1000s), 1.5GiB, 10M.\n"
 	"           Each program PROG runs is checked on its own; --no-follow:\n"
 	"           PROG's process alone.\n"
-	"           PROG's own failure is passed on. More: heldby check --help.\n";
+	"           PROG's own failure is passed on. More: heldby check --help.\n"
+	"  snapshot mark \"now\" in the trace of running process PID (recorded by\n"
+	"           heldby), wait until it is on disk, and print the holders then.\n";
 
 /* Each command's main gets argv from its own name on. */
 static const struct {
@@ -55,6 +60,7 @@ static const struct {
 	{ "run", run_main },
 	{ "report", report_main },
 	{ "check", check_main },
+	{ "snapshot", snapshot_main },
 };
 
 int

@@ -266,13 +266,12 @@ oom:
 	return NULL;
 }
 
-int
-reader_open(const char *path, struct reader **out, char *err, size_t errlen)
+/* A reader of fd, which it takes (closed on failure), named path. */
+static int
+reader_of_fd(int fd, const char *path, struct reader **out, char *err,
+	     size_t errlen)
 {
 	uint8_t h[HELDBY_TRACE_HEADER_FIXED];
-	int fd = open_trace(path, err, errlen);
-	if (fd < 0)
-		return fd;
 	ssize_t n = read_at(fd, h, sizeof h, 0);
 	if (n < 0) {
 		int e = errno;
@@ -293,6 +292,28 @@ reader_open(const char *path, struct reader **out, char *err, size_t errlen)
 	}
 	*out = r;
 	return 0;
+}
+
+int
+reader_open(const char *path, struct reader **out, char *err, size_t errlen)
+{
+	int fd = open_trace(path, err, errlen);
+	if (fd < 0)
+		return fd;
+	return reader_of_fd(fd, path, out, err, errlen);
+}
+
+int
+reader_reopen(const struct reader *r, struct reader **out, char *err,
+	      size_t errlen)
+{
+	int fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s", strerror(e));
+		return -e;
+	}
+	return reader_of_fd(fd, r->path, out, err, errlen);
 }
 
 static void

@@ -92,6 +92,11 @@ struct reader;
  * thread. */
 int reader_open(const char *path, struct reader **out, char *err,
 		size_t errlen);
+/* A second reader of r's file from its start (a trace read from a pipe
+ * too: the same spooled copy), for a view that reads it twice. Returns 0
+ * or -errno with err set, as reader_open. */
+int reader_reopen(const struct reader *r, struct reader **out, char *err,
+		  size_t errlen);
 void reader_close(struct reader *r);
 
 /* Next event: 1 and *ev filled, or 0 at the end of the stream (including a

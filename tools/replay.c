@@ -151,6 +151,7 @@ after_change(struct replay *rp, uint64_t t)
 		rp->sum.peak_bytes = rp->cur_bytes;
 		rp->sum.peak_blocks = rp->cur_blocks;
 		rp->sum.peak_time_ns = t;
+		rp->peak_event = rp->events;
 		rp->epoch++;
 	}
 }
@@ -494,11 +495,137 @@ replay_rename(struct replay *rp, uint64_t id, uint64_t addr)
 	return lt_add(&rp->live, &nb);
 }
 
+/* ---- what was held at one moment (report --at) ---- */
+
+const uint64_t rp_age_end_ns[RP_AGES - 1] = { 1000000000u, 10000000000u,
+					      60000000000u };
+
+void
+replay_want_at(struct replay *rp, const struct rp_at *at)
+{
+	rp->at = *at;
+	rp->at.taken = 0;
+}
+
+static unsigned
+age_bucket(uint64_t age)
+{
+	unsigned b = 0;
+	while (b < RP_AGES - 1 && age >= rp_age_end_ns[b])
+		b++;
+	return b;
+}
+
+/* One live block into the moment's ages. */
+static void
+at_block(struct replay *rp, struct rp_site *s, uint64_t size, uint64_t time)
+{
+	uint64_t age = rp->at.at_ns > time ? rp->at.at_ns - time : 0;
+	unsigned b = age_bucket(age);
+	s->at_age_bytes[b] += size;
+	rp->at.age_bytes[b] += size;
+	rp->at.age_blocks[b]++;
+}
+
+/* Every live block, wherever it lives: the ring, the pages, the table. */
+static void
+at_blocks(struct replay *rp)
+{
+	for (size_t i = 0; rp->recent && i < RP_RECENT; i++)
+		if (rp->recent[i].id)
+			at_block(rp, rp->recent[i].site, rp->recent[i].size,
+				 rp->recent[i].time);
+	for (size_t p = 0; p < rp->npages; p++) {
+		struct rp_page *pg = rp->pages[p];
+		for (size_t i = 0; pg && i < RP_PAGE; i++)
+			if (pg->e[i].site)
+				at_block(rp, rp->site_list[pg->e[i].site - 1],
+					 pg->e[i].size, pg->e[i].time);
+	}
+	for (size_t i = 0; rp->live.e && i <= rp->live.mask; i++)
+		if (rp->live.e[i].id)
+			at_block(rp, rp->live.e[i].site, rp->live.e[i].size,
+				 rp->live.e[i].time);
+}
+
+/* Takes what is held now as the moment at_ns: each site's counters, and
+ * the ages of the blocks. */
+static void
+at_take(struct replay *rp, uint64_t at_ns)
+{
+	struct rp_at *at = &rp->at;
+	at->taken = 1;
+	at->at_ns = at_ns;
+	at->bytes = rp->cur_bytes;
+	at->blocks = rp->cur_blocks;
+	at->tsum = 0;
+	struct rp_site *s, *st;
+	HASH_ITER(hh, rp->sites, s, st)
+	{
+		s->at_bytes = s->cur_bytes;
+		s->at_blocks = s->cur_blocks;
+		s->at_tsum = s->cur_tsum;
+		at->tsum += s->cur_tsum;
+		memset(s->at_age_bytes, 0, sizeof s->at_age_bytes);
+	}
+	at_blocks(rp);
+}
+
+/* Before an event at time t is applied: a time asked for lies before
+ * it. */
+static void
+at_before(struct replay *rp, uint64_t t)
+{
+	if (rp->at.kind == RP_AT_TIME && !rp->at.taken && t > rp->at.time_ns)
+		at_take(rp, rp->at.time_ns);
+}
+
+/* After an event is applied: the number of events asked for. */
+static void
+at_after(struct replay *rp)
+{
+	if (rp->at.kind == RP_AT_EVENT && !rp->at.taken &&
+	    rp->events == rp->at.event)
+		at_take(rp, rp->last_time);
+}
+
+static void
+at_mark(struct replay *rp, uint64_t t, const char *label, size_t len)
+{
+	const char *want = rp->at.label;
+	if (rp->at.kind == RP_AT_MARK && !rp->at.taken && want &&
+	    strlen(want) == len && (!len || !memcmp(want, label, len)))
+		at_take(rp, t);
+}
+
+/* At the end of the trace: the end, or a time after the last event. */
+static void
+at_finish(struct replay *rp)
+{
+	if (rp->at.taken)
+		return;
+	if (rp->at.kind == RP_AT_END)
+		at_take(rp, rp->sum.duration_ns);
+	else if (rp->at.kind == RP_AT_TIME &&
+		 rp->at.time_ns <= rp->sum.duration_ns)
+		at_take(rp, rp->at.time_ns);
+}
+
+uint64_t
+replay_at_age(const struct replay *rp, const struct rp_site *s)
+{
+	if (!s->at_blocks)
+		return 0;
+	double age = (double)rp->at.at_ns - s->at_tsum / (double)s->at_blocks;
+	return age > 0 ? (uint64_t)(age + 0.5) : 0;
+}
+
 int
 replay_mark(struct replay *rp, uint64_t t, const char *label, size_t len)
 {
 	note_time(rp, t);
 	rp->sum.marks++;
+	at_mark(rp, t, label, len);
 	if (rp->nmarks >= RP_MARKS_MAX)
 		return 0;
 	if (rp->nmarks == rp->marks_cap) {
@@ -524,8 +651,8 @@ replay_mark(struct replay *rp, uint64_t t, const char *label, size_t len)
 	return 0;
 }
 
-int
-replay_apply(struct replay *rp, const struct rd_event *ev)
+static int
+apply_one(struct replay *rp, const struct rd_event *ev)
 {
 	switch (ev->kind) {
 	case RD_ALLOC:
@@ -549,6 +676,18 @@ replay_apply(struct replay *rp, const struct rd_event *ev)
 	return 0;
 }
 
+int
+replay_apply(struct replay *rp, const struct rd_event *ev)
+{
+	if (rp->at.kind != RP_AT_NONE)
+		at_before(rp, ev->time_ns);
+	rp->events++;
+	int rc = apply_one(rp, ev);
+	if (rp->at.kind != RP_AT_NONE)
+		at_after(rp);
+	return rc;
+}
+
 void
 replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
 {
@@ -560,6 +699,7 @@ replay_finish(struct replay *rp, uint64_t duration_ns, int complete)
 	rp->sum.duration_ns =
 		duration_ns > rp->last_time ? duration_ns : rp->last_time;
 	rp->sum.complete = complete;
+	at_finish(rp);
 }
 
 /* ---- applying a reader's events, decoded ahead (decode_ahead.h) ----

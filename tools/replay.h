@@ -22,6 +22,10 @@ struct rp_site {
 	uint64_t epoch; /* global epoch when peak_* were last brought up to date
 			 */
 	uint64_t calls, total_bytes;
+	/* At the moment report --at asked for (struct rp_at), once taken. */
+	uint64_t at_bytes, at_blocks;
+	double at_tsum;
+	uint64_t at_age_bytes[4]; /* by RP_AGE_* bucket */
 	uint32_t index; /* 1 + its place in replay.site_list; 0: none */
 	unsigned mark;	/* scratch for the views */
 	UT_hash_handle hh;
@@ -65,6 +69,27 @@ struct rp_summary {
 	int complete;
 };
 
+/* The moment `report --at` asks about, and what was held then: the
+ * holders are each site's at_* counters. Ages are bucketed like GC
+ * generations. */
+enum rp_at_kind { RP_AT_NONE, RP_AT_TIME, RP_AT_EVENT, RP_AT_MARK, RP_AT_END };
+enum { RP_AGE_1S, RP_AGE_10S, RP_AGE_60S, RP_AGE_OLDER, RP_AGES };
+struct rp_at {
+	enum rp_at_kind kind;
+	uint64_t time_ns;  /* RP_AT_TIME: after every event up to it */
+	uint64_t event;	   /* RP_AT_EVENT: after this many events */
+	const char *label; /* RP_AT_MARK: the first mark so labelled */
+	/* Filled when the moment is reached. */
+	int taken;
+	uint64_t at_ns; /* the moment */
+	uint64_t bytes, blocks;
+	double tsum; /* of the held blocks' allocation times */
+	uint64_t age_bytes[RP_AGES], age_blocks[RP_AGES];
+};
+
+/* Where each age bucket ends, in ns (the last has no end). */
+extern const uint64_t rp_age_end_ns[RP_AGES - 1];
+
 #define RP_SITE_CACHE 1024
 #define RP_RECENT (1u << 16)
 
@@ -105,6 +130,9 @@ struct replay {
 	uint64_t epoch;
 	uint64_t last_time;
 	struct rp_summary sum;
+	uint64_t events;     /* applied so far */
+	uint64_t peak_event; /* events applied when the peak was reached */
+	struct rp_at at;
 	struct rp_mark *marks; /* in trace order, at most RP_MARKS_MAX */
 	size_t nmarks, marks_cap;
 };
@@ -131,6 +159,12 @@ int replay_mark(struct replay *rp, uint64_t time_ns, const char *label,
 /* Brings every site's peak values up to date; call once after the last
  * event. duration_ns is the END time or the last event's time. */
 void replay_finish(struct replay *rp, uint64_t duration_ns, int complete);
+
+/* Asks the replay to take what is held at a moment (before any event is
+ * applied); rp->at says afterwards whether it was reached. */
+void replay_want_at(struct replay *rp, const struct rp_at *at);
+/* Mean age of the blocks a site held at the --at moment. */
+uint64_t replay_at_age(const struct replay *rp, const struct rp_site *s);
 
 /* Reads every event of r into rp and finishes it. Returns 0 or -ENOMEM. */
 int replay_reader(struct replay *rp, struct reader *r);

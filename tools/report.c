@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proctrace.h"
+#include "units.h"
+
 #define MAX_DEPTH 1024 /* guards against a parent cycle in a damaged file */
 
 static char *
@@ -20,11 +23,15 @@ dirname_of(const char *path)
 	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
 }
 
-int
-report_load(struct report *rep, const char *path, char *err, size_t errlen)
+/* Opens path, and replays it taking what was held at *at (kind
+ * RP_AT_NONE: nothing). */
+static int
+load_with(struct report *rep, const char *path, const struct rp_at *at,
+	  char *err, size_t errlen)
 {
 	memset(rep, 0, sizeof *rep);
 	replay_init(&rep->rp);
+	replay_want_at(&rep->rp, at);
 	int rc = reader_open(path, &rep->r, err, errlen);
 	if (rc)
 		return rc;
@@ -41,6 +48,112 @@ report_load(struct report *rep, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		report_unload(rep);
 		return -ENOMEM;
+	}
+	rep->being_written = !rep->rp.sum.complete &&
+			     !reader_stats(rep->r)->ended &&
+			     proctrace_writing(path, reader_pid(rep->r));
+	return 0;
+}
+
+int
+report_load(struct report *rep, const char *path, char *err, size_t errlen)
+{
+	static const struct rp_at none = { .kind = RP_AT_NONE };
+	return load_with(rep, path, &none, err, errlen);
+}
+
+/* Replays rep's trace again from its start, taking what was held after
+ * the peak's event: the peak's blocks, whose ages one pass cannot know
+ * without keeping every peak's. */
+static int
+replay_again_to_peak(struct report *rep, char *err, size_t errlen)
+{
+	struct reader *r;
+	int rc = reader_reopen(rep->r, &r, err, errlen);
+	if (rc)
+		return rc;
+	struct rp_at at = { .kind = RP_AT_EVENT, .event = rep->rp.peak_event };
+	if (!at.event) /* nothing was ever held */
+		at = (struct rp_at){ .kind = RP_AT_TIME };
+	struct replay rp;
+	replay_init(&rp);
+	replay_want_at(&rp, &at);
+	if (replay_reader(&rp, r) != 0) {
+		replay_free(&rp);
+		reader_close(r);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	replay_free(&rep->rp);
+	rep->rp = rp;
+	/* Stack nodes are the reader's: the views read the one that read
+	 * this replay. */
+	reader_close(rep->r);
+	rep->r = r;
+	return 0;
+}
+
+/* What WHEN names; *peak for "peak", which needs two passes. */
+static struct rp_at
+at_of(const char *when, int *peak)
+{
+	struct rp_at at = { .kind = RP_AT_MARK, .label = when };
+	*peak = !strcmp(when, "peak");
+	if (*peak)
+		at.kind = RP_AT_NONE;
+	else if (!strcmp(when, "end"))
+		at.kind = RP_AT_END;
+	else if (!parse_duration(when, &at.time_ns))
+		at.kind = RP_AT_TIME;
+	return at;
+}
+
+/* The reason WHEN was not reached, into err. */
+static void
+not_reached(const struct report *rep, const char *when, char *err,
+	    size_t errlen)
+{
+	const struct replay *rp = &rep->rp;
+	char b1[UNITS_BUF];
+	if (rp->at.kind == RP_AT_TIME) {
+		snprintf(err, errlen, "--at %s: the trace ends at %s", when,
+			 format_duration(rp->sum.duration_ns, b1));
+		return;
+	}
+	size_t o = (size_t)snprintf(err, errlen,
+				    "--at %s: no mark has that label", when);
+	for (size_t i = 0; i < rp->nmarks && i < 5 && o < errlen; i++)
+		o += (size_t)snprintf(
+			err + o, errlen - o, "%s'%s'",
+			i ? ", " : " (marks: ", rp->marks[i].label);
+	if (rp->nmarks && o < errlen)
+		snprintf(err + o, errlen - o, "%s)",
+			 rp->nmarks > 5 ? ", ..." : "");
+	else if (!rp->nmarks && o < errlen)
+		snprintf(err + o, errlen - o,
+			 "; the trace has no marks, and a time wants its unit "
+			 "(12.5s, 1500ms, 2m)");
+}
+
+int
+report_load_at(struct report *rep, const char *path, const char *when,
+	       char *err, size_t errlen)
+{
+	int peak;
+	struct rp_at at = at_of(when, &peak);
+	int rc = load_with(rep, path, &at, err, errlen);
+	if (!rc && peak)
+		rc = replay_again_to_peak(rep, err, errlen);
+	if (rc) {
+		if (rep->r)
+			report_unload(rep);
+		return rc;
+	}
+	rep->at_when = when;
+	if (!rep->rp.at.taken) {
+		not_reached(rep, when, err, errlen);
+		report_unload(rep);
+		return -ERANGE;
 	}
 	return 0;
 }
@@ -105,6 +218,7 @@ metric(const struct rp_site *s, enum rank_by by)
 	case RANK_PEAK: return s->peak_bytes;
 	case RANK_END: return s->cur_bytes;
 	case RANK_CALLS: return s->calls;
+	case RANK_AT: return s->at_bytes;
 	}
 	return 0;
 }
@@ -139,6 +253,7 @@ report_rank(struct report *rep, enum rank_by by, size_t *n)
 	{
 		int keep = by == RANK_END    ? s->cur_blocks > 0
 			   : by == RANK_PEAK ? s->peak_bytes > 0
+			   : by == RANK_AT   ? s->at_blocks > 0
 					     : s->calls > 0;
 		if (keep)
 			v[k++] = s;

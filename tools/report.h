@@ -40,13 +40,22 @@ struct report {
 	struct replay rp;
 	struct symbolizer *sym;
 	struct report_opts opt;
+	const char *at_when; /* report --at WHEN as given; NULL: none */
+	int being_written;   /* its process is alive and still writes it */
 };
 
-enum rank_by { RANK_PEAK, RANK_END, RANK_CALLS };
+/* RANK_AT: what was held at the --at moment (rp.at). */
+enum rank_by { RANK_PEAK, RANK_END, RANK_CALLS, RANK_AT };
 
 /* Opens and replays path. Returns 0, or -errno with a one-line reason in
  * err. */
 int report_load(struct report *rep, const char *path, char *err, size_t errlen);
+/* As report_load, and takes what was held at WHEN: "peak" (the trace is
+ * read twice), "end", a time since the start ("12.5s", "1500ms", "2m")
+ * or a mark's label (its first mark so labelled). A WHEN the trace does
+ * not reach, or no mark has, is -ERANGE with the reason in err. */
+int report_load_at(struct report *rep, const char *path, const char *when,
+		   char *err, size_t errlen);
 void report_unload(struct report *rep);
 
 /* Symbolises a stack, innermost frame first, inlined frames as their own

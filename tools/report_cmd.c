@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "report_many.h"
 #include "units.h"
 
 /* What an option handler returns to let parsing go on; anything else is
@@ -21,12 +22,15 @@
 
 static const char report_usage[] =
 	"usage: heldby report [--json] [--top N] [--depth N | --full] [--color WHEN]\n"
-	"                     TRACE\n"
+	"                     [--at WHEN] TRACE | DIR | TRACE...\n"
 	"\n"
 	"Who held the bytes of a trace: the holders at the peak, what was held at\n"
 	"exit (or when the trace was cut short), the busiest allocation sites.\n"
 	"\n"
 	"  --json          the full, stable form, for other tools\n"
+	"  --at WHEN       who held the bytes at one moment, and for how long:\n"
+	"                  peak, end, a time since the start (12.5s, 1500ms, 2m)\n"
+	"                  or a mark's label (heldby_mark, heldby snapshot)\n"
 	"  --top N         entries per list (default 10 in text, all in JSON; 0: all)\n"
 	"  --depth N       frames shown per stack in text (default 8); call sites\n"
 	"                  that differ only past them are one entry, which lists them\n"
@@ -35,6 +39,8 @@ static const char report_usage[] =
 	"  --color WHEN    auto (default: a terminal, not TERM=dumb, and NO_COLOR\n"
 	"                  unset), always, never\n"
 	"\n"
+	"Several traces, or a folder of them (heldby run --follow): a row per\n"
+	"process, and the holders at their peaks merged by call site.\n"
 	"TRACE - reads the trace from standard input (a pipe is first copied to\n"
 	"$TMPDIR).\n";
 
@@ -43,6 +49,7 @@ struct report_args {
 	int json, top_set, full;
 	size_t top, depth;
 	const char *color; /* auto, always or never */
+	const char *at;	   /* --at WHEN; NULL: none */
 };
 
 /* A whole decimal number, no sign: 0, or -1 when s is not one. */
@@ -101,6 +108,7 @@ one_option(int c, char **argv, struct report_args *a)
 	case 't': return top_arg(optarg, a);
 	case 'd': return depth_arg(optarg, a);
 	case 'F': a->full = 1; return ARGS_GO_ON;
+	case 'a': a->at = optarg; return ARGS_GO_ON;
 	case 'c': return color_arg(optarg, a);
 	case 'h': fputs(report_usage, stdout); return 0;
 	default: return cli_bad_option("report", c, argv);
@@ -117,6 +125,7 @@ parse_args(int argc, char **argv, struct report_args *a)
 		{ "color", required_argument, NULL, 'c' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "full", no_argument, NULL, 'F' },
+		{ "at", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -129,10 +138,8 @@ parse_args(int argc, char **argv, struct report_args *a)
 			return rc;
 	if (optind >= argc)
 		return cli_bad_usage("report", "no trace given", NULL);
-	if (optind + 1 < argc)
-		return cli_bad_usage("report",
-				     "one trace at a time; extra argument",
-				     argv[optind + 1]);
+	/* several traces, or a folder: report_main hands argv[optind...]
+	 * to report_many_main */
 	a->path = argv[optind];
 	return ARGS_GO_ON;
 }
@@ -162,7 +169,12 @@ static void
 warn_missing(const struct report *rep, const char *path)
 {
 	const struct reader_stats *st = reader_stats(rep->r);
-	if (st->blocks_damaged) {
+	if (rep->being_written && !st->blocks_damaged) {
+		fprintf(stderr,
+			"heldby: %s: still being written by pid %llu; reporting "
+			"what is on disk so far\n",
+			path, (unsigned long long)reader_pid(rep->r));
+	} else if (st->blocks_damaged) {
 		fprintf(stderr,
 			"heldby: %s: %llu damaged block%s skipped; data is missing\n",
 			path, (unsigned long long)st->blocks_damaged,
@@ -192,11 +204,23 @@ report_main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a);
 	if (rc != ARGS_GO_ON)
 		return rc;
+	if (report_many_wanted(argv + optind, (size_t)(argc - optind))) {
+		if (a.at)
+			return cli_bad_usage("report",
+					     "--at reads one trace, not several:",
+					     argv[optind]);
+		struct report many = { .opt = { 0 } };
+		set_opts(&many, &a);
+		return report_many_main(argv + optind, (size_t)(argc - optind),
+					&many.opt, a.json, stdout);
+	}
 	struct report rep;
-	char err[256];
-	if (report_load(&rep, a.path, err, sizeof err) != 0) {
+	char err[512];
+	rc = a.at ? report_load_at(&rep, a.path, a.at, err, sizeof err)
+		  : report_load(&rep, a.path, err, sizeof err);
+	if (rc != 0) {
 		fprintf(stderr, "heldby: %s: %s\n", a.path, err);
-		return 1;
+		return rc == -ERANGE ? 2 : 1;
 	}
 	set_opts(&rep, &a);
 	rc = a.json ? report_json(&rep, stdout) : report_text(&rep, stdout);

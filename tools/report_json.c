@@ -149,6 +149,26 @@ jcmdline(const struct reader *r, FILE *o)
 	fputc(']', o);
 }
 
+/* "ages": the bytes (and blocks, where counted) held at the --at moment
+ * by age, below_ns the end of each bucket (null: no end). */
+static void
+jages(FILE *o, const uint64_t *bytes, const uint64_t *blocks)
+{
+	fputs("\"ages\": [", o);
+	for (unsigned b = 0; b < RP_AGES; b++) {
+		fputs(b ? ", {\"below_ns\": " : "{\"below_ns\": ", o);
+		if (b < RP_AGES - 1)
+			fprintf(o, "%" PRIu64, rp_age_end_ns[b]);
+		else
+			fputs("null", o);
+		fprintf(o, ", \"bytes\": %" PRIu64, bytes[b]);
+		if (blocks)
+			fprintf(o, ", \"blocks\": %" PRIu64, blocks[b]);
+		fputc('}', o);
+	}
+	fputc(']', o);
+}
+
 static void
 jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
 {
@@ -156,7 +176,7 @@ jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
 	struct rp_site **v = report_rank(rep, by, &n);
 	if (rep->opt.top && n > rep->opt.top)
 		n = rep->opt.top;
-	fprintf(o, ",\n \"%s\": [", name);
+	fprintf(o, by == RANK_AT ? ", \"%s\": [" : ",\n \"%s\": [", name);
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_site *s = v[i];
 		fputs(i ? ",\n  {" : "\n  {", o);
@@ -174,6 +194,15 @@ jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
 				", ",
 				s->cur_bytes, s->cur_blocks);
 			break;
+		case RANK_AT:
+			fprintf(o,
+				"\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
+				", \"age_ns\": %" PRIu64 ", ",
+				s->at_bytes, s->at_blocks,
+				replay_at_age(&rep->rp, s));
+			jages(o, s->at_age_bytes, NULL);
+			fputs(", ", o);
+			break;
 		case RANK_CALLS:
 			fprintf(o,
 				"\"calls\": %" PRIu64 ", \"bytes\": %" PRIu64
@@ -188,6 +217,44 @@ jlist(struct report *rep, FILE *o, const char *name, enum rank_by by)
 	}
 	fputs(n ? "\n ]" : "]", o);
 	free(v);
+}
+
+/* What kind of moment --at named. */
+static const char *
+at_kind(enum rp_at_kind k, const char *when)
+{
+	switch (k) {
+	case RP_AT_TIME: return "time";
+	case RP_AT_MARK: return "mark";
+	case RP_AT_END: return "end";
+	default: return !strcmp(when, "peak") ? "peak" : "event";
+	}
+}
+
+/* "at": what was held at the moment report --at named, its holders in
+ * the shape of peak_holders. */
+static void
+jat(struct report *rep, FILE *o)
+{
+	const struct rp_at *at = &rep->rp.at;
+	if (!rep->at_when || !at->taken)
+		return;
+	uint64_t age = 0;
+	if (at->blocks) {
+		double a = (double)at->at_ns - at->tsum / (double)at->blocks;
+		age = a > 0 ? (uint64_t)(a + 0.5) : 0;
+	}
+	fputs(",\n \"at\": {\"label\": ", o);
+	jstr(o, rep->at_when);
+	fprintf(o,
+		", \"kind\": \"%s\", \"time_ns\": %" PRIu64
+		", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
+		", \"age_ns\": %" PRIu64 ", ",
+		at_kind(at->kind, rep->at_when), at->at_ns, at->bytes,
+		at->blocks, age);
+	jages(o, at->age_bytes, at->age_blocks);
+	jlist(rep, o, "holders", RANK_AT);
+	fputc('}', o);
 }
 
 /* Every mark kept (the first RP_MARKS_MAX; summary.marks counts all), in
@@ -235,16 +302,18 @@ report_json(struct report *rep, FILE *o)
 	fprintf(o,
 		", \"pid\": %" PRIu64 ", \"start_real_ns\": %" PRIu64
 		", \"blocks_read\": %" PRIu64 ", \"blocks_damaged\": %" PRIu64
-		", \"truncated\": %s, \"ended\": %s",
+		", \"truncated\": %s, \"ended\": %s, \"being_written\": %s",
 		reader_pid(rep->r), reader_start_real_ns(rep->r),
 		st->blocks_read, st->blocks_damaged,
-		st->truncated ? "true" : "false", st->ended ? "true" : "false");
+		st->truncated ? "true" : "false", st->ended ? "true" : "false",
+		rep->being_written ? "true" : "false");
 	jstart_real(o, reader_start_real_ns(rep->r));
 	fputc('}', o);
 	jlist(rep, o, "peak_holders", RANK_PEAK);
 	jlist(rep, o, "leaks", RANK_END);
 	jlist(rep, o, "most_calls", RANK_CALLS);
 	jmarks(rep, o);
+	jat(rep, o);
 	report_json_nosyms(rep, o, jstr);
 	fputs("}\n", o);
 	return ferror(o) ? -EIO : 0;

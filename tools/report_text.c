@@ -53,6 +53,9 @@ struct group {
 	double peak_tsum;
 	uint64_t end_bytes, end_blocks;
 	uint64_t calls, total_bytes;
+	uint64_t at_bytes, at_blocks; /* at the --at moment */
+	double at_tsum;
+	uint64_t at_age_bytes[RP_AGES];
 	UT_hash_handle hh;
 };
 
@@ -310,6 +313,11 @@ group_add(struct group *g, const struct member *m)
 	g->end_blocks += s->cur_blocks;
 	g->calls += s->calls;
 	g->total_bytes += s->total_bytes;
+	g->at_bytes += s->at_bytes;
+	g->at_blocks += s->at_blocks;
+	g->at_tsum += s->at_tsum;
+	for (unsigned b = 0; b < RP_AGES; b++)
+		g->at_age_bytes[b] += s->at_age_bytes[b];
 	return 0;
 }
 
@@ -345,6 +353,7 @@ gmetric(const struct group *g)
 {
 	return gsort_by == RANK_PEAK  ? g->peak_bytes
 	       : gsort_by == RANK_END ? g->end_bytes
+	       : gsort_by == RANK_AT  ? g->at_bytes
 				      : g->calls;
 }
 
@@ -679,6 +688,7 @@ mmetric(const struct rp_site *s, enum rank_by by)
 {
 	return by == RANK_PEAK	? s->peak_bytes
 	       : by == RANK_END ? s->cur_bytes
+	       : by == RANK_AT	? s->at_bytes
 				: s->calls;
 }
 
@@ -724,6 +734,7 @@ merged_parts(const struct group *g, enum rank_by by, struct part *p)
 		p[k].metric += mmetric(m->s, by);
 		p[k].blocks += by == RANK_PEAK	? m->s->peak_blocks
 			       : by == RANK_END ? m->s->cur_blocks
+			       : by == RANK_AT	? m->s->at_blocks
 						: m->s->calls;
 		p[k].bytes += m->s->total_bytes;
 		p[k].sites++;
@@ -1041,7 +1052,86 @@ calls_entry(FILE *o, const struct report *rep, const struct group *g,
 	fprintf(o, "%s%s%s call%s, %s in all, %s held at %s", st->b,
 		format_count(g->calls, b1), st->r, plural(g->calls),
 		format_size(g->total_bytes, b2), format_size(g->end_bytes, b3),
-		reader_stats(rep->r)->ended ? "exit" : "the cut");
+		reader_stats(rep->r)->ended ? "exit"
+		: rep->being_written	    ? "present"
+					    : "the cut");
+}
+
+/* The --at moment in words: "mark 'swollen' at 2.41 s", "12.5 s",
+ * "the peak, at 2.41 s", "the exit, at 5.00 s". */
+static void
+at_moment(const struct report *rep, char *buf, size_t len)
+{
+	const struct rp_at *at = &rep->rp.at;
+	char b1[UNITS_BUF];
+	format_duration_step(at->at_ns, reader_time_step_ns(rep->r), b1);
+	switch (at->kind) {
+	case RP_AT_MARK:
+		snprintf(buf, len, "mark '%s' at %s", rep->at_when, b1);
+		break;
+	case RP_AT_TIME: snprintf(buf, len, "%s", b1); break;
+	case RP_AT_END:
+		snprintf(buf, len, "the %s, at %s",
+			 reader_stats(rep->r)->ended ? "exit" : "cut", b1);
+		break;
+	default: snprintf(buf, len, "the peak, at %s", b1);
+	}
+}
+
+static uint64_t
+mean_age(uint64_t at_ns, double tsum, uint64_t blocks)
+{
+	if (!blocks)
+		return 0;
+	double a = (double)at_ns - tsum / (double)blocks;
+	return a > 0 ? (uint64_t)(a + 0.5) : 0;
+}
+
+static const char *const age_names[RP_AGES] = { "< 1 s", "1-10 s", "10-60 s",
+						"older" };
+
+static void
+at_totals(const struct report *rep, struct group **all, size_t total, char *buf,
+	  size_t len)
+{
+	const struct rp_at *at = &rep->rp.at;
+	char moment[RP_MARK_LABEL_MAX + 64], b1[UNITS_BUF], b2[UNITS_BUF];
+	(void)all;
+	(void)total;
+	at_moment(rep, moment, sizeof moment);
+	snprintf(buf, len, "%s (%s in %s block%s)", moment,
+		 format_size(at->bytes, b1), format_count(at->blocks, b2),
+		 plural(at->blocks));
+}
+
+/* An entry's figures at the --at moment: bytes, share, mean age, and
+ * its bytes by age where they are not all of one. */
+static void
+at_entry(FILE *o, const struct report *rep, const struct group *g,
+	 const struct style *st)
+{
+	const struct rp_at *at = &rep->rp.at;
+	uint64_t step = reader_time_step_ns(rep->r);
+	char b1[UNITS_BUF], b2[UNITS_BUF], b3[UNITS_BUF];
+	double pct =
+		at->bytes ? 100.0 * (double)g->at_bytes / (double)at->bytes : 0;
+	fprintf(o, "%s%s%s in %s block%s, %.1f%% of it, held %s on average",
+		st->b, format_size(g->at_bytes, b1), st->r,
+		format_count(g->at_blocks, b2), plural(g->at_blocks), pct,
+		format_duration_step(
+			mean_age(at->at_ns, g->at_tsum, g->at_blocks), step,
+			b3));
+	unsigned nz = 0;
+	for (unsigned b = 0; b < RP_AGES; b++)
+		nz += g->at_age_bytes[b] != 0;
+	for (unsigned b = 0, k = 0; nz > 1 && b < RP_AGES; b++) {
+		if (!g->at_age_bytes[b])
+			continue;
+		fprintf(o, "%s%s %s", k ? ", " : " (", age_names[b],
+			format_size(g->at_age_bytes[b], b1));
+		if (++k == nz)
+			fputc(')', o);
+	}
 }
 
 /* One list of the text report. A new list (or a view's own choice of
@@ -1051,6 +1141,7 @@ struct list {
 	const char *title;
 	const char *title_cut; /* the title when the trace was cut; NULL:
 				* title */
+	int bare; /* the heading's figures follow the title unbracketed */
 	/* The figures in the heading's parentheses, over the total groups
 	 * of all that have anything in the list. */
 	void (*totals)(const struct report *rep, struct group **all,
@@ -1061,14 +1152,18 @@ struct list {
 };
 
 static const struct list lists[] = {
-	{ RANK_PEAK, "Top holders at peak", NULL, peak_totals, peak_entry },
-	{ RANK_END, "Held at exit", "Held when the trace was cut", end_totals,
-	  end_entry },
-	{ RANK_CALLS, "Most allocation calls", NULL, calls_totals,
+	{ RANK_PEAK, "Top holders at peak", NULL, 0, peak_totals, peak_entry },
+	{ RANK_END, "Held at exit", "Held when the trace was cut", 0,
+	  end_totals, end_entry },
+	{ RANK_CALLS, "Most allocation calls", NULL, 0, calls_totals,
 	  calls_entry },
 };
 
 #define NLISTS (sizeof lists / sizeof lists[0])
+
+/* The one list of report --at. */
+static const struct list at_list = { RANK_AT, "Top holders at", NULL,
+				     1,	      at_totals,	at_entry };
 
 static const struct list *
 list_of(enum rank_by by)
@@ -1076,7 +1171,7 @@ list_of(enum rank_by by)
 	for (size_t i = 0; i < NLISTS; i++)
 		if (lists[i].by == by)
 			return &lists[i];
-	return NULL;
+	return by == RANK_AT ? &at_list : NULL;
 }
 
 /* One list: its heading, its first opt.top entries with their stacks, and
@@ -1090,9 +1185,11 @@ section(struct report *rep, FILE *o, struct group **all, size_t nall,
 	size_t n = rank_groups(rep, all, nall, l->by, &total);
 	char totals[4 * UNITS_BUF + 64];
 	l->totals(rep, all, total, totals, sizeof totals);
-	fprintf(o, "\n%s%s%s (%s)\n", st->b,
-		ended || !l->title_cut ? l->title : l->title_cut, st->r,
-		totals);
+	const char *title = ended || !l->title_cut ? l->title
+			    : rep->being_written   ? "Held now"
+						   : l->title_cut;
+	fprintf(o, l->bare ? "\n%s%s%s %s\n" : "\n%s%s%s (%s)\n", st->b, title,
+		st->r, totals);
 	if (!n) {
 		fprintf(o, "    %s(nothing)%s\n", st->d, st->r);
 		return;
@@ -1314,8 +1411,10 @@ summary_lines(struct report *rep, FILE *o, struct group **all, size_t nall,
 		format_duration_step(s->peak_time_ns, step, b3));
 	uint64_t own = runtime_end_bytes(all, nall);
 	fprintf(o, "  %s%s%s%s in %s block%s",
-		ended ? "At exit    " : "At the cut ", st->b,
-		format_size(s->end_bytes, b1), st->r,
+		ended		     ? "At exit    "
+		: rep->being_written ? "Now        "
+				     : "At the cut ",
+		st->b, format_size(s->end_bytes, b1), st->r,
 		format_count(s->end_blocks, b2), plural(s->end_blocks));
 	if (own)
 		fprintf(o, " (%s of it the runtime's own)",
@@ -1338,6 +1437,13 @@ trace_lines(struct report *rep, FILE *o, const struct style *st)
 	char b1[UNITS_BUF], b2[UNITS_BUF];
 	if (rep->rp.sum.complete)
 		fprintf(o, "  Trace      complete\n");
+	else if (rep->being_written)
+		fprintf(o,
+			"  Trace      %sstill being written%s by pid %" PRIu64
+			" (running); %s recorded so far, on disk within one "
+			"flush period\n",
+			st->b, st->r, reader_pid(rep->r),
+			format_duration_step(rs->last_time_ns, step, b1));
 	else if (rs->ended)
 		fprintf(o,
 			"  Trace      %sincomplete: the program ended, but data is missing%s\n",
@@ -1376,6 +1482,27 @@ python_lines(struct report *rep, FILE *o, const struct style *st)
 		st->b, st->r);
 }
 
+/* The --at moment's lines of the summary: what was held then, and how
+ * long it had been held. */
+static void
+at_lines(struct report *rep, FILE *o, const struct style *st)
+{
+	const struct rp_at *at = &rep->rp.at;
+	uint64_t step = reader_time_step_ns(rep->r);
+	char moment[RP_MARK_LABEL_MAX + 64], b1[UNITS_BUF], b2[UNITS_BUF];
+	at_moment(rep, moment, sizeof moment);
+	fprintf(o, "  At         %s: %s%s%s in %s block%s\n", moment, st->b,
+		format_size(at->bytes, b1), st->r, format_count(at->blocks, b2),
+		plural(at->blocks));
+	fprintf(o, "  Held for   ");
+	for (unsigned b = 0; b < RP_AGES; b++)
+		fprintf(o, "%s%s %s", b ? ", " : "", age_names[b],
+			format_size(at->age_bytes[b], b1));
+	fprintf(o, "; %s on average\n",
+		format_duration_step(mean_age(at->at_ns, at->tsum, at->blocks),
+				     step, b1));
+}
+
 int
 report_text(struct report *rep, FILE *o)
 {
@@ -1387,7 +1514,10 @@ report_text(struct report *rep, FILE *o)
 	set_cwd();
 	struct group *groups = NULL;
 	size_t nall;
-	struct group **all = group_sites(rep, lists, NLISTS, &groups, &nall);
+	/* report --at shows the one moment */
+	const struct list *ls = rep->at_when ? &at_list : lists;
+	size_t nls = rep->at_when ? 1 : NLISTS;
+	struct group **all = group_sites(rep, ls, nls, &groups, &nall);
 	if (!all) {
 		free_groups(&groups, all);
 		return -ENOMEM;
@@ -1411,10 +1541,13 @@ report_text(struct report *rep, FILE *o)
 	trace_lines(rep, o, st);
 	recording_lines(o, &rep->rp.sum, st);
 	python_lines(rep, o, st);
-	marks_section(rep, o, st);
-	for (size_t i = 0; i < NLISTS; i++)
-		section(rep, o, all, nall, &lists[i], st);
-	nosyms_note(rep, o, all, nall, lists, NLISTS, st);
+	if (rep->at_when)
+		at_lines(rep, o, st);
+	else
+		marks_section(rep, o, st);
+	for (size_t i = 0; i < nls; i++)
+		section(rep, o, all, nall, &ls[i], st);
+	nosyms_note(rep, o, all, nall, ls, nls, st);
 	free_groups(&groups, all);
 	return ferror(o) ? -EIO : 0;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "heldby/trace.h"
 #include "reader.h"
 #include "replay.h"
@@ -35,38 +36,6 @@ struct proc {
 	int alive;
 	char cmd[1024];
 };
-
-/* argv (a NUL after each) as a command line, quoted where a shell would
- * need it. */
-static void
-join_argv(const char *argv, size_t len, char *out, size_t cap)
-{
-	size_t o = 0;
-	out[0] = 0;
-	for (size_t i = 0; i < len && o + 4 < cap;) {
-		const char *a = argv + i;
-		size_t n = strnlen(a, len - i);
-		int quote = n == 0 ||
-			    strpbrk(a, " \t\n'\"$`\\|&;<>()*?[]#~") != NULL;
-		if (o)
-			out[o++] = ' ';
-		if (quote && o + 1 < cap)
-			out[o++] = '\'';
-		for (size_t k = 0; k < n && o + 5 < cap; k++) {
-			if (a[k] == '\'') {
-				memcpy(out + o, "'\\''", 4);
-				o += 4;
-			} else {
-				out[o++] = a[k] == '\n' || a[k] == '\t' ? ' '
-									: a[k];
-			}
-		}
-		if (quote && o + 1 < cap)
-			out[o++] = '\'';
-		out[o] = 0;
-		i += n + 1;
-	}
-}
 
 /* The summary the writer left in the trace's last block, read without
  * replaying the rest: 0, or -1 when there is none or the file is not
@@ -132,7 +101,7 @@ load_proc(struct proc *p)
 	size_t len;
 	const char *argv = reader_cmdline(r, &len);
 	if (argv)
-		join_argv(argv, len, p->cmd, sizeof p->cmd);
+		cmdline_join(argv, len, p->cmd, sizeof p->cmd);
 	else
 		snprintf(p->cmd, sizeof p->cmd, "%s", reader_exe(r));
 	int from_end = summary_from_end(r, &p->s) == 0;
@@ -204,21 +173,6 @@ by_pid(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* The command line with its program's folder left out: the table has
- * room for the name and the first arguments, the trace has it whole. */
-static const char *
-short_cmd(const char *cmd)
-{
-	const char *end = strchr(cmd, ' ');
-	if (cmd[0] != '/')
-		return cmd;
-	const char *slash = cmd;
-	for (const char *p = cmd; *p && (!end || p < end); p++)
-		if (*p == '/')
-			slash = p + 1;
-	return slash;
-}
-
 static void
 print_table(const struct proc *ps, size_t n)
 {
@@ -229,12 +183,7 @@ print_table(const struct proc *ps, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct proc *p = &ps[i];
 		char cmd[CMD_SHOWN + 1];
-		const char *full = short_cmd(p->cmd);
-		if (strlen(full) > CMD_SHOWN)
-			snprintf(cmd, sizeof cmd, "%.*s...", CMD_SHOWN - 3,
-				 full);
-		else
-			snprintf(cmd, sizeof cmd, "%s", full);
+		cmdline_fit(p->cmd, CMD_SHOWN, cmd);
 		fprintf(stderr, "heldby:   %7ld  %-*s  %10s  %10s  %-13s  %s\n",
 			(long)p->pid, CMD_SHOWN, cmd,
 			p->readable ? format_size(p->s.peak_bytes, b1) : "-",

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -115,6 +116,48 @@ parse_size(const char *s, uint64_t *out)
 	if (f > UINT64_MAX - v)
 		return -ERANGE;
 	*out = v + f;
+	return 0;
+}
+
+/* The ns of a time unit, or 0 when u is none. */
+static uint64_t
+time_unit_ns(const char *u)
+{
+	static const struct {
+		const char *name;
+		uint64_t ns;
+	} units[] = {
+		{ "ns", 1 },
+		{ "us", 1000 },
+		{ "ms", 1000000 },
+		{ "s", 1000000000 },
+		{ "m", 60000000000 },
+		{ "min", 60000000000 },
+		{ "h", 3600000000000 },
+	};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (!strcmp(u, units[i].name))
+			return units[i].ns;
+	return 0;
+}
+
+int
+parse_duration(const char *s, uint64_t *out)
+{
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || end[-1] == '.' || strpbrk(s, "eExXpP"))
+		return -EINVAL; /* "1.", exponents and hex are not times */
+	uint64_t unit = time_unit_ns(end);
+	if (!unit)
+		return -EINVAL; /* a bare number: seconds or ms? say which */
+	double ns = v * (double)unit;
+	if (ns >= 18446744073709551615.0)
+		return -ERANGE;
+	*out = (uint64_t)(ns + 0.5);
 	return 0;
 }
 

@@ -29,6 +29,10 @@ int parse_size(const char *s, uint64_t *out);
 /* Writes a duration in ns as "850 ns", "12.3 us", "4.5 ms", "12.4 s",
  * "3m05s", "2h07m" into buf (at least UNITS_BUF bytes); returns buf. */
 char *format_duration(uint64_t ns, char *buf);
+/* Parses a time with its unit: "12.5s", "1500ms", "2m", "1h", "250us",
+ * "40ns" ("min" is "m"). A number without a unit, a sign, an exponent or
+ * hex is -EINVAL; past 2^64 ns -ERANGE. Returns 0 with *out in ns. */
+int parse_duration(const char *s, uint64_t *out);
 
 /* As format_duration, for a time measured by a clock that moves by step_ns
  * (reader_time_step_ns): below one step it writes "< 1 ms". step_ns 0 or 1:

@@ -162,7 +162,7 @@ if shutil.which("groff") and shutil.which("man"):
     page = re.sub(r".\x08", "", m.stdout).replace("\u2010", "-").replace("\u2212", "-")
     page = re.sub(r"-\n\s+", "-", page)
     missing = []
-    for cmd in ("run", "report", "check"):
+    for cmd in ("run", "report", "check", "snapshot"):
         for opt in set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", heldby(cmd, "--help").stdout)):
             if opt not in page:
                 missing.append((cmd, opt))
@@ -193,6 +193,8 @@ check("conv_completion_color_values", sorted(got) == ["all", "always", "auto"][1
 open(os.path.join(tmp, "x.123.hbt"), "w").close()
 got, err = complete("heldby report x")
 check("conv_completion_report_offers_traces", "x.123.hbt" in got and "x" not in got, (got, err))
+got, err = complete("heldby snapshot --l")
+check("conv_completion_snapshot_options", got == ["--label"], (got, err))
 got, err = complete("heldby check --max")
 check("conv_completion_check_options", sorted(got) == ["--max-blocks", "--max-end", "--max-peak"], (got, err))
 done()

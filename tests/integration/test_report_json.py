@@ -70,8 +70,8 @@ def frames_against(name, entry, problems):
             problems.append(f"{name}.stack[{j}]: file {f.get('file')!r} but line {f.get('line')!r}")
 
 
-def report(trace):
-    r = subprocess.run([HELDBY, "report", "--json", trace], capture_output=True, text=True)
+def report(trace, *args):
+    r = subprocess.run([HELDBY, "report", "--json", *args, trace], capture_output=True, text=True)
     return r, json.loads(r.stdout) if r.returncode == 0 else None
 
 
@@ -88,6 +88,18 @@ def schema_problems(j):
             if lst == "leaks" and "age_ns" in e:
                 p.append(f"leaks[{i}] has age_ns, which the page gives peak_holders only")
             frames_against(f"{lst}[{i}]", e, p)
+    if "at" in j:
+        at = j["at"]
+        against("at", at, "at", p)
+        for i, a in enumerate(at.get("ages", [])):
+            against(f"at.ages[{i}]", a, "age", p)
+        for i, e in enumerate(at.get("holders", [])):
+            against(f"at.holders[{i}]", e, "at holder", p)
+            frames_against(f"at.holders[{i}]", e, p)
+            for k, a in enumerate(e.get("ages", [])):
+                against(f"at.holders[{i}].ages[{k}]", a, "age", p)
+                if "blocks" in a:
+                    p.append(f"at.holders[{i}].ages[{k}] has blocks, which the page gives at.ages only")
     return p
 
 
@@ -147,6 +159,17 @@ if "timed_marks" in traces:
     _, j = report(traces["timed_marks"])
     check("report_json_marks_listed", [m["label"] for m in j["marks"]][:1] == ["start"]
           and j["summary"]["marks_recorded"] >= 3, j["marks"])
+# report --at adds "at", documented key by key too
+for name, when in (("peak", "peak"), ("mark", "held"), ("time", "350ms"), ("end", "end")):
+    if "timed_marks" not in traces:
+        break
+    r, j = report(traces["timed_marks"], "--at", when)
+    if check(f"report_json_at_{name}_parses", j is not None and "at" in j, r.stderr):
+        probs = schema_problems(j)
+        check(f"report_json_at_{name}_every_key_documented_and_typed", not probs, probs[:20])
+        check(f"report_json_at_{name}_holders_add_up",
+              sum(e["bytes"] for e in j["at"]["holders"]) == j["at"]["bytes"]
+              == sum(a["bytes"] for a in j["at"]["ages"]), j["at"])
 if "killed" in traces:
     _, j = report(traces["killed"])
     check("report_json_killed_trace_says_cut_short", j and j["summary"]["complete"] is False,

@@ -69,7 +69,9 @@ class Outcome:
 
 # Things that are not traces at all: one line each, a non-zero status.
 for name, path in (("nonexistent_path", os.path.join(work, "missing.hbt")),
-                   ("directory", work),
+                   # a folder is read for its traces (test_report_many): one
+                   # without any
+                   ("folder_without_traces", tempfile.mkdtemp(dir=work)),
                    ("empty_file", write("empty.hbt", b"")),
                    ("dev_null", "/dev/null"),
                    ("text_file", write("text.hbt", b"hello, this is not a trace\n" * 4))):

@@ -528,3 +528,122 @@ Test(replay, live_table_matches_a_plain_model)
 	cr_expect_eq(rp.sum.free_calls, frees);
 	replay_free(&rp);
 }
+
+/* ---- report --at: what was held at one moment ---- */
+
+static struct rd_event
+ev_alloc(uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
+{
+	return (struct rd_event){ .kind = RD_ALLOC,
+				  .time_ns = t,
+				  .ptr = ptr,
+				  .size = size,
+				  .stack = stack };
+}
+
+static struct rd_event
+ev_free(uint64_t t, uint64_t ptr)
+{
+	return (struct rd_event){ .kind = RD_FREE, .time_ns = t, .ptr = ptr };
+}
+
+#define S (1000000000ull)
+
+/* A at 0 s (100 B), B at 5 s (200 B, numbered: it lives in the ring),
+ * mark "m" at 20 s, A freed at 30 s, C at 100 s. */
+static void
+play(struct replay *rp, const struct rp_at *at)
+{
+	replay_init(rp);
+	replay_want_at(rp, at);
+	struct rd_event ev[] = {
+		ev_alloc(0, 0x1000, 100, 1),
+		ev_alloc(5 * S, RD_SEQ_ID(7), 200, 2),
+		{ .kind = RD_MARK,
+		  .time_ns = 20 * S,
+		  .label = "mxx",
+		  .label_len = 1 },
+		ev_free(30 * S, 0x1000),
+		ev_alloc(100 * S, 0x3000, 400, 3),
+	};
+	for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++)
+		cr_assert_eq(replay_apply(rp, &ev[i]), 0);
+	replay_finish(rp, 100 * S, 1);
+}
+
+Test(replay, at_a_time_holds_what_the_events_up_to_it_left)
+{
+	struct replay rp;
+	struct rp_at at = { .kind = RP_AT_TIME, .time_ns = 25 * S };
+	play(&rp, &at);
+	cr_assert(rp.at.taken);
+	cr_assert_eq(rp.at.at_ns, 25 * S);
+	cr_assert_eq(rp.at.bytes, 300);
+	cr_assert_eq(rp.at.blocks, 2);
+	/* A is 25 s old (10-60 s), B 20 s old */
+	cr_assert_eq(rp.at.age_bytes[RP_AGE_60S], 300);
+	cr_assert_eq(site(&rp, 1)->at_bytes, 100);
+	cr_assert_eq(replay_at_age(&rp, site(&rp, 1)), 25 * S);
+	cr_assert_eq(site(&rp, 2)->at_age_bytes[RP_AGE_60S], 200);
+	cr_assert_eq(site(&rp, 3)->at_bytes, 0); /* after the moment */
+	replay_free(&rp);
+}
+
+Test(replay, at_a_time_just_before_an_event_leaves_it_out)
+{
+	struct replay rp;
+	struct rp_at at = { .kind = RP_AT_TIME, .time_ns = 5 * S - 1 };
+	play(&rp, &at);
+	cr_assert_eq(rp.at.bytes, 100);
+	cr_assert_eq(rp.at.age_bytes[RP_AGE_10S], 100); /* 5 s old */
+	replay_free(&rp);
+	at.time_ns = 5 * S; /* "after every event up to it" */
+	play(&rp, &at);
+	cr_assert_eq(rp.at.bytes, 300);
+	cr_assert_eq(rp.at.age_bytes[RP_AGE_1S], 200);
+	replay_free(&rp);
+}
+
+Test(replay, at_a_mark_and_at_the_end)
+{
+	struct replay rp;
+	struct rp_at at = { .kind = RP_AT_MARK, .label = "m" };
+	play(&rp, &at);
+	cr_assert(rp.at.taken);
+	cr_assert_eq(rp.at.at_ns, 20 * S);
+	cr_assert_eq(rp.at.bytes, 300);
+	replay_free(&rp);
+	at = (struct rp_at){ .kind = RP_AT_END };
+	play(&rp, &at);
+	cr_assert_eq(rp.at.bytes, 600);
+	cr_assert_eq(rp.at.age_bytes[RP_AGE_1S], 400);	  /* C: 0 s */
+	cr_assert_eq(rp.at.age_bytes[RP_AGE_OLDER], 200); /* B: 95 s */
+	replay_free(&rp);
+}
+
+Test(replay, at_what_the_trace_does_not_reach_is_not_taken)
+{
+	struct replay rp;
+	struct rp_at at = { .kind = RP_AT_MARK, .label = "mx" };
+	play(&rp, &at);
+	cr_assert_not(rp.at.taken); /* a label is matched whole */
+	replay_free(&rp);
+	at = (struct rp_at){ .kind = RP_AT_TIME, .time_ns = 100 * S + 1 };
+	play(&rp, &at);
+	cr_assert_not(rp.at.taken);
+	replay_free(&rp);
+}
+
+Test(replay, at_the_peaks_event)
+{
+	struct replay rp;
+	struct rp_at none = { .kind = RP_AT_NONE };
+	play(&rp, &none);
+	uint64_t peak_event = rp.peak_event;
+	cr_assert_eq(peak_event, 5); /* C's: 600 B */
+	replay_free(&rp);
+	struct rp_at at = { .kind = RP_AT_EVENT, .event = peak_event };
+	play(&rp, &at);
+	cr_assert_eq(rp.at.bytes, rp.sum.peak_bytes);
+	replay_free(&rp);
+}

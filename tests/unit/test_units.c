@@ -150,3 +150,30 @@ Test(units, format_count)
 	cr_expect_str_eq(format_count(1000, b), "1,000");
 	cr_expect_str_eq(format_count(1234567, b), "1,234,567");
 }
+
+Test(units, parse_duration)
+{
+	uint64_t v;
+	cr_assert_eq(parse_duration("12.5s", &v), 0);
+	cr_assert_eq(v, 12500000000ull);
+	cr_assert_eq(parse_duration("1500ms", &v), 0);
+	cr_assert_eq(v, 1500000000ull);
+	cr_assert_eq(parse_duration("2m", &v), 0);
+	cr_assert_eq(v, 120000000000ull);
+	cr_assert_eq(parse_duration("1h", &v), 0);
+	cr_assert_eq(v, 3600000000000ull);
+	cr_assert_eq(parse_duration("250us", &v), 0);
+	cr_assert_eq(v, 250000ull);
+	cr_assert_eq(parse_duration("0s", &v), 0);
+	cr_assert_eq(v, 0);
+}
+
+Test(units, parse_duration_wants_a_unit_and_a_plain_number)
+{
+	uint64_t v;
+	const char *bad[] = { "12",   "",      "s",	"-1s",	"+1s", "1.s",
+			      "1e3s", "0x10s", "1.5 s", "1sec", "inf", "1ss" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_assert_neq(parse_duration(bad[i], &v), 0, "%s", bad[i]);
+	cr_assert_eq(parse_duration("99999999999h", &v), -ERANGE);
+}
