@@ -206,9 +206,9 @@ report_main(int argc, char **argv)
 		return rc;
 	if (report_many_wanted(argv + optind, (size_t)(argc - optind))) {
 		if (a.at)
-			return cli_bad_usage("report",
-					     "--at reads one trace, not several:",
-					     argv[optind]);
+			return cli_bad_usage(
+				"report", "--at reads one trace, not several:",
+				argv[optind]);
 		struct report many = { .opt = { 0 } };
 		set_opts(&many, &a);
 		return report_many_main(argv + optind, (size_t)(argc - optind),
