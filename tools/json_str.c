@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Strings as JSON. The same rules as report_json.c's own writer (which
- * predates this file): escapes for quotes, backslashes and control bytes,
- * U+FFFD for what is not UTF-8.
+ * Strings as JSON, for every view that prints JSON: escapes for quotes,
+ * backslashes and control bytes, U+FFFD for what is not UTF-8.
  */
 #include "json_str.h"
 

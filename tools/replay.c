@@ -612,12 +612,18 @@ at_finish(struct replay *rp)
 }
 
 uint64_t
+replay_mean_age(uint64_t at_ns, double tsum, uint64_t blocks)
+{
+	if (!blocks)
+		return 0;
+	double age = (double)at_ns - tsum / (double)blocks;
+	return age > 0 ? (uint64_t)(age + 0.5) : 0;
+}
+
+uint64_t
 replay_at_age(const struct replay *rp, const struct rp_site *s)
 {
-	if (!s->at_blocks)
-		return 0;
-	double age = (double)rp->at.at_ns - s->at_tsum / (double)s->at_blocks;
-	return age > 0 ? (uint64_t)(age + 0.5) : 0;
+	return replay_mean_age(rp->at.at_ns, s->at_tsum, s->at_blocks);
 }
 
 int
@@ -795,9 +801,6 @@ replay_reader(struct replay *rp, struct reader *r)
 uint64_t
 replay_peak_age(const struct replay *rp, const struct rp_site *s)
 {
-	if (!s->peak_blocks)
-		return 0;
-	double mean = s->peak_tsum / (double)s->peak_blocks;
-	double age = (double)rp->sum.peak_time_ns - mean;
-	return age > 0 ? (uint64_t)(age + 0.5) : 0;
+	return replay_mean_age(rp->sum.peak_time_ns, s->peak_tsum,
+			       s->peak_blocks);
 }

@@ -163,6 +163,9 @@ void replay_finish(struct replay *rp, uint64_t duration_ns, int complete);
 /* Asks the replay to take what is held at a moment (before any event is
  * applied); rp->at says afterwards whether it was reached. */
 void replay_want_at(struct replay *rp, const struct rp_at *at);
+/* How long, at at_ns, blocks allocated at times summing to tsum had been
+ * held on average (0 for no blocks), rounded to the ns. */
+uint64_t replay_mean_age(uint64_t at_ns, double tsum, uint64_t blocks);
 /* Mean age of the blocks a site held at the --at moment. */
 uint64_t replay_at_age(const struct replay *rp, const struct rp_site *s);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_str.h"
 #include "proctrace.h"
 #include "units.h"
 
@@ -264,6 +265,28 @@ report_rank(struct report *rep, enum rank_by by, size_t *n)
 	return v;
 }
 
+int
+report_is_start(const struct frame *f)
+{
+	static const char *const names[] = {
+		"_start",
+		"__libc_start_main",
+		"__libc_start_call_main",
+		"start_thread",
+		"clone",
+		"clone3",
+		"__clone",
+		"__clone3",
+		"__clone_internal",
+	};
+	if (!f->function)
+		return 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(f->function, names[i]))
+			return 1;
+	return 0;
+}
+
 const char *
 report_basename(const char *path)
 {
@@ -415,8 +438,7 @@ report_debug_path(const struct rd_module *m, char *buf, size_t len)
 }
 
 void
-report_json_nosyms(struct report *rep, FILE *o,
-		   void (*str)(FILE *o, const char *s))
+report_json_nosyms(struct report *rep, FILE *o)
 {
 	static const enum rank_by lists[] = { RANK_PEAK, RANK_END, RANK_CALLS };
 	struct report_nosyms ns = { 0 };
@@ -440,11 +462,11 @@ report_json_nosyms(struct report *rep, FILE *o,
 		if (m->build_id_len && m->build_id_len <= 64)
 			hex_of(m->build_id, m->build_id_len, hex);
 		fputs(i ? ",\n  {\"module\": " : "\n  {\"module\": ", o);
-		str(o, report_basename(m->path));
+		json_str(o, report_basename(m->path));
 		fputs(", \"path\": ", o);
-		str(o, m->path);
+		json_str(o, m->path);
 		fputs(", \"build_id\": ", o);
-		str(o, hex[0] ? hex : NULL);
+		json_str(o, hex[0] ? hex : NULL);
 		fputc('}', o);
 	}
 	fputs(ns.n ? "\n ]" : "]", o);

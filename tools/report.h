@@ -93,15 +93,18 @@ int report_debug_path(const struct rd_module *m, char *buf, size_t len);
 /* For report_json, after its lists: writes
  * ,\n "modules_without_symbols": [{"module", "path", "build_id"}, ...]
  * for the frames of the lists it printed (each list's first opt.top
- * sites, whole stacks). str writes a string as JSON (or null). Not
- * thread-safe. */
-void report_json_nosyms(struct report *rep, FILE *o,
-			void (*str)(FILE *o, const char *s));
+ * sites, whole stacks). Not thread-safe. */
+void report_json_nosyms(struct report *rep, FILE *o);
 
 /* Whether the traced program is a CPython interpreter (its executable or
  * its argv[0] is python, python3, python3.11, …): its objects come from
  * pymalloc unless PYTHONMALLOC=malloc, so the trace sees a part of them. */
 int report_is_python(const struct reader *r);
+
+/* Whether f is where a process or a thread starts (_start,
+ * __libc_start_main, start_thread, clone, ...): nothing above it is the
+ * program's, and it is the same in every process. */
+int report_is_start(const struct frame *f);
 
 /* Last path component. */
 const char *report_basename(const char *path);

@@ -11,80 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_str.h"
 #include "report.h"
-
-/* Length of a valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-	size_t n;
-	unsigned min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	unsigned cp = c & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* Writes s as a JSON string, or null. Bytes that are not UTF-8 become
- * U+FFFD so the output always parses. */
-static void
-jstr(FILE *o, const char *s)
-{
-	if (!s) {
-		fputs("null", o);
-		return;
-	}
-	const unsigned char *p = (const unsigned char *)s;
-	fputc('"', o);
-	while (*p) {
-		unsigned c = *p;
-		if (c == '"' || c == '\\') {
-			fputc('\\', o);
-			fputc((int)c, o);
-			p++;
-		} else if (c < 0x20 || c == 0x7f) {
-			switch (c) {
-			case '\n': fputs("\\n", o); break;
-			case '\t': fputs("\\t", o); break;
-			case '\r': fputs("\\r", o); break;
-			case '\b': fputs("\\b", o); break;
-			case '\f': fputs("\\f", o); break;
-			default: fprintf(o, "\\u%04x", c);
-			}
-			p++;
-		} else {
-			size_t n = utf8_len(p);
-			if (!n) {
-				fputs("\\ufffd", o);
-				p++;
-			} else {
-				fwrite(p, 1, n, o);
-				p += n;
-			}
-		}
-	}
-	fputc('"', o);
-}
 
 static void
 jstack(struct report *rep, FILE *o, uint64_t stack)
@@ -96,15 +24,15 @@ jstack(struct report *rep, FILE *o, uint64_t stack)
 		fputs(i ? ",\n      {\"function\": "
 			: "\n      {\"function\": ",
 		      o);
-		jstr(o, f[i].function);
+		json_str(o, f[i].function);
 		fputs(", \"file\": ", o);
-		jstr(o, f[i].file);
+		json_str(o, f[i].file);
 		/* no file, no line: null, not a line 0 a script would print */
 		if (f[i].file)
 			fprintf(o, ", \"line\": %u, \"module\": ", f[i].line);
 		else
 			fputs(", \"line\": null, \"module\": ", o);
-		jstr(o, f[i].module);
+		json_str(o, f[i].module);
 		fprintf(o, ", \"inlined\": %s, \"offset\": \"0x%" PRIx64 "\"}",
 			f[i].inlined ? "true" : "false", f[i].offset);
 	}
@@ -144,7 +72,7 @@ jcmdline(const struct reader *r, FILE *o)
 	for (size_t i = 0; i < len; i += strnlen(argv + i, len - i) + 1) {
 		if (i)
 			fputs(", ", o);
-		jstr(o, argv + i);
+		json_str(o, argv + i);
 	}
 	fputc(']', o);
 }
@@ -239,13 +167,9 @@ jat(struct report *rep, FILE *o)
 	const struct rp_at *at = &rep->rp.at;
 	if (!rep->at_when || !at->taken)
 		return;
-	uint64_t age = 0;
-	if (at->blocks) {
-		double a = (double)at->at_ns - at->tsum / (double)at->blocks;
-		age = a > 0 ? (uint64_t)(a + 0.5) : 0;
-	}
+	uint64_t age = replay_mean_age(at->at_ns, at->tsum, at->blocks);
 	fputs(",\n \"at\": {\"label\": ", o);
-	jstr(o, rep->at_when);
+	json_str(o, rep->at_when);
 	fprintf(o,
 		", \"kind\": \"%s\", \"time_ns\": %" PRIu64
 		", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
@@ -267,7 +191,7 @@ jmarks(struct report *rep, FILE *o)
 	for (size_t i = 0; i < rp->nmarks; i++) {
 		const struct rp_mark *m = &rp->marks[i];
 		fputs(i ? ",\n  {\"label\": " : "\n  {\"label\": ", o);
-		jstr(o, m->label);
+		json_str(o, m->label);
 		fprintf(o,
 			", \"time_ns\": %" PRIu64 ", \"bytes\": %" PRIu64
 			", \"blocks\": %" PRIu64 "}",
@@ -295,9 +219,9 @@ report_json(struct report *rep, FILE *o)
 		s->free_calls, s->duration_ns, s->complete ? "true" : "false",
 		s->unknown_frees, s->dropped, s->waits, s->marks, s->marks);
 	fputs(" \"trace\": {\"path\": ", o);
-	jstr(o, reader_path(rep->r));
+	json_str(o, reader_path(rep->r));
 	fputs(", \"exe\": ", o);
-	jstr(o, reader_exe(rep->r));
+	json_str(o, reader_exe(rep->r));
 	jcmdline(rep->r, o);
 	fprintf(o,
 		", \"pid\": %" PRIu64 ", \"start_real_ns\": %" PRIu64
@@ -314,7 +238,7 @@ report_json(struct report *rep, FILE *o)
 	jlist(rep, o, "most_calls", RANK_CALLS);
 	jmarks(rep, o);
 	jat(rep, o);
-	report_json_nosyms(rep, o, jstr);
+	report_json_nosyms(rep, o);
 	fputs("}\n", o);
 	return ferror(o) ? -EIO : 0;
 }

@@ -382,36 +382,13 @@ borrow(struct loan *l, struct report *rep, const char *path,
 
 /* ---- what each trace leaves ---- */
 
-/* Where a process or a thread starts (report_text.c's entry frames): the
- * frames above it are the same in every process and say nothing. */
-static int
-is_start(const struct frame *f)
-{
-	static const char *const names[] = {
-		"_start",
-		"__libc_start_main",
-		"__libc_start_call_main",
-		"start_thread",
-		"clone",
-		"clone3",
-		"__clone",
-		"__clone3",
-		"__clone_internal",
-	};
-	for (size_t i = 0; f->function && i < sizeof names / sizeof names[0];
-	     i++)
-		if (!strcmp(f->function, names[i]))
-			return 1;
-	return 0;
-}
-
 /* How many of the n frames from f name the site: up to depth, and up to
  * where the process or thread starts. */
 static size_t
 key_frames(const struct frame *f, size_t n, size_t depth)
 {
 	size_t k = 0;
-	while (k < n && k < depth && !(k && is_start(&f[k])))
+	while (k < n && k < depth && !(k && report_is_start(&f[k])))
 		k++;
 	return k;
 }

@@ -119,29 +119,6 @@ frames_key(const struct frame *f, size_t n)
 	return k;
 }
 
-/* Where a process or a thread starts: nothing above these is the user's. */
-static int
-is_entry(const struct frame *f)
-{
-	static const char *const names[] = {
-		"_start",
-		"__libc_start_main",
-		"__libc_start_call_main",
-		"start_thread",
-		"clone",
-		"clone3",
-		"__clone",
-		"__clone3",
-		"__clone_internal",
-	};
-	if (!f->function)
-		return 0;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (!strcmp(f->function, names[i]))
-			return 1;
-	return 0;
-}
-
 /* Outer frames that only call into the user's code: the loader, libc, and
  * libstdc++'s (unnamed) thread trampoline. */
 static int
@@ -153,7 +130,7 @@ is_runtime(const struct frame *f)
 		return 1;
 	if (!f->function)
 		return mod && !strncmp(mod, "libstdc++", 9);
-	return is_entry(f);
+	return report_is_start(f);
 }
 
 /* Of the n frames from f on, those that are the user's: main's and the
@@ -162,7 +139,7 @@ static size_t
 user_frames(const struct frame *f, size_t n)
 {
 	for (size_t i = 1; i < n; i++) {
-		if (is_entry(&f[i])) {
+		if (report_is_start(&f[i])) {
 			n = i;
 			break;
 		}
@@ -1078,15 +1055,6 @@ at_moment(const struct report *rep, char *buf, size_t len)
 	}
 }
 
-static uint64_t
-mean_age(uint64_t at_ns, double tsum, uint64_t blocks)
-{
-	if (!blocks)
-		return 0;
-	double a = (double)at_ns - tsum / (double)blocks;
-	return a > 0 ? (uint64_t)(a + 0.5) : 0;
-}
-
 static const char *const age_names[RP_AGES] = { "< 1 s", "1-10 s", "10-60 s",
 						"older" };
 
@@ -1119,8 +1087,8 @@ at_entry(FILE *o, const struct report *rep, const struct group *g,
 		st->b, format_size(g->at_bytes, b1), st->r,
 		format_count(g->at_blocks, b2), plural(g->at_blocks), pct,
 		format_duration_step(
-			mean_age(at->at_ns, g->at_tsum, g->at_blocks), step,
-			b3));
+			replay_mean_age(at->at_ns, g->at_tsum, g->at_blocks),
+			step, b3));
 	unsigned nz = 0;
 	for (unsigned b = 0; b < RP_AGES; b++)
 		nz += g->at_age_bytes[b] != 0;
@@ -1499,8 +1467,9 @@ at_lines(struct report *rep, FILE *o, const struct style *st)
 		fprintf(o, "%s%s %s", b ? ", " : "", age_names[b],
 			format_size(at->age_bytes[b], b1));
 	fprintf(o, "; %s on average\n",
-		format_duration_step(mean_age(at->at_ns, at->tsum, at->blocks),
-				     step, b1));
+		format_duration_step(
+			replay_mean_age(at->at_ns, at->tsum, at->blocks), step,
+			b1));
 }
 
 int
